@@ -1,0 +1,218 @@
+//! The history model: what a run recorded, in order. The runner writes it with
+//! [`HistoryWriter`], `sunder check` reads it back with [`read_jsonl`], importers build it
+//! from other tools' formats, and every checker consumes a validated [`History`].
+
+mod op;
+mod reader;
+mod writer;
+
+pub use op::{Op, OpType, Process};
+pub use reader::{parse_jsonl, read_jsonl};
+pub use writer::HistoryWriter;
+
+use rustc_hash::FxHashMap;
+use std::fmt;
+
+/// A validated history: ops in the order the harness saw them, with every client
+/// completion paired to its invocation.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    ops: Vec<Op>,
+    /// For each op position, the position of its partner (invoke <-> completion).
+    partner: Vec<Option<usize>>,
+}
+
+/// What is wrong with a sequence of ops, and at which position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Position (0-based) of the offending op in the sequence.
+    pub position: usize,
+    /// The problem in plain words.
+    pub problem: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "op {}: {}", self.position, self.problem)
+    }
+}
+
+/// How strictly [`History::new`] applies Jepsen's process rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strictness {
+    /// Sunder's own histories: an op from a process after its `info` is an error.
+    Strict,
+    /// Imported histories from tools that reuse a process after `info`: allowed.
+    Lenient,
+}
+
+impl History {
+    /// Validates `ops` and pairs completions with invocations.
+    ///
+    /// Rejects a completion without an open invocation, a second invocation on a process
+    /// whose first is still open, and (when strict) any op from a process after its `info`.
+    /// Nemesis ops are not paired: the nemesis may log a lone `info`. An invocation still
+    /// open at the end is kept; checkers treat it like `info`.
+    pub fn new(ops: Vec<Op>, strictness: Strictness) -> Result<History, Violation> {
+        let mut open: FxHashMap<u64, usize> = FxHashMap::default();
+        let mut retired: FxHashMap<u64, usize> = FxHashMap::default();
+        let mut partner = vec![None; ops.len()];
+        let mut nemesis_open: Option<usize> = None;
+        for (i, op) in ops.iter().enumerate() {
+            let p = match op.process {
+                crate::history::Process::Client(p) => p,
+                crate::history::Process::Nemesis => {
+                    // Jepsen logs nemesis ops as invoke/info pairs; Sunder logs lone infos.
+                    match (op.kind, nemesis_open) {
+                        (OpType::Invoke, _) => nemesis_open = Some(i),
+                        (_, Some(j)) if ops[j].f == op.f => {
+                            partner[i] = Some(j);
+                            partner[j] = Some(i);
+                            nemesis_open = None;
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
+            };
+            if strictness == Strictness::Strict
+                && let Some(&at) = retired.get(&p)
+            {
+                return Err(Violation {
+                    position: i,
+                    problem: format!(
+                        "process {p} issued an op after its info at op {at}; a process whose op is indeterminate must not be reused"
+                    ),
+                });
+            }
+            match op.kind {
+                OpType::Invoke => {
+                    if let Some(&j) = open.get(&p) {
+                        return Err(Violation {
+                            position: i,
+                            problem: format!(
+                                "process {p} invoked {} while its invocation at op {j} is still open",
+                                op.f
+                            ),
+                        });
+                    }
+                    open.insert(p, i);
+                }
+                kind => {
+                    let Some(j) = open.remove(&p) else {
+                        return Err(Violation {
+                            position: i,
+                            problem: format!("{kind} of {} by process {p} without an invocation", op.f),
+                        });
+                    };
+                    if ops[j].f != op.f {
+                        return Err(Violation {
+                            position: i,
+                            problem: format!(
+                                "process {p} completed {} but invoked {} at op {j}",
+                                op.f, ops[j].f
+                            ),
+                        });
+                    }
+                    partner[i] = Some(j);
+                    partner[j] = Some(i);
+                    if kind == OpType::Info {
+                        retired.insert(p, i);
+                    }
+                }
+            }
+        }
+        Ok(History { ops, partner })
+    }
+
+    /// All ops in history order.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// Number of ops.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// True when the history holds no op.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The completion of the invocation at `position`, or the invocation of the completion
+    /// at `position`; `None` for an invocation still open at the end, or a lone nemesis op.
+    pub fn partner(&self, position: usize) -> Option<usize> {
+        self.partner[position]
+    }
+
+    /// Client operations as (invocation, completion) position pairs, in invocation order.
+    /// An invocation never completed has `None` and counts as indeterminate.
+    pub fn client_calls(&self) -> impl Iterator<Item = (usize, Option<usize>)> + '_ {
+        self.ops
+            .iter()
+            .enumerate()
+            .filter(|(_, op)| op.kind == OpType::Invoke && !op.is_nemesis())
+            .map(move |(i, _)| (i, self.partner[i]))
+    }
+
+    /// Consumes the history, returning its ops.
+    pub fn into_ops(self) -> Vec<Op> {
+        self.ops
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn op(p: u64, kind: OpType, f: &str) -> Op {
+        Op::client(0, 0, p, kind, f, json!(null))
+    }
+
+    #[test]
+    fn pairs_completions_with_their_invocations() {
+        let h = History::new(
+            vec![
+                op(1, OpType::Invoke, "write"),
+                op(2, OpType::Invoke, "read"),
+                op(2, OpType::Ok, "read"),
+                op(1, OpType::Info, "write"),
+            ],
+            Strictness::Strict,
+        )
+        .unwrap();
+        assert_eq!(h.partner(0), Some(3));
+        assert_eq!(h.partner(2), Some(1));
+        assert_eq!(h.client_calls().collect::<Vec<_>>(), vec![(0, Some(3)), (1, Some(2))]);
+    }
+
+    #[test]
+    fn rejects_completion_without_invocation() {
+        let e = History::new(vec![op(1, OpType::Ok, "read")], Strictness::Strict).unwrap_err();
+        assert_eq!(e.position, 0);
+        assert!(e.problem.contains("without an invocation"), "{}", e.problem);
+    }
+
+    #[test]
+    fn rejects_two_open_invocations_on_one_process() {
+        let e = History::new(
+            vec![op(1, OpType::Invoke, "read"), op(1, OpType::Invoke, "write")],
+            Strictness::Strict,
+        )
+        .unwrap_err();
+        assert_eq!(e.position, 1);
+        assert!(e.problem.contains("still open"), "{}", e.problem);
+    }
+
+    #[test]
+    fn rejects_reuse_of_a_process_after_info_only_when_strict() {
+        let ops =
+            vec![op(1, OpType::Invoke, "write"), op(1, OpType::Info, "write"), op(1, OpType::Invoke, "read")];
+        let e = History::new(ops.clone(), Strictness::Strict).unwrap_err();
+        assert_eq!(e.position, 2);
+        assert!(e.problem.contains("after its info"), "{}", e.problem);
+        assert!(History::new(ops, Strictness::Lenient).is_ok());
+    }
+}

@@ -1,0 +1,154 @@
+//! One event of a history. Every other part of Sunder (runner, importers, checkers,
+//! reports) speaks in terms of [`Op`], so its JSON shape is the history file format
+//! documented in `docs/history.md`.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use std::fmt;
+
+/// Who issued an op: a logical client thread, or the fault injector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Process {
+    /// A client process number. A worker gets a fresh number after an `info` result.
+    Client(u64),
+    /// The nemesis; serialized as the string `"nemesis"`.
+    Nemesis,
+}
+
+impl Process {
+    /// The client number, or `None` for the nemesis.
+    pub fn client(self) -> Option<u64> {
+        match self {
+            Process::Client(p) => Some(p),
+            Process::Nemesis => None,
+        }
+    }
+}
+
+impl fmt::Display for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Process::Client(p) => write!(f, "{p}"),
+            Process::Nemesis => f.write_str("nemesis"),
+        }
+    }
+}
+
+impl Serialize for Process {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Process::Client(p) => s.serialize_u64(*p),
+            Process::Nemesis => s.serialize_str("nemesis"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Process {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Number(n) => n.as_u64().map(Process::Client).ok_or_else(|| {
+                serde::de::Error::custom("process must be a non-negative integer or \"nemesis\"")
+            }),
+            Value::String(s) if s == "nemesis" => Ok(Process::Nemesis),
+            other => Err(serde::de::Error::custom(format!(
+                "process must be a non-negative integer or \"nemesis\", got {other}"
+            ))),
+        }
+    }
+}
+
+/// What kind of event an op is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpType {
+    /// The operation started.
+    Invoke,
+    /// The operation happened.
+    Ok,
+    /// The operation definitely did not happen.
+    Fail,
+    /// Unknown outcome: it may have happened at any time after its invoke, or never.
+    Info,
+}
+
+impl OpType {
+    /// True for `ok`, `fail` and `info`: the events that end an invocation.
+    pub fn is_completion(self) -> bool {
+        self != OpType::Invoke
+    }
+
+    /// The lowercase name used in history files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpType::Invoke => "invoke",
+            OpType::Ok => "ok",
+            OpType::Fail => "fail",
+            OpType::Info => "info",
+        }
+    }
+}
+
+impl fmt::Display for OpType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One line of a history file.
+///
+/// `value` is free-form JSON because workloads differ: a register write carries a number,
+/// a CAS `[from, to]`, a bank read a map of balances, a nemesis op what was done to whom.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Op {
+    /// Position in the history, 0-based and dense.
+    pub index: u64,
+    /// Nanoseconds on a monotonic clock since the run started.
+    pub time: u64,
+    /// The client process or the nemesis.
+    pub process: Process,
+    /// invoke, ok, fail or info.
+    #[serde(rename = "type")]
+    pub kind: OpType,
+    /// The function: `read`, `write`, `cas`, `transfer`, `partition`, ...
+    pub f: String,
+    /// The key, for keyed workloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The argument (on invoke) or the result (on completion).
+    #[serde(default)]
+    pub value: Value,
+    /// The node a client op was sent to, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Why an op failed or is indeterminate, as the client saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Op {
+    /// A client op with no key, node or error; the common case in tests and importers.
+    pub fn client(index: u64, time: u64, process: u64, kind: OpType, f: &str, value: Value) -> Op {
+        Op {
+            index,
+            time,
+            process: Process::Client(process),
+            kind,
+            f: f.to_string(),
+            key: None,
+            value,
+            node: None,
+            error: None,
+        }
+    }
+
+    /// The same op with a key.
+    pub fn with_key(mut self, key: impl Into<String>) -> Op {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// True when the nemesis issued this op.
+    pub fn is_nemesis(&self) -> bool {
+        self.process == Process::Nemesis
+    }
+}

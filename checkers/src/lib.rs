@@ -1,0 +1,21 @@
+//! `sunder-check`: Sunder's history model and every checker. Pure and synchronous: no
+//! runtime, no network, usable on its own on any history file.
+//!
+//! Layout:
+//! - [`history`]: [`history::Op`], [`history::History`] (validated, invocations paired with
+//!   completions), the JSONL reader and the flushing writer the runner records with.
+//! - [`verdict`]: [`verdict::Validity`], [`verdict::CheckerResult`], [`verdict::Anomaly`] and
+//!   [`verdict::Results`], the shape of `results.json`, with DESIGN.md's composition rule.
+//! - [`error`]: [`error::InputError`], bad input located by file and line.
+//! - [`stats`]: counts and availability; judges nothing.
+//!
+//! Checkers take a `&History` and return a `CheckerResult`; the harness composes them.
+
+pub mod error;
+pub mod history;
+pub mod stats;
+pub mod verdict;
+
+pub use error::InputError;
+pub use history::{History, Op, OpType, Process};
+pub use verdict::{Anomaly, CheckerResult, Results, Validity};

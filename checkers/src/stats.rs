@@ -1,0 +1,102 @@
+//! The stats checker: counts of client ops by function and outcome, and availability (the
+//! share of completed ops that were `ok`). It never fails a run; it gives every report and
+//! summary its numbers.
+
+use crate::history::{History, OpType};
+use crate::verdict::CheckerResult;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Outcome counts for one function (or for all).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Counts {
+    /// Invocations.
+    pub invoke: u64,
+    /// `ok` completions.
+    pub ok: u64,
+    /// `fail` completions.
+    pub fail: u64,
+    /// `info` completions, plus invocations never completed.
+    pub info: u64,
+}
+
+impl Counts {
+    /// Share of invocations that ended `ok`; 0 when there were none.
+    pub fn availability(&self) -> f64 {
+        if self.invoke == 0 { 0.0 } else { self.ok as f64 / self.invoke as f64 }
+    }
+}
+
+/// Counts per function and overall, plus nemesis op count.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// All client ops.
+    pub total: Counts,
+    /// By function name.
+    pub by_f: BTreeMap<String, Counts>,
+    /// Nemesis ops recorded.
+    pub nemesis_ops: u64,
+    /// Availability over all client ops.
+    pub availability: f64,
+}
+
+/// Counts a history's ops.
+pub fn stats(history: &History) -> Stats {
+    let mut s = Stats::default();
+    for (i, op) in history.ops().iter().enumerate() {
+        if op.is_nemesis() {
+            s.nemesis_ops += 1;
+            continue;
+        }
+        let by = s.by_f.entry(op.f.clone()).or_default();
+        for c in [&mut s.total, by] {
+            match op.kind {
+                OpType::Invoke => {
+                    c.invoke += 1;
+                    if history.partner(i).is_none() {
+                        c.info += 1;
+                    }
+                }
+                OpType::Ok => c.ok += 1,
+                OpType::Fail => c.fail += 1,
+                OpType::Info => c.info += 1,
+            }
+        }
+    }
+    s.availability = s.total.availability();
+    s
+}
+
+/// The stats checker's result: always valid (it judges nothing), with the counts as details.
+/// A history with no client op at all is `unknown`: there is nothing to judge.
+pub fn check(history: &History) -> CheckerResult {
+    let s = stats(history);
+    let r = if s.total.invoke == 0 {
+        CheckerResult::unknown("the history holds no client operation")
+    } else {
+        CheckerResult::valid()
+    };
+    r.with_details(serde_json::to_value(&s).expect("stats serialize"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Op, Strictness};
+    use serde_json::json;
+
+    #[test]
+    fn counts_outcomes_by_function_and_open_invokes_as_info() {
+        let ops = vec![
+            Op::client(0, 0, 0, OpType::Invoke, "read", json!(null)),
+            Op::client(1, 1, 0, OpType::Ok, "read", json!(1)),
+            Op::client(2, 2, 1, OpType::Invoke, "write", json!(2)),
+            Op::client(3, 3, 1, OpType::Fail, "write", json!(2)),
+            Op::client(4, 4, 2, OpType::Invoke, "write", json!(3)),
+        ];
+        let s = stats(&History::new(ops, Strictness::Strict).unwrap());
+        assert_eq!(s.total, Counts { invoke: 3, ok: 1, fail: 1, info: 1 });
+        assert_eq!(s.by_f["write"], Counts { invoke: 2, ok: 0, fail: 1, info: 1 });
+        assert!((s.availability - 1.0 / 3.0).abs() < 1e-9);
+    }
+}
