@@ -9,6 +9,7 @@
 //! - [`error`]: [`error::InputError`], bad input located by file and line.
 //! - [`stats`]: counts and availability; judges nothing.
 //! - [`import`]: Jepsen EDN/JSON/log and Porcupine kv histories to [`History`].
+//! - [`linearizable`]: the linearizability checker (search, models, generated histories).
 //!
 //! Checkers take a `&History` and return a `CheckerResult`; the harness composes them.
 
@@ -21,3 +22,4 @@ pub use error::InputError;
 pub use history::{History, Op, OpType, Process};
 pub use verdict::{Anomaly, CheckerResult, Results, Validity};
 pub mod import;
+pub mod linearizable;
