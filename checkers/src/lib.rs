@@ -10,6 +10,7 @@
 //! - [`stats`]: counts and availability; judges nothing.
 //! - [`import`]: Jepsen EDN/JSON/log and Porcupine kv histories to [`History`].
 //! - [`linearizable`]: the linearizability checker (search, models, generated histories).
+//! - [`export`]: any history as Jepsen EDN, for cross-checking with Knossos or Elle.
 //!
 //! Checkers take a `&History` and return a `CheckerResult`; the harness composes them.
 
@@ -21,5 +22,6 @@ pub mod verdict;
 pub use error::InputError;
 pub use history::{History, Op, OpType, Process};
 pub use verdict::{Anomaly, CheckerResult, Results, Validity};
+pub mod export;
 pub mod import;
 pub mod linearizable;
