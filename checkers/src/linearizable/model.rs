@@ -63,6 +63,13 @@ pub trait Model: Sync {
     /// result contradicts the state).
     fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
 
+    /// True when `op` never changes any state it applies to (a read, a failed cas). The
+    /// search linearizes such an op as soon as it can and never tries it later instead:
+    /// moving it earlier cannot change any state another op sees.
+    fn read_only(&self, _op: &Self::Op) -> bool {
+        false
+    }
+
     /// Heap bytes a state holds beyond its inline size, for the memory budget.
     fn heap_bytes(&self, _state: &Self::State) -> usize {
         0

@@ -207,7 +207,7 @@ pub fn search<M: Model>(
     let mut bits = vec![0u64; words];
     let mut bits_hash = 0u64;
     let mut memo: Memo<M::State> = Memo::new(words);
-    let mut stack: Vec<(usize, M::State)> = Vec::with_capacity(n);
+    let mut stack: Vec<(usize, M::State, bool)> = Vec::with_capacity(n);
     let mut state = model.init();
     let mut best_depth = 0;
     let mut steps: u64 = 0;
@@ -235,57 +235,69 @@ pub fn search<M: Model>(
         let ev = links.event[cur as usize];
         if ev & RETURN == 0 {
             let e = ev as usize;
-            if let Some(next_state) = model.step(&state, &entries[e].op) {
-                bits[e / 64] |= 1 << (e % 64);
-                let tag = mix(e);
-                if memo.insert(bits_hash ^ tag ^ state_hash(&next_state), &bits, &next_state) {
-                    unflushed += entry_bytes + model.heap_bytes(&next_state) as u64;
-                    if unflushed > 1 << 16 {
-                        let total = control.memory_used.fetch_add(unflushed, Ordering::Relaxed) + unflushed;
-                        flushed += unflushed;
-                        unflushed = 0;
-                        if control.memory_limit.is_some_and(|limit| total > limit) {
-                            control.stop(StopReason::Memory);
-                            return finish(
-                                Decision::Stopped(StopReason::Memory),
-                                &memo,
-                                best_depth,
-                                None,
-                                flushed,
-                            );
-                        }
+            let Some(next_state) = model.step(&state, &entries[e].op) else {
+                cur = links.next[cur as usize];
+                continue;
+            };
+            let read_only = model.read_only(&entries[e].op);
+            bits[e / 64] |= 1 << (e % 64);
+            let tag = mix(e);
+            if memo.insert(bits_hash ^ tag ^ state_hash(&next_state), &bits, &next_state) {
+                unflushed += entry_bytes + model.heap_bytes(&next_state) as u64;
+                if unflushed > 1 << 16 {
+                    let total = control.memory_used.fetch_add(unflushed, Ordering::Relaxed) + unflushed;
+                    flushed += unflushed;
+                    unflushed = 0;
+                    if control.memory_limit.is_some_and(|limit| total > limit) {
+                        control.stop(StopReason::Memory);
+                        return finish(
+                            Decision::Stopped(StopReason::Memory),
+                            &memo,
+                            best_depth,
+                            None,
+                            flushed,
+                        );
                     }
-                    bits_hash ^= tag;
-                    stack.push((e, std::mem::replace(&mut state, next_state)));
-                    best_depth = best_depth.max(stack.len());
-                    links.lift(e);
-                    cur = links.next[0];
-                    continue;
                 }
-                bits[e / 64] &= !(1 << (e % 64));
+                bits_hash ^= tag;
+                stack.push((e, std::mem::replace(&mut state, next_state), read_only));
+                best_depth = best_depth.max(stack.len());
+                links.lift(e);
+                cur = links.next[0];
+                continue;
             }
-            cur = links.next[cur as usize];
-        } else {
-            if capture_at == Some(stack.len()) {
-                let capture = capture(&links, &stack, &state, (ev & !RETURN) as usize);
-                return finish(Decision::Nonlinearizable, &memo, best_depth, Some(capture), flushed);
+            bits[e / 64] &= !(1 << (e % 64));
+            if !read_only {
+                cur = links.next[cur as usize];
+                continue;
             }
-            let Some((e, previous)) = stack.pop() else {
+            // A read-only op that could go now leads to an explored, failed configuration;
+            // since going now dominates going later, this configuration fails too.
+        } else if capture_at == Some(stack.len()) {
+            let capture = capture(&links, &stack, &state, (ev & !RETURN) as usize);
+            return finish(Decision::Nonlinearizable, &memo, best_depth, Some(capture), flushed);
+        }
+        // Backtrack, past every read-only op: leaving it for later cannot do better.
+        loop {
+            let Some((e, previous, read_only)) = stack.pop() else {
                 return finish(Decision::Nonlinearizable, &memo, best_depth, None, flushed);
             };
             state = previous;
             bits[e / 64] &= !(1 << (e % 64));
             bits_hash ^= mix(e);
             links.unlift(e);
-            cur = links.next[links.call_node[e] as usize];
+            if !read_only {
+                cur = links.next[links.call_node[e] as usize];
+                break;
+            }
         }
     }
     finish(Decision::Linearizable, &memo, best_depth, None, flushed)
 }
 
-fn capture<S: Clone>(links: &Links, stack: &[(usize, S)], state: &S, failed: usize) -> Capture<S> {
-    let prefix: Vec<usize> = stack.iter().map(|(e, _)| *e).collect();
-    let mut states: Vec<S> = stack.iter().skip(1).map(|(_, s)| s.clone()).collect();
+fn capture<S: Clone>(links: &Links, stack: &[(usize, S, bool)], state: &S, failed: usize) -> Capture<S> {
+    let prefix: Vec<usize> = stack.iter().map(|(e, _, _)| *e).collect();
+    let mut states: Vec<S> = stack.iter().skip(1).map(|(_, s, _)| s.clone()).collect();
     if !stack.is_empty() {
         states.push(state.clone());
     }

@@ -44,6 +44,10 @@ impl Model for CounterModel {
         }
     }
 
+    fn read_only(&self, op: &CounterOp) -> bool {
+        matches!(op, CounterOp::Read(_))
+    }
+
     fn describe(&self, op: &CounterOp, _key: Option<&str>) -> String {
         match op {
             CounterOp::Add(n) => format!("add of {n}"),

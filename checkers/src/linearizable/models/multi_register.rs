@@ -110,6 +110,10 @@ impl Model for MultiRegisterModel {
         Some(next)
     }
 
+    fn read_only(&self, op: &Vec<Micro>) -> bool {
+        op.iter().all(|m| matches!(m, Micro::Read { .. }))
+    }
+
     fn heap_bytes(&self, state: &Box<[u32]>) -> usize {
         state.len() * 4
     }

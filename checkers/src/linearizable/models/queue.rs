@@ -63,6 +63,10 @@ impl Model for FifoQueueModel {
         Some(next)
     }
 
+    fn read_only(&self, op: &QueueOp) -> bool {
+        matches!(op, QueueOp::Dequeue(0))
+    }
+
     fn heap_bytes(&self, state: &VecDeque<u32>) -> usize {
         state.capacity() * 4
     }

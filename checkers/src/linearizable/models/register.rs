@@ -113,6 +113,10 @@ impl Model for RegisterModel {
         }
     }
 
+    fn read_only(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Read(_) | RegisterOp::Cas { result: CasResult::Mismatch, .. })
+    }
+
     fn describe(&self, op: &RegisterOp, key: Option<&str>) -> String {
         let k = subject(key, "register");
         match *op {

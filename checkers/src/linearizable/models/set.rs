@@ -65,6 +65,10 @@ impl Model for SetModel {
         }
     }
 
+    fn read_only(&self, op: &SetOp) -> bool {
+        matches!(op, SetOp::Read(_))
+    }
+
     fn heap_bytes(&self, state: &Vec<u32>) -> usize {
         state.capacity() * 4
     }

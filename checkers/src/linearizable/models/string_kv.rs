@@ -1,36 +1,82 @@
 //! Porcupine's kv model: `get`, `put` and `append` on string values, one register per key,
 //! every key starting as the empty string. Appends build new strings during the search, so
-//! the state is a shared string rather than an interned id.
+//! the state is a shared string rather than an interned id; it carries a polynomial hash
+//! kept up to date through appends, so hashing a state never reads the string.
 
 use crate::linearizable::model::{Call, Compiled, Model, Outcome, subject};
 use serde_json::Value;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+
+const BASE: u64 = 0x0000_0100_0000_01B3;
+
+/// A string with its rolling hash: `h(s + t) = h(s) * BASE^len(t) + h(t)` (wrapping).
+#[derive(Debug, Clone)]
+pub struct KvString {
+    hash: u64,
+    /// `BASE^len`, to extend the hash when this string is appended to another.
+    power: u64,
+    text: Arc<str>,
+}
+
+impl KvString {
+    fn new(text: &str) -> KvString {
+        let (mut hash, mut power) = (0u64, 1u64);
+        for b in text.bytes() {
+            hash = hash.wrapping_mul(BASE).wrapping_add(u64::from(b) + 1);
+            power = power.wrapping_mul(BASE);
+        }
+        KvString { hash, power, text: Arc::from(text) }
+    }
+
+    fn append(&self, tail: &KvString) -> KvString {
+        KvString {
+            hash: self.hash.wrapping_mul(tail.power).wrapping_add(tail.hash),
+            power: self.power.wrapping_mul(tail.power),
+            text: Arc::from(format!("{}{}", self.text, tail.text)),
+        }
+    }
+}
+
+impl PartialEq for KvString {
+    fn eq(&self, other: &KvString) -> bool {
+        self.hash == other.hash && self.text == other.text
+    }
+}
+
+impl Eq for KvString {}
+
+impl Hash for KvString {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.hash);
+    }
+}
 
 /// One kv op.
 #[derive(Debug, Clone)]
 pub enum StringKvOp {
     /// A get that returned this string.
-    Get(Arc<str>),
+    Get(KvString),
     /// A put of this string.
-    Put(Arc<str>),
+    Put(KvString),
     /// An append of this string.
-    Append(Arc<str>),
+    Append(KvString),
 }
 
 /// Porcupine's string kv, partitioned by key.
 #[derive(Debug, Clone, Default)]
 pub struct StringKvModel;
 
-fn string_of(v: &Value) -> Arc<str> {
+fn string_of(v: &Value) -> KvString {
     match v {
-        Value::String(s) => Arc::from(s.as_str()),
-        Value::Null => Arc::from(""),
-        other => Arc::from(other.to_string()),
+        Value::String(s) => KvString::new(s),
+        Value::Null => KvString::new(""),
+        other => KvString::new(&other.to_string()),
     }
 }
 
 impl Model for StringKvModel {
-    type State = Arc<str>;
+    type State = KvString;
     type Op = StringKvOp;
 
     fn compile(&mut self, call: &Call<'_>) -> Result<Compiled<StringKvOp>, String> {
@@ -44,36 +90,40 @@ impl Model for StringKvModel {
         Ok(Compiled::Op { key: call.invoke.key.clone(), op })
     }
 
-    fn init(&self) -> Arc<str> {
-        Arc::from("")
+    fn init(&self) -> KvString {
+        KvString::new("")
     }
 
-    fn step(&self, state: &Arc<str>, op: &StringKvOp) -> Option<Arc<str>> {
+    fn step(&self, state: &KvString, op: &StringKvOp) -> Option<KvString> {
         match op {
             StringKvOp::Get(v) => (v == state).then(|| state.clone()),
             StringKvOp::Put(v) => Some(v.clone()),
-            StringKvOp::Append(v) => Some(Arc::from(format!("{state}{v}"))),
+            StringKvOp::Append(v) => Some(state.append(v)),
         }
     }
 
-    fn heap_bytes(&self, state: &Arc<str>) -> usize {
-        state.len() + 16
+    fn read_only(&self, op: &StringKvOp) -> bool {
+        matches!(op, StringKvOp::Get(_))
+    }
+
+    fn heap_bytes(&self, state: &KvString) -> usize {
+        state.text.len() + 16
     }
 
     fn describe(&self, op: &StringKvOp, key: Option<&str>) -> String {
         let k = subject(key, "store");
         match op {
-            StringKvOp::Get(v) => format!("get of {k} returned {v:?}"),
-            StringKvOp::Put(v) => format!("put of {v:?} to {k}"),
-            StringKvOp::Append(v) => format!("append of {v:?} to {k}"),
+            StringKvOp::Get(v) => format!("get of {k} returned {:?}", v.text),
+            StringKvOp::Put(v) => format!("put of {:?} to {k}", v.text),
+            StringKvOp::Append(v) => format!("append of {:?} to {k}", v.text),
         }
     }
 
-    fn describe_state(&self, state: &Arc<str>, key: Option<&str>) -> String {
-        format!("{} held {state:?}", subject(key, "store"))
+    fn describe_state(&self, state: &KvString, key: Option<&str>) -> String {
+        format!("{} held {:?}", subject(key, "store"), state.text)
     }
 
-    fn state_json(&self, state: &Arc<str>) -> Value {
-        Value::String(state.to_string())
+    fn state_json(&self, state: &KvString) -> Value {
+        Value::String(state.text.to_string())
     }
 }
