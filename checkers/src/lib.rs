@@ -16,6 +16,12 @@ pub mod history;
 pub mod stats;
 pub mod verdict;
 
+pub mod causal;
+pub mod convergence;
+pub mod ladder;
+pub mod sequential;
+pub mod session;
+
 pub use error::InputError;
 pub use history::{History, Op, OpType, Process};
 pub use verdict::{Anomaly, CheckerResult, Results, Validity};
