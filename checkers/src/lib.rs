@@ -8,6 +8,7 @@
 //!   [`verdict::Results`], the shape of `results.json`, with DESIGN.md's composition rule.
 //! - [`error`]: [`error::InputError`], bad input located by file and line.
 //! - [`stats`]: counts and availability; judges nothing.
+//! - [`import`]: Jepsen EDN/JSON/log and Porcupine kv histories to [`History`].
 //!
 //! Checkers take a `&History` and return a `CheckerResult`; the harness composes them.
 
@@ -25,3 +26,4 @@ pub mod session;
 pub use error::InputError;
 pub use history::{History, Op, OpType, Process};
 pub use verdict::{Anomaly, CheckerResult, Results, Validity};
+pub mod import;
