@@ -140,6 +140,10 @@ fn stale(
     let mut events = vec![newer, r];
     events.extend(older);
     events.extend(via);
+    // The write the via read returned shows why `newer` had to be visible.
+    if let Some(Source::Write(w)) = via.and_then(|v| rh.events[v as usize].read) {
+        events.push(w);
+    }
     anomaly(model, format!("{cause}, and then {}, {what}.", rh.read_phrase(r)), rh.indices(&events))
 }
 
