@@ -6,8 +6,9 @@
 //! process covers every `o`.
 //!
 //! HB_o, like CO, is downward closed along program order, so it is kept as one clock per
-//! event; derived edges are joined into their targets' clocks and the clocks re-propagated
-//! in CO's topological order until nothing changes. A cycle must use a derived edge (CO is
+//! event, starting from CO's clocks; each derived edge is joined into its target's clock
+//! and the growth carried forward along program order, read-from and derived edges, and
+//! the reads of the process whose clocks grew are re-examined, until nothing changes. A cycle must use a derived edge (CO is
 //! acyclic here), and the derived edge `a -> b` lies on a cycle exactly when `b` is already
 //! in `a`'s clock at the fixpoint.
 
@@ -21,7 +22,26 @@ use rustc_hash::FxHashMap;
 pub fn check(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>) {
     let writers = rh.writers_by_key();
     let width = order.width;
-    let mut hb = vec![0u32; rh.events.len() * width];
+    let n = rh.events.len();
+    // Readers of each write, compressed: readers[reader_start[w]..reader_start[w + 1]].
+    let mut reader_start = vec![0u32; n + 1];
+    for ev in &rh.events {
+        if let Some(Source::Write(w)) = ev.read {
+            reader_start[w as usize + 1] += 1;
+        }
+    }
+    for i in 0..n {
+        reader_start[i + 1] += reader_start[i];
+    }
+    let mut fill = reader_start.clone();
+    let mut readers = vec![0u32; reader_start[n] as usize];
+    for (id, ev) in rh.events.iter().enumerate() {
+        if let Some(Source::Write(w)) = ev.read {
+            readers[fill[w as usize] as usize] = id as u32;
+            fill[w as usize] += 1;
+        }
+    }
+    let mut hb = order.clocks.clone();
     for p in 0..rh.process_count() {
         let range = rh.process_events(p);
         if range.is_empty() {
@@ -33,79 +53,82 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>
             let ev = &rh.events[e as usize];
             ev.pos < past[ev.process as usize]
         };
-        for &e in &order.topo {
-            if in_past(e) {
-                let at = e as usize * width;
-                hb[at..at + width].copy_from_slice(order.clock(e));
-            }
+        // Start from CO: HB_o contains CO restricted to the causal past.
+        hb.copy_from_slice(&order.clocks);
+        let is_read_of_p = |e: u32| {
+            range.contains(&(e as usize))
+                && matches!(rh.events[e as usize].read, Some(Source::Write(_) | Source::Init))
+        };
+        let mut dirty: Vec<u32> = range.clone().map(|e| e as u32).filter(|&e| is_read_of_p(e)).collect();
+        dirty.reverse();
+        let mut queued = vec![false; range.len()];
+        for &r in &dirty {
+            queued[r as usize - range.start] = true;
         }
-        let reads: Vec<u32> = range
-            .clone()
-            .filter(|&e| matches!(rh.events[e].read, Some(Source::Write(_) | Source::Init)))
-            .map(|e| e as u32)
-            .collect();
         // Derived edges (earlier write, later write) -> the read that forced them.
         let mut derived: FxHashMap<(u32, u32), u32> = FxHashMap::default();
-        let mut derived_into: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+        let mut derived_out: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
         let mut init_read_reported = false;
-        loop {
-            let mut changed = false;
-            for &r in &reads {
-                let ev = &rh.events[r as usize];
-                let clock = hb[r as usize * width..(r as usize + 1) * width].to_vec();
-                for (q, writes) in &writers[ev.key as usize] {
-                    let limit = strict_limit(rh, r, &clock, *q);
-                    let Some(before) = last_below(rh, writes, limit) else { continue };
-                    match ev.read {
-                        Some(Source::Init) if !init_read_reported => {
-                            init_read_reported = true;
-                            found.push(anomaly(
-                                    "WriteHBInitRead",
-                                    format!(
-                                        "{} must have happened before, in process {}'s view, {}, the initial value.",
-                                        rh.describe_write(before),
-                                        rh.processes[p],
-                                        rh.describe_read(r)
-                                    ),
-                                    rh.indices(&[before, r]),
-                                ));
-                        }
-                        Some(Source::Write(w)) if before != w && derived.insert((before, w), r).is_none() => {
-                            derived_into.entry(w).or_default().push(before);
-                            changed = true;
-                        }
-                        _ => {}
+        let mut work: Vec<u32> = Vec::new();
+        let mut clock = vec![0u32; width];
+        while let Some(r) = dirty.pop() {
+            queued[r as usize - range.start] = false;
+            let ev = &rh.events[r as usize];
+            clock.copy_from_slice(&hb[r as usize * width..(r as usize + 1) * width]);
+            for (q, writes) in &writers[ev.key as usize] {
+                let limit = strict_limit(rh, r, &clock, *q);
+                let Some(before) = last_below(rh, writes, limit) else { continue };
+                match ev.read {
+                    Some(Source::Init) if !init_read_reported => {
+                        init_read_reported = true;
+                        found.push(anomaly(
+                            "WriteHBInitRead",
+                            format!(
+                                "{} must have happened before, in process {}'s view, {}, the initial value.",
+                                rh.describe_write(before),
+                                rh.processes[p],
+                                rh.describe_read(r)
+                            ),
+                            rh.indices(&[before, r]),
+                        ));
                     }
+                    Some(Source::Write(w)) if before != w && derived.insert((before, w), r).is_none() => {
+                        derived_out.entry(before).or_default().push(w);
+                        if join(&mut hb, width, before, w) {
+                            work.push(w);
+                        }
+                    }
+                    _ => {}
                 }
             }
-            for &e in &order.topo {
-                if !in_past(e) {
-                    continue;
+            // Carry every growth forward along program order, read-from and derived edges.
+            while let Some(e) = work.pop() {
+                if is_read_of_p(e) && !queued[e as usize - range.start] {
+                    queued[e as usize - range.start] = true;
+                    dirty.push(e);
                 }
                 let ev = &rh.events[e as usize];
-                let at = e as usize * width;
-                let mut sources: Vec<u32> = Vec::new();
-                if ev.pos > 0 {
-                    sources.push(e - 1);
+                let next = e + 1;
+                if (next as usize) < range_end(rh, ev.process)
+                    && in_past(next)
+                    && join(&mut hb, width, e, next)
+                {
+                    work.push(next);
                 }
-                if let Some(Source::Write(w)) = ev.read {
-                    sources.push(w);
+                for &reader in
+                    &readers[reader_start[e as usize] as usize..reader_start[e as usize + 1] as usize]
+                {
+                    if in_past(reader) && join(&mut hb, width, e, reader) {
+                        work.push(reader);
+                    }
                 }
-                if let Some(more) = derived_into.get(&e) {
-                    sources.extend_from_slice(more);
-                }
-                for s in sources {
-                    let from = s as usize * width;
-                    for q in 0..width {
-                        if hb[from + q] > hb[at + q] {
-                            hb[at + q] = hb[from + q];
-                            changed = true;
+                if let Some(targets) = derived_out.get(&e) {
+                    for &t in targets {
+                        if join(&mut hb, width, e, t) {
+                            work.push(t);
                         }
                     }
                 }
-            }
-            if !changed {
-                break;
             }
         }
         let mut edges: Vec<(&(u32, u32), &u32)> = derived.iter().collect();
@@ -128,4 +151,21 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>
             }
         }
     }
+}
+
+fn range_end(rh: &RegisterHistory, process: u32) -> usize {
+    rh.starts[process as usize + 1] as usize
+}
+
+/// Joins `from`'s clock into `to`'s; true when `to`'s grew.
+fn join(hb: &mut [u32], width: usize, from: u32, to: u32) -> bool {
+    let (f, t) = (from as usize * width, to as usize * width);
+    let mut grew = false;
+    for q in 0..width {
+        if hb[f + q] > hb[t + q] {
+            hb[t + q] = hb[f + q];
+            grew = true;
+        }
+    }
+    grew
 }
