@@ -398,3 +398,13 @@ fn an_over_budget_sequential_search_is_unknown_or_settled_by_a_weaker_failure() 
     assert_eq!(r2["sequential"].valid, Validity::Invalid, "{:?}", r2["sequential"]);
     assert!(r2["sequential"].reason.as_deref().unwrap().contains("causal-convergence fails"));
 }
+
+#[test]
+fn a_history_without_register_ops_is_unknown_for_every_model() {
+    let mut b = Builder::new();
+    b.invoke(1, "add", "", v(1)).complete(1, OpType::Ok, "add", "", v(1));
+    for (m, res) in ladder(&b.history()) {
+        assert_eq!(res.valid, Validity::Unknown, "{m}");
+        assert!(res.reason.as_deref().unwrap().contains("nothing to judge"), "{m}: {:?}", res.reason);
+    }
+}

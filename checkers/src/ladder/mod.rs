@@ -61,6 +61,13 @@ pub fn check_register(history: &History, budget: &LadderBudget) -> Vec<(String, 
             return MODELS.iter().map(|m| (m.to_string(), CheckerResult::unknown(reason.clone()))).collect();
         }
     };
+    if rh.events.is_empty() {
+        let reason = format!(
+            "no read, write or cas took effect ({} other client ops ignored), so there is nothing to judge",
+            rh.ignored
+        );
+        return MODELS.iter().map(|m| (m.to_string(), CheckerResult::unknown(reason.clone()))).collect();
+    }
     let mut out = Vec::with_capacity(MODELS.len());
     out.push(("sequential".to_string(), sequential::check_register(&rh, &budget.sequential)));
     out.extend(causal::check_register(&rh).into_named());
