@@ -151,7 +151,8 @@ impl Driver {
             };
             for ev in first.into_iter().chain(std::iter::from_fn(|| events.try_recv().ok())) {
                 if matches!(ev, Event::Shutdown) {
-                    return Ok(());
+                    // A clean stop keeps even unsafe-mode appends; only a kill loses them.
+                    return self.storage.flush_buffer();
                 }
                 self.handle(ev);
             }

@@ -21,7 +21,7 @@ pub mod storage;
 
 use crate::catalog::SystemSpec;
 
-pub use server::serve;
+pub use server::{serve, serve_on};
 
 /// The catalog entry.
 pub const SPEC: SystemSpec = SystemSpec {

@@ -35,13 +35,23 @@ struct Node {
 
 type Shared = Arc<Node>;
 
-/// Serves a raft-kv node until `shutdown` resolves.
+/// Serves a raft-kv node on `cfg.listen` until `shutdown` resolves.
 pub async fn serve(
     cfg: NodeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
-    let opts = RaftOptions::from_config(&cfg)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
+    serve_on(listener, cfg, shutdown).await
+}
+
+/// Serves a raft-kv node on an already bound listener (tests bind ephemeral ports
+/// first so every node knows its peers' addresses before any starts).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    cfg: NodeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    let opts = RaftOptions::from_config(&cfg)?;
     let client = reqwest::Client::builder()
         .no_proxy()
         .connect_timeout(Duration::from_millis(200))
