@@ -69,8 +69,10 @@ pub struct Driver {
     kv: KvStore,
     opts: RaftOptions,
     peers: HashMap<NodeId, mpsc::UnboundedSender<Message>>,
-    writes: BTreeMap<u64, PendingWrite>,
-    log_reads: BTreeMap<u64, (u64, PendingRead)>,
+    /// Proposals by log index; several when a node proposed at an index more than once
+    /// (its earlier entry was cut away locally, which alone does not prove it lost).
+    writes: BTreeMap<u64, Vec<PendingWrite>>,
+    log_reads: BTreeMap<u64, Vec<(u64, PendingRead)>>,
     index_reads: HashMap<u64, PendingRead>,
     /// Reads whose index is known, waiting for the state machine to reach it.
     applied_reads: Vec<(u64, PendingRead)>,
@@ -185,7 +187,11 @@ impl Driver {
         match ev {
             Event::Write { command, reply } => match self.core.propose(command) {
                 Ok((index, term)) => {
-                    self.writes.insert(index, PendingWrite { term, reply, since: Instant::now() });
+                    self.writes.entry(index).or_default().push(PendingWrite {
+                        term,
+                        reply,
+                        since: Instant::now(),
+                    });
                 }
                 Err(e) => {
                     let _ = reply.send(Err(not_leader(e.leader)));
@@ -215,7 +221,7 @@ impl Driver {
                 let command = Command::Get { key: read.key.clone() };
                 match self.core.propose(command) {
                     Ok((index, term)) => {
-                        self.log_reads.insert(index, (term, read));
+                        self.log_reads.entry(index).or_default().push((term, read));
                     }
                     Err(e) => {
                         let _ = read.reply.send(Err(not_leader(e.leader)));
@@ -272,24 +278,21 @@ impl Driver {
                 Payload::Noop => None,
                 Payload::Command { command } => Some(self.kv.apply(command)),
             };
-            if let Some(w) = self.writes.remove(&entry.index) {
-                let result = match (&outcome, w.term == entry.term) {
-                    (Some(o), true) => Ok(o.clone()),
-                    // Another entry took this slot for good: ours can never be committed.
-                    _ => Err(ApiError::definite(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "lost leadership before commit",
-                    )),
+            // A proposal whose (index, term) is not the applied entry can never be
+            // committed: another entry holds its slot for good, so the refusal is definite.
+            let lost =
+                || ApiError::definite(StatusCode::SERVICE_UNAVAILABLE, "lost leadership before commit");
+            for w in self.writes.remove(&entry.index).unwrap_or_default() {
+                let result = match &outcome {
+                    Some(o) if w.term == entry.term => Ok(o.clone()),
+                    _ => Err(lost()),
                 };
                 let _ = w.reply.send(result);
             }
-            if let Some((term, r)) = self.log_reads.remove(&entry.index) {
-                let result = match (outcome, term == entry.term) {
-                    (Some(Outcome::Value(v)), true) => Ok(v),
-                    _ => Err(ApiError::definite(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "lost leadership before commit",
-                    )),
+            for (term, r) in self.log_reads.remove(&entry.index).unwrap_or_default() {
+                let result = match &outcome {
+                    Some(Outcome::Value(v)) if term == entry.term => Ok(v.clone()),
+                    _ => Err(lost()),
                 };
                 let _ = r.reply.send(result);
             }
@@ -318,8 +321,14 @@ impl Driver {
     /// does not hoard them; their HTTP handlers already answered with a timeout.
     fn expire(&mut self, now: Instant) {
         let limit = Duration::from_millis(self.opts.request_timeout_ms * 2 + 1000);
-        self.writes.retain(|_, w| now.duration_since(w.since) < limit);
-        self.log_reads.retain(|_, (_, r)| now.duration_since(r.since) < limit);
+        for ws in self.writes.values_mut() {
+            ws.retain(|w| now.duration_since(w.since) < limit);
+        }
+        self.writes.retain(|_, ws| !ws.is_empty());
+        for rs in self.log_reads.values_mut() {
+            rs.retain(|(_, r)| now.duration_since(r.since) < limit);
+        }
+        self.log_reads.retain(|_, rs| !rs.is_empty());
         self.index_reads.retain(|_, r| now.duration_since(r.since) < limit);
         self.applied_reads.retain(|(_, r)| now.duration_since(r.since) < limit);
     }

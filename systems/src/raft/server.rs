@@ -10,7 +10,7 @@ use crate::protocol::{ApiError, CasRequest, ReadReply, WriteRequest};
 use crate::raft::driver::{self, Driver, Event};
 use crate::raft::message::Message;
 use crate::raft::options::RaftOptions;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -26,6 +26,11 @@ use tokio::sync::{mpsc, oneshot};
 /// Messages a sender keeps for a peer it cannot reach; older ones are dropped, which
 /// Raft tolerates like any lost message.
 const MAX_QUEUED: usize = 4096;
+/// Messages per peer request, so one request stays well under [`MAX_BODY`] even when
+/// every message carries a full batch of entries.
+const MESSAGES_PER_REQUEST: usize = 64;
+/// Largest request body a node accepts.
+const MAX_BODY: usize = 64 << 20;
 
 struct Node {
     id: String,
@@ -80,6 +85,7 @@ pub async fn serve_on(
         .route("/kv/{key}/cas", post(cas))
         .route("/status", get(status))
         .route("/raft/messages", post(inbound))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(node);
     // The driver ending (a disk failure) also stops the server: a node that cannot
     // persist must not keep answering.
@@ -116,8 +122,14 @@ async fn send_to_peer(client: reqwest::Client, addr: SocketAddr, mut rx: mpsc::U
         if batch.len() > MAX_QUEUED {
             batch.drain(..batch.len() - MAX_QUEUED);
         }
-        // A failure loses the batch; Raft retransmits what matters on the next heartbeat.
-        let _ = client.post(&url).json(&batch).send().await;
+        for chunk in batch.chunks(MESSAGES_PER_REQUEST) {
+            // A failure loses the rest of the batch; Raft retransmits what matters on the
+            // next heartbeat, and a dead peer should not cost one timeout per chunk.
+            let sent = client.post(&url).json(chunk).send().await;
+            if !sent.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+        }
     }
 }
 
