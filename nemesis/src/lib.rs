@@ -16,8 +16,10 @@
 pub mod clock;
 pub mod error;
 pub mod grudge;
+pub mod nemesis;
 pub mod net;
 pub mod process;
+pub mod schedule;
 pub mod status;
 
 pub use error::{NemesisError, Result};

@@ -116,3 +116,22 @@ pub fn mismatches(probes: Vec<(String, Option<NamespaceFile>, SocketAddr, bool)>
 fn reach(b: bool) -> &'static str {
     if b { "reachable" } else { "cut" }
 }
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// Creates a fresh directory named after `tag`.
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("sunder-nemesis-test-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
