@@ -13,6 +13,7 @@
 //! - [`nemesis`]: [`nemesis::Nemesis`], which runs the plan and heals everything at the end.
 //! - [`cleanup`]: leftovers of dead runs.
 
+pub mod cleanup;
 pub mod clock;
 pub mod error;
 pub mod grudge;
