@@ -67,7 +67,10 @@ fn measure(kind: NetKind, iterations: usize) {
 
 fn main() {
     let iterations: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20);
-    println!("sunder-nemesis timings, {iterations} iterations, {} CPUs", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "sunder-nemesis timings, {iterations} iterations, {} CPUs",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     match netns_available() {
         Ok(()) => measure(NetKind::Netns, iterations),
         Err(why) => println!("SKIP netns timings: {why}"),

@@ -6,8 +6,8 @@
 //! run's partitions follow from its seed.
 
 use crate::error::{NemesisError, Result};
-use rand::{Rng, SeedableRng};
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -268,7 +268,13 @@ pub fn bridge(nodes: &[String], rng: &mut (impl Rng + ?Sized)) -> Result<Grudge>
 
 /// Isolates `leader`, both ways.
 pub fn leader(nodes: &[String], leader: &str) -> Result<Grudge> {
-    build(PartitionShape::Leader, false, nodes, Some(leader), &mut rand_chacha::ChaCha8Rng::from_seed([0; 32]))
+    build(
+        PartitionShape::Leader,
+        false,
+        nodes,
+        Some(leader),
+        &mut rand_chacha::ChaCha8Rng::from_seed([0; 32]),
+    )
 }
 
 #[cfg(test)]
