@@ -1,6 +1,6 @@
 //! The nemesis of a run: it executes the [`Schedule`] against the [`Network`], the
-//! harness's [`Cluster`] and the [`Clock`], one fault at a time (an interval quiet, an
-//! interval with the fault in force), and reports each start and end through a callback
+//! harness's [`Cluster`] and the [`Clock`], one fault at a time (a seeded wait quiet, a
+//! seeded wait with the fault in force), and reports each start and end through a callback
 //! the harness turns into nemesis ops of the history. A start is reported once the fault
 //! is in force, an end once it is undone. [`Nemesis::heal_all`] ends whatever is active and
 //! then makes sure nothing is left: network healed, loss and latency cleared, clocks
@@ -75,17 +75,17 @@ impl<C: Cluster + 'static> Nemesis<C> {
         self.active.is_some()
     }
 
-    /// Alternates quiet intervals and faults until `stop` resolves, leaving the fault in
+    /// Alternates quiet waits and faults until `stop` resolves, leaving the fault in
     /// force at that moment for [`Nemesis::heal_all`]. Returns early with the error if a
     /// fault cannot be started or ended; call `heal_all` then too.
     pub async fn run(&mut self, stop: impl Future<Output = ()>, report: Report<'_>) -> Result<()> {
         tokio::pin!(stop);
-        let interval = self.schedule.config().interval;
         loop {
+            let wait = self.schedule.next_wait();
             tokio::select! {
                 biased;
                 _ = &mut stop => return Ok(()),
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
             if self.active.is_some() {
                 self.stop_active(report).await?;

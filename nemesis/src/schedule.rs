@@ -2,8 +2,9 @@
 //! parses into [`FaultKind`]s, and a [`Schedule`] draws from the run's seed, one fault at a
 //! time, the kind, its shape or target, the nodes it hits and its parameters. Only the
 //! `leader` choices are left open, because only the running cluster can name its leader.
-//! The [`crate::nemesis::Nemesis`] runs the plans: one interval quiet, one interval with
-//! the fault in force, and so on.
+//! The [`crate::nemesis::Nemesis`] runs the plans: a quiet wait, a wait with the fault in
+//! force, and so on, each wait drawn between half and one and a half intervals from a
+//! second seeded RNG (so the faults drawn do not depend on how many waits were drawn).
 
 use crate::error::{NemesisError, Result};
 use crate::grudge::{self, Grudge, PartitionShape};
@@ -82,7 +83,8 @@ pub fn parse_faults(spec: &str) -> Result<Vec<FaultKind>> {
 pub struct NemesisConfig {
     /// Fault kinds to draw from (empty: no faults).
     pub faults: Vec<FaultKind>,
-    /// Time between a fault's start and its end, and between an end and the next start.
+    /// Mean time between a fault's start and its end, and between an end and the next
+    /// start (each wait is drawn between 0.5 and 1.5 of it).
     pub interval: Duration,
     /// The run's seed.
     pub seed: u64,
@@ -191,6 +193,7 @@ pub struct Schedule {
     cfg: NemesisConfig,
     nodes: Vec<String>,
     rng: ChaCha8Rng,
+    timing: ChaCha8Rng,
 }
 
 impl Schedule {
@@ -215,12 +218,18 @@ impl Schedule {
             return Err(NemesisError::Invalid("--nemesis-interval must be positive".into()));
         }
         let rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6e65_6d65_7369_7321);
-        Ok(Schedule { cfg, nodes: nodes.to_vec(), rng })
+        let timing = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x7469_6d69_6e67);
+        Ok(Schedule { cfg, nodes: nodes.to_vec(), rng, timing })
     }
 
     /// The configuration.
     pub fn config(&self) -> &NemesisConfig {
         &self.cfg
+    }
+
+    /// How long to wait before the next start or end: between 0.5 and 1.5 intervals.
+    pub fn next_wait(&mut self) -> Duration {
+        self.cfg.interval.mul_f64(self.timing.random_range(0.5..1.5))
     }
 
     /// The next fault to inject, or None when no fault kinds were asked for.
@@ -302,6 +311,14 @@ mod tests {
             (0..40).map(|_| s.next_fault().unwrap()).collect::<Vec<_>>()
         };
         assert_eq!(plans(42), plans(42));
+        let waits = |seed| {
+            let mut s = Schedule::new(cfg(seed), &nodes(5)).unwrap();
+            (0..10).map(|_| s.next_wait()).collect::<Vec<_>>()
+        };
+        assert_eq!(waits(42), waits(42));
+        assert!(
+            waits(42).iter().all(|w| *w >= Duration::from_millis(2500) && *w < Duration::from_millis(7500))
+        );
         assert_ne!(plans(42), plans(43));
         let kinds: std::collections::BTreeSet<FaultKind> = plans(42).iter().map(Plan::kind).collect();
         assert_eq!(kinds.len(), 5, "40 draws should cover every kind: {kinds:?}");

@@ -21,7 +21,11 @@ pub fn netns_allowed(test: &str) -> bool {
         if std::env::var("SUNDER_REQUIRE_NETNS").as_deref() == Ok("1") {
             panic!("{test}: SUNDER_REQUIRE_NETNS=1 but netns is unavailable: {why}");
         }
-        eprintln!("==================== SKIP {test}: netns unavailable ({why}) ====================");
+        // Written to the stderr handle, not eprintln!, so libtest's capture cannot hide it.
+        let _ = writeln!(
+            std::io::stderr(),
+            "==================== SKIP {test}: netns unavailable ({why}) ===================="
+        );
         return false;
     }
     true
