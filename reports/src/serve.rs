@@ -188,7 +188,10 @@ pub fn resolve(store: &Path, rel: &str) -> Result<PathBuf, Refusal> {
         return Err(Refusal::Forbidden);
     }
     let p = Path::new(trimmed);
-    if !p.components().all(|c| matches!(c, Component::Normal(_))) {
+    // `components()` quietly drops interior `.`; the raw segments are checked too.
+    if trimmed.split('/').any(|seg| seg == "." || seg == "..")
+        || !p.components().all(|c| matches!(c, Component::Normal(_)))
+    {
         return Err(Refusal::Forbidden);
     }
     let root = std::fs::canonicalize(store).map_err(|_| Refusal::Missing)?;
