@@ -89,6 +89,8 @@ pub struct PerfData {
 /// Cells of the scatter grid: one point survives per cell, function and outcome.
 const GRID_X: f64 = 450.0;
 const GRID_Y: f64 = 150.0;
+/// Most points the scatter plot draws; the grid is coarsened until they fit.
+const MAX_POINTS: usize = 20_000;
 /// More functions than this share the last marker and id.
 const MAX_FUNCTIONS: usize = 250;
 
@@ -125,13 +127,23 @@ pub fn perf_data(ops: &[Op], calls: &Calls) -> PerfData {
     let (lo, hi) = lat.iter().fold((f64::MAX, f64::MIN), |(lo, hi), l| (lo.min(l.1), hi.max(l.1)));
     d.ms_range = (lo, hi);
     let (llo, lhi) = (lo.ln(), hi.ln().max(lo.ln() + 1e-9));
-    let mut seen: FxHashSet<(u16, u16, u8, Outcome)> = FxHashSet::default();
-    for &(t, ms, f, outcome, _) in &lat {
-        let cx = (t / span_s * GRID_X) as u16;
-        let cy = ((ms.ln() - llo) / (lhi - llo) * GRID_Y) as u16;
-        if seen.insert((cx, cy, f, outcome)) {
-            d.points.push(LatencyPoint { t, ms, f, outcome });
+    // Coarsen the grid until the points fit the budget, so the SVG stays a few MB.
+    let mut scale = 1.0;
+    loop {
+        d.points.clear();
+        let mut seen: FxHashSet<(u16, u16, u8, Outcome)> = FxHashSet::default();
+        let (gx, gy) = (GRID_X * scale, GRID_Y * scale);
+        for &(t, ms, f, outcome, _) in &lat {
+            let cx = (t / span_s * gx) as u16;
+            let cy = ((ms.ln() - llo) / (lhi - llo) * gy) as u16;
+            if seen.insert((cx, cy, f, outcome)) {
+                d.points.push(LatencyPoint { t, ms, f, outcome });
+            }
         }
+        if d.points.len() <= MAX_POINTS || scale < 0.1 {
+            break;
+        }
+        scale *= 0.7;
     }
     d.bucket_s = bucket_width(span_s);
     let n_buckets = (span_s / d.bucket_s).ceil().max(1.0) as usize;
