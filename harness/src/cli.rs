@@ -85,6 +85,18 @@ pub struct CheckArgs {
     /// Print the results as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// What to check against: a linearizability model (`kv`, `register`, `cas-register 0`,
+    /// `multi-register`, `fifo-queue`, `mutex`, `linearizable:set`, ...) or an invariant
+    /// checker (`bank`, `set`, `set-full`, `counter`, `unique-ids`). Default: the run's
+    /// workload, or what the file's format makes unambiguous.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The file's format: auto, jsonl, jepsen-edn, jepsen-json, jepsen-log, porcupine-kv.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Seconds each search-based checker may spend before answering unknown.
+    #[arg(long)]
+    pub time_budget: Option<f64>,
 }
 
 /// `sunder node`.

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sunder_check::history::{History, HistoryWriter, Strictness};
+use sunder_check::import::Format;
 use sunder_workloads::kv_client::KvClient;
 use tokio::sync::watch;
 
@@ -190,7 +191,8 @@ async fn run_test(
 
     let history = History::new(ops, Strictness::Strict)
         .map_err(|v| anyhow::anyhow!("recorded history is invalid: {v}"))?;
-    let results = judge::by_workload(&test.workload, &history);
+    let judgement = judge::for_workload(&test.workload)?;
+    let results = judge::judge(&history, &judgement, Format::Jsonl.fail_semantics(), judge::Limits::default());
     write_json(&dir.results(), &results)?;
     log.info(judge::summary(&results));
     if !args.quiet {
