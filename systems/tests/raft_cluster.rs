@@ -217,7 +217,12 @@ async fn three_nodes_elect_serve_the_protocol_and_fail_over_when_the_leader_stop
     assert_eq!(get(&c, &cluster, &new_leader, "x").await.1["value"], 2);
     assert_eq!(get(&c, &cluster, &new_leader, "y").await.1["value"], 10);
 
-    // The old leader restarts from its files and catches up as a follower.
+    // The old leader restarts from its files, whose log now ends in a torn record as if
+    // it had died mid-write, and catches up as a follower.
+    let log = cluster.root.join(&leader).join("data").join(sunder_systems::raft::storage::LOG_FILE);
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).expect("the stopped node's log");
+    std::io::Write::write_all(&mut f, &[200, 0, 0, 0, 1, 2, 3, 4, b'{']).expect("torn record");
+    drop(f);
     cluster.restart(&leader);
     assert_eq!(wait_for_leader(&c, &cluster, &all).await, new_leader);
     let target =
