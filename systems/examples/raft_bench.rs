@@ -22,8 +22,12 @@ fn main() {
         return;
     }
     let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let mut paths: Vec<String> = args.iter().skip(2).cloned().collect();
+    if paths.is_empty() {
+        paths = ["read-index", "log", "lease", "local"].map(String::from).to_vec();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    rt.block_on(bench(secs));
+    rt.block_on(bench(secs, paths));
 }
 
 /// Node mode: `node ID DATA OPTIONS_JSON PEERS_JSON` where the peers map includes self.
@@ -166,7 +170,17 @@ async fn load(
     (all.len() as f64 / secs as f64, pct(0.50), pct(0.99))
 }
 
-async fn bench(secs: u64) {
+/// The role the node at `addr` reports now, for flagging rows where leadership moved.
+async fn role(http: &reqwest::Client, addr: SocketAddr) -> String {
+    match http.get(format!("http://{addr}/status")).send().await {
+        Ok(r) => {
+            r.json::<Value>().await.map(|s| s["role"].as_str().unwrap_or("?").to_string()).unwrap_or_default()
+        }
+        Err(e) => format!("unreachable: {e}"),
+    }
+}
+
+async fn bench(secs: u64, paths: Vec<String>) {
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(2))
@@ -175,7 +189,7 @@ async fn bench(secs: u64) {
         .expect("client");
     println!("raft-kv, 3 node processes on 127.0.0.1, fsync on, {secs} s per row");
     println!("{:<22} {:>5} {:>10} {:>9} {:>9}", "op", "conc", "ok ops/s", "p50 ms", "p99 ms");
-    for reads in ["read-index", "log", "lease", "local"] {
+    for reads in paths.iter().map(String::as_str) {
         let c = Cluster::start(reads);
         let l = leader(&http, &c, None).await;
         let addr = c.addrs[&l];
@@ -186,6 +200,10 @@ async fn bench(secs: u64) {
             }
             let (r, p50, p99) = load(&http, addr, conc, secs, true).await;
             println!("{:<22} {conc:>5} {r:>10.0} {p50:>9.2} {p99:>9.2}", format!("read ({reads})"));
+            let now = role(&http, addr).await;
+            if now != "leader" {
+                println!("  ({l} is no longer leader: {now})");
+            }
         }
     }
     // Failover: SIGKILL the leader, then write to the survivors until one acknowledges.
