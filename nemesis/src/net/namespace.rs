@@ -67,22 +67,17 @@ impl NamespaceFile {
     /// here, before the fork.
     pub fn place_command(&self, cmd: &mut Command) {
         let fd = Arc::clone(&self.fd);
-        // SAFETY: the closure only performs the setns syscall on an already open descriptor
-        // and builds an io::Error from errno; it allocates nothing and takes no lock.
+        // SAFETY: the hook only performs the setns syscall on a descriptor opened before
+        // the fork (kept alive by the Arc the closure owns); it allocates nothing and takes
+        // no lock, so it is safe between fork and exec.
         unsafe {
-            cmd.pre_exec(move || {
-                if nix::libc::setns(fd.as_raw_fd(), nix::libc::CLONE_NEWNET) == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
+            cmd.pre_exec(move || enter_fd_in_child(fd.as_raw_fd()));
         }
     }
 }
 
-/// Enters the namespace at `path` from a `pre_exec` hook, for callers that manage their
-/// own descriptors: `fd` must be an open namespace file. Async-signal-safe.
+/// Moves the calling thread into the network namespace open at `fd`; meant for `pre_exec`
+/// hooks of callers that manage their own descriptors. Only a syscall: async-signal-safe.
 pub fn enter_fd_in_child(fd: std::os::fd::RawFd) -> std::io::Result<()> {
     // SAFETY: plain syscall on a caller-provided descriptor.
     if unsafe { nix::libc::setns(fd, nix::libc::CLONE_NEWNET) } == 0 {
