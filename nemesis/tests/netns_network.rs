@@ -111,7 +111,7 @@ fn netns_held_connection_resumes_after_heal() {
     let (went, came) = n1
         .run_inside(|| {
             use std::io::{Read, Write};
-            let mut s = std::net::TcpStream::connect_timeout(&to, PROBE_TIMEOUT).unwrap();
+            let mut s = std::net::TcpStream::connect_timeout(&to, REACH_TIMEOUT).unwrap();
             net.partition(&Grudge::between(&["n1".into()], &["n2".into()])).unwrap();
             s.set_read_timeout(Some(PROBE_TIMEOUT)).unwrap();
             s.write_all(&[1]).unwrap();
