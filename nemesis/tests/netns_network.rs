@@ -316,3 +316,14 @@ fn netns_refuses_a_run_id_whose_namespaces_exist() {
             .exists()
     );
 }
+
+#[test]
+fn enter_control_refuses_once_other_threads_exist() {
+    if !netns_allowed("enter_control_refuses_once_other_threads_exist") {
+        return;
+    }
+    let net = netns_network("enter", 2);
+    // libtest runs this body on a thread of its own, so the process has several.
+    let err = net.enter_control().unwrap_err().to_string();
+    assert!(err.contains("before any other thread"), "{err}");
+}
