@@ -327,3 +327,23 @@ fn enter_control_refuses_once_other_threads_exist() {
     let err = net.enter_control().unwrap_err().to_string();
     assert!(err.contains("before any other thread"), "{err}");
 }
+
+#[test]
+fn safety_checks_read_the_root_namespace_even_from_a_control_namespace() {
+    if !netns_allowed("safety_checks_read_the_root_namespace_even_from_a_control_namespace") {
+        return;
+    }
+    let first = netns_network("first", 2);
+    let ctl = first.as_netns().unwrap().control_namespace().clone();
+    let first_subnet = first.as_netns().unwrap().subnet();
+    let second = ctl
+        .run_inside(|| {
+            // From inside the first run's control namespace, its subnet is a local route;
+            // the root check must not see it, and a second run must still build safely.
+            let prefixes = netns::root_ipv4_prefixes().unwrap();
+            assert!(!prefixes.iter().any(|(_, what)| what.contains(first_subnet.trim_end_matches("0/24"))));
+            netns_network("second", 2)
+        })
+        .unwrap();
+    second.as_netns().unwrap().verify_safety().unwrap();
+}

@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Directory where `ip netns` keeps its namespace files.
 pub const NETNS_DIR: &str = "/run/netns";
@@ -35,6 +35,22 @@ impl NamespaceFile {
         // O_CLOEXEC (std's default) keeps the descriptor out of exec'd children.
         let file = File::open(&path).map_err(|e| NemesisError::io(format!("open {}", path.display()), e))?;
         Ok(NamespaceFile { name: name.to_string(), fd: Arc::new(file.into()) })
+    }
+
+    /// The namespace this process started in (its root namespace): captured from the
+    /// calling thread the first time it is asked for, which [`crate::net::netns::Netns`]
+    /// does when it creates its first network, before anything can enter a control
+    /// namespace. Later runs in the same process check safety against this one, even
+    /// from inside an earlier run's control namespace.
+    pub fn origin() -> Result<NamespaceFile> {
+        static ORIGIN: OnceLock<NamespaceFile> = OnceLock::new();
+        if let Some(ns) = ORIGIN.get() {
+            return Ok(ns.clone());
+        }
+        let file = File::open("/proc/thread-self/ns/net")
+            .map_err(|e| NemesisError::io("open /proc/thread-self/ns/net", e))?;
+        let ns = NamespaceFile { name: "origin".to_string(), fd: Arc::new(file.into()) };
+        Ok(ORIGIN.get_or_init(|| ns).clone())
     }
 
     /// The namespace's name.
