@@ -13,6 +13,8 @@
 //! - [`nemesis`]: [`nemesis::Nemesis`], which runs the plan and heals everything at the end.
 //! - [`cleanup`]: leftovers of dead runs.
 
+#![warn(missing_docs)]
+
 pub mod cleanup;
 pub mod clock;
 pub mod error;
@@ -23,6 +25,10 @@ pub mod process;
 pub mod schedule;
 pub mod status;
 
+pub use clock::Clock;
 pub use error::{NemesisError, Result};
 pub use grudge::{Grudge, PartitionShape};
+pub use nemesis::Nemesis;
 pub use net::{CutStyle, NetKind, Network, NetworkConfig};
+pub use process::{Cluster, ClusterError, Target};
+pub use schedule::{FaultKind, NemesisConfig, Plan, parse_faults};

@@ -2,9 +2,9 @@
 //! harness's [`Cluster`] and the [`Clock`], one fault at a time (a seeded wait quiet, a
 //! seeded wait with the fault in force), and reports each start and end through a callback
 //! the harness turns into nemesis ops of the history. A start is reported once the fault
-//! is in force, an end once it is undone. [`Nemesis::heal_all`] ends whatever is active and
-//! then makes sure nothing is left: network healed, loss and latency cleared, clocks
-//! reset, paused nodes resumed, killed nodes restarted.
+//! is in force, an end once it is undone. [`Nemesis::heal_all`] ends whatever is active
+//! (resuming paused nodes, restarting killed ones) and then heals the network, clears loss
+//! and latency and resets every clock regardless, in case something else left them.
 //!
 //! Network changes run on tokio's blocking pool (they start `iptables-restore`), so the
 //! harness's runtime threads never wait on a process.

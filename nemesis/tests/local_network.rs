@@ -136,7 +136,7 @@ fn local_latency_delays_each_round_trip_and_clears() {
     let t = Instant::now();
     s.write_all(&[1]).unwrap();
     s.read_exact(&mut b).unwrap();
-    assert!(t.elapsed() < Duration::from_millis(150), "latency did not clear: {:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_millis(300), "latency did not clear: {:?}", t.elapsed());
 }
 
 #[test]
@@ -147,7 +147,7 @@ fn local_total_loss_stalls_the_link_and_clearing_it_restores() {
     let to = net.peer_addrs("n1").unwrap()["n2"];
     assert!(!echo_round_trip(to, PROBE_TIMEOUT), "a fully lossy link answered within the probe timeout");
     net.clear_loss().unwrap();
-    assert!(echo_round_trip(to, PROBE_TIMEOUT));
+    assert!(echo_round_trip(to, REACH_TIMEOUT));
     assert!(net.loss(&BTreeSet::from(["n2".to_string()]), 1.5).is_err());
 }
 

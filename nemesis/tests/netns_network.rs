@@ -111,7 +111,7 @@ fn netns_held_connection_resumes_after_heal() {
     let (went, came) = n1
         .run_inside(|| {
             use std::io::{Read, Write};
-            let mut s = std::net::TcpStream::connect_timeout(&to, PROBE_TIMEOUT).unwrap();
+            let mut s = std::net::TcpStream::connect_timeout(&to, REACH_TIMEOUT).unwrap();
             net.partition(&Grudge::between(&["n1".into()], &["n2".into()])).unwrap();
             s.set_read_timeout(Some(PROBE_TIMEOUT)).unwrap();
             s.write_all(&[1]).unwrap();
@@ -315,4 +315,35 @@ fn netns_refuses_a_run_id_whose_namespaces_exist() {
             .join(format!("sunder-{}-n1", net.as_netns().unwrap().run_id()))
             .exists()
     );
+}
+
+#[test]
+fn enter_control_refuses_once_other_threads_exist() {
+    if !netns_allowed("enter_control_refuses_once_other_threads_exist") {
+        return;
+    }
+    let net = netns_network("enter", 2);
+    // libtest runs this body on a thread of its own, so the process has several.
+    let err = net.enter_control().unwrap_err().to_string();
+    assert!(err.contains("before any other thread"), "{err}");
+}
+
+#[test]
+fn safety_checks_read_the_root_namespace_even_from_a_control_namespace() {
+    if !netns_allowed("safety_checks_read_the_root_namespace_even_from_a_control_namespace") {
+        return;
+    }
+    let first = netns_network("first", 2);
+    let ctl = first.as_netns().unwrap().control_namespace().clone();
+    let first_subnet = first.as_netns().unwrap().subnet();
+    let second = ctl
+        .run_inside(|| {
+            // From inside the first run's control namespace, its subnet is a local route;
+            // the root check must not see it, and a second run must still build safely.
+            let prefixes = netns::root_ipv4_prefixes().unwrap();
+            assert!(!prefixes.iter().any(|(_, what)| what.contains(first_subnet.trim_end_matches("0/24"))));
+            netns_network("second", 2)
+        })
+        .unwrap();
+    second.as_netns().unwrap().verify_safety().unwrap();
 }

@@ -250,6 +250,24 @@ async fn run_alternates_starts_and_ends_and_heal_all_leaves_no_fault() {
     assert!(mismatches(probes).is_empty(), "links still cut after heal_all");
 }
 
+fn assert_send<T: Send>(_: &T) {}
+
+#[tokio::test]
+async fn nemesis_run_can_be_spawned_on_a_runtime() {
+    let cluster = Arc::new(SleepCluster::start(3, "n1").await);
+    let cfg = NemesisConfig::new(vec![FaultKind::Kill], Duration::from_millis(10), 1);
+    let mut nemesis = Nemesis::new(local_net(3), cluster, None, cfg).unwrap();
+    let (ops, mut report) = recorder();
+    let task = tokio::spawn(async move {
+        let fut = nemesis.run(tokio::time::sleep(Duration::from_millis(200)), &mut report);
+        assert_send(&fut);
+        fut.await.unwrap();
+        nemesis.heal_all(&mut report).await.unwrap();
+    });
+    task.await.unwrap();
+    assert!(!ops.lock().unwrap().is_empty());
+}
+
 #[test]
 fn clock_faults_need_a_clock() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

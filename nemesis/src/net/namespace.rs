@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Directory where `ip netns` keeps its namespace files.
 pub const NETNS_DIR: &str = "/run/netns";
@@ -35,6 +35,22 @@ impl NamespaceFile {
         // O_CLOEXEC (std's default) keeps the descriptor out of exec'd children.
         let file = File::open(&path).map_err(|e| NemesisError::io(format!("open {}", path.display()), e))?;
         Ok(NamespaceFile { name: name.to_string(), fd: Arc::new(file.into()) })
+    }
+
+    /// The namespace this process started in (its root namespace): captured from the
+    /// calling thread the first time it is asked for, which [`crate::net::netns::Netns`]
+    /// does when it creates its first network, before anything can enter a control
+    /// namespace. Later runs in the same process check safety against this one, even
+    /// from inside an earlier run's control namespace.
+    pub fn origin() -> Result<NamespaceFile> {
+        static ORIGIN: OnceLock<NamespaceFile> = OnceLock::new();
+        if let Some(ns) = ORIGIN.get() {
+            return Ok(ns.clone());
+        }
+        let file = File::open("/proc/thread-self/ns/net")
+            .map_err(|e| NemesisError::io("open /proc/thread-self/ns/net", e))?;
+        let ns = NamespaceFile { name: "origin".to_string(), fd: Arc::new(file.into()) };
+        Ok(ORIGIN.get_or_init(|| ns).clone())
     }
 
     /// The namespace's name.
@@ -67,22 +83,17 @@ impl NamespaceFile {
     /// here, before the fork.
     pub fn place_command(&self, cmd: &mut Command) {
         let fd = Arc::clone(&self.fd);
-        // SAFETY: the closure only performs the setns syscall on an already open descriptor
-        // and builds an io::Error from errno; it allocates nothing and takes no lock.
+        // SAFETY: the hook only performs the setns syscall on a descriptor opened before
+        // the fork (kept alive by the Arc the closure owns); it allocates nothing and takes
+        // no lock, so it is safe between fork and exec.
         unsafe {
-            cmd.pre_exec(move || {
-                if nix::libc::setns(fd.as_raw_fd(), nix::libc::CLONE_NEWNET) == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
+            cmd.pre_exec(move || enter_fd_in_child(fd.as_raw_fd()));
         }
     }
 }
 
-/// Enters the namespace at `path` from a `pre_exec` hook, for callers that manage their
-/// own descriptors: `fd` must be an open namespace file. Async-signal-safe.
+/// Moves the calling thread into the network namespace open at `fd`; meant for `pre_exec`
+/// hooks of callers that manage their own descriptors. Only a syscall: async-signal-safe.
 pub fn enter_fd_in_child(fd: std::os::fd::RawFd) -> std::io::Result<()> {
     // SAFETY: plain syscall on a caller-provided descriptor.
     if unsafe { nix::libc::setns(fd, nix::libc::CLONE_NEWNET) } == 0 {

@@ -57,6 +57,8 @@ impl Netns {
     pub fn create(run_id: &str, nodes: &[String], port: u16) -> Result<Netns> {
         names::validate_run_id(run_id)?;
         names::validate_nodes(nodes)?;
+        // Pin the root namespace for safety checks before any control namespace exists.
+        NamespaceFile::origin()?;
         if nodes.len() > 200 {
             return Err(NemesisError::Invalid("the netns backend supports at most 200 nodes".into()));
         }
@@ -451,10 +453,13 @@ fn verify_root_clear_of(prefix: [u8; 3]) -> Result<()> {
 }
 
 /// The IPv4 prefixes of the root namespace's addresses and routes (all tables), default
-/// routes excepted. Read-only: `ip` queries the root namespace, it sends nothing.
+/// routes excepted. Read-only: `ip` runs in the process's origin namespace (see
+/// [`NamespaceFile::origin`]), even when the caller already moved into a control
+/// namespace, and only queries it.
 pub fn root_ipv4_prefixes() -> Result<Vec<((u32, u8), String)>> {
+    let root = NamespaceFile::origin()?;
     let mut found = Vec::new();
-    let addrs = ToolCall::new("ip", &["-4", "-o", "addr", "show"]).run()?;
+    let addrs = ToolCall::new("ip", &["-4", "-o", "addr", "show"]).inside(&root).run()?;
     for line in addrs.lines() {
         let mut words = line.split_whitespace();
         while let Some(w) = words.next() {
@@ -465,7 +470,7 @@ pub fn root_ipv4_prefixes() -> Result<Vec<((u32, u8), String)>> {
             }
         }
     }
-    let routes = ToolCall::new("ip", &["-4", "route", "show", "table", "all"]).run()?;
+    let routes = ToolCall::new("ip", &["-4", "route", "show", "table", "all"]).inside(&root).run()?;
     const TYPES: [&str; 10] = [
         "unicast",
         "local",

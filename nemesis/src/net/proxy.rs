@@ -83,7 +83,11 @@ impl Link {
 /// Accepts connections on `listener` forever, proxying each one to the link's target.
 pub async fn serve(listener: TcpListener, link: Arc<Link>, rules: watch::Receiver<Arc<LinkRules>>) {
     loop {
-        let Ok((inbound, _)) = listener.accept().await else { continue };
+        let Ok((inbound, _)) = listener.accept().await else {
+            // Out of descriptors or similar: back off instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            continue;
+        };
         let n = link.connections.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(connection(inbound, Arc::clone(&link), rules.clone(), n));
     }
