@@ -31,7 +31,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The system under test.
-    #[arg(long, default_value = "single-kv")]
+    #[arg(long, default_value = "raft-kv")]
     pub system: String,
     /// Number of nodes (default: the system's usual size).
     #[arg(long)]
@@ -63,6 +63,16 @@ pub struct RunArgs {
     /// System option KEY=VALUE, passed to every node (repeatable).
     #[arg(short = 'o', value_name = "KEY=VALUE")]
     pub options: Vec<String>,
+    /// Network backend: auto (netns when root with iptables, else local), netns, local.
+    #[arg(long, default_value = "auto")]
+    pub net: String,
+    /// Faults to inject: comma-separated partition, kill, pause, clock, loss; or none
+    /// (default: the system's usual faults; raft-kv: partition,kill).
+    #[arg(long)]
+    pub nemesis: Option<String>,
+    /// Mean seconds between fault changes.
+    #[arg(long, default_value_t = 3.0)]
+    pub nemesis_interval: f64,
     /// Per-operation client timeout in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub op_timeout_ms: u64,
@@ -113,6 +123,9 @@ pub struct NodeArgs {
     /// Data directory.
     #[arg(long)]
     pub data: PathBuf,
+    /// The run this node belongs to; only there so `sunder cleanup` can recognise it.
+    #[arg(long)]
+    pub run_id: Option<String>,
     /// A peer, ID=ADDR (repeatable).
     #[arg(long = "peer", value_name = "ID=ADDR")]
     pub peers: Vec<String>,

@@ -83,7 +83,12 @@ pub fn for_workload(workload: &str) -> Result<Judgement> {
 }
 
 /// Judges `history` as asked; `fail_semantics` says how its source's `fail` ops read.
-pub fn judge(history: &History, judgement: &Judgement, fail_semantics: FailSemantics, limits: Limits) -> Results {
+pub fn judge(
+    history: &History,
+    judgement: &Judgement,
+    fail_semantics: FailSemantics,
+    limits: Limits,
+) -> Results {
     let mut checkers = BTreeMap::new();
     let stats = sunder_check::stats::check(history);
     let stats_details = stats.details.clone();
@@ -141,12 +146,16 @@ fn judge_ladder(
     if RegisterHistory::from_history(history).is_err() {
         return;
     }
-    let budget = LadderBudget { sequential: SearchBudget { max_time: limits.time, ..SearchBudget::default() } };
+    let budget =
+        LadderBudget { sequential: SearchBudget { max_time: limits.time, ..SearchBudget::default() } };
     let linearizable = checkers.get("linearizable").map(|c| c.valid);
     for (model, mut result) in ladder::check_register(history, &budget) {
         // Linearizability implies every model of the ladder: an undecided weaker model is
         // settled by it (convergence is not implied: it is about the final reads).
-        if result.valid == Validity::Unknown && linearizable == Some(Validity::Valid) && model != "convergence" {
+        if result.valid == Validity::Unknown
+            && linearizable == Some(Validity::Valid)
+            && model != "convergence"
+        {
             let why = result.reason.take().unwrap_or_default();
             result = CheckerResult {
                 valid: Validity::Valid,

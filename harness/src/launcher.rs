@@ -15,9 +15,11 @@ use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use sunder_nemesis::Network;
+use sunder_nemesis::process::ClusterError;
 
 /// How to start one node.
 #[derive(Debug, Clone)]
@@ -32,8 +34,6 @@ pub struct NodeSpec {
     pub peers: BTreeMap<String, SocketAddr>,
     /// `nodes/<id>/` in the run folder.
     pub dir: PathBuf,
-    /// Network namespace file to start the node in (netns backend).
-    pub netns: Option<PathBuf>,
     /// Extra environment (libfaketime).
     pub env: Vec<(String, String)>,
 }
@@ -49,6 +49,8 @@ pub struct Cluster {
     spawn_tx: Mutex<Option<mpsc::Sender<(Command, SpawnReply)>>>,
     spawner: Option<std::thread::JoinHandle<()>>,
     exe: PathBuf,
+    run_id: Option<String>,
+    network: Option<Arc<Network>>,
 }
 
 impl Cluster {
@@ -80,7 +82,17 @@ impl Cluster {
             spawn_tx: Mutex::new(Some(tx)),
             spawner: Some(spawner),
             exe,
+            run_id: None,
+            network: None,
         })
+    }
+
+    /// Places every node where the run's network wants it (its namespace, on netns) and
+    /// tags its command line with the run id, so `sunder cleanup` can recognise it.
+    pub fn in_network(mut self, run_id: &str, network: Arc<Network>) -> Cluster {
+        self.run_id = Some(run_id.to_string());
+        self.network = Some(network);
+        self
     }
 
     /// Node ids in order.
@@ -127,6 +139,9 @@ impl Cluster {
         for (peer, addr) in &spec.peers {
             cmd.arg("--peer").arg(format!("{peer}={addr}"));
         }
+        if let Some(run_id) = &self.run_id {
+            cmd.args(["--run-id", run_id]);
+        }
         for (k, v) in &self.options {
             cmd.arg("-o").arg(format!("{k}={v}"));
         }
@@ -135,12 +150,8 @@ impl Cluster {
             .stdout(log.try_clone()?)
             .stderr(log);
         let parent = std::process::id();
-        let netns = match &spec.netns {
-            Some(p) => Some(std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?),
-            None => None,
-        };
         // SAFETY: the closure only makes async-signal-safe system calls (prctl, setpgid,
-        // getppid, setns) between fork and exec.
+        // getppid) between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
@@ -155,14 +166,11 @@ impl Cluster {
                 if libc::getppid() as u32 != parent {
                     return Err(std::io::Error::other("harness exited during spawn"));
                 }
-                if let Some(ns) = &netns {
-                    use std::os::fd::AsRawFd;
-                    if libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
                 Ok(())
             });
+        }
+        if let Some(net) = &self.network {
+            net.prepare_node_command(id, &mut cmd).with_context(|| format!("cannot place node {id}"))?;
         }
         let (reply_tx, reply_rx) = mpsc::channel();
         {
@@ -263,6 +271,30 @@ impl Cluster {
             let _ = c.wait();
             let _ = std::fs::remove_file(self.specs[id].dir.join("pid"));
         }
+    }
+}
+
+/// The nemesis aims its process faults through this: kill and restart by the pids this
+/// cluster started, the leader from the nodes' own `/status`.
+impl sunder_nemesis::process::Cluster for Cluster {
+    fn nodes(&self) -> Vec<String> {
+        self.ids()
+    }
+
+    fn pid(&self, node: &str) -> Option<u32> {
+        Cluster::pid(self, node)
+    }
+
+    async fn kill(&self, node: &str) -> Result<(), ClusterError> {
+        Cluster::kill(self, node).map_err(|e| ClusterError::from(format!("{e:#}")))
+    }
+
+    async fn restart(&self, node: &str) -> Result<(), ClusterError> {
+        self.start(node).map_err(|e| ClusterError::from(format!("{e:#}")))
+    }
+
+    async fn leader(&self) -> Option<String> {
+        sunder_nemesis::status::leader_from_status(&self.client_addrs(), Duration::from_millis(500)).await
     }
 }
 

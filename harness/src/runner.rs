@@ -14,6 +14,9 @@ use sunder_workloads::register::RegisterGenerator;
 use sunder_workloads::{Completion, Invocation, Outcome};
 use tokio::sync::watch;
 
+/// Pause after a node could not serve an op (down, partitioned away, no leader).
+const UNAVAILABLE_BACKOFF: Duration = Duration::from_millis(100);
+
 /// What the runner needs to know.
 #[derive(Debug, Clone)]
 pub struct RunSettings {
@@ -102,6 +105,13 @@ pub async fn main_phase(
                 generator.observe(&inv, done.outcome == Outcome::Ok, &done.value);
                 if done.outcome == Outcome::Info {
                     process += c;
+                }
+                if done.unavailable {
+                    // A dead or leaderless node answers at once; do not spin on it.
+                    tokio::select! {
+                        _ = tokio::time::sleep(UNAVAILABLE_BACKOFF) => {}
+                        _ = stop.changed() => {}
+                    }
                 }
             }
             process

@@ -74,11 +74,16 @@ fn bad_arguments_exit_3_with_a_message() {
     assert_bad_arguments(&["run", "--bogus"], "unexpected argument");
     assert_bad_arguments(&["run", "--system", "nosuch"], "unknown system \"nosuch\"");
     assert_bad_arguments(&["run", "--workload", "nosuch"], "unknown workload");
-    assert_bad_arguments(&["run", "-o", "nosuch=1"], "nosuch");
+    assert_bad_arguments(&["run", "--system", "single-kv", "-o", "nosuch=1"], "nosuch");
     assert_bad_arguments(&["run", "-o", "novalue"], "KEY=VALUE");
     assert_bad_arguments(&["run", "--concurrency", "0"], "at least 1");
     assert_bad_arguments(&["run", "--time-limit", "0"], "--time-limit");
-    assert_bad_arguments(&["run", "--nodes", "2"], "single-kv runs with 1 to 1 nodes");
+    assert_bad_arguments(
+        &["run", "--system", "single-kv", "--nodes", "2"],
+        "single-kv runs with 1 to 1 nodes",
+    );
+    assert_bad_arguments(&["run", "--nemesis", "meteor"], "--nemesis");
+    assert_bad_arguments(&["run", "--net", "carrier-pigeon"], "--net");
 }
 
 #[test]

@@ -46,7 +46,6 @@ fn three_node_cluster_starts_healthy_and_teardown_leaves_no_process() {
                 client_addr: addr,
                 peers: BTreeMap::new(),
                 dir: dir.join(id),
-                netns: None,
                 env: vec![],
             }
         })
@@ -81,7 +80,6 @@ fn killing_a_node_reaps_it_and_restart_reuses_its_data_dir() {
         client_addr: addr,
         peers: BTreeMap::new(),
         dir: dir.join("n1"),
-        netns: None,
         env: vec![],
     };
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_sunder"));
@@ -109,7 +107,7 @@ fn read_pid(path: &Path) -> Option<u32> {
 fn sigkill_of_the_harness_leaves_no_node_and_a_readable_history() {
     let store = temp_dir("sigkill");
     let mut harness = Command::new(env!("CARGO_BIN_EXE_sunder"))
-        .args(["run", "--time-limit", "60", "--quiet", "--rate", "500", "--store"])
+        .args(["run", "--system", "single-kv", "--time-limit", "60", "--quiet", "--rate", "500", "--store"])
         .arg(&store)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -136,7 +134,8 @@ fn sigkill_of_the_harness_leaves_no_node_and_a_readable_history() {
     let out =
         Command::new(env!("CARGO_BIN_EXE_sunder")).args(["cleanup", "--store"]).arg(&store).output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1 dead run(s), 0 node process(es) ended"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("1 dead run(s), 0 node process(es) ended"), "{stdout}");
     assert!(!run.join("harness.pid").exists());
     std::fs::remove_dir_all(&store).unwrap();
 }
@@ -155,7 +154,17 @@ fn cleanup_ends_only_leftover_nodes_of_dead_runs() {
     // A leftover node of that run, started without a parent-death signal.
     let addr = free_local_addr().unwrap();
     let mut node = Command::new(env!("CARGO_BIN_EXE_sunder"))
-        .args(["node", "single-kv", "--id", "n1", "--listen", &addr.to_string(), "--data"])
+        .args([
+            "node",
+            "single-kv",
+            "--id",
+            "n1",
+            "--run-id",
+            "deadbeef",
+            "--listen",
+            &addr.to_string(),
+            "--data",
+        ])
         .arg(run.join("nodes/n1/data"))
         .spawn()
         .unwrap();
@@ -179,7 +188,7 @@ fn cleanup_ends_only_leftover_nodes_of_dead_runs() {
 fn ctrl_c_ends_the_run_early_with_teardown_and_results() {
     let store = temp_dir("sigint");
     let mut harness = Command::new(env!("CARGO_BIN_EXE_sunder"))
-        .args(["run", "--time-limit", "60", "--quiet", "--rate", "500", "--store"])
+        .args(["run", "--system", "single-kv", "--time-limit", "60", "--quiet", "--rate", "500", "--store"])
         .arg(&store)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -23,6 +23,10 @@ pub struct SystemSpec {
     pub min_nodes: usize,
     /// Most nodes it runs with.
     pub max_nodes: usize,
+    /// Nodes a run gets when `--nodes` is not given.
+    pub default_nodes: usize,
+    /// Faults a run injects when `--nemesis` is not given (`none`, or e.g. `partition,kill`).
+    pub default_nemesis: &'static str,
     /// Options it accepts.
     pub options: &'static [OptionSpec],
 }

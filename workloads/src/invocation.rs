@@ -36,4 +36,7 @@ pub struct Completion {
     pub node: String,
     /// Why it failed or is unknown.
     pub error: Option<String>,
+    /// The node could not be reached or had no leader: the worker should pause briefly
+    /// rather than hammer it.
+    pub unavailable: bool,
 }

@@ -1,7 +1,8 @@
 //! The client for DESIGN.md's key-value protocol. It reuses connections, bounds every
 //! operation by a timeout, and classifies the reply: `ok` on success, `fail` only for a
-//! definite refusal (`definite: true`, or 412 for a cas mismatch), `info` for everything
-//! else, timeouts and connection errors included, because the request may have been
+//! definite refusal (`definite: true`, or 412 for a cas mismatch) or a connection that could
+//! not be established (the request never left the client), and `info` for everything else,
+//! timeouts and connections broken mid-request included, because the request may have been
 //! applied. A definite refusal that names the leader is retried once at that leader.
 
 use crate::invocation::{Completion, Invocation, Outcome};
@@ -69,7 +70,16 @@ impl KvClient {
 
     async fn attempt(&self, node: &str, inv: &Invocation) -> Reply {
         let done = |outcome, value, error: Option<String>| {
-            Reply::Done(Completion { outcome, value, node: node.to_string(), error })
+            Reply::Done(Completion { outcome, value, node: node.to_string(), error, unavailable: false })
+        };
+        let unavailable = |error: String| {
+            Reply::Done(Completion {
+                outcome: Outcome::Fail,
+                value: inv.value.clone(),
+                node: node.to_string(),
+                error: Some(error),
+                unavailable: true,
+            })
         };
         let Some(addr) = self.nodes.get(node) else {
             return done(Outcome::Fail, inv.value.clone(), Some(format!("no such node {node}")));
@@ -88,6 +98,8 @@ impl KvClient {
         };
         let resp = match req.send().await {
             Ok(r) => r,
+            // No connection was made, so no byte of the request was sent: certainly not applied.
+            Err(e) if e.is_connect() => return unavailable(describe(&e)),
             Err(e) => return done(Outcome::Info, inv.value.clone(), Some(describe(&e))),
         };
         let status = resp.status();
@@ -118,6 +130,7 @@ impl KvClient {
                     value: inv.value.clone(),
                     node: node.to_string(),
                     error: Some(msg),
+                    unavailable: status.as_u16() == 503 || status.as_u16() == 421,
                 };
                 match e.leader {
                     Some(l) => Reply::Redirect(c, l),
@@ -138,7 +151,7 @@ fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timeout".into()
     } else if e.is_connect() {
-        "connection failed".into()
+        "connection refused or unreachable".into()
     } else {
         let mut s = e.to_string();
         let mut src = std::error::Error::source(e);

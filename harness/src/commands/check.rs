@@ -17,7 +17,8 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         Some(_) => bail!("--time-budget must be a positive number of seconds"),
         None => Limits::default(),
     };
-    let asked = args.model.as_deref().map(Judgement::from_str).transpose().map_err(|e| anyhow!("--model: {e}"))?;
+    let asked =
+        args.model.as_deref().map(Judgement::from_str).transpose().map_err(|e| anyhow!("--model: {e}"))?;
     let format = Format::from_str(&args.format).map_err(|e| anyhow!("--format: {e}"))?;
     let results = if args.path.is_dir() {
         let dir = RunDir::open(&args.path);
@@ -56,7 +57,9 @@ fn default_judgement(format: Format, history: &sunder_check::History) -> Result<
         // Porcupine's kv format: a string register per key.
         Format::PorcupineKv => Judgement::Linearizable(sunder_check::linearizable::ModelKind::Kv),
         // Jepsen's etcd log lines, as Porcupine checks them: a cas register starting at nil.
-        Format::JepsenLog => Judgement::Linearizable(sunder_check::linearizable::ModelKind::CasRegister { initial: None }),
+        Format::JepsenLog => {
+            Judgement::Linearizable(sunder_check::linearizable::ModelKind::CasRegister { initial: None })
+        }
         _ if fs.iter().all(|f| ["get", "put", "append"].contains(f)) => {
             Judgement::Linearizable(sunder_check::linearizable::ModelKind::Kv)
         }

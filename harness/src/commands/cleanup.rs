@@ -1,54 +1,74 @@
-//! `sunder cleanup`: finds runs in the store whose harness is gone (its `harness.pid` is
-//! still there, but that pid is no longer a `sunder` process) and ends their leftover nodes.
-//! A node is ended only when its pid file's process is still a `sunder node` whose data dir
-//! lies in that run's folder: never by name, never a process Sunder did not start.
+//! `sunder cleanup`: finds runs in the store whose harness is gone (their `harness.pid` is
+//! still there, but that pid is no longer a `sunder` process) and removes what they left:
+//! node processes (by pid file, and by the namespaces they live in, each checked to be a
+//! `sunder node` of that run), Sunder's iptables chains and the run's namespaces. Nothing of
+//! a live run, and nothing Sunder did not create, is touched.
 
 use crate::cli::CleanupArgs;
 use anyhow::{Context, Result};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use sunder_nemesis::cleanup::{self, DeadRun};
 
-/// Cleans up dead runs; exit code 0.
+/// Cleans up dead runs; exit code 0, or 3 when something could not be removed.
 pub fn run(args: CleanupArgs) -> Result<u8> {
-    if !args.store.exists() {
-        println!("no store at {}: nothing to clean", args.store.display());
-        return Ok(0);
-    }
-    let store =
-        args.store.canonicalize().with_context(|| format!("cannot resolve {}", args.store.display()))?;
-    let mut ended = 0;
-    let mut runs = 0;
-    for test in read_dirs(&store)? {
-        for run in read_dirs(&test)? {
-            let pid_file = run.join("harness.pid");
-            let Ok(text) = std::fs::read_to_string(&pid_file) else { continue };
-            let harness: Option<i32> = text.split_whitespace().next().and_then(|p| p.parse().ok());
-            if let Some(pid) = harness
-                && cmdline(pid).is_some_and(|c| c.first().is_some_and(|a| a.contains("sunder")))
-            {
-                println!("{}: still running (harness pid {pid}); left alone", run.display());
-                continue;
-            }
-            runs += 1;
-            for node in read_dirs(&run.join("nodes")).unwrap_or_default() {
-                let Ok(p) = std::fs::read_to_string(node.join("pid")) else { continue };
-                let Ok(pid) = p.trim().parse::<i32>() else { continue };
-                if is_node_of_run(pid, &run) {
-                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                    println!("ended node {} (pid {pid}) of {}", node.display(), run.display());
-                    ended += 1;
+    let mut dead = Vec::new();
+    let mut live = BTreeSet::new();
+    if args.store.exists() {
+        let store =
+            args.store.canonicalize().with_context(|| format!("cannot resolve {}", args.store.display()))?;
+        for test in read_dirs(&store)? {
+            for run in read_dirs(&test)? {
+                let pid_file = run.join("harness.pid");
+                let Ok(text) = std::fs::read_to_string(&pid_file) else { continue };
+                let mut fields = text.split_whitespace();
+                let harness: Option<u32> = fields.next().and_then(|p| p.parse().ok());
+                let run_id = fields.next().unwrap_or("").to_string();
+                if let Some(pid) = harness
+                    && cleanup::cmdline(pid).is_some_and(|c| c.first().is_some_and(|a| a.contains("sunder")))
+                {
+                    println!("{}: still running (harness pid {pid}); left alone", run.display());
+                    live.insert(run_id);
+                    continue;
                 }
-                let _ = std::fs::remove_file(node.join("pid"));
+                let pid_files = read_dirs(&run.join("nodes"))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|n| n.join("pid"))
+                    .collect();
+                dead.push((run, DeadRun { run_id, pid_files }));
             }
-            let _ = std::fs::remove_file(&pid_file);
         }
     }
-    println!("cleanup: {runs} dead run(s), {ended} node process(es) ended");
-    Ok(0)
+    let runs: Vec<DeadRun> = dead.iter().map(|(_, d)| d.clone()).filter(|d| !d.run_id.is_empty()).collect();
+    let leftovers = cleanup::find_leftovers(&runs)?;
+    let report = cleanup::remove(&leftovers);
+    for (run, d) in &dead {
+        for f in &d.pid_files {
+            let _ = std::fs::remove_file(f);
+        }
+        let _ = std::fs::remove_file(run.join("harness.pid"));
+    }
+    let known: BTreeSet<&str> =
+        dead.iter().map(|(_, d)| d.run_id.as_str()).chain(live.iter().map(|s| s.as_str())).collect();
+    for run_id in cleanup::sunder_namespaces().unwrap_or_default().keys() {
+        if !known.contains(run_id.as_str()) {
+            println!("namespaces of run {run_id} belong to no run in {}; left alone", args.store.display());
+        }
+    }
+    let namespaces: usize = leftovers.namespaces.values().map(Vec::len).sum();
+    println!(
+        "cleanup: {} dead run(s), {} node process(es) ended, {namespaces} namespace(s) removed",
+        dead.len(),
+        report.killed.len()
+    );
+    for p in &report.problems {
+        eprintln!("sunder: cleanup: {p}");
+    }
+    Ok(if report.problems.is_empty() { 0 } else { crate::EXIT_HARNESS_FAILED })
 }
 
-fn read_dirs(p: &Path) -> Result<Vec<std::path::PathBuf>> {
+fn read_dirs(p: &Path) -> Result<Vec<PathBuf>> {
     let mut out = vec![];
     for e in std::fs::read_dir(p).with_context(|| format!("cannot list {}", p.display()))? {
         let e = e?;
@@ -58,23 +78,4 @@ fn read_dirs(p: &Path) -> Result<Vec<std::path::PathBuf>> {
     }
     out.sort();
     Ok(out)
-}
-
-/// The argv of a live process.
-fn cmdline(pid: i32) -> Option<Vec<String>> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    Some(
-        raw.split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect(),
-    )
-}
-
-/// True when `pid` is a `sunder node` whose `--data` lies inside `run`.
-fn is_node_of_run(pid: i32, run: &Path) -> bool {
-    let Some(args) = cmdline(pid) else { return false };
-    let is_node = args.get(1).is_some_and(|a| a == "node");
-    let data_in_run = args.windows(2).any(|w| w[0] == "--data" && Path::new(&w[1]).starts_with(run));
-    is_node && data_in_run
 }

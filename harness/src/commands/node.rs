@@ -15,6 +15,8 @@ pub fn run(args: NodeArgs) -> Result<u8> {
     }
     let options =
         args.options.iter().map(|o| key_value(o)).collect::<Result<BTreeMap<_, _>>>().context("-o")?;
+    // `--run-id` only tags the command line for `sunder cleanup`.
+    let _ = args.run_id;
     let cfg = NodeConfig { id: args.id, listen: args.listen, peers, data: args.data, options };
     sunder_systems::run(&args.system, cfg)?;
     Ok(0)

@@ -1,59 +1,95 @@
-//! `sunder run`: resolves the test, creates the run folder, starts the cluster, runs the
-//! phases, tears everything down (also on Ctrl-C and on error), judges the history, writes
-//! `results.json`, and exits with the verdict's code.
+//! `sunder run`: resolves the test, creates the run folder and the network, starts the
+//! cluster, runs the phases with the nemesis alongside, tears everything down (also on
+//! Ctrl-C, on error and on panic), judges the history, writes `results.json` and the report,
+//! and exits with the verdict's code.
+//!
+//! Order matters for safety: the network is built and, on netns, the harness moves into the
+//! control namespace while it is still single-threaded, before the async runtime or any
+//! socket exists, so no connection it ever makes can leave the test network.
 
 use crate::cli::{RunArgs, key_value};
 use crate::judge;
-use crate::launcher::{Cluster, NodeSpec, free_local_addr};
+use crate::launcher::{Cluster, NodeSpec};
 use crate::recorder::Recorder;
 use crate::runlog::RunLog;
 use crate::runner::{self, RunSettings};
 use crate::store::{RunDir, TestSpec, rfc3339, write_json};
 use anyhow::{Context, Result, bail};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sunder_check::history::{History, HistoryWriter, Strictness};
 use sunder_check::import::Format;
+use sunder_nemesis::schedule::{FaultKind, NemesisConfig, parse_faults};
+use sunder_nemesis::{Clock, Nemesis, NetKind, Network, NetworkConfig};
 use sunder_workloads::kv_client::KvClient;
 use tokio::sync::watch;
 
 /// How long a node gets to become healthy.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a cluster gets to elect a leader before clients start anyway.
+const LEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long nodes get to exit after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(3);
+/// The port every node listens on inside its own namespace (netns backend).
+const NETNS_PORT: u16 = 7000;
 
 /// Runs a test and returns the verdict's exit code.
 pub fn run(args: RunArgs) -> Result<u8> {
-    let test = resolve(&args)?;
+    let (mut test, faults) = resolve(&args)?;
     let store = absolute(&args.store)?;
     let dir = RunDir::create(&store, &test.name, test.seed, SystemTime::now())?;
     let log = RunLog::create(&dir.log(), args.quiet)?;
     std::fs::write(dir.harness_pid(), format!("{} {}\n", std::process::id(), test.run_id))?;
     log.info(format!(
-        "run {} of {} ({} nodes, {} workload, seed {}) in {}",
+        "run {} of {} ({} nodes, {} workload, nemesis {}, seed {}) in {}",
         test.run_id,
         test.system,
         test.nodes.len(),
         test.workload,
+        if faults.is_empty() { "none".to_string() } else { test.nemesis.join(",") },
         test.seed,
         dir.path.display()
     ));
-    let specs = local_node_specs(&dir, &test.nodes)?;
-    let mut test = test;
-    test.net = "local".into();
-    dir.write_test(&test)?;
-
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let outcome = rt.block_on(run_test(&args, &test, &dir, &log, specs));
-    drop(rt);
+    let kind: NetKind = args.net.parse().map_err(|e| anyhow::anyhow!("--net: {e}"))?;
+    let outcome = (|| {
+        let network = Arc::new(
+            Network::create(&NetworkConfig {
+                kind,
+                run_id: test.run_id.clone(),
+                nodes: test.nodes.clone(),
+                port: NETNS_PORT,
+                seed: test.seed,
+            })
+            .context("cannot build the test network")?,
+        );
+        log.info(format!("network: {}", network.choice()));
+        test.net = network.kind().to_string();
+        // Still single-threaded here: after this, every socket lives in the test network.
+        network.enter_control().context("cannot enter the control namespace")?;
+        let clock = if faults.contains(&FaultKind::Clock) {
+            Some(Clock::new(&dir.path.join("clock"), &test.nodes).context("clock faults need libfaketime")?)
+        } else {
+            None
+        };
+        let specs = node_specs(&dir, &test.nodes, &network, clock.as_ref())?;
+        dir.write_test(&test)?;
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let outcome = rt.block_on(run_test(&args, &test, &faults, &dir, &log, network.clone(), clock, specs));
+        drop(rt);
+        // Nodes are stopped by now: a namespace lives on while a process is inside it.
+        network.teardown().context("cannot tear the test network down")?;
+        outcome
+    })();
     let _ = std::fs::remove_file(dir.harness_pid());
-    let code = outcome?;
-    Ok(code)
+    if let Err(e) = &outcome {
+        log.detail(format!("error: {e:#}"));
+    }
+    outcome
 }
 
-fn resolve(args: &RunArgs) -> Result<TestSpec> {
+fn resolve(args: &RunArgs) -> Result<(TestSpec, Vec<FaultKind>)> {
     let Some(system) = sunder_systems::catalog::find(&args.system) else {
         let known: Vec<&str> = sunder_systems::catalog::SYSTEMS.iter().map(|s| s.name).collect();
         bail!("unknown system {:?}; known: {}", args.system, known.join(", "));
@@ -62,7 +98,7 @@ fn resolve(args: &RunArgs) -> Result<TestSpec> {
         let known: Vec<&str> = sunder_workloads::catalog::WORKLOADS.iter().map(|w| w.name).collect();
         bail!("unknown workload {:?}; known: {}", args.workload, known.join(", "));
     }
-    let n = args.nodes.unwrap_or(3.clamp(system.min_nodes, system.max_nodes));
+    let n = args.nodes.unwrap_or(system.default_nodes);
     if n < system.min_nodes || n > system.max_nodes {
         bail!("{} runs with {} to {} nodes, not {n}", system.name, system.min_nodes, system.max_nodes);
     }
@@ -74,14 +110,22 @@ fn resolve(args: &RunArgs) -> Result<TestSpec> {
     if args.keys == 0 || args.concurrency == 0 {
         bail!("--keys and --concurrency must be at least 1");
     }
-    if !(args.time_limit > 0.0 && args.time_limit.is_finite()) {
-        bail!("--time-limit must be a positive number of seconds");
+    for (flag, v) in [("--time-limit", args.time_limit), ("--nemesis-interval", args.nemesis_interval)] {
+        if !(v > 0.0 && v.is_finite()) {
+            bail!("{flag} must be a positive number of seconds");
+        }
+    }
+    if !(args.recovery >= 0.0 && args.recovery.is_finite()) {
+        bail!("--recovery must be zero or a positive number of seconds");
     }
     if let Some(r) = args.rate
         && !(r > 0.0 && r.is_finite())
     {
         bail!("--rate must be a positive number of ops/s");
     }
+    args.net.parse::<NetKind>().map_err(|e| anyhow::anyhow!("--net: {e}"))?;
+    let nemesis = args.nemesis.as_deref().unwrap_or(system.default_nemesis);
+    let faults = parse_faults(nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
     let now = SystemTime::now();
     let nanos = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
     let seed = args.seed.unwrap_or(nanos % 1_000_000);
@@ -90,7 +134,7 @@ fn resolve(args: &RunArgs) -> Result<TestSpec> {
         "{:08x}",
         (nanos ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
     );
-    Ok(TestSpec {
+    let test = TestSpec {
         name: args.name.clone().unwrap_or_else(|| format!("{}-{}", args.system, args.workload)),
         run_id,
         system: system.name.to_string(),
@@ -102,14 +146,15 @@ fn resolve(args: &RunArgs) -> Result<TestSpec> {
         time_limit_s: args.time_limit,
         seed,
         net: String::new(),
-        nemesis: vec![],
-        nemesis_interval_s: 0.0,
+        nemesis: faults.iter().map(|f| f.name().to_string()).collect(),
+        nemesis_interval_s: args.nemesis_interval,
         options,
         op_timeout_ms: args.op_timeout_ms,
         recovery_s: args.recovery,
         sunder_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: rfc3339(now),
-    })
+    };
+    Ok((test, faults))
 }
 
 fn absolute(p: &std::path::Path) -> Result<std::path::PathBuf> {
@@ -117,35 +162,43 @@ fn absolute(p: &std::path::Path) -> Result<std::path::PathBuf> {
     p.canonicalize().with_context(|| format!("cannot resolve {}", p.display()))
 }
 
-/// Node specs for the local backend: 127.0.0.1, free ports, peers dialed directly.
-fn local_node_specs(dir: &RunDir, ids: &[String]) -> Result<Vec<NodeSpec>> {
-    let addrs: Vec<_> = ids.iter().map(|_| free_local_addr()).collect::<Result<_>>()?;
-    Ok(ids
-        .iter()
-        .zip(&addrs)
-        .map(|(id, addr)| NodeSpec {
-            id: id.clone(),
-            listen: *addr,
-            client_addr: *addr,
-            peers: ids.iter().zip(&addrs).filter(|(p, _)| *p != id).map(|(p, a)| (p.clone(), *a)).collect(),
-            dir: dir.node_dir(id),
-            netns: None,
-            env: vec![],
+/// Where each node listens and how it dials its peers, as the network lays them out.
+fn node_specs(dir: &RunDir, ids: &[String], net: &Network, clock: Option<&Clock>) -> Result<Vec<NodeSpec>> {
+    ids.iter()
+        .map(|id| {
+            Ok(NodeSpec {
+                id: id.clone(),
+                listen: net.listen_addr(id)?,
+                client_addr: net.client_addr(id)?,
+                peers: net.peer_addrs(id)?,
+                dir: dir.node_dir(id),
+                env: match clock {
+                    Some(c) => c.faketime_env(id)?,
+                    None => vec![],
+                },
+            })
         })
-        .collect())
+        .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_test(
     args: &RunArgs,
     test: &TestSpec,
+    faults: &[FaultKind],
     dir: &RunDir,
     log: &RunLog,
+    network: Arc<Network>,
+    clock: Option<Clock>,
     specs: Vec<NodeSpec>,
 ) -> Result<u8> {
-    let cluster = Cluster::new(&test.system, test.options.clone(), specs)?;
+    let cluster = Arc::new(
+        Cluster::new(&test.system, test.options.clone(), specs)?.in_network(&test.run_id, network.clone()),
+    );
     let http = reqwest::Client::builder().no_proxy().build()?;
     cluster.start_all()?;
     cluster.wait_healthy(&http, HEALTH_TIMEOUT).await?;
+    wait_leader(&cluster, log).await;
     log.info(format!("cluster healthy: {}", cluster.ids().join(", ")));
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -167,36 +220,82 @@ async fn run_test(
         keys: test.keys,
         seed: test.seed,
     };
+
+    let cfg =
+        NemesisConfig::new(faults.to_vec(), Duration::from_secs_f64(test.nemesis_interval_s), test.seed);
+    let mut nemesis = Nemesis::new(network, cluster.clone(), clock, cfg)?;
+    let (main_done_tx, main_done_rx) = watch::channel(false);
+    let nemesis_task = {
+        let rec = rec.clone();
+        let mut done = main_done_rx;
+        tokio::spawn(async move {
+            let mut report = |f: &str, v: Value| rec.nemesis(f, v);
+            let r = nemesis
+                .run(
+                    async move { while !*done.borrow_and_update() && done.changed().await.is_ok() {} },
+                    &mut report,
+                )
+                .await;
+            (nemesis, r)
+        })
+    };
+
     let progress = crate::progress::start(rec.clone(), settings.time_limit, args.quiet);
     let next_process = runner::main_phase(rec.clone(), client.clone(), &settings, stop_rx.clone()).await;
     progress.abort();
+    let _ = main_done_tx.send(true);
     let interrupted = *stop_rx.borrow();
     if interrupted {
         log.info("interrupted: ending the run early, then checking what was recorded");
     }
+
     rec.nemesis("phase", json!("heal"));
+    let (mut nemesis, nemesis_result) = nemesis_task.await.context("the nemesis task panicked")?;
+    if let Err(e) = &nemesis_result {
+        log.info(format!("nemesis error (healing now): {e}"));
+    }
+    let mut report = |f: &str, v: Value| rec.nemesis(f, v);
+    nemesis.heal_all(&mut report).await.context("cannot heal every fault")?;
+    drop(nemesis);
     if !interrupted {
+        if let Err(e) = cluster.wait_healthy(&http, HEALTH_TIMEOUT).await {
+            log.info(format!("after heal: {e:#}"));
+        }
+        wait_leader(&cluster, log).await;
         tokio::time::sleep(Duration::from_secs_f64(test.recovery_s)).await;
     }
     runner::final_phase(rec.clone(), client, test.keys, next_process).await;
     signals.abort();
 
-    let cluster_stop = tokio::task::spawn_blocking(move || {
-        cluster.stop_all(STOP_GRACE);
-        drop(cluster);
-    });
+    let stopper = cluster.clone();
+    tokio::task::spawn_blocking(move || stopper.stop_all(STOP_GRACE)).await?;
+    drop(cluster);
     let ops = Arc::into_inner(rec).context("recorder still shared")?.finish()?;
-    cluster_stop.await?;
     log.info(format!("teardown complete; {} ops recorded", ops.len()));
+    nemesis_result.context("the nemesis failed")?;
 
     let history = History::new(ops, Strictness::Strict)
         .map_err(|v| anyhow::anyhow!("recorded history is invalid: {v}"))?;
     let judgement = judge::for_workload(&test.workload)?;
-    let results = judge::judge(&history, &judgement, Format::Jsonl.fail_semantics(), judge::Limits::default());
+    let results =
+        judge::judge(&history, &judgement, Format::Jsonl.fail_semantics(), judge::Limits::default());
     write_json(&dir.results(), &results)?;
     log.info(judge::summary(&results));
     if !args.quiet {
         println!("{}", dir.path.display());
     }
     Ok(results.valid.exit_code() as u8)
+}
+
+/// Waits until some node says it leads, so clients do not start into an election.
+async fn wait_leader(cluster: &Cluster, log: &RunLog) {
+    let deadline = tokio::time::Instant::now() + LEADER_TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if let Some(l) = sunder_nemesis::process::Cluster::leader(cluster).await {
+            log.detail(format!("leader: {l}"));
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    log.info(format!("no leader after {} s; starting anyway", LEADER_TIMEOUT.as_secs()));
 }

@@ -29,5 +29,7 @@ pub const SPEC: SystemSpec = SystemSpec {
     doc: "durable Raft key-value store; linearizable unless a read path or bug says otherwise",
     min_nodes: 1,
     max_nodes: 9,
+    default_nodes: 5,
+    default_nemesis: "partition,kill",
     options: options::OPTION_SPECS,
 };
