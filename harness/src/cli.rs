@@ -70,6 +70,10 @@ pub struct RunArgs {
     /// (default: the system's usual faults; raft-kv: partition,kill).
     #[arg(long)]
     pub nemesis: Option<String>,
+    /// Which nodes kill, pause, clock and loss faults hit: comma-separated one, minority,
+    /// majority, all, leader (default: all of these, drawn by the seed).
+    #[arg(long)]
+    pub nemesis_targets: Option<String>,
     /// Mean seconds between fault changes.
     #[arg(long, default_value_t = 3.0)]
     pub nemesis_interval: f64,

@@ -37,6 +37,9 @@ pub struct TestSpec {
     pub net: String,
     /// Fault kinds the nemesis injects.
     pub nemesis: Vec<String>,
+    /// Targets of process, clock and loss faults (empty: all).
+    #[serde(default)]
+    pub nemesis_targets: Vec<String>,
     /// Mean seconds between fault changes.
     pub nemesis_interval_s: f64,
     /// System options (`-o`).

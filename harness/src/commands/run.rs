@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sunder_check::history::{History, HistoryWriter, Strictness};
 use sunder_check::import::Format;
 use sunder_nemesis::schedule::{FaultKind, NemesisConfig, parse_faults};
-use sunder_nemesis::{Clock, Nemesis, NetKind, Network, NetworkConfig};
+use sunder_nemesis::{Clock, Nemesis, NetKind, Network, NetworkConfig, Target};
 use sunder_workloads::kv_client::KvClient;
 use tokio::sync::watch;
 
@@ -126,6 +126,14 @@ fn resolve(args: &RunArgs) -> Result<(TestSpec, Vec<FaultKind>)> {
     args.net.parse::<NetKind>().map_err(|e| anyhow::anyhow!("--net: {e}"))?;
     let nemesis = args.nemesis.as_deref().unwrap_or(system.default_nemesis);
     let faults = parse_faults(nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
+    let targets = match &args.nemesis_targets {
+        Some(list) => list
+            .split(',')
+            .map(|t| t.trim().parse::<Target>().map(|t| t.name().to_string()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("--nemesis-targets: {e}"))?,
+        None => vec![],
+    };
     let now = SystemTime::now();
     let nanos = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
     let seed = args.seed.unwrap_or(nanos % 1_000_000);
@@ -147,6 +155,7 @@ fn resolve(args: &RunArgs) -> Result<(TestSpec, Vec<FaultKind>)> {
         seed,
         net: String::new(),
         nemesis: faults.iter().map(|f| f.name().to_string()).collect(),
+        nemesis_targets: targets,
         nemesis_interval_s: args.nemesis_interval,
         options,
         op_timeout_ms: args.op_timeout_ms,
