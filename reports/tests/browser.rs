@@ -166,6 +166,16 @@ fn chromium_opens_report_and_serve_index_without_console_errors() {
     assert!(index.dom.contains("<tr class=\"run"), "index lists the run: {}", index.dom);
     assert!(index.dom.contains("v-invalid"));
     assert!(!index.dom.contains("data-pwned=\"1\""));
+    let index_shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("serve-index-screenshot.png");
+    browse(
+        &exe,
+        &format!("http://{addr}/"),
+        &[format!("--screenshot={}", index_shot.display()), "--window-size=1200,500".to_string()],
+    );
+    assert!(
+        std::fs::metadata(&index_shot).map(|m| m.len() > 1000).unwrap_or(false),
+        "index screenshot written"
+    );
     let served = browse(&exe, &format!("http://{addr}/runs/latest/report.html"), &["--dump-dom".to_string()]);
     assert!(served.console.is_empty(), "console output on the served report: {:#?}", served.console);
     assert!(served.dom.contains("data-rendered=\""), "the served report's script did not run");
