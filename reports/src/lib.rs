@@ -5,11 +5,12 @@
 //! [`serve::router`] serves a store of run folders over HTTP.
 //!
 //! Layout: [`run_folder`] reads the inputs tolerantly; [`calls`], [`faults`] and
-//! [`latency`] compute; [`plots`], [`witness`] and [`timeline`] draw; [`page`], [`junit`]
+//! [`latency`] compute, and [`analysis`] holds their results for one render; [`plots`], [`witness`] and [`timeline`] draw; [`page`], [`junit`]
 //! and [`summary`] assemble the three files; [`escape`] is the one escaping function every
 //! untrusted value passes through; [`synthetic`] makes seeded run folders for tests and
 //! benchmarks.
 
+pub mod analysis;
 pub mod calls;
 pub mod error;
 pub mod escape;
@@ -59,13 +60,14 @@ pub struct RenderSummary {
 /// folder or a failed write is an error.
 pub fn render_run(run_dir: &Path) -> Result<RenderSummary, ReportError> {
     let inputs = run_folder::load(run_dir)?;
-    let html = page::render(&inputs);
+    let analysis = analysis::Analysis::of(&inputs);
+    let html = page::render(&inputs, &analysis);
     let report = run_dir.join("report.html");
     write_durably(&report, html.as_bytes())?;
     let junit = run_dir.join("junit.xml");
     write_durably(&junit, junit::render(&inputs).as_bytes())?;
     let summary = run_dir.join("summary.md");
-    write_durably(&summary, summary::render(&inputs).as_bytes())?;
+    write_durably(&summary, summary::render(&inputs, &analysis).as_bytes())?;
     Ok(RenderSummary {
         report,
         junit,

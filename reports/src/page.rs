@@ -4,10 +4,11 @@
 //! latency, throughput, availability per fault window, the paged timeline, and links to
 //! the run's files. Every untrusted value goes through [`crate::escape::text`].
 
+use crate::analysis::Analysis;
 use crate::calls::{Calls, IndexMap, Outcome};
 use crate::escape::{push_text, text};
 use crate::faults::{self, Availability, FaultMap, Window};
-use crate::latency::{self, PerfData, Quantiles};
+use crate::latency::{PerfData, Quantiles};
 use crate::plots::{self, Shading};
 use crate::run_folder::{HistoryStatus, RunInputs};
 use crate::test_info::display_value;
@@ -43,12 +44,9 @@ pub fn anomalies_of(inputs: &RunInputs) -> Vec<Anomaly> {
 }
 
 /// Renders the whole page.
-pub fn render(inputs: &RunInputs) -> String {
+pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     let ops = &inputs.ops;
-    let calls = Calls::pair(ops);
-    let index = IndexMap::new(ops);
-    let faults = FaultMap::from_ops(ops);
-    let perf = latency::perf_data(ops, &calls);
+    let Analysis { calls, index, faults, perf } = analysis;
     let anomalies = anomalies_of(inputs);
 
     let mut out = String::with_capacity(ops.len() * 16 + (1 << 20));
@@ -73,13 +71,13 @@ pub fn render(inputs: &RunInputs) -> String {
         }
         out.push_str("</ul></section>\n");
     }
-    settings(&mut out, inputs, &calls, &perf);
+    settings(&mut out, inputs, calls, perf);
     models(&mut out, inputs);
-    anomaly_section(&mut out, &anomalies, inputs, &calls, &index);
+    anomaly_section(&mut out, &anomalies, inputs, calls, index);
     let shading = Shading { faults: &faults.faults, phases: &faults.phases };
-    performance(&mut out, &perf, &faults, &shading);
-    availability_section(&mut out, inputs, &calls, &faults);
-    timeline_section(&mut out, inputs, &calls);
+    performance(&mut out, perf, faults, &shading);
+    availability_section(&mut out, inputs, calls, faults);
+    timeline_section(&mut out, inputs, calls);
     files(&mut out, inputs);
     out.push_str("</main>\n</body></html>\n");
     out

@@ -3,9 +3,9 @@
 //! fault window. Untrusted values are escaped for HTML (CI summaries render it) and for
 //! Markdown's table and emphasis characters.
 
-use crate::calls::Calls;
+use crate::analysis::Analysis;
 use crate::escape::text;
-use crate::faults::{self, FaultMap};
+use crate::faults;
 use crate::page::{MODEL_LADDER, anomalies_of};
 use crate::run_folder::RunInputs;
 use std::fmt::Write;
@@ -39,7 +39,7 @@ fn mark(v: Validity) -> &'static str {
 }
 
 /// Renders `summary.md` for a run.
-pub fn render(inputs: &RunInputs) -> String {
+pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     let mut out = String::new();
     let name = md(inputs.test.name.as_deref().unwrap_or("unnamed test"));
     match &inputs.results {
@@ -116,10 +116,9 @@ pub fn render(inputs: &RunInputs) -> String {
         }
         out.push('\n');
     }
-    let fm = FaultMap::from_ops(&inputs.ops);
+    let fm = &analysis.faults;
     if !fm.faults.is_empty() {
-        let calls = Calls::pair(&inputs.ops);
-        let (per, outside) = faults::availability(&inputs.ops, &calls, &fm.faults);
+        let (per, outside) = faults::availability(&inputs.ops, &analysis.calls, &fm.faults);
         let _ = writeln!(
             out,
             "### Availability per fault window\n\n| window | time (s) | calls | ok |\n|---|---|---|---|"
