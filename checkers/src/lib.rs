@@ -8,6 +8,9 @@
 //!   [`verdict::Results`], the shape of `results.json`, with DESIGN.md's composition rule.
 //! - [`error`]: [`error::InputError`], bad input located by file and line.
 //! - [`stats`]: counts and availability; judges nothing.
+//! - [`import`]: Jepsen EDN/JSON/log and Porcupine kv histories to [`History`].
+//! - [`linearizable`]: the linearizability checker (search, models, generated histories).
+//! - [`export`]: any history as Jepsen EDN, for cross-checking with Knossos or Elle.
 //!
 //! Checkers take a `&History` and return a `CheckerResult`; the harness composes them.
 
@@ -16,6 +19,19 @@ pub mod history;
 pub mod stats;
 pub mod verdict;
 
+pub mod bank;
+pub mod causal;
+pub mod convergence;
+pub mod counter;
+pub mod ladder;
+pub mod sequential;
+pub mod session;
+pub mod set_full;
+pub mod unique_ids;
+
 pub use error::InputError;
 pub use history::{History, Op, OpType, Process};
 pub use verdict::{Anomaly, CheckerResult, Results, Validity};
+pub mod export;
+pub mod import;
+pub mod linearizable;
