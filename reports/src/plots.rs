@@ -118,17 +118,29 @@ pub fn latency_quantiles(d: &PerfData, shade: &Shading) -> PlotResult {
             ("max", RGBColor(0xd6, 0x3b, 0x3b), |q| q.max),
         ];
         for (name, colour, pick) in lines {
-            let pts = d
-                .buckets
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| b.latency.n > 0)
-                .map(|(i, b)| ((i as f64 + 0.5) * d.bucket_s, pick(&b.latency).max(lo)));
-            chart
-                .draw_series(LineSeries::new(pts, colour.stroke_width(2)))
-                .map_err(err)?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2)));
+            // One line per run of non-empty buckets: a gap (no call completed) stays a gap
+            // rather than a slope between its neighbours.
+            let mut segments: Vec<Vec<(f64, f64)>> = vec![vec![]];
+            for (i, b) in d.buckets.iter().enumerate() {
+                if b.latency.n == 0 {
+                    if segments.last().is_some_and(|s| !s.is_empty()) {
+                        segments.push(vec![]);
+                    }
+                    continue;
+                }
+                let point = ((i as f64 + 0.5) * d.bucket_s, pick(&b.latency).max(lo));
+                segments.last_mut().expect("never empty").push(point);
+            }
+            let mut labelled = false;
+            for seg in segments.into_iter().filter(|s| !s.is_empty()) {
+                let series = chart.draw_series(LineSeries::new(seg, colour.stroke_width(2))).map_err(err)?;
+                if !labelled {
+                    series.label(name).legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2))
+                    });
+                    labelled = true;
+                }
+            }
         }
         draw_legend(&mut chart)?;
         root.present().map_err(err)?;
@@ -223,8 +235,10 @@ fn draw_shading<'a, Y: Ranged<ValueType = f64>>(
         )
         .map_err(err)?;
     let phase_label = ("sans-serif", 11).into_font().color(&RGBColor(0x40, 0x40, 0x40));
+    // A phase label needs about 5% of the width; narrower phases are named in the legend.
+    let span = chart.x_range().end - chart.x_range().start;
     chart
-        .draw_series(phases.map(|p| {
+        .draw_series(phases.filter(|p| (span - secs(p.start)) > span * 0.05).map(|p| {
             // Phase names come from the history; only the two known ones are written here.
             let name = if p.name == "heal" || p.name == "final" { p.name.as_str() } else { "phase" };
             Text::new(name.to_string(), (secs(p.start), hi), phase_label.clone())

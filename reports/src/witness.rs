@@ -8,6 +8,7 @@
 use crate::calls::{Calls, IndexMap};
 use crate::escape::{push_text, text};
 use crate::test_info::display_value;
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -74,6 +75,28 @@ pub fn render(out: &mut String, anomaly: &Anomaly, ops: &[Op], calls: &Calls, in
     let states: Vec<Value> = w.get("states").and_then(Value::as_array).cloned().unwrap_or_default();
     let failed = indices(w.get("failed"));
     let concurrent = indices(w.get("concurrent"));
+    // A checker may describe ops in its model's words (`"ops": [{"index", "description"}]`).
+    let descriptions: FxHashMap<u64, String> = w
+        .get("ops")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| {
+                    Some((o.get("index")?.as_u64()?, o.get("description")?.as_str()?.to_string()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut notes = vec![];
+    if let Some(k) = w.get("key").filter(|k| !k.is_null()) {
+        notes.push(format!("key {}", display_value(k)));
+    }
+    if let Some(s) = w.get("initial_state").filter(|s| !s.is_null()) {
+        notes.push(format!("initial state {}", display_value(s)));
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", text(&notes.join("; ")));
+    }
 
     let mut roles: BTreeMap<usize, Drawn> = BTreeMap::new();
     let mut missing = vec![];
@@ -119,8 +142,8 @@ pub fn render(out: &mut String, anomaly: &Anomaly, ops: &[Op], calls: &Calls, in
     if drawn.is_empty() {
         out.push_str("<p class=\"note\">This anomaly names no client op of the history to draw.</p>\n");
     } else {
-        draw_svg(out, &drawn, ops, calls);
-        draw_table(out, &drawn, ops, calls);
+        draw_svg(out, &drawn, ops, calls, &descriptions);
+        draw_table(out, &drawn, ops, calls, &descriptions);
     }
     if skipped_prefix > 0 {
         let _ = writeln!(
@@ -145,10 +168,14 @@ pub fn render(out: &mut String, anomaly: &Anomaly, ops: &[Op], calls: &Calls, in
     }
 }
 
-/// A short description of a call: `write k1 3 → ok`.
-fn describe(ops: &[Op], calls: &Calls, call: usize) -> String {
+/// A short description of a call: the checker's own words when it gave them, else
+/// `write k1 3`.
+fn describe(ops: &[Op], calls: &Calls, call: usize, descriptions: &FxHashMap<u64, String>) -> String {
     let c = &calls.calls[call];
     let inv = &ops[c.invoke];
+    if let Some(d) = descriptions.get(&inv.index) {
+        return d.clone();
+    }
     let value = match c.complete.map(|p| &ops[p].value) {
         Some(v) if !v.is_null() => v,
         _ => &inv.value,
@@ -167,7 +194,13 @@ const ROW: f64 = 30.0;
 const LEFT: f64 = 70.0;
 const PLOT_W: f64 = 820.0;
 
-fn draw_svg(out: &mut String, drawn: &[Drawn], ops: &[Op], calls: &Calls) {
+fn draw_svg(
+    out: &mut String,
+    drawn: &[Drawn],
+    ops: &[Op],
+    calls: &Calls,
+    descriptions: &FxHashMap<u64, String>,
+) {
     let mut procs: Vec<u64> = drawn.iter().map(|d| calls.calls[d.call].process).collect();
     procs.sort_unstable();
     procs.dedup();
@@ -208,7 +241,7 @@ fn draw_svg(out: &mut String, drawn: &[Drawn], ops: &[Op], calls: &Calls) {
         let x1 = c.complete.map(|p| x(ops[p].time)).unwrap_or(LEFT + PLOT_W);
         let wbar = (x1 - x0).max(3.0);
         let open = if c.complete.is_none() { " w-open" } else { "" };
-        let desc = describe(ops, calls, d.call);
+        let desc = describe(ops, calls, d.call, descriptions);
         let _ = write!(
             out,
             "<g class=\"{}{open}\"><title>op {} ({}, {}): {}</title><rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{wbar:.1}\" height=\"22\" rx=\"3\"/>",
@@ -245,10 +278,19 @@ fn draw_svg(out: &mut String, drawn: &[Drawn], ops: &[Op], calls: &Calls) {
     );
 }
 
-fn draw_table(out: &mut String, drawn: &[Drawn], ops: &[Op], calls: &Calls) {
-    out.push_str(
-        "<table class=\"witness-ops\"><thead><tr><th>order</th><th>op</th><th>process</th><th>f</th><th>key</th><th>value</th><th>outcome</th><th>role</th><th>state after</th></tr></thead><tbody>\n",
-    );
+fn draw_table(
+    out: &mut String,
+    drawn: &[Drawn],
+    ops: &[Op],
+    calls: &Calls,
+    descriptions: &FxHashMap<u64, String>,
+) {
+    let described = !descriptions.is_empty();
+    out.push_str("<table class=\"witness-ops\"><thead><tr><th>order</th><th>op</th><th>process</th><th>f</th><th>key</th><th>value</th><th>outcome</th><th>role</th>");
+    if described {
+        out.push_str("<th>as the checker describes it</th>");
+    }
+    out.push_str("<th>state after</th></tr></thead><tbody>\n");
     let mut rows: Vec<&Drawn> = drawn.iter().collect();
     // Linearization order first, then the rest by invocation.
     rows.sort_by_key(|d| (d.order.as_ref().map(|o| o.0).unwrap_or(usize::MAX), d.call));
@@ -264,9 +306,9 @@ fn draw_table(out: &mut String, drawn: &[Drawn], ops: &[Op], calls: &Calls) {
         };
         let order = d.order.as_ref().map(|o| o.0.to_string()).unwrap_or_default();
         let state = d.order.as_ref().and_then(|o| o.1.as_ref()).map(display_value).unwrap_or_default();
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "<tr class=\"{}\"><td>{order}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"{}\"><td>{order}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
             d.role.class(),
             inv.index,
             c.process,
@@ -275,8 +317,15 @@ fn draw_table(out: &mut String, drawn: &[Drawn], ops: &[Op], calls: &Calls) {
             text(&value),
             c.outcome.as_str(),
             d.role.label(),
-            text(&state)
         );
+        if described {
+            let _ = write!(
+                out,
+                "<td>{}</td>",
+                text(descriptions.get(&inv.index).map(String::as_str).unwrap_or(""))
+            );
+        }
+        let _ = writeln!(out, "<td>{}</td></tr>", text(&state));
     }
     out.push_str("</tbody></table>\n");
 }
