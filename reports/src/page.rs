@@ -31,6 +31,9 @@ pub const MODEL_LADDER: [&str; 11] = [
     "convergence",
 ];
 
+/// A history whose times span less than this is treated as carrying no timing.
+const UNTIMED_SPAN_S: f64 = 0.001;
+
 /// At most this many anomalies get a drawn witness; the rest are listed by kind.
 pub const MAX_DRAWN_ANOMALIES: usize = 100;
 
@@ -288,6 +291,15 @@ fn performance(out: &mut String, perf: &PerfData, faults: &FaultMap, shading: &S
     out.push_str("<section id=\"latency\"><h2>Latency</h2>\n");
     if perf.completed == 0 {
         out.push_str("<p class=\"note\">No completed client call: nothing to plot.</p></section>\n<section id=\"throughput\"><h2>Throughput</h2><p class=\"note\">No completed client call: nothing to plot.</p></section>\n");
+        return;
+    }
+    if perf.span_s < UNTIMED_SPAN_S {
+        let note = format!(
+            "<p class=\"note\">The history's times span {:.0} µs in all (imported histories often carry no times): there is nothing to plot.</p>",
+            perf.span_s * 1e6
+        );
+        let _ =
+            writeln!(out, "{note}</section>\n<section id=\"throughput\"><h2>Throughput</h2>{note}</section>");
         return;
     }
     out.push_str("<div class=\"legend\">");

@@ -213,9 +213,24 @@ fn draw_svg(
         })
         .max()
         .unwrap_or(t0);
-    // Calls without completion run off to the right edge, past the last completion.
-    let t1 = t0 + ((t_max - t0) as f64 * 1.08).max(1.0) as u64;
-    let x = |t: u64| LEFT + (t - t0) as f64 / (t1 - t0) as f64 * PLOT_W;
+    // Bars are placed by the order of their events in the history, not by clock time:
+    // what proves an anomaly is which op began before which ended, and a rank scale keeps
+    // short ops readable beside long ones (and histories without times drawable). Calls
+    // without completion run off to the right edge.
+    let mut events: Vec<usize> = drawn
+        .iter()
+        .flat_map(|d| {
+            let c = &calls.calls[d.call];
+            std::iter::once(c.invoke).chain(c.complete)
+        })
+        .collect();
+    events.sort_unstable();
+    events.dedup();
+    let slots = events.len().max(2) as f64;
+    let x = |pos: usize| {
+        let rank = events.binary_search(&pos).unwrap_or(0) as f64;
+        LEFT + (rank + 0.5) / slots * (PLOT_W - 12.0)
+    };
     let height = ROW * procs.len() as f64 + 34.0;
     let _ = write!(
         out,
@@ -237,8 +252,8 @@ fn draw_svg(
         let c = &calls.calls[d.call];
         let row = procs.binary_search(&c.process).unwrap_or(0);
         let y = 8.0 + row as f64 * ROW;
-        let x0 = x(ops[c.invoke].time);
-        let x1 = c.complete.map(|p| x(ops[p].time)).unwrap_or(LEFT + PLOT_W);
+        let x0 = x(c.invoke);
+        let x1 = c.complete.map(x).unwrap_or(LEFT + PLOT_W);
         let wbar = (x1 - x0).max(3.0);
         let open = if c.complete.is_none() { " w-open" } else { "" };
         let desc = describe(ops, calls, d.call, descriptions);
@@ -268,11 +283,11 @@ fn draw_svg(
         }
         out.push_str("</g>");
     }
-    let span_ms = (t1 - t0) as f64 / 1e6;
+    let span_ms = t_max.saturating_sub(t0) as f64 / 1e6;
     let axis_y = 8.0 + ROW * procs.len() as f64 + 14.0;
     let _ = writeln!(
         out,
-        "<text x=\"{LEFT}\" y=\"{axis_y:.1}\" class=\"w-axis\">t = {:.3} s</text><text x=\"{:.1}\" y=\"{axis_y:.1}\" class=\"w-axis\" text-anchor=\"end\">+{span_ms:.3} ms</text></svg>",
+        "<text x=\"{LEFT}\" y=\"{axis_y:.1}\" class=\"w-axis\">from t = {:.3} s, in history order</text><text x=\"{:.1}\" y=\"{axis_y:.1}\" class=\"w-axis\" text-anchor=\"end\">{span_ms:.3} ms in all</text></svg>",
         t0 as f64 / 1e9,
         LEFT + PLOT_W
     );

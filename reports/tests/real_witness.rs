@@ -47,6 +47,9 @@ fn draws_the_real_linearizability_checkers_witness() {
 
     let s = sunder_report::render_run(run.path()).unwrap();
     let html = std::fs::read_to_string(&s.report).unwrap();
+    // Kept for a person to look at.
+    let _ =
+        std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("real-witness-report.html"), &html);
     let roles = attrs(&html, "<g class=\"w-", "class");
     assert_eq!(roles.iter().filter(|r| r.starts_with("w-failed")).count(), 1, "{roles:?}");
     let prefix = witness["prefix"].as_array().unwrap().len().min(24);
