@@ -59,7 +59,17 @@ pub struct RenderSummary {
 /// inputs are rendered around and listed in [`RenderSummary::problems`]; only an unreadable
 /// folder or a failed write is an error.
 pub fn render_run(run_dir: &Path) -> Result<RenderSummary, ReportError> {
-    let inputs = run_folder::load(run_dir)?;
+    render_inputs(run_folder::load(run_dir)?, run_dir)
+}
+
+/// Renders a bare history file (Sunder JSONL) into `out_dir`, taking `test.json`,
+/// `results.json` and node logs from `out_dir` when they are there. For `sunder report` on
+/// a history that is not in a run folder.
+pub fn render_history(history: &Path, out_dir: &Path) -> Result<RenderSummary, ReportError> {
+    render_inputs(run_folder::load_with_history(out_dir, history)?, out_dir)
+}
+
+fn render_inputs(inputs: run_folder::RunInputs, run_dir: &Path) -> Result<RenderSummary, ReportError> {
     let analysis = analysis::Analysis::of(&inputs);
     let html = page::render(&inputs, &analysis);
     let report = run_dir.join("report.html");
