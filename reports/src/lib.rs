@@ -10,6 +10,8 @@
 //! untrusted value passes through; [`synthetic`] makes seeded run folders for tests and
 //! benchmarks.
 
+#![warn(missing_docs)]
+
 pub mod analysis;
 pub mod calls;
 pub mod error;

@@ -101,15 +101,8 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     if !anomalies.is_empty() {
         let _ = writeln!(out, "### Anomalies ({})\n", anomalies.len());
         for (i, a) in anomalies.iter().take(SUMMARY_ANOMALIES).enumerate() {
-            let ops: Vec<String> = a.ops.iter().map(u64::to_string).collect();
-            let _ = writeln!(
-                out,
-                "{}. **{}**: {} (ops {})",
-                i + 1,
-                md(&a.kind),
-                md(&a.explanation),
-                ops.join(", ")
-            );
+            let ops = crate::junit::op_list(&a.ops);
+            let _ = writeln!(out, "{}. **{}**: {} (ops {})", i + 1, md(&a.kind), md(&a.explanation), ops);
         }
         if anomalies.len() > SUMMARY_ANOMALIES {
             let _ = writeln!(out, "\n…and {} more in the report.", anomalies.len() - SUMMARY_ANOMALIES);
