@@ -7,7 +7,6 @@
 use crate::calls::Outcome;
 use crate::faults::Window;
 use crate::latency::PerfData;
-use plotters::coord::Shift;
 use plotters::coord::combinators::IntoLogRange;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -69,7 +68,7 @@ pub fn latency_scatter(d: &PerfData, shade: &Shading) -> PlotResult {
             .light_line_style(RGBColor(0xee, 0xee, 0xee))
             .draw()
             .map_err(err)?;
-        draw_shading(&root, &mut chart, shade, lo, hi)?;
+        draw_shading(&mut chart, shade, lo, hi)?;
         for outcome in [Outcome::Ok, Outcome::Info, Outcome::Fail] {
             let c = outcome_colour(outcome).mix(0.75).filled();
             let pts = d.points.iter().filter(|p| p.outcome == outcome);
@@ -110,7 +109,7 @@ pub fn latency_quantiles(d: &PerfData, shade: &Shading) -> PlotResult {
             .light_line_style(RGBColor(0xee, 0xee, 0xee))
             .draw()
             .map_err(err)?;
-        draw_shading(&root, &mut chart, shade, lo, hi)?;
+        draw_shading(&mut chart, shade, lo, hi)?;
         let lines: [(&str, RGBColor, QuantilePick); 4] = [
             ("p50", RGBColor(0x2b, 0x6c, 0xb0), |q| q.p50),
             ("p90", RGBColor(0x27, 0xae, 0x60), |q| q.p90),
@@ -169,7 +168,7 @@ pub fn throughput(d: &PerfData, shade: &Shading) -> PlotResult {
             .light_line_style(RGBColor(0xee, 0xee, 0xee))
             .draw()
             .map_err(err)?;
-        draw_shading(&root, &mut chart, shade, 0.0, top)?;
+        draw_shading(&mut chart, shade, 0.0, top)?;
         for outcome in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
             let colour = outcome_colour(outcome);
             let pts = d
@@ -202,7 +201,6 @@ fn draw_legend<'a, Y: Ranged<ValueType = f64>>(
 }
 
 fn draw_shading<'a, Y: Ranged<ValueType = f64>>(
-    _root: &DrawingArea<SVGBackend<'a>, Shift>,
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
     shade: &Shading,
     lo: f64,
