@@ -33,6 +33,7 @@ fn main() {
     let _ = sunder_report::timeline::data_json(&inputs.ops, &calls);
     println!("timeline json: {:.2} s", t.elapsed().as_secs_f64());
     let t = Instant::now();
-    let html = sunder_report::page::render(&inputs);
+    let analysis = sunder_report::analysis::Analysis::of(&inputs);
+    let html = sunder_report::page::render(&inputs, &analysis);
     println!("whole page: {:.2} s ({} bytes)", t.elapsed().as_secs_f64(), html.len());
 }

@@ -11,9 +11,21 @@ use sunder_check::verdict::{Anomaly, Validity};
 /// lists them all.
 const MESSAGE_ANOMALIES: usize = 5;
 
+/// Op indices listed per anomaly at most; the report and results.json have them all.
+const LISTED_OPS: usize = 20;
+
+/// An anomaly's op indices as `1, 2, 3`, cut after [`LISTED_OPS`] with a count of the rest.
+pub fn op_list(ops: &[u64]) -> String {
+    let mut s: Vec<String> = ops.iter().take(LISTED_OPS).map(u64::to_string).collect();
+    if ops.len() > LISTED_OPS {
+        s.push(format!("and {} more", ops.len() - LISTED_OPS));
+    }
+    s.join(", ")
+}
+
 fn anomaly_line(a: &Anomaly) -> String {
-    let ops: Vec<String> = a.ops.iter().map(u64::to_string).collect();
-    format!("{}: {} (ops {})", a.kind, a.explanation, ops.join(", "))
+    let ops = crate::junit::op_list(&a.ops);
+    format!("{}: {} (ops {ops})", a.kind, a.explanation)
 }
 
 /// Renders `junit.xml` for a run.

@@ -127,24 +127,25 @@ pub fn perf_data(ops: &[Op], calls: &Calls) -> PerfData {
     let (lo, hi) = lat.iter().fold((f64::MAX, f64::MIN), |(lo, hi), l| (lo.min(l.1), hi.max(l.1)));
     d.ms_range = (lo, hi);
     let (llo, lhi) = (lo.ln(), hi.ln().max(lo.ln() + 1e-9));
-    // Coarsen the grid until the points fit the budget, so the SVG stays a few MB.
+    // Coarsen the grid until the points fit the budget, so the SVG stays a few MB. Each
+    // coarser pass only looks at the previous pass's survivors: one per occupied cell.
+    let mut points: Vec<LatencyPoint> =
+        lat.iter().map(|&(t, ms, f, outcome, _)| LatencyPoint { t, ms, f, outcome }).collect();
     let mut scale = 1.0;
     loop {
-        d.points.clear();
         let mut seen: FxHashSet<(u16, u16, u8, Outcome)> = FxHashSet::default();
         let (gx, gy) = (GRID_X * scale, GRID_Y * scale);
-        for &(t, ms, f, outcome, _) in &lat {
-            let cx = (t / span_s * gx) as u16;
-            let cy = ((ms.ln() - llo) / (lhi - llo) * gy) as u16;
-            if seen.insert((cx, cy, f, outcome)) {
-                d.points.push(LatencyPoint { t, ms, f, outcome });
-            }
-        }
-        if d.points.len() <= MAX_POINTS || scale < 0.1 {
+        points.retain(|p| {
+            let cx = (p.t / span_s * gx) as u16;
+            let cy = ((p.ms.ln() - llo) / (lhi - llo) * gy) as u16;
+            seen.insert((cx, cy, p.f, p.outcome))
+        });
+        if points.len() <= MAX_POINTS || scale < 0.1 {
             break;
         }
         scale *= 0.7;
     }
+    d.points = points;
     d.bucket_s = bucket_width(span_s);
     let n_buckets = (span_s / d.bucket_s).ceil().max(1.0) as usize;
     let mut rates = vec![[0u64; 3]; n_buckets];

@@ -5,11 +5,14 @@
 //! [`serve::router`] serves a store of run folders over HTTP.
 //!
 //! Layout: [`run_folder`] reads the inputs tolerantly; [`calls`], [`faults`] and
-//! [`latency`] compute; [`plots`], [`witness`] and [`timeline`] draw; [`page`], [`junit`]
+//! [`latency`] compute, and [`analysis`] holds their results for one render; [`plots`], [`witness`] and [`timeline`] draw; [`page`], [`junit`]
 //! and [`summary`] assemble the three files; [`escape`] is the one escaping function every
 //! untrusted value passes through; [`synthetic`] makes seeded run folders for tests and
 //! benchmarks.
 
+#![warn(missing_docs)]
+
+pub mod analysis;
 pub mod calls;
 pub mod error;
 pub mod escape;
@@ -58,14 +61,25 @@ pub struct RenderSummary {
 /// inputs are rendered around and listed in [`RenderSummary::problems`]; only an unreadable
 /// folder or a failed write is an error.
 pub fn render_run(run_dir: &Path) -> Result<RenderSummary, ReportError> {
-    let inputs = run_folder::load(run_dir)?;
-    let html = page::render(&inputs);
+    render_inputs(run_folder::load(run_dir)?, run_dir)
+}
+
+/// Renders a bare history file (Sunder JSONL) into `out_dir`, taking `test.json`,
+/// `results.json` and node logs from `out_dir` when they are there. For `sunder report` on
+/// a history that is not in a run folder.
+pub fn render_history(history: &Path, out_dir: &Path) -> Result<RenderSummary, ReportError> {
+    render_inputs(run_folder::load_with_history(out_dir, history)?, out_dir)
+}
+
+fn render_inputs(inputs: run_folder::RunInputs, run_dir: &Path) -> Result<RenderSummary, ReportError> {
+    let analysis = analysis::Analysis::of(&inputs);
+    let html = page::render(&inputs, &analysis);
     let report = run_dir.join("report.html");
     write_durably(&report, html.as_bytes())?;
     let junit = run_dir.join("junit.xml");
     write_durably(&junit, junit::render(&inputs).as_bytes())?;
     let summary = run_dir.join("summary.md");
-    write_durably(&summary, summary::render(&inputs).as_bytes())?;
+    write_durably(&summary, summary::render(&inputs, &analysis).as_bytes())?;
     Ok(RenderSummary {
         report,
         junit,

@@ -4,10 +4,11 @@
 //! latency, throughput, availability per fault window, the paged timeline, and links to
 //! the run's files. Every untrusted value goes through [`crate::escape::text`].
 
+use crate::analysis::Analysis;
 use crate::calls::{Calls, IndexMap, Outcome};
 use crate::escape::{push_text, text};
 use crate::faults::{self, Availability, FaultMap, Window};
-use crate::latency::{self, PerfData, Quantiles};
+use crate::latency::{PerfData, Quantiles};
 use crate::plots::{self, Shading};
 use crate::run_folder::{HistoryStatus, RunInputs};
 use crate::test_info::display_value;
@@ -30,6 +31,9 @@ pub const MODEL_LADDER: [&str; 11] = [
     "convergence",
 ];
 
+/// A history whose times span less than this is treated as carrying no timing.
+const UNTIMED_SPAN_S: f64 = 0.001;
+
 /// At most this many anomalies get a drawn witness; the rest are listed by kind.
 pub const MAX_DRAWN_ANOMALIES: usize = 100;
 
@@ -43,12 +47,9 @@ pub fn anomalies_of(inputs: &RunInputs) -> Vec<Anomaly> {
 }
 
 /// Renders the whole page.
-pub fn render(inputs: &RunInputs) -> String {
+pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     let ops = &inputs.ops;
-    let calls = Calls::pair(ops);
-    let index = IndexMap::new(ops);
-    let faults = FaultMap::from_ops(ops);
-    let perf = latency::perf_data(ops, &calls);
+    let Analysis { calls, index, faults, perf } = analysis;
     let anomalies = anomalies_of(inputs);
 
     let mut out = String::with_capacity(ops.len() * 16 + (1 << 20));
@@ -73,13 +74,13 @@ pub fn render(inputs: &RunInputs) -> String {
         }
         out.push_str("</ul></section>\n");
     }
-    settings(&mut out, inputs, &calls, &perf);
+    settings(&mut out, inputs, calls, perf);
     models(&mut out, inputs);
-    anomaly_section(&mut out, &anomalies, inputs, &calls, &index);
+    anomaly_section(&mut out, &anomalies, inputs, calls, index);
     let shading = Shading { faults: &faults.faults, phases: &faults.phases };
-    performance(&mut out, &perf, &faults, &shading);
-    availability_section(&mut out, inputs, &calls, &faults);
-    timeline_section(&mut out, inputs, &calls);
+    performance(&mut out, perf, faults, &shading);
+    availability_section(&mut out, inputs, calls, faults);
+    timeline_section(&mut out, inputs, calls);
     files(&mut out, inputs);
     out.push_str("</main>\n</body></html>\n");
     out
@@ -292,6 +293,15 @@ fn performance(out: &mut String, perf: &PerfData, faults: &FaultMap, shading: &S
         out.push_str("<p class=\"note\">No completed client call: nothing to plot.</p></section>\n<section id=\"throughput\"><h2>Throughput</h2><p class=\"note\">No completed client call: nothing to plot.</p></section>\n");
         return;
     }
+    if perf.span_s < UNTIMED_SPAN_S {
+        let note = format!(
+            "<p class=\"note\">The history's times span {:.0} µs in all (imported histories often carry no times): there is nothing to plot.</p>",
+            perf.span_s * 1e6
+        );
+        let _ =
+            writeln!(out, "{note}</section>\n<section id=\"throughput\"><h2>Throughput</h2>{note}</section>");
+        return;
+    }
     out.push_str("<div class=\"legend\">");
     for (i, f) in perf.functions.iter().enumerate() {
         let _ = write!(out, "<span>{} {}</span>", plots::marker_glyph(i as u8), text(f));
@@ -401,7 +411,7 @@ fn timeline_section(out: &mut String, inputs: &RunInputs, calls: &Calls) {
         timeline::PAGE_SIZE
     );
     out.push_str("<div class=\"tl-controls\"><button id=\"tl-first\">« first</button><button id=\"tl-prev\">‹ prev</button><button id=\"tl-next\">next ›</button><button id=\"tl-last\">last »</button> <label>op index <input id=\"tl-index\" type=\"text\" inputmode=\"numeric\"></label><button id=\"tl-goto\">go</button> <label>process <input id=\"tl-process\" type=\"text\"></label> <label><input id=\"tl-problems\" type=\"checkbox\"> only fail/info</label><button id=\"tl-apply\">apply</button><span id=\"tl-status\">the timeline needs JavaScript</span></div>\n<div id=\"tl-lanes\"></div>\n");
-    out.push_str("<table class=\"tl\"><thead><tr><th>op</th><th>time (s)</th><th>process</th><th>f</th><th>key</th><th>value</th><th>outcome</th><th>latency (ms)</th><th>node</th><th>error</th></tr></thead><tbody id=\"tl-body\"></tbody></table>\n");
+    out.push_str("<div class=\"tl-scroll\"><table class=\"tl\"><thead><tr><th>op</th><th>time (s)</th><th>process</th><th>f</th><th>key</th><th>value</th><th>outcome</th><th>latency (ms)</th><th>node</th><th>error</th></tr></thead><tbody id=\"tl-body\"></tbody></table></div>\n");
     out.push_str("<script type=\"application/json\" id=\"timeline-data\">");
     out.push_str(&json);
     out.push_str("</script>\n<script>");

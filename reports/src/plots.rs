@@ -7,7 +7,6 @@
 use crate::calls::Outcome;
 use crate::faults::Window;
 use crate::latency::PerfData;
-use plotters::coord::Shift;
 use plotters::coord::combinators::IntoLogRange;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -69,7 +68,7 @@ pub fn latency_scatter(d: &PerfData, shade: &Shading) -> PlotResult {
             .light_line_style(RGBColor(0xee, 0xee, 0xee))
             .draw()
             .map_err(err)?;
-        draw_shading(&root, &mut chart, shade, lo, hi)?;
+        draw_shading(&mut chart, shade, lo, hi)?;
         for outcome in [Outcome::Ok, Outcome::Info, Outcome::Fail] {
             let c = outcome_colour(outcome).mix(0.75).filled();
             let pts = d.points.iter().filter(|p| p.outcome == outcome);
@@ -110,7 +109,7 @@ pub fn latency_quantiles(d: &PerfData, shade: &Shading) -> PlotResult {
             .light_line_style(RGBColor(0xee, 0xee, 0xee))
             .draw()
             .map_err(err)?;
-        draw_shading(&root, &mut chart, shade, lo, hi)?;
+        draw_shading(&mut chart, shade, lo, hi)?;
         let lines: [(&str, RGBColor, QuantilePick); 4] = [
             ("p50", RGBColor(0x2b, 0x6c, 0xb0), |q| q.p50),
             ("p90", RGBColor(0x27, 0xae, 0x60), |q| q.p90),
@@ -118,17 +117,29 @@ pub fn latency_quantiles(d: &PerfData, shade: &Shading) -> PlotResult {
             ("max", RGBColor(0xd6, 0x3b, 0x3b), |q| q.max),
         ];
         for (name, colour, pick) in lines {
-            let pts = d
-                .buckets
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| b.latency.n > 0)
-                .map(|(i, b)| ((i as f64 + 0.5) * d.bucket_s, pick(&b.latency).max(lo)));
-            chart
-                .draw_series(LineSeries::new(pts, colour.stroke_width(2)))
-                .map_err(err)?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2)));
+            // One line per run of non-empty buckets: a gap (no call completed) stays a gap
+            // rather than a slope between its neighbours.
+            let mut segments: Vec<Vec<(f64, f64)>> = vec![vec![]];
+            for (i, b) in d.buckets.iter().enumerate() {
+                if b.latency.n == 0 {
+                    if segments.last().is_some_and(|s| !s.is_empty()) {
+                        segments.push(vec![]);
+                    }
+                    continue;
+                }
+                let point = ((i as f64 + 0.5) * d.bucket_s, pick(&b.latency).max(lo));
+                segments.last_mut().expect("never empty").push(point);
+            }
+            let mut labelled = false;
+            for seg in segments.into_iter().filter(|s| !s.is_empty()) {
+                let series = chart.draw_series(LineSeries::new(seg, colour.stroke_width(2))).map_err(err)?;
+                if !labelled {
+                    series.label(name).legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2))
+                    });
+                    labelled = true;
+                }
+            }
         }
         draw_legend(&mut chart)?;
         root.present().map_err(err)?;
@@ -157,7 +168,7 @@ pub fn throughput(d: &PerfData, shade: &Shading) -> PlotResult {
             .light_line_style(RGBColor(0xee, 0xee, 0xee))
             .draw()
             .map_err(err)?;
-        draw_shading(&root, &mut chart, shade, 0.0, top)?;
+        draw_shading(&mut chart, shade, 0.0, top)?;
         for outcome in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
             let colour = outcome_colour(outcome);
             let pts = d
@@ -190,7 +201,6 @@ fn draw_legend<'a, Y: Ranged<ValueType = f64>>(
 }
 
 fn draw_shading<'a, Y: Ranged<ValueType = f64>>(
-    _root: &DrawingArea<SVGBackend<'a>, Shift>,
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
     shade: &Shading,
     lo: f64,
@@ -223,8 +233,10 @@ fn draw_shading<'a, Y: Ranged<ValueType = f64>>(
         )
         .map_err(err)?;
     let phase_label = ("sans-serif", 11).into_font().color(&RGBColor(0x40, 0x40, 0x40));
+    // A phase label needs about 5% of the width; narrower phases are named in the legend.
+    let span = chart.x_range().end - chart.x_range().start;
     chart
-        .draw_series(phases.map(|p| {
+        .draw_series(phases.filter(|p| (span - secs(p.start)) > span * 0.05).map(|p| {
             // Phase names come from the history; only the two known ones are written here.
             let name = if p.name == "heal" || p.name == "final" { p.name.as_str() } else { "phase" };
             Text::new(name.to_string(), (secs(p.start), hi), phase_label.clone())

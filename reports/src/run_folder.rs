@@ -53,6 +53,13 @@ pub struct RunInputs {
 
 /// Reads a run folder. Fails only when `dir` is not a readable folder.
 pub fn load(dir: &Path) -> Result<RunInputs, ReportError> {
+    load_with_history(dir, &dir.join("history.jsonl"))
+}
+
+/// Reads `test.json`, `results.json` and node logs from `dir`, and the history from
+/// `history` (which may live elsewhere, e.g. a bare history file). Fails only when `dir`
+/// is not a readable folder.
+pub fn load_with_history(dir: &Path, history: &Path) -> Result<RunInputs, ReportError> {
     let meta = std::fs::metadata(dir).map_err(|e| ReportError::io(dir, e))?;
     if !meta.is_dir() {
         return Err(ReportError::NotARunFolder(dir.to_path_buf()));
@@ -74,7 +81,7 @@ pub fn load(dir: &Path) -> Result<RunInputs, ReportError> {
             TestInfo::default()
         }
     };
-    let (ops, history_status) = load_history(&dir.join("history.jsonl"), &mut problems);
+    let (ops, history_status) = load_history(history, &mut problems);
     let results_path = dir.join("results.json");
     let results = match read_json(&results_path) {
         Ok(Some(v)) => match serde_json::from_value::<Results>(v) {
@@ -111,7 +118,7 @@ fn read_json(path: &Path) -> Result<Option<Value>, String> {
 
 fn load_history(path: &Path, problems: &mut Vec<String>) -> (Vec<Op>, HistoryStatus) {
     if !path.exists() {
-        problems.push("history.jsonl is missing: no operation can be shown".to_string());
+        problems.push(format!("{} is missing: no operation can be shown", path.display()));
         return (vec![], HistoryStatus::Absent);
     }
     match read_jsonl(path) {

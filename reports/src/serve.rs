@@ -115,7 +115,7 @@ fn href(rel: &str) -> String {
     out
 }
 
-const PAGE_STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d2329}table{border-collapse:collapse}th,td{border-bottom:1px solid #dde1e5;padding:4px 12px 4px 0;text-align:left}th{color:#5d6770}a{color:#2b6cb0}.v{display:inline-block;width:12px;height:12px;border-radius:6px;margin-right:6px;vertical-align:middle}.v-valid{background:#1e8449}.v-invalid{background:#c0392b}.v-unknown{background:#b9770e}.v-unchecked{background:#9aa0a6}.latest{font-size:11px;background:#e8eef7;border-radius:3px;padding:0 5px}";
+const PAGE_STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d2329}table{border-collapse:collapse}th,td{border-bottom:1px solid #dde1e5;padding:4px 12px 4px 0;text-align:left;white-space:nowrap}td.test{white-space:normal;overflow-wrap:anywhere}th{color:#5d6770}a{color:#2b6cb0}.v{display:inline-block;width:12px;height:12px;border-radius:6px;margin-right:6px;vertical-align:middle}.v-valid{background:#1e8449}.v-invalid{background:#c0392b}.v-unknown{background:#b9770e}.v-unchecked{background:#9aa0a6}.latest{font-size:11px;background:#e8eef7;border-radius:3px;padding:0 5px}";
 
 fn html_page(title: &str, body: &str) -> Response {
     let page = format!(
@@ -151,7 +151,7 @@ async fn index(State(store): State<Arc<PathBuf>>) -> Response {
             if r.has_report { format!("{}/report.html", href(&r.rel)) } else { format!("{}/", href(&r.rel)) };
         let _ = writeln!(
             body,
-            "<tr class=\"run v-row-{v}\"><td><span class=\"v v-{v}\"></span>{v}</td><td><a href=\"{link}\">{}</a>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href=\"{}/\">files</a></td></tr>",
+            "<tr class=\"run v-row-{v}\"><td><span class=\"v v-{v}\"></span>{v}</td><td class=\"test\"><a href=\"{link}\">{}</a>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href=\"{}/\">files</a></td></tr>",
             text(&name),
             if r.latest { " <span class=\"latest\">latest</span>" } else { "" },
             o(&t.system),

@@ -3,9 +3,9 @@
 //! fault window. Untrusted values are escaped for HTML (CI summaries render it) and for
 //! Markdown's table and emphasis characters.
 
-use crate::calls::Calls;
+use crate::analysis::Analysis;
 use crate::escape::text;
-use crate::faults::{self, FaultMap};
+use crate::faults;
 use crate::page::{MODEL_LADDER, anomalies_of};
 use crate::run_folder::RunInputs;
 use std::fmt::Write;
@@ -39,7 +39,7 @@ fn mark(v: Validity) -> &'static str {
 }
 
 /// Renders `summary.md` for a run.
-pub fn render(inputs: &RunInputs) -> String {
+pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     let mut out = String::new();
     let name = md(inputs.test.name.as_deref().unwrap_or("unnamed test"));
     match &inputs.results {
@@ -101,25 +101,17 @@ pub fn render(inputs: &RunInputs) -> String {
     if !anomalies.is_empty() {
         let _ = writeln!(out, "### Anomalies ({})\n", anomalies.len());
         for (i, a) in anomalies.iter().take(SUMMARY_ANOMALIES).enumerate() {
-            let ops: Vec<String> = a.ops.iter().map(u64::to_string).collect();
-            let _ = writeln!(
-                out,
-                "{}. **{}**: {} (ops {})",
-                i + 1,
-                md(&a.kind),
-                md(&a.explanation),
-                ops.join(", ")
-            );
+            let ops = crate::junit::op_list(&a.ops);
+            let _ = writeln!(out, "{}. **{}**: {} (ops {})", i + 1, md(&a.kind), md(&a.explanation), ops);
         }
         if anomalies.len() > SUMMARY_ANOMALIES {
             let _ = writeln!(out, "\n…and {} more in the report.", anomalies.len() - SUMMARY_ANOMALIES);
         }
         out.push('\n');
     }
-    let fm = FaultMap::from_ops(&inputs.ops);
+    let fm = &analysis.faults;
     if !fm.faults.is_empty() {
-        let calls = Calls::pair(&inputs.ops);
-        let (per, outside) = faults::availability(&inputs.ops, &calls, &fm.faults);
+        let (per, outside) = faults::availability(&inputs.ops, &analysis.calls, &fm.faults);
         let _ = writeln!(
             out,
             "### Availability per fault window\n\n| window | time (s) | calls | ok |\n|---|---|---|---|"

@@ -8,6 +8,7 @@
 use crate::calls::{Calls, IndexMap};
 use crate::escape::{push_text, text};
 use crate::test_info::display_value;
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -74,6 +75,28 @@ pub fn render(out: &mut String, anomaly: &Anomaly, ops: &[Op], calls: &Calls, in
     let states: Vec<Value> = w.get("states").and_then(Value::as_array).cloned().unwrap_or_default();
     let failed = indices(w.get("failed"));
     let concurrent = indices(w.get("concurrent"));
+    // A checker may describe ops in its model's words (`"ops": [{"index", "description"}]`).
+    let descriptions: FxHashMap<u64, String> = w
+        .get("ops")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| {
+                    Some((o.get("index")?.as_u64()?, o.get("description")?.as_str()?.to_string()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut notes = vec![];
+    if let Some(k) = w.get("key").filter(|k| !k.is_null()) {
+        notes.push(format!("key {}", display_value(k)));
+    }
+    if let Some(s) = w.get("initial_state").filter(|s| !s.is_null()) {
+        notes.push(format!("initial state {}", display_value(s)));
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", text(&notes.join("; ")));
+    }
 
     let mut roles: BTreeMap<usize, Drawn> = BTreeMap::new();
     let mut missing = vec![];
@@ -119,8 +142,8 @@ pub fn render(out: &mut String, anomaly: &Anomaly, ops: &[Op], calls: &Calls, in
     if drawn.is_empty() {
         out.push_str("<p class=\"note\">This anomaly names no client op of the history to draw.</p>\n");
     } else {
-        draw_svg(out, &drawn, ops, calls);
-        draw_table(out, &drawn, ops, calls);
+        draw_svg(out, &drawn, ops, calls, &descriptions);
+        draw_table(out, &drawn, ops, calls, &descriptions);
     }
     if skipped_prefix > 0 {
         let _ = writeln!(
@@ -145,10 +168,14 @@ pub fn render(out: &mut String, anomaly: &Anomaly, ops: &[Op], calls: &Calls, in
     }
 }
 
-/// A short description of a call: `write k1 3 → ok`.
-fn describe(ops: &[Op], calls: &Calls, call: usize) -> String {
+/// A short description of a call: the checker's own words when it gave them, else
+/// `write k1 3`.
+fn describe(ops: &[Op], calls: &Calls, call: usize, descriptions: &FxHashMap<u64, String>) -> String {
     let c = &calls.calls[call];
     let inv = &ops[c.invoke];
+    if let Some(d) = descriptions.get(&inv.index) {
+        return d.clone();
+    }
     let value = match c.complete.map(|p| &ops[p].value) {
         Some(v) if !v.is_null() => v,
         _ => &inv.value,
@@ -167,7 +194,13 @@ const ROW: f64 = 30.0;
 const LEFT: f64 = 70.0;
 const PLOT_W: f64 = 820.0;
 
-fn draw_svg(out: &mut String, drawn: &[Drawn], ops: &[Op], calls: &Calls) {
+fn draw_svg(
+    out: &mut String,
+    drawn: &[Drawn],
+    ops: &[Op],
+    calls: &Calls,
+    descriptions: &FxHashMap<u64, String>,
+) {
     let mut procs: Vec<u64> = drawn.iter().map(|d| calls.calls[d.call].process).collect();
     procs.sort_unstable();
     procs.dedup();
@@ -180,9 +213,24 @@ fn draw_svg(out: &mut String, drawn: &[Drawn], ops: &[Op], calls: &Calls) {
         })
         .max()
         .unwrap_or(t0);
-    // Calls without completion run off to the right edge, past the last completion.
-    let t1 = t0 + ((t_max - t0) as f64 * 1.08).max(1.0) as u64;
-    let x = |t: u64| LEFT + (t - t0) as f64 / (t1 - t0) as f64 * PLOT_W;
+    // Bars are placed by the order of their events in the history, not by clock time:
+    // what proves an anomaly is which op began before which ended, and a rank scale keeps
+    // short ops readable beside long ones (and histories without times drawable). Calls
+    // without completion run off to the right edge.
+    let mut events: Vec<usize> = drawn
+        .iter()
+        .flat_map(|d| {
+            let c = &calls.calls[d.call];
+            std::iter::once(c.invoke).chain(c.complete)
+        })
+        .collect();
+    events.sort_unstable();
+    events.dedup();
+    let slots = events.len().max(2) as f64;
+    let x = |pos: usize| {
+        let rank = events.binary_search(&pos).unwrap_or(0) as f64;
+        LEFT + (rank + 0.5) / slots * (PLOT_W - 12.0)
+    };
     let height = ROW * procs.len() as f64 + 34.0;
     let _ = write!(
         out,
@@ -204,11 +252,11 @@ fn draw_svg(out: &mut String, drawn: &[Drawn], ops: &[Op], calls: &Calls) {
         let c = &calls.calls[d.call];
         let row = procs.binary_search(&c.process).unwrap_or(0);
         let y = 8.0 + row as f64 * ROW;
-        let x0 = x(ops[c.invoke].time);
-        let x1 = c.complete.map(|p| x(ops[p].time)).unwrap_or(LEFT + PLOT_W);
+        let x0 = x(c.invoke);
+        let x1 = c.complete.map(x).unwrap_or(LEFT + PLOT_W);
         let wbar = (x1 - x0).max(3.0);
         let open = if c.complete.is_none() { " w-open" } else { "" };
-        let desc = describe(ops, calls, d.call);
+        let desc = describe(ops, calls, d.call, descriptions);
         let _ = write!(
             out,
             "<g class=\"{}{open}\"><title>op {} ({}, {}): {}</title><rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{wbar:.1}\" height=\"22\" rx=\"3\"/>",
@@ -235,20 +283,29 @@ fn draw_svg(out: &mut String, drawn: &[Drawn], ops: &[Op], calls: &Calls) {
         }
         out.push_str("</g>");
     }
-    let span_ms = (t1 - t0) as f64 / 1e6;
+    let span_ms = t_max.saturating_sub(t0) as f64 / 1e6;
     let axis_y = 8.0 + ROW * procs.len() as f64 + 14.0;
     let _ = writeln!(
         out,
-        "<text x=\"{LEFT}\" y=\"{axis_y:.1}\" class=\"w-axis\">t = {:.3} s</text><text x=\"{:.1}\" y=\"{axis_y:.1}\" class=\"w-axis\" text-anchor=\"end\">+{span_ms:.3} ms</text></svg>",
+        "<text x=\"{LEFT}\" y=\"{axis_y:.1}\" class=\"w-axis\">from t = {:.3} s, in history order</text><text x=\"{:.1}\" y=\"{axis_y:.1}\" class=\"w-axis\" text-anchor=\"end\">{span_ms:.3} ms in all</text></svg>",
         t0 as f64 / 1e9,
         LEFT + PLOT_W
     );
 }
 
-fn draw_table(out: &mut String, drawn: &[Drawn], ops: &[Op], calls: &Calls) {
-    out.push_str(
-        "<table class=\"witness-ops\"><thead><tr><th>order</th><th>op</th><th>process</th><th>f</th><th>key</th><th>value</th><th>outcome</th><th>role</th><th>state after</th></tr></thead><tbody>\n",
-    );
+fn draw_table(
+    out: &mut String,
+    drawn: &[Drawn],
+    ops: &[Op],
+    calls: &Calls,
+    descriptions: &FxHashMap<u64, String>,
+) {
+    let described = !descriptions.is_empty();
+    out.push_str("<table class=\"witness-ops\"><thead><tr><th>order</th><th>op</th><th>process</th><th>f</th><th>key</th><th>value</th><th>outcome</th><th>role</th>");
+    if described {
+        out.push_str("<th>as the checker describes it</th>");
+    }
+    out.push_str("<th>state after</th></tr></thead><tbody>\n");
     let mut rows: Vec<&Drawn> = drawn.iter().collect();
     // Linearization order first, then the rest by invocation.
     rows.sort_by_key(|d| (d.order.as_ref().map(|o| o.0).unwrap_or(usize::MAX), d.call));
@@ -264,9 +321,9 @@ fn draw_table(out: &mut String, drawn: &[Drawn], ops: &[Op], calls: &Calls) {
         };
         let order = d.order.as_ref().map(|o| o.0.to_string()).unwrap_or_default();
         let state = d.order.as_ref().and_then(|o| o.1.as_ref()).map(display_value).unwrap_or_default();
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "<tr class=\"{}\"><td>{order}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"{}\"><td>{order}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
             d.role.class(),
             inv.index,
             c.process,
@@ -275,8 +332,15 @@ fn draw_table(out: &mut String, drawn: &[Drawn], ops: &[Op], calls: &Calls) {
             text(&value),
             c.outcome.as_str(),
             d.role.label(),
-            text(&state)
         );
+        if described {
+            let _ = write!(
+                out,
+                "<td>{}</td>",
+                text(descriptions.get(&inv.index).map(String::as_str).unwrap_or(""))
+            );
+        }
+        let _ = writeln!(out, "<td>{}</td></tr>", text(&state));
     }
     out.push_str("</tbody></table>\n");
 }

@@ -94,8 +94,23 @@ fn store() -> (ScratchDir, PathBuf) {
     (store, run)
 }
 
-/// Probe appended to a copy of the report: records each plot's rendered size in the DOM.
-const PROBE: &str = "<script>document.documentElement.setAttribute('data-plot-sizes', Array.from(document.querySelectorAll('.plot svg, svg.witness')).map(function (s) { var r = s.getBoundingClientRect(); return Math.round(r.width) + 'x' + Math.round(r.height); }).join(' '));</script>";
+/// Probe appended to a copy of the report: records each plot's rendered size in the DOM,
+/// then pages the timeline, filters it by process and jumps to an op, recording the status
+/// line after each step.
+const PROBE: &str = r#"<script>
+(function () {
+  var d = document.documentElement, q = function (id) { return document.getElementById(id); };
+  d.setAttribute('data-plot-sizes', Array.from(document.querySelectorAll('.plot svg, svg.witness')).map(function (s) { var r = s.getBoundingClientRect(); return Math.round(r.width) + 'x' + Math.round(r.height); }).join(' '));
+  var steps = [];
+  q('tl-next').click(); steps.push(q('tl-status').textContent);
+  q('tl-last').click(); steps.push(q('tl-status').textContent);
+  q('tl-process').value = '3'; q('tl-apply').click(); steps.push(q('tl-status').textContent);
+  steps.push(String(Array.from(q('tl-body').rows).every(function (r) { return r.cells[2].textContent === '3'; })));
+  q('tl-process').value = ''; q('tl-apply').click();
+  q('tl-index').value = '5000'; q('tl-goto').click(); steps.push(q('tl-status').textContent);
+  d.setAttribute('data-steps', steps.join(' | '));
+})();
+</script>"#;
 
 #[test]
 fn chromium_opens_report_and_serve_index_without_console_errors() {
@@ -138,6 +153,15 @@ fn chromium_opens_report_and_serve_index_without_console_errors() {
         let (w, h) = s.split_once('x').unwrap();
         assert!(w.parse::<u32>().unwrap() > 100 && h.parse::<u32>().unwrap() > 20, "plot rendered as {s}");
     }
+    assert!(measured.console.is_empty(), "console output while paging: {:#?}", measured.console);
+    let steps =
+        measured.dom.split("data-steps=\"").nth(1).expect("paging probe ran").split('"').next().unwrap();
+    let steps: Vec<&str> = steps.split(" | ").collect();
+    eprintln!("timeline probe: {steps:?}");
+    assert!(steps[0].starts_with("rows 201–400 of "), "{steps:?}");
+    assert!(steps[1].contains("(page ") && !steps[1].starts_with("rows 1–"), "{steps:?}");
+    assert!(steps[2].starts_with("rows 1–") && steps[3] == "true", "filter by process: {steps:?}");
+    assert!(steps[4].contains("(page "), "{steps:?}");
 
     // A screenshot a person can look at.
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-screenshot.png");
@@ -166,6 +190,16 @@ fn chromium_opens_report_and_serve_index_without_console_errors() {
     assert!(index.dom.contains("<tr class=\"run"), "index lists the run: {}", index.dom);
     assert!(index.dom.contains("v-invalid"));
     assert!(!index.dom.contains("data-pwned=\"1\""));
+    let index_shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("serve-index-screenshot.png");
+    browse(
+        &exe,
+        &format!("http://{addr}/"),
+        &[format!("--screenshot={}", index_shot.display()), "--window-size=1200,500".to_string()],
+    );
+    assert!(
+        std::fs::metadata(&index_shot).map(|m| m.len() > 1000).unwrap_or(false),
+        "index screenshot written"
+    );
     let served = browse(&exe, &format!("http://{addr}/runs/latest/report.html"), &["--dump-dom".to_string()]);
     assert!(served.console.is_empty(), "console output on the served report: {:#?}", served.console);
     assert!(served.dom.contains("data-rendered=\""), "the served report's script did not run");

@@ -78,3 +78,15 @@ fn not_a_folder_is_an_error_naming_the_path() {
     let e = sunder_report::render_run(&file).unwrap_err().to_string();
     assert!(e.contains("history.jsonl: not a run folder"), "{e}");
 }
+
+#[test]
+fn bare_history_file_renders_into_another_folder() {
+    let source = ScratchDir::fixture("invalid");
+    let out = ScratchDir::new("bare-out");
+    let s = sunder_report::render_history(&source.path().join("history.jsonl"), out.path()).unwrap();
+    assert_eq!((s.ops, s.verdict), (120, None));
+    assert!(s.report.starts_with(out.path()) && s.report.exists() && s.junit.exists() && s.summary.exists());
+    let html = std::fs::read_to_string(&s.report).unwrap();
+    assert!(html.contains("data-rows=\"66\""));
+    assert!(!source.path().join("report.html").exists(), "nothing written beside the history");
+}
