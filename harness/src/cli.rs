@@ -25,6 +25,31 @@ pub enum Command {
     Node(NodeArgs),
     /// End leftover nodes of runs whose harness died.
     Cleanup(CleanupArgs),
+    /// (Re)render a run folder's report.html, junit.xml and summary.md.
+    Report(ReportArgs),
+    /// Serve the store over HTTP: a table of runs, each run's report and files.
+    Serve(ServeArgs),
+}
+
+/// `sunder report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run folder, or a bare history file.
+    pub path: PathBuf,
+    /// Where to write the report of a bare history file (default: beside it).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `sunder serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The store folder to serve.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Address to listen on; localhost unless told otherwise.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
 }
 
 /// `sunder run`.

@@ -18,6 +18,8 @@ fn main() -> ExitCode {
         cli::Command::Check(args) => commands::check::run(args),
         cli::Command::Node(args) => commands::node::run(args),
         cli::Command::Cleanup(args) => commands::cleanup::run(args),
+        cli::Command::Report(args) => commands::report::run(args),
+        cli::Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -20,6 +20,11 @@ impl RunLog {
         Ok(RunLog { file: Mutex::new(Some(File::create(path)?)), start: Instant::now(), quiet })
     }
 
+    /// A log that writes nowhere (for commands without a run in progress).
+    pub fn quiet() -> RunLog {
+        RunLog { file: Mutex::new(None), start: Instant::now(), quiet: true }
+    }
+
     /// Records a line in the file only.
     pub fn detail(&self, line: impl AsRef<str>) {
         let t = self.start.elapsed().as_secs_f64();

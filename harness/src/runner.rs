@@ -7,6 +7,7 @@
 use crate::recorder::Recorder;
 use serde_json::json;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use sunder_check::history::{Op, OpType, Process};
 use sunder_workloads::kv_client::KvClient;
@@ -126,19 +127,34 @@ pub async fn main_phase(
     next
 }
 
-/// The final phase: reads every key on every node, each node's reads by a process of its
-/// own, concurrently across nodes.
+/// How long the final phase keeps retrying a read that did not succeed.
+const FINAL_READ_DEADLINE: Duration = Duration::from_secs(15);
+
+/// The final phase: reads every key on every node, concurrently across nodes. A read that
+/// does not succeed (no leader yet, node still catching up) is retried until it does or the
+/// deadline passes, so convergence is judged on what the system settles to, not on an
+/// election in progress. Every attempt is in the history.
 pub async fn final_phase(rec: Arc<Recorder>, client: KvClient, keys: usize, first_process: u64) {
     rec.nemesis("phase", json!("final"));
+    let next_process = Arc::new(AtomicU64::new(first_process));
+    let deadline = Instant::now() + FINAL_READ_DEADLINE;
     let mut tasks = Vec::new();
-    for (i, node) in client.node_ids().into_iter().enumerate() {
+    for node in client.node_ids() {
         let rec = rec.clone();
         let client = client.clone();
+        let next_process = next_process.clone();
         tasks.push(tokio::spawn(async move {
-            let mut process = first_process + i as u64 * (keys as u64 + 1);
+            let mut process = next_process.fetch_add(1, Ordering::Relaxed);
             for inv in RegisterGenerator::final_reads(keys) {
-                if perform(&rec, &client, process, &node, &inv).await.outcome == Outcome::Info {
-                    process += 1;
+                loop {
+                    let done = perform(&rec, &client, process, &node, &inv).await;
+                    if done.outcome == Outcome::Info {
+                        process = next_process.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if done.outcome == Outcome::Ok || Instant::now() >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep(UNAVAILABLE_BACKOFF).await;
                 }
             }
         }));

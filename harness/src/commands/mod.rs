@@ -4,4 +4,6 @@
 pub mod check;
 pub mod cleanup;
 pub mod node;
+pub mod report;
 pub mod run;
+pub mod serve;

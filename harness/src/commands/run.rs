@@ -290,6 +290,7 @@ async fn run_test(
         judge::judge(&history, &judgement, Format::Jsonl.fail_semantics(), judge::Limits::default());
     write_json(&dir.results(), &results)?;
     log.info(judge::summary(&results));
+    crate::commands::report::render(&dir.path, log);
     if !args.quiet {
         println!("{}", dir.path.display());
     }
