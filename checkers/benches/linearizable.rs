@@ -72,18 +72,21 @@ fn report(group: &str, cases: &[Case], budget: &Budget) {
     let ops: usize = cases.iter().map(|c| c.history.len()).sum();
     let mut times = Vec::new();
     let mut counts = [0; 3];
+    let cpu_before = cpu_seconds();
     for _ in 0..RUNS {
         let (t, c) = check_all(cases, budget);
         times.push(t);
         counts = c;
     }
+    let cpu_per_run = (cpu_seconds() - cpu_before) / RUNS as f64;
     times.sort();
     println!(
-        "{group:<10} files={:<4} ops={:<8} best={:>9.3} ms  median={:>9.3} ms  valid={} invalid={} unknown={}",
+        "{group:<10} files={:<4} ops={:<8} best={:>9.3} ms  median={:>9.3} ms  cpu/run={:>8.1} ms  valid={} invalid={} unknown={}",
         cases.len(),
         ops,
         times[0].as_secs_f64() * 1e3,
         times[times.len() / 2].as_secs_f64() * 1e3,
+        cpu_per_run * 1e3,
         counts[0],
         counts[1],
         counts[2]
@@ -94,6 +97,17 @@ fn report(group: &str, cases: &[Case], budget: &Budget) {
             println!("  {:<40} {:>9.3} ms", case.name, t.as_secs_f64() * 1e3);
         }
     }
+}
+
+/// CPU time (user + system, all threads) this process has used, from /proc; less
+/// sensitive than wall time to other work on a shared machine.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command: utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Peak resident memory of this process so far, from /proc.

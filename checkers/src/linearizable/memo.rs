@@ -1,9 +1,9 @@
 //! The search's memo: every configuration (set of linearized ops, model state) already
 //! explored, so none is explored twice. Bitsets live in one flat array of words and states
-//! in another; an open-addressing table of entry numbers, probed by the 64-bit hash the
-//! search maintains incrementally, finds them. A probe compares stored hashes first, so a
-//! bitset is read only for a configuration that is almost surely the same. An entry costs
-//! its bitset, its state, its hash and two table slots.
+//! in another; an open-addressing table, probed by the 64-bit hash the search maintains
+//! incrementally, finds them. Each slot packs the entry number with the upper half of its
+//! hash, so a probe reads entry data (a likely cache miss) only for a configuration that is
+//! almost surely the same. An entry costs its bitset, its state, its hash and two slots.
 
 /// Explored configurations of one partition's search.
 pub struct Memo<S> {
@@ -11,9 +11,9 @@ pub struct Memo<S> {
     bits: Vec<u64>,
     states: Vec<S>,
     hashes: Vec<u64>,
-    /// Entry number + 1, or 0 for an empty slot; the length is a power of two, at least
-    /// twice the number of entries.
-    slots: Vec<u32>,
+    /// Upper 32 bits of the hash, then entry number + 1 (0: empty slot); the length is a
+    /// power of two, at least twice the number of entries.
+    slots: Vec<u64>,
 }
 
 impl<S: Eq + Clone> Memo<S> {
@@ -32,8 +32,8 @@ impl<S: Eq + Clone> Memo<S> {
             if slot == 0 {
                 break;
             }
-            let i = slot as usize - 1;
-            if self.hashes[i] == hash
+            let i = (slot as u32) as usize - 1;
+            if slot >> 32 == hash >> 32
                 && self.states[i] == *state
                 && same_words(&self.bits[i * self.words..(i + 1) * self.words], bits)
             {
@@ -44,7 +44,7 @@ impl<S: Eq + Clone> Memo<S> {
         self.hashes.push(hash);
         self.bits.extend_from_slice(bits);
         self.states.push(state.clone());
-        self.slots[at] = self.states.len() as u32;
+        self.slots[at] = slot_of(hash, self.states.len());
         if self.states.len() * 2 > self.slots.len() {
             self.grow();
         }
@@ -52,14 +52,14 @@ impl<S: Eq + Clone> Memo<S> {
     }
 
     fn grow(&mut self) {
-        let mut slots = vec![0u32; self.slots.len() * 2];
+        let mut slots = vec![0u64; self.slots.len() * 2];
         let mask = slots.len() - 1;
         for (i, &hash) in self.hashes.iter().enumerate() {
             let mut at = (hash as usize) & mask;
             while slots[at] != 0 {
                 at = (at + 1) & mask;
             }
-            slots[at] = i as u32 + 1;
+            slots[at] = slot_of(hash, i + 1);
         }
         self.slots = slots;
     }
@@ -69,10 +69,14 @@ impl<S: Eq + Clone> Memo<S> {
         self.states.len()
     }
 
-    /// Inline bytes one entry costs (bitset, state, hash, two table slots).
+    /// Inline bytes one entry costs (bitset, state, hash, two 8-byte table slots).
     pub fn entry_bytes(&self) -> usize {
-        self.words * 8 + std::mem::size_of::<S>() + 8 + 8
+        self.words * 8 + std::mem::size_of::<S>() + 8 + 16
     }
+}
+
+fn slot_of(hash: u64, number: usize) -> u64 {
+    (hash & !0xFFFF_FFFF) | number as u64
 }
 
 /// Word-by-word equality; bitsets are short, and a call to memcmp costs more than the loop.

@@ -271,7 +271,14 @@ fn run<M: Model>(
         ),
         _ => format!("the memory budget of {} MiB of search memo ran out", memory_limit >> 20),
     };
-    details["undecided_partitions"] = json!(stopped.iter().take(20).collect::<Vec<_>>());
+    details["undecided_partitions"] = json!(stopped.iter().take(50).collect::<Vec<_>>());
+    details["decided_partitions"] = json!(
+        (0..partitions.len())
+            .filter(|&i| !matches!(results[i].decision, Decision::Stopped(_)))
+            .map(|i| &partitions[i].key)
+            .take(50)
+            .collect::<Vec<_>>()
+    );
     CheckerResult {
         valid: Validity::Unknown,
         reason: Some(format!(
