@@ -133,6 +133,28 @@ fn generated(budget: &Budget) {
         peak_rss_mib().unwrap_or(f64::NAN),
         r.details["memo_entries"]
     );
+    // What `sunder check` on a run folder does: read the JSONL file back, then check.
+    let path = std::env::temp_dir().join(format!("sunder-bench-{}.jsonl", std::process::id()));
+    let mut text = String::with_capacity(h.len() * 110);
+    for op in h.ops() {
+        text.push_str(&serde_json::to_string(op).expect("ops serialize"));
+        text.push('\n');
+    }
+    drop(h);
+    std::fs::write(&path, text).expect("temp file is writable");
+    let started = Instant::now();
+    let read = sunder_check::history::read_jsonl(&path);
+    let _ = std::fs::remove_file(&path);
+    let h = read.expect("the written history reads back");
+    let reading = started.elapsed();
+    let r = check(&h, ModelKind::Kv, FailSemantics::CasMismatch, budget);
+    println!(
+        "generated  same history read from JSONL then checked: {:?} in {:.3} s (reading {:.3} s), peak RSS {:.0} MiB",
+        r.valid,
+        started.elapsed().as_secs_f64(),
+        reading.as_secs_f64(),
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
     drop(h);
     for seed in 1..=3 {
         let g = Generation { seed, ops: 10_000, keys: 1, clients: 16, info_rate: 0.01, cas: true };
