@@ -234,7 +234,8 @@ fn run<M: Model>(
         Err(e) => return CheckerResult::unknown(format!("cannot check: {e}")),
     };
     let memory_limit = budget.memory_bytes.unwrap_or(DEFAULT_MEMORY_BYTES);
-    let control = Control::new(budget.time.map(|t| started + t), Some(memory_limit));
+    let deadline = budget.time.map(|t| started + t);
+    let control = Control::new(deadline, Some(memory_limit));
     let results = search_all(&model, &partitions, &control);
 
     let total_ops: usize = partitions.iter().map(|p| p.entries.len()).sum();
@@ -253,7 +254,7 @@ fn run<M: Model>(
         .filter(|&i| results[i].decision == Decision::Nonlinearizable)
         .min_by_key(|&i| partitions[i].entries.first().map(|e| e.call));
     if let Some(i) = invalid {
-        let anomaly = witness(history, &model, &partitions[i], results[i].best_depth, budget);
+        let anomaly = witness(history, &model, &partitions[i], results[i].best_depth, deadline, memory_limit);
         details["invalid_partition"] = json!(partitions[i].key);
         return CheckerResult { valid: Validity::Invalid, reason: None, anomalies: vec![anomaly], details };
     }
@@ -346,20 +347,19 @@ fn search_all<M: Model>(
 }
 
 /// Re-runs the search of an invalid partition to capture its deepest configuration, and
-/// describes it.
+/// describes it. The second pass shares the check's deadline; if it runs out, the anomaly
+/// still stands, described without a prefix.
 fn witness<M: Model>(
     history: &History,
     model: &M,
     partition: &Partition<M::Op>,
     best_depth: usize,
-    budget: &Budget,
+    deadline: Option<Instant>,
+    memory_limit: u64,
 ) -> Anomaly {
     let ops = history.ops();
     let key = partition.key.as_deref();
-    let control = Control::new(
-        budget.time.map(|t| Instant::now() + t),
-        budget.memory_bytes.or(Some(DEFAULT_MEMORY_BYTES)),
-    );
+    let control = Control::new(deadline, Some(memory_limit));
     let captured = search::search(model, &partition.entries, &control, Some(best_depth)).capture;
     let index = |e: usize| ops[partition.entries[e].call].index;
     let Some(c) = captured else {
