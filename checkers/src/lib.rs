@@ -19,6 +19,16 @@ pub mod history;
 pub mod stats;
 pub mod verdict;
 
+pub mod bank;
+pub mod causal;
+pub mod convergence;
+pub mod counter;
+pub mod ladder;
+pub mod sequential;
+pub mod session;
+pub mod set_full;
+pub mod unique_ids;
+
 pub use error::InputError;
 pub use history::{History, Op, OpType, Process};
 pub use verdict::{Anomaly, CheckerResult, Results, Validity};

@@ -1,0 +1,88 @@
+//! Timings of the consistency-model ladder on large generated histories (a plain `main`
+//! that prints numbers; run with `cargo bench -p sunder-check --bench ladder`).
+//!
+//! Histories come from 20 client processes doing reads (50%), writes (40%) and cas (10%)
+//! on 1,000 keys of one atomic store, seeded, so every model holds and every check does
+//! its full work instead of stopping at a first violation. "Ops" below are operations
+//! (an invocation and its completion are one operation, two history lines).
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+use std::hint::black_box;
+use std::time::Instant;
+use sunder_check::causal;
+use sunder_check::history::{History, Op, OpType, Strictness};
+use sunder_check::ladder::register::RegisterHistory;
+use sunder_check::sequential::{self, SearchBudget};
+use sunder_check::session;
+
+fn generate(seed: u64, processes: u64, keys: usize, calls: usize) -> History {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut store: Vec<Value> = vec![Value::Null; keys];
+    let mut ops = Vec::with_capacity(calls * 2);
+    let mut next = 0i64;
+    for i in 0..calls {
+        let p = rng.random_range(0..processes);
+        let k = rng.random_range(0..keys);
+        let key = format!("k{k}");
+        let (f, arg, kind, result) = match rng.random_range(0..10) {
+            0..=4 => ("read", Value::Null, OpType::Ok, store[k].clone()),
+            5..=8 => {
+                next += 1;
+                store[k] = json!(next);
+                ("write", json!(next), OpType::Ok, json!(next))
+            }
+            _ => {
+                next += 1;
+                let arg = json!([store[k].clone(), next]);
+                store[k] = json!(next);
+                ("cas", arg.clone(), OpType::Ok, arg)
+            }
+        };
+        let t = i as u64 * 2;
+        ops.push(Op::client(t, t, p, OpType::Invoke, f, arg).with_key(key.clone()));
+        ops.push(Op::client(t + 1, t + 1, p, kind, f, result).with_key(key));
+    }
+    History::new(ops, Strictness::Strict).expect("generated history is valid")
+}
+
+/// Runs `f` three times and prints the fastest and slowest wall time: the machine is
+/// shared, so the fastest run is the best estimate of the work itself.
+fn time<T>(label: &str, f: impl Fn() -> T) -> T {
+    let mut times = Vec::new();
+    let mut out = None;
+    for _ in 0..3 {
+        let start = Instant::now();
+        out = Some(black_box(f()));
+        times.push(start.elapsed().as_secs_f64());
+    }
+    let min = times.iter().copied().fold(f64::MAX, f64::min);
+    let max = times.iter().copied().fold(0.0, f64::max);
+    println!("{label:<40} min {min:>7.3} s   max {max:>7.3} s");
+    out.expect("ran three times")
+}
+
+fn main() {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("ladder benchmarks ({cores} cores visible), single-threaded checks, 3 runs each");
+
+    let h = generate(1, 20, 1_000, 100_000);
+    println!("-- 100,000 ops, 20 processes, 1,000 keys ({} history lines)", h.len());
+    let rh = time("extract register view", || RegisterHistory::from_history(&h).unwrap());
+    let v = time("causal: CC + CCv + CM", || causal::check_register(&rh));
+    assert!(
+        v.causal.valid.exit_code() == 0
+            && v.convergence.valid.exit_code() == 0
+            && v.memory.valid.exit_code() == 0
+    );
+    time("pram + session guarantees", || session::check_register(&rh));
+    let s = time("sequential search", || sequential::check_register(&rh, &SearchBudget::default()));
+    println!("   sequential verdict: {} ({})", s.valid.as_str(), s.details);
+
+    let h = generate(2, 20, 1_000, 1_000_000);
+    println!("-- 1,000,000 ops, 20 processes, 1,000 keys ({} history lines)", h.len());
+    let rh = time("extract register view", || RegisterHistory::from_history(&h).unwrap());
+    let r = time("pram + session guarantees", || session::check_register(&rh));
+    assert!(r.iter().all(|(_, r)| r.valid.exit_code() == 0));
+}

@@ -1,0 +1,171 @@
+//! Causal memory (CM): CC plus WriteHBInitRead and CyclicHB. For an operation `o`, HB_o
+//! starts as CO restricted to `o`'s causal past and grows by one rule until a fixpoint:
+//! when a read `r` of `o`'s process (up to `o`) returns write `w`, every other write of the
+//! same key that is HB_o-before `r` is HB_o-before `w` (that process must have applied it
+//! first). HB_o only grows along program order, so checking the last operation of each
+//! process covers every `o`.
+//!
+//! HB_o, like CO, is downward closed along program order, so it is kept as one clock per
+//! event, starting from CO's clocks; each derived edge is joined into its target's clock
+//! and the growth carried forward along program order, read-from and derived edges, and
+//! the reads of the process whose clocks grew are re-examined, until nothing changes. A cycle must use a derived edge (CO is
+//! acyclic here), and the derived edge `a -> b` lies on a cycle exactly when `b` is already
+//! in `a`'s clock at the fixpoint.
+
+use super::order::CausalOrder;
+use super::{anomaly, last_below, strict_limit};
+use crate::ladder::register::{RegisterHistory, Source};
+use crate::verdict::Anomaly;
+use rustc_hash::FxHashMap;
+
+/// Appends WriteHBInitRead and CyclicHB anomalies (at most one of each per process).
+pub fn check(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>) {
+    let writers = rh.writers_by_key();
+    let width = order.width;
+    let n = rh.events.len();
+    // Readers of each write, compressed: readers[reader_start[w]..reader_start[w + 1]].
+    let mut reader_start = vec![0u32; n + 1];
+    for ev in &rh.events {
+        if let Some(Source::Write(w)) = ev.read {
+            reader_start[w as usize + 1] += 1;
+        }
+    }
+    for i in 0..n {
+        reader_start[i + 1] += reader_start[i];
+    }
+    let mut fill = reader_start.clone();
+    let mut readers = vec![0u32; reader_start[n] as usize];
+    for (id, ev) in rh.events.iter().enumerate() {
+        if let Some(Source::Write(w)) = ev.read {
+            readers[fill[w as usize] as usize] = id as u32;
+            fill[w as usize] += 1;
+        }
+    }
+    let mut hb = order.clocks.clone();
+    for p in 0..rh.process_count() {
+        let range = rh.process_events(p);
+        if range.is_empty() {
+            continue;
+        }
+        let last = (range.end - 1) as u32;
+        let past = order.clock(last).to_vec();
+        let in_past = |e: u32| {
+            let ev = &rh.events[e as usize];
+            ev.pos < past[ev.process as usize]
+        };
+        // Start from CO: HB_o contains CO restricted to the causal past.
+        hb.copy_from_slice(&order.clocks);
+        let is_read_of_p = |e: u32| {
+            range.contains(&(e as usize))
+                && matches!(rh.events[e as usize].read, Some(Source::Write(_) | Source::Init))
+        };
+        let mut dirty: Vec<u32> = range.clone().map(|e| e as u32).filter(|&e| is_read_of_p(e)).collect();
+        dirty.reverse();
+        let mut queued = vec![false; range.len()];
+        for &r in &dirty {
+            queued[r as usize - range.start] = true;
+        }
+        // Derived edges (earlier write, later write) -> the read that forced them.
+        let mut derived: FxHashMap<(u32, u32), u32> = FxHashMap::default();
+        let mut derived_out: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+        let mut init_read_reported = false;
+        let mut work: Vec<u32> = Vec::new();
+        let mut clock = vec![0u32; width];
+        while let Some(r) = dirty.pop() {
+            queued[r as usize - range.start] = false;
+            let ev = &rh.events[r as usize];
+            clock.copy_from_slice(&hb[r as usize * width..(r as usize + 1) * width]);
+            for (q, writes) in &writers[ev.key as usize] {
+                let limit = strict_limit(rh, r, &clock, *q);
+                let Some(before) = last_below(rh, writes, limit) else { continue };
+                match ev.read {
+                    Some(Source::Init) if !init_read_reported => {
+                        init_read_reported = true;
+                        found.push(anomaly(
+                            "WriteHBInitRead",
+                            format!(
+                                "{} must have happened before, in process {}'s view, {}, the initial value.",
+                                rh.describe_write(before),
+                                rh.processes[p],
+                                rh.describe_read(r)
+                            ),
+                            rh.indices(&[before, r]),
+                        ));
+                    }
+                    Some(Source::Write(w)) if before != w && derived.insert((before, w), r).is_none() => {
+                        derived_out.entry(before).or_default().push(w);
+                        if join(&mut hb, width, before, w) {
+                            work.push(w);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // Carry every growth forward along program order, read-from and derived edges.
+            while let Some(e) = work.pop() {
+                if is_read_of_p(e) && !queued[e as usize - range.start] {
+                    queued[e as usize - range.start] = true;
+                    dirty.push(e);
+                }
+                let ev = &rh.events[e as usize];
+                let next = e + 1;
+                if (next as usize) < range_end(rh, ev.process)
+                    && in_past(next)
+                    && join(&mut hb, width, e, next)
+                {
+                    work.push(next);
+                }
+                for &reader in
+                    &readers[reader_start[e as usize] as usize..reader_start[e as usize + 1] as usize]
+                {
+                    if in_past(reader) && join(&mut hb, width, e, reader) {
+                        work.push(reader);
+                    }
+                }
+                if let Some(targets) = derived_out.get(&e) {
+                    for &t in targets {
+                        if join(&mut hb, width, e, t) {
+                            work.push(t);
+                        }
+                    }
+                }
+            }
+        }
+        let mut edges: Vec<(&(u32, u32), &u32)> = derived.iter().collect();
+        edges.sort_unstable();
+        for (&(before, after), &r) in edges {
+            let aev = &rh.events[after as usize];
+            if hb[before as usize * width + aev.process as usize] > aev.pos {
+                found.push(anomaly(
+                    "CyclicHB",
+                    format!(
+                        "in process {}'s view, {} must come before {} (since {}), and also after it: no order of writes explains what that process read.",
+                        rh.processes[p],
+                        rh.describe_write(before),
+                        rh.describe_write(after),
+                        rh.describe_read(r)
+                    ),
+                    rh.indices(&[before, after, r]),
+                ));
+                break;
+            }
+        }
+    }
+}
+
+fn range_end(rh: &RegisterHistory, process: u32) -> usize {
+    rh.starts[process as usize + 1] as usize
+}
+
+/// Joins `from`'s clock into `to`'s; true when `to`'s grew.
+fn join(hb: &mut [u32], width: usize, from: u32, to: u32) -> bool {
+    let (f, t) = (from as usize * width, to as usize * width);
+    let mut grew = false;
+    for q in 0..width {
+        if hb[f + q] > hb[t + q] {
+            hb[t + q] = hb[f + q];
+            grew = true;
+        }
+    }
+    grew
+}

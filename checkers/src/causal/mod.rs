@@ -1,0 +1,221 @@
+//! Causal consistency for register/kv histories with unique writes, after Bouajjani, Enea,
+//! Guerraoui and Hamza, "On Verifying Causal Consistency" (POPL 2017): a differentiated
+//! history is
+//! - `causal` (CC) iff it has none of ThinAirRead, CyclicCO, WriteCOInitRead, WriteCORead;
+//! - `causal-convergence` (CCv) iff it is CC and has no CyclicCF;
+//! - `causal-memory` (CM) iff it is CC and has neither WriteHBInitRead nor CyclicHB.
+//!
+//! CO is kept as vector clocks ([`order`]); CF as a reduced edge set ([`conflict`]); the
+//! per-process happened-before relations of CM as clocks iterated to a fixpoint
+//! ([`memory`]). Every step is polynomial; see `docs/consistency-models.md`.
+
+pub mod conflict;
+pub mod memory;
+pub mod order;
+
+use crate::history::History;
+use crate::ladder::register::{RegisterHistory, Source};
+use crate::verdict::{Anomaly, CheckerResult};
+use order::CausalOrder;
+use serde_json::json;
+
+/// At most this many anomalies are listed per model; the details count them all.
+pub const MAX_ANOMALIES: usize = 20;
+
+/// The verdicts of the three causal models, each with its own anomalies.
+#[derive(Debug, Clone)]
+pub struct CausalVerdicts {
+    /// CC.
+    pub causal: CheckerResult,
+    /// CCv.
+    pub convergence: CheckerResult,
+    /// CM.
+    pub memory: CheckerResult,
+}
+
+impl CausalVerdicts {
+    /// `(model name, result)` pairs, strongest first as `results.json` lists them.
+    pub fn into_named(self) -> Vec<(String, CheckerResult)> {
+        vec![
+            ("causal-convergence".to_string(), self.convergence),
+            ("causal-memory".to_string(), self.memory),
+            ("causal".to_string(), self.causal),
+        ]
+    }
+}
+
+/// Checks CC, CCv and CM on a history; `unknown` for all three when its writes are not
+/// unique per key.
+pub fn check(history: &History) -> CausalVerdicts {
+    match RegisterHistory::from_history(history) {
+        Ok(rh) => check_register(&rh),
+        Err(e) => {
+            let r = CheckerResult::unknown(e.0);
+            CausalVerdicts { causal: r.clone(), convergence: r.clone(), memory: r }
+        }
+    }
+}
+
+/// Checks CC, CCv and CM on an extracted register history.
+pub fn check_register(rh: &RegisterHistory) -> CausalVerdicts {
+    let mut found = Vec::new();
+    thin_air_reads(rh, &mut found);
+    let order = match CausalOrder::new(rh) {
+        Ok(order) => Some(order),
+        Err(cycle) => {
+            found.push(cyclic_co(rh, &cycle));
+            None
+        }
+    };
+    if let Some(order) = &order {
+        write_co_init_reads(rh, order, &mut found);
+        write_co_reads(rh, order, &mut found);
+    }
+    if !found.is_empty() {
+        let causal = finish(found, "causal");
+        let because = |model: &str| {
+            let mut r = causal.clone();
+            r.reason = Some(format!("not causal, hence not {model}"));
+            r
+        };
+        return CausalVerdicts {
+            convergence: because("causal-convergent"),
+            memory: because("causal memory"),
+            causal,
+        };
+    }
+    let order = order.expect("CO is acyclic when no CC pattern was found");
+    let mut cf = Vec::new();
+    conflict::cyclic_cf(rh, &order, &mut cf);
+    let mut cm = Vec::new();
+    memory::check(rh, &order, &mut cm);
+    CausalVerdicts {
+        causal: finish(vec![], "causal"),
+        convergence: finish(cf, "causal-convergence"),
+        memory: finish(cm, "causal-memory"),
+    }
+}
+
+/// Builds a result from the anomalies found, listing at most [`MAX_ANOMALIES`].
+pub(crate) fn finish(mut found: Vec<Anomaly>, model: &str) -> CheckerResult {
+    if found.is_empty() {
+        return CheckerResult::valid().with_details(json!({ "model": model }));
+    }
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for a in &found {
+        *counts.entry(a.kind.clone()).or_default() += 1;
+    }
+    found.truncate(MAX_ANOMALIES);
+    CheckerResult::invalid(found).with_details(json!({ "model": model, "anomaly-counts": counts }))
+}
+
+pub(crate) fn anomaly(kind: &str, explanation: String, ops: Vec<u64>) -> Anomaly {
+    Anomaly { kind: kind.to_string(), explanation, ops, witness: serde_json::Value::Null }
+}
+
+fn thin_air_reads(rh: &RegisterHistory, found: &mut Vec<Anomaly>) {
+    for (id, ev) in rh.events.iter().enumerate() {
+        if ev.read != Some(Source::Nowhere) {
+            continue;
+        }
+        let id = id as u32;
+        let key = (ev.key, crate::ladder::register::ValueKey::of(&ev.read_value));
+        let (why, mut ops) = match rh.failed_writes.get(&key) {
+            Some(&f) => (format!("a value only a failed write (op {f}) tried to write"), vec![f]),
+            None => ("a value no operation wrote".to_string(), vec![]),
+        };
+        ops.extend(rh.indices(&[id]));
+        ops.sort_unstable();
+        found.push(anomaly("ThinAirRead", format!("{}, {why}.", rh.describe_read(id)), ops));
+    }
+}
+
+fn cyclic_co(rh: &RegisterHistory, cycle: &[u32]) -> Anomaly {
+    let steps: Vec<String> = cycle
+        .iter()
+        .map(|&e| {
+            let ev = &rh.events[e as usize];
+            if ev.writes { rh.describe_write(e) } else { rh.describe_read(e) }
+        })
+        .collect();
+    anomaly(
+        "CyclicCO",
+        format!(
+            "causality runs in a circle: {}, each before the next by program order or by a read of its write, and back to the first.",
+            steps.join("; ")
+        ),
+        rh.indices(cycle),
+    )
+}
+
+/// For every key, for every process writing it, that process's writes to it in program
+/// order.
+pub(crate) type WritersByKey = Vec<Vec<(u32, Vec<u32>)>>;
+
+/// The last write in `writes` (one process's writes to one key, program order) whose
+/// position is below `limit`.
+pub(crate) fn last_below(rh: &RegisterHistory, writes: &[u32], limit: u32) -> Option<u32> {
+    let n = writes.partition_point(|&w| rh.events[w as usize].pos < limit);
+    n.checked_sub(1).map(|i| writes[i])
+}
+
+/// How many of process `q`'s events lie in `e`'s strict causal past, given `e`'s clock.
+pub(crate) fn strict_limit(rh: &RegisterHistory, e: u32, clock: &[u32], q: u32) -> u32 {
+    let ev = &rh.events[e as usize];
+    if ev.process == q { ev.pos } else { clock[q as usize] }
+}
+
+fn write_co_init_reads(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>) {
+    let writers = rh.writers_by_key();
+    for (id, ev) in rh.events.iter().enumerate() {
+        if ev.read != Some(Source::Init) {
+            continue;
+        }
+        let id = id as u32;
+        let clock = order.clock(id);
+        for (q, writes) in &writers[ev.key as usize] {
+            let limit = strict_limit(rh, id, clock, *q);
+            if let Some(&w) = writes.first()
+                && rh.events[w as usize].pos < limit
+            {
+                found.push(anomaly(
+                    "WriteCOInitRead",
+                    format!(
+                        "{} and then, causally after it, {}, the initial value.",
+                        rh.describe_write(w),
+                        rh.describe_read(id)
+                    ),
+                    rh.indices(&[w, id]),
+                ));
+                break;
+            }
+        }
+    }
+}
+
+fn write_co_reads(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>) {
+    let writers = rh.writers_by_key();
+    for (id, ev) in rh.events.iter().enumerate() {
+        let Some(Source::Write(w)) = ev.read else { continue };
+        let id = id as u32;
+        let clock = order.clock(id);
+        let wev = &rh.events[w as usize];
+        for (q, writes) in &writers[ev.key as usize] {
+            let limit = strict_limit(rh, id, clock, *q);
+            let Some(newer) = last_below(rh, writes, limit) else { continue };
+            if newer != w && order.clock(newer)[wev.process as usize] > wev.pos {
+                found.push(anomaly(
+                    "WriteCORead",
+                    format!(
+                        "{}, then {} causally after it, yet {} causally after both: an older value.",
+                        rh.describe_write(w),
+                        rh.describe_write(newer),
+                        rh.describe_read(id)
+                    ),
+                    rh.indices(&[w, newer, id]),
+                ));
+                break;
+            }
+        }
+    }
+}

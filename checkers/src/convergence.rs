@@ -1,0 +1,160 @@
+//! Convergence after the final phase: once every fault has ended and the system has had
+//! time to recover, the runner reads every key on every node (ops after the nemesis op
+//! `{"f": "phase", "value": "final"}`, each with `node`). The history converged when, for
+//! each key, all those reads agree, and the value they agree on reflects every
+//! acknowledged write or a later one: a write acknowledged and begun after the final
+//! value's write had ended (or any acknowledged write, when the final value is the
+//! initial one) is lost.
+
+use crate::history::{History, OpType};
+use crate::ladder::register::{RegisterHistory, ValueKey};
+use crate::verdict::{Anomaly, CheckerResult};
+use rustc_hash::FxHashMap;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// Checks convergence of a register/kv history.
+pub fn check(history: &History) -> CheckerResult {
+    match RegisterHistory::from_history(history) {
+        Ok(rh) => check_register(history, &rh),
+        Err(e) => CheckerResult::unknown(e.0),
+    }
+}
+
+struct FinalRead {
+    node: Option<String>,
+    value: Value,
+    index: u64,
+}
+
+/// Checks convergence given the history and its extracted register view.
+pub fn check_register(history: &History, rh: &RegisterHistory) -> CheckerResult {
+    let ops = history.ops();
+    let Some(marker) =
+        ops.iter().position(|op| op.is_nemesis() && op.f == "phase" && op.value == json!("final"))
+    else {
+        return CheckerResult::unknown(
+            "the history has no final phase (no nemesis op with f \"phase\" and value \"final\"), so convergence cannot be judged",
+        );
+    };
+    let mut finals: BTreeMap<String, Vec<FinalRead>> = BTreeMap::new();
+    for (inv, done) in history.client_calls() {
+        let Some(c) = done else { continue };
+        if inv < marker || ops[inv].f != "read" || ops[c].kind != OpType::Ok {
+            continue;
+        }
+        finals.entry(ops[inv].key.clone().unwrap_or_default()).or_default().push(FinalRead {
+            node: ops[c].node.clone().or_else(|| ops[inv].node.clone()),
+            value: ops[c].value.clone(),
+            index: ops[c].index,
+        });
+    }
+    let key_id: FxHashMap<&str, u32> =
+        rh.keys.iter().enumerate().map(|(i, k)| (k.as_str(), i as u32)).collect();
+    let mut acked_by_key: Vec<Vec<u32>> = vec![Vec::new(); rh.keys.len()];
+    for (id, ev) in rh.events.iter().enumerate() {
+        if ev.writes && ev.acknowledged {
+            acked_by_key[ev.key as usize].push(id as u32);
+        }
+    }
+    let mut anomalies = Vec::new();
+    let mut unread = Vec::new();
+    for (k, name) in rh.keys.iter().enumerate() {
+        if !acked_by_key[k].is_empty() && !finals.contains_key(name) {
+            unread.push(name.clone());
+        }
+    }
+    for (name, reads) in &finals {
+        let Some(&key) = key_id.get(name.as_str()) else { continue };
+        let mut distinct: Vec<&FinalRead> = Vec::new();
+        for r in reads {
+            if !distinct.iter().any(|d| d.value == r.value) {
+                distinct.push(r);
+            }
+        }
+        if distinct.len() > 1 {
+            let parts: Vec<String> = distinct
+                .iter()
+                .map(|r| format!("{} read {}", r.node.as_deref().unwrap_or("a node"), r.value))
+                .collect();
+            anomalies.push(Anomaly {
+                kind: "divergence".into(),
+                explanation: format!(
+                    "after the final phase the nodes disagree on key {name:?}: {}.",
+                    parts.join(", ")
+                ),
+                ops: distinct.iter().map(|r| r.index).collect(),
+                witness: Value::Null,
+            });
+        }
+        for fr in distinct {
+            anomalies.extend(lost_writes(rh, key, name, fr, &acked_by_key[key as usize]));
+        }
+    }
+    let details = json!({ "keys-read": finals.len(), "keys-unread": unread });
+    if !anomalies.is_empty() {
+        return CheckerResult::invalid(anomalies).with_details(details);
+    }
+    if !unread.is_empty() {
+        return CheckerResult::unknown(format!(
+            "{} key(s) with acknowledged writes have no successful final read (e.g. {:?})",
+            unread.len(),
+            unread[0]
+        ))
+        .with_details(details);
+    }
+    CheckerResult::valid().with_details(details)
+}
+
+fn lost_writes(rh: &RegisterHistory, key: u32, name: &str, fr: &FinalRead, acked: &[u32]) -> Vec<Anomaly> {
+    let node = fr.node.as_deref().unwrap_or("a node");
+    let final_write = if fr.value.is_null() {
+        None
+    } else {
+        match rh.write_of.get(&(key, ValueKey::of(&fr.value))) {
+            Some(&w) => Some(w),
+            None => {
+                return vec![Anomaly {
+                    kind: "garbage-final-value".into(),
+                    explanation: format!(
+                        "{node}'s final read of key {name:?} returned {}, a value no write that took effect produced.",
+                        fr.value
+                    ),
+                    ops: vec![fr.index],
+                    witness: Value::Null,
+                }];
+            }
+        }
+    };
+    let ended = final_write.map(|w| rh.events[w as usize].complete_time);
+    let lost: Vec<u32> = acked
+        .iter()
+        .copied()
+        .filter(|&w| match ended {
+            None => true,
+            Some(t) => Some(w) != final_write && t < rh.events[w as usize].invoke_time,
+        })
+        .collect();
+    let Some(&latest) = lost.iter().max_by_key(|&&w| rh.events[w as usize].invoke_time) else {
+        return vec![];
+    };
+    let why = match final_write {
+        None => "the initial value".to_string(),
+        Some(w) => format!("the value of an earlier write ({} ended before it began)", rh.describe_write(w)),
+    };
+    let mut ops = rh.indices(&[latest]);
+    ops.extend(final_write.map(|w| rh.events[w as usize].index));
+    ops.push(fr.index);
+    ops.sort_unstable();
+    vec![Anomaly {
+        kind: "lost-write".into(),
+        explanation: format!(
+            "{} and it was acknowledged, yet {node}'s final read of key {name:?} returned {}, {why}; {} acknowledged write(s) of this key were lost.",
+            rh.describe_write(latest),
+            fr.value,
+            lost.len()
+        ),
+        ops,
+        witness: Value::Null,
+    }]
+}

@@ -1,0 +1,104 @@
+//! The consistency-model ladder for register and kv histories: every model below
+//! linearizability that Sunder reports, judged on one extracted [`register::RegisterHistory`],
+//! strongest first, plus convergence after the final phase. The linearizability checker
+//! lives elsewhere; the harness puts its verdict on top.
+//!
+//! The models form a partial order (sequential implies causal-convergence and
+//! causal-memory, each implies causal, which implies pram and writes-follow-reads; pram
+//! implies monotonic-writes, monotonic-reads and read-your-writes). Every checker but
+//! `sequential` is exact and polynomial; when the sequential search runs out of budget,
+//! a failed weaker model still settles it as invalid.
+
+pub mod register;
+
+use crate::causal;
+use crate::convergence;
+use crate::history::History;
+use crate::sequential::{self, SearchBudget};
+use crate::session;
+use crate::verdict::{CheckerResult, Validity};
+use register::RegisterHistory;
+
+/// Model names of the ladder in `results.json` order (strongest first), then convergence.
+pub const MODELS: [&str; 10] = [
+    "sequential",
+    "causal-convergence",
+    "causal-memory",
+    "causal",
+    "pram",
+    "writes-follow-reads",
+    "monotonic-writes",
+    "monotonic-reads",
+    "read-your-writes",
+    "convergence",
+];
+
+/// Which models each model implies (directly), for settling and testing implications.
+pub const IMPLIES: [(&str, &[&str]); 5] = [
+    ("sequential", &["causal-convergence", "causal-memory"]),
+    ("causal-convergence", &["causal"]),
+    ("causal-memory", &["causal"]),
+    ("causal", &["pram", "writes-follow-reads"]),
+    ("pram", &["monotonic-writes", "monotonic-reads", "read-your-writes"]),
+];
+
+/// How much work the ladder may spend.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LadderBudget {
+    /// Limits of the sequential-consistency search (the only non-polynomial check).
+    pub sequential: SearchBudget,
+}
+
+/// Judges every ladder model but `linearizable` on a register/kv history (`f` = read,
+/// write or cas, with `key`; a cas value is `[from, to]`; `null` is the initial value).
+/// Returns `(model, result)` in [`MODELS`] order. A history whose writes are not unique per
+/// key gets `unknown` everywhere, with the reason.
+pub fn check_register(history: &History, budget: &LadderBudget) -> Vec<(String, CheckerResult)> {
+    let rh = match RegisterHistory::from_history(history) {
+        Ok(rh) => rh,
+        Err(e) => {
+            let reason = format!("not a history with unique writes per key: {}", e.0);
+            return MODELS.iter().map(|m| (m.to_string(), CheckerResult::unknown(reason.clone()))).collect();
+        }
+    };
+    if rh.events.is_empty() {
+        let reason = format!(
+            "no read, write or cas took effect ({} other client ops ignored), so there is nothing to judge",
+            rh.ignored
+        );
+        return MODELS.iter().map(|m| (m.to_string(), CheckerResult::unknown(reason.clone()))).collect();
+    }
+    let mut out = Vec::with_capacity(MODELS.len());
+    out.push(("sequential".to_string(), sequential::check_register(&rh, &budget.sequential)));
+    out.extend(causal::check_register(&rh).into_named());
+    out.extend(session::check_register(&rh));
+    out.push(("convergence".to_string(), convergence::check_register(history, &rh)));
+    settle_by_implication(&mut out);
+    out
+}
+
+/// Marks an `unknown` model invalid when a model it implies failed: that failure is a proof
+/// against it too.
+pub fn settle_by_implication(results: &mut [(String, CheckerResult)]) {
+    // Walk weakest-first so a failure climbs the whole ladder.
+    for (strong, weaker) in IMPLIES.iter().rev() {
+        let failed = weaker.iter().find_map(|w| {
+            results
+                .iter()
+                .find(|(n, r)| n == w && r.valid == Validity::Invalid)
+                .map(|(n, r)| (n.clone(), r.clone()))
+        });
+        let Some((weak_name, weak)) = failed else { continue };
+        if let Some((_, r)) = results.iter_mut().find(|(n, _)| n == strong)
+            && r.valid == Validity::Unknown
+        {
+            let why = r.reason.take().unwrap_or_default();
+            *r = CheckerResult {
+                valid: Validity::Invalid,
+                reason: Some(format!("{weak_name} fails and {strong} implies it (own check: {why})")),
+                anomalies: weak.anomalies,
+                details: r.details.take(),
+            };
+        }
+    }
+}

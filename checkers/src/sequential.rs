@@ -1,0 +1,326 @@
+//! Sequential consistency: is there one total order of every operation that took effect,
+//! respecting each process's program order (but not real time), in which every read
+//! returns the latest write of its key? Deciding it is NP-complete in general, so this is
+//! a depth-first search with memoized states and a budget; over budget the verdict is
+//! `unknown` with the reason.
+//!
+//! The search only branches on writes. A read whose write is the key's current value is
+//! taken at once: with unique writes a key never returns to a value, so delaying the read
+//! can only lose. A write is allowed only once every pending reader of the value it
+//! overwrites has read it. Writes are tried in invocation-time order, which finds the
+//! order at once for histories that are linearizable.
+
+use crate::history::History;
+use crate::ladder::register::{RegisterHistory, Source};
+use crate::verdict::{Anomaly, CheckerResult};
+use rustc_hash::FxHashSet;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// Limits of the sequential search.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchBudget {
+    /// Distinct search states to visit before giving up.
+    pub max_states: u64,
+    /// Wall-clock time to spend before giving up.
+    pub max_time: Duration,
+}
+
+impl Default for SearchBudget {
+    fn default() -> SearchBudget {
+        SearchBudget { max_states: 5_000_000, max_time: Duration::from_secs(60) }
+    }
+}
+
+/// Checks sequential consistency of a register/kv history.
+pub fn check(history: &History, budget: &SearchBudget) -> CheckerResult {
+    match RegisterHistory::from_history(history) {
+        Ok(rh) => check_register(&rh, budget),
+        Err(e) => CheckerResult::unknown(e.0),
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Checks sequential consistency of an extracted register history.
+pub fn check_register(rh: &RegisterHistory, budget: &SearchBudget) -> CheckerResult {
+    if let Some((id, _)) = rh.events.iter().enumerate().find(|(_, e)| e.read == Some(Source::Nowhere)) {
+        let id = id as u32;
+        return CheckerResult::invalid(vec![Anomaly {
+            kind: "not-sequential".into(),
+            explanation: format!("{}, a value no write that took effect produced.", rh.describe_read(id)),
+            ops: rh.indices(&[id]),
+            witness: Value::Null,
+        }]);
+    }
+    let mut s = Search::new(rh);
+    let outcome = s.run(budget);
+    let details = json!({ "states": s.visited.len(), "events": rh.events.len() });
+    match outcome {
+        Outcome::Found => CheckerResult::valid().with_details(details),
+        Outcome::Exhausted => CheckerResult::invalid(vec![s.witness()]).with_details(details),
+        Outcome::OverBudget(why) => CheckerResult::unknown(format!(
+            "sequential search stopped after {} states ({why}); the deepest order placed {} of {} operations",
+            s.visited.len(),
+            s.deepest.len(),
+            rh.events.len()
+        ))
+        .with_details(details),
+    }
+}
+
+enum Outcome {
+    Found,
+    Exhausted,
+    OverBudget(String),
+}
+
+struct Frame {
+    trail_len: usize,
+    choices: Vec<u32>,
+    next: usize,
+}
+
+struct Search<'a> {
+    rh: &'a RegisterHistory,
+    frontier: Vec<u32>,
+    current: Vec<u32>,
+    /// Unexecuted readers of each write, and of each key's initial value.
+    readers_left: Vec<u32>,
+    init_readers_left: Vec<u32>,
+    /// (event, the key's value before it) for undo.
+    trail: Vec<(u32, u32)>,
+    hash: (u64, u64),
+    visited: FxHashSet<(u64, u64)>,
+    deepest: Vec<u32>,
+    deepest_frontier: Vec<u32>,
+}
+
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Zobrist-style keys for "slot `a` holds `b`", two independent 64-bit halves.
+fn zobrist(kind: u64, a: u32, b: u32) -> (u64, u64) {
+    let x = (kind << 62) ^ ((a as u64) << 32) ^ b as u64;
+    (mix(x), mix(x ^ 0xA5A5_A5A5_5A5A_5A5A))
+}
+
+impl<'a> Search<'a> {
+    fn new(rh: &'a RegisterHistory) -> Search<'a> {
+        let mut readers_left = vec![0u32; rh.events.len()];
+        let mut init_readers_left = vec![0u32; rh.keys.len()];
+        for ev in &rh.events {
+            match ev.read {
+                Some(Source::Write(w)) => readers_left[w as usize] += 1,
+                Some(Source::Init) => init_readers_left[ev.key as usize] += 1,
+                _ => {}
+            }
+        }
+        Search {
+            rh,
+            frontier: vec![0; rh.process_count()],
+            current: vec![NONE; rh.keys.len()],
+            readers_left,
+            init_readers_left,
+            trail: Vec::new(),
+            hash: (0, 0),
+            visited: FxHashSet::default(),
+            deepest: Vec::new(),
+            deepest_frontier: vec![0; rh.process_count()],
+        }
+    }
+
+    fn next_event(&self, p: usize) -> Option<u32> {
+        let e = self.rh.starts[p] + self.frontier[p];
+        (e < self.rh.starts[p + 1]).then_some(e)
+    }
+
+    fn toggle(&mut self, (a, b): (u64, u64)) {
+        self.hash.0 ^= a;
+        self.hash.1 ^= b;
+    }
+
+    /// Whether event `e` (at its process's frontier) can run now.
+    fn enabled(&self, e: u32) -> bool {
+        let ev = &self.rh.events[e as usize];
+        let cur = self.current[ev.key as usize];
+        let reads_ok = match ev.read {
+            None => true,
+            Some(Source::Init) => cur == NONE,
+            Some(Source::Write(w)) => cur == w,
+            Some(Source::Nowhere) => false,
+        };
+        if !reads_ok {
+            return false;
+        }
+        if !ev.writes {
+            return true;
+        }
+        // Overwriting is allowed only when nobody else still has to read the current value.
+        let own = u32::from(ev.read.is_some());
+        let pending = if cur == NONE {
+            self.init_readers_left[ev.key as usize]
+        } else {
+            self.readers_left[cur as usize]
+        };
+        pending == own
+    }
+
+    fn apply(&mut self, e: u32) {
+        let ev = &self.rh.events[e as usize];
+        let p = ev.process as usize;
+        let key = ev.key;
+        self.toggle(zobrist(0, p as u32, self.frontier[p]));
+        self.frontier[p] += 1;
+        self.toggle(zobrist(0, p as u32, self.frontier[p]));
+        match ev.read {
+            Some(Source::Write(w)) => self.readers_left[w as usize] -= 1,
+            Some(Source::Init) => self.init_readers_left[key as usize] -= 1,
+            _ => {}
+        }
+        let prev = self.current[key as usize];
+        if ev.writes {
+            self.toggle(zobrist(1, key, prev));
+            self.current[key as usize] = e;
+            self.toggle(zobrist(1, key, e));
+        }
+        self.trail.push((e, prev));
+    }
+
+    fn undo_to(&mut self, len: usize) {
+        while self.trail.len() > len {
+            let (e, prev) = self.trail.pop().expect("trail longer than len");
+            let ev = &self.rh.events[e as usize];
+            let p = ev.process as usize;
+            let key = ev.key;
+            if ev.writes {
+                self.toggle(zobrist(1, key, e));
+                self.current[key as usize] = prev;
+                self.toggle(zobrist(1, key, prev));
+            }
+            match ev.read {
+                Some(Source::Write(w)) => self.readers_left[w as usize] += 1,
+                Some(Source::Init) => self.init_readers_left[key as usize] += 1,
+                _ => {}
+            }
+            self.toggle(zobrist(0, p as u32, self.frontier[p]));
+            self.frontier[p] -= 1;
+            self.toggle(zobrist(0, p as u32, self.frontier[p]));
+        }
+    }
+
+    /// Takes every read that can run now, repeatedly.
+    fn take_reads(&mut self) {
+        loop {
+            let mut progressed = false;
+            for p in 0..self.frontier.len() {
+                while let Some(e) = self.next_event(p) {
+                    let ev = &self.rh.events[e as usize];
+                    if ev.writes || !self.enabled(e) {
+                        break;
+                    }
+                    self.apply(e);
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn write_choices(&self) -> Vec<u32> {
+        let mut c: Vec<u32> = (0..self.frontier.len())
+            .filter_map(|p| self.next_event(p))
+            .filter(|&e| self.rh.events[e as usize].writes && self.enabled(e))
+            .collect();
+        c.sort_by_key(|&e| (self.rh.events[e as usize].invoke_time, e));
+        c
+    }
+
+    fn run(&mut self, budget: &SearchBudget) -> Outcome {
+        let started = Instant::now();
+        let total = self.rh.events.len();
+        let mut stack: Vec<Frame> = Vec::new();
+        loop {
+            self.take_reads();
+            if self.trail.len() > self.deepest.len() {
+                self.deepest = self.trail.iter().map(|&(e, _)| e).collect();
+                self.deepest_frontier = self.frontier.clone();
+            }
+            if self.trail.len() == total {
+                return Outcome::Found;
+            }
+            if self.visited.insert(self.hash) {
+                if self.visited.len() as u64 > budget.max_states {
+                    return Outcome::OverBudget(format!("state budget of {} reached", budget.max_states));
+                }
+                if self.visited.len().is_multiple_of(4096) && started.elapsed() > budget.max_time {
+                    return Outcome::OverBudget(format!("time budget of {:?} reached", budget.max_time));
+                }
+                let choices = self.write_choices();
+                stack.push(Frame { trail_len: self.trail.len(), choices, next: 0 });
+            }
+            // Take the next untried choice of the innermost frame that has one.
+            loop {
+                let Some(frame) = stack.last_mut() else { return Outcome::Exhausted };
+                if frame.next < frame.choices.len() {
+                    let e = frame.choices[frame.next];
+                    frame.next += 1;
+                    let len = frame.trail_len;
+                    self.undo_to(len);
+                    self.apply(e);
+                    break;
+                }
+                stack.pop();
+            }
+        }
+    }
+
+    /// The deepest order found and the operations that could not follow it.
+    fn witness(&self) -> Anomaly {
+        let rh = self.rh;
+        let stuck: Vec<u32> = (0..self.deepest_frontier.len())
+            .filter_map(|p| {
+                let e = rh.starts[p] + self.deepest_frontier[p];
+                (e < rh.starts[p + 1]).then_some(e)
+            })
+            .collect();
+        let mut values = vec![Value::Null; rh.keys.len()];
+        let mut states = Vec::new();
+        for &e in &self.deepest {
+            let ev = &rh.events[e as usize];
+            if ev.writes {
+                values[ev.key as usize] = ev.write_value.clone();
+            }
+            states.push(json!({ "key": rh.keys[ev.key as usize], "value": values[ev.key as usize] }));
+        }
+        let blocked: Vec<String> = stuck
+            .iter()
+            .map(|&e| {
+                let ev = &rh.events[e as usize];
+                if ev.read.is_some() { rh.describe_read(e) } else { rh.describe_write(e) }
+            })
+            .collect();
+        Anomaly {
+            kind: "not-sequential".into(),
+            explanation: format!(
+                "no single order of all operations respects each process's order and makes every read return the latest write; the longest order found places {} of {} operations, after which none of these can go next: {}.",
+                self.deepest.len(),
+                rh.events.len(),
+                blocked.join("; ")
+            ),
+            ops: rh.indices(&stuck),
+            witness: json!({
+                "prefix": self.deepest.iter().map(|&e| rh.events[e as usize].index).collect::<Vec<_>>(),
+                "states": states,
+                "failed": stuck.first().map(|&e| rh.events[e as usize].index),
+                "concurrent": rh.indices(&stuck),
+            }),
+        }
+    }
+}

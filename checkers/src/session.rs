@@ -1,0 +1,306 @@
+//! PRAM and the four session guarantees of Terry et al., checked in one linear pass per
+//! process over a [`RegisterHistory`].
+//!
+//! A write is *older* than another write of the same key when the same process issued it
+//! earlier (program order), and the initial value is older than every write. Each
+//! guarantee says which writes a process must already have seen when it reads, and a read
+//! that returns a value older than one of them violates it:
+//! - `read-your-writes`: the process's own earlier writes;
+//! - `monotonic-reads`: the writes its earlier reads of the same key returned;
+//! - `monotonic-writes`: for every write it has read, the writer's earlier writes;
+//! - `writes-follow-reads`: for every write `w2` it has read, the writes that `w2`'s
+//!   process had read before issuing `w2`;
+//! - `pram`: its own earlier operations and, for every write it has read, the writer's
+//!   earlier writes (program order of every process, pipelined).
+//!
+//! Every such pattern is an instance of a CC bad pattern (WriteCORead or WriteCOInitRead),
+//! and the PRAM pattern contains those of read-your-writes, monotonic-reads and
+//! monotonic-writes, so the ladder's implications hold by construction. A read of a value
+//! nobody wrote violates every guarantee.
+
+use crate::causal::{anomaly, finish};
+use crate::history::History;
+use crate::ladder::register::{RegisterHistory, Source};
+use crate::verdict::{Anomaly, CheckerResult};
+use rustc_hash::FxHashMap;
+
+const NONE: u32 = u32::MAX;
+
+/// Names of the models this module checks, strongest first.
+pub const MODELS: [&str; 5] =
+    ["pram", "writes-follow-reads", "monotonic-writes", "monotonic-reads", "read-your-writes"];
+
+/// Checks PRAM and the session guarantees; `(model name, result)` in [`MODELS`] order.
+pub fn check(history: &History) -> Vec<(String, CheckerResult)> {
+    match RegisterHistory::from_history(history) {
+        Ok(rh) => check_register(&rh),
+        Err(e) => MODELS.iter().map(|m| (m.to_string(), CheckerResult::unknown(e.0.clone()))).collect(),
+    }
+}
+
+/// Checks PRAM and the session guarantees on an extracted register history.
+pub fn check_register(rh: &RegisterHistory) -> Vec<(String, CheckerResult)> {
+    let index = Index::new(rh);
+    let mut found: [Vec<Anomaly>; 5] = Default::default();
+    for q in 0..rh.process_count() {
+        pram_like(rh, &index, q, Frontier::Pram, &mut found[0]);
+        writes_follow_reads(rh, &index, q, &mut found[1]);
+        pram_like(rh, &index, q, Frontier::MonotonicWrites, &mut found[2]);
+        monotonic_reads(rh, q, &mut found[3]);
+        pram_like(rh, &index, q, Frontier::ReadYourWrites, &mut found[4]);
+    }
+    MODELS.iter().zip(found).map(|(m, f)| (m.to_string(), finish(f, m))).collect()
+}
+
+/// Lookups every guarantee shares.
+struct Index {
+    /// For a write, the same process's next write of the same key.
+    next_same_key: Vec<u32>,
+    /// For each key, each writing process with its first write of the key.
+    first_writes: Vec<Vec<(u32, u32)>>,
+    /// For (process, key), that process's reads of the key that returned a write, as
+    /// (position, write) in program order.
+    reads: FxHashMap<(u32, u32), Vec<(u32, u32)>>,
+}
+
+impl Index {
+    fn new(rh: &RegisterHistory) -> Index {
+        let mut next_same_key = vec![NONE; rh.events.len()];
+        let mut first_writes: Vec<Vec<(u32, u32)>> = vec![Vec::new(); rh.keys.len()];
+        let mut reads: FxHashMap<(u32, u32), Vec<(u32, u32)>> = FxHashMap::default();
+        let mut last: FxHashMap<u32, u32> = FxHashMap::default();
+        for p in 0..rh.process_count() {
+            last.clear();
+            for e in rh.process_events(p) {
+                let ev = &rh.events[e];
+                if let Some(Source::Write(w)) = ev.read {
+                    reads.entry((p as u32, ev.key)).or_default().push((ev.pos, w));
+                }
+                if ev.writes {
+                    match last.insert(ev.key, e as u32) {
+                        Some(prev) => next_same_key[prev as usize] = e as u32,
+                        None => first_writes[ev.key as usize].push((p as u32, e as u32)),
+                    }
+                }
+            }
+        }
+        Index { next_same_key, first_writes, reads }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Frontier {
+    ReadYourWrites,
+    MonotonicWrites,
+    Pram,
+}
+
+impl Frontier {
+    fn model(self) -> &'static str {
+        match self {
+            Frontier::ReadYourWrites => "read-your-writes",
+            Frontier::MonotonicWrites => "monotonic-writes",
+            Frontier::Pram => "pram",
+        }
+    }
+}
+
+fn thin_air(rh: &RegisterHistory, r: u32, model: &str) -> Anomaly {
+    anomaly(
+        model,
+        format!("{}, a value no write that took effect produced.", rh.describe_read(r)),
+        rh.indices(&[r]),
+    )
+}
+
+/// Explains "read `r` returned `older` (None: the initial value) though `newer` of the
+/// same key had to be visible, because of `via` (a read that made it visible, if any)".
+fn stale(
+    rh: &RegisterHistory,
+    model: &str,
+    r: u32,
+    older: Option<u32>,
+    newer: u32,
+    via: Option<u32>,
+) -> Anomaly {
+    let cause = match via {
+        None => rh.describe_write(newer),
+        Some(v) if rh.events[v as usize].read == Some(Source::Write(newer)) => rh.describe_read(v),
+        Some(v) => format!(
+            "{} (written by process {} after it {})",
+            rh.describe_read(v),
+            rh.client_of(newer),
+            rh.write_phrase(newer)
+        ),
+    };
+    let what = match older {
+        None => "the initial value".to_string(),
+        Some(o) => format!("an older value ({} earlier)", rh.describe_write(o)),
+    };
+    let mut events = vec![newer, r];
+    events.extend(older);
+    events.extend(via);
+    // The write the via read returned shows why `newer` had to be visible.
+    if let Some(Source::Write(w)) = via.and_then(|v| rh.events[v as usize].read) {
+        events.push(w);
+    }
+    anomaly(model, format!("{cause}, and then {}, {what}.", rh.read_phrase(r)), rh.indices(&events))
+}
+
+/// The frontier-based guarantees: PRAM, monotonic writes, read-your-writes.
+fn pram_like(rh: &RegisterHistory, index: &Index, q: usize, kind: Frontier, found: &mut Vec<Anomaly>) {
+    let width = rh.process_count();
+    // seen[p]: how many of p's events this process must have seen; via[p]: the read that
+    // made them visible (NONE: its own program order).
+    let mut seen = vec![0u32; width];
+    let mut via = vec![NONE; width];
+    let model = kind.model();
+    for e in rh.process_events(q) {
+        let ev = &rh.events[e];
+        let r = e as u32;
+        if kind != Frontier::MonotonicWrites {
+            seen[q] = ev.pos;
+            via[q] = NONE;
+        }
+        let visible = |p: u32, w: u32| rh.events[w as usize].pos < seen[p as usize];
+        let named = |p: u32| (via[p as usize] != NONE).then_some(via[p as usize]);
+        match ev.read {
+            None => {}
+            Some(Source::Nowhere) => found.push(thin_air(rh, r, model)),
+            Some(Source::Init) => {
+                if let Some(&(p, w)) =
+                    index.first_writes[ev.key as usize].iter().find(|&&(p, w)| visible(p, w))
+                {
+                    found.push(stale(rh, model, r, None, w, named(p)));
+                }
+            }
+            Some(Source::Write(w0)) => {
+                let p0 = rh.events[w0 as usize].process;
+                let newer = index.next_same_key[w0 as usize];
+                if newer != NONE && visible(p0, newer) {
+                    // Name the newest visible write, which the via read made visible.
+                    let mut newest = newer;
+                    while index.next_same_key[newest as usize] != NONE
+                        && visible(p0, index.next_same_key[newest as usize])
+                    {
+                        newest = index.next_same_key[newest as usize];
+                    }
+                    found.push(stale(rh, model, r, Some(w0), newest, named(p0)));
+                }
+                let wev = &rh.events[w0 as usize];
+                let own = kind == Frontier::Pram && p0 as usize == q;
+                if kind != Frontier::ReadYourWrites && !own && wev.pos + 1 > seen[p0 as usize] {
+                    seen[p0 as usize] = wev.pos + 1;
+                    via[p0 as usize] = r;
+                }
+            }
+        }
+    }
+}
+
+fn monotonic_reads(rh: &RegisterHistory, q: usize, found: &mut Vec<Anomaly>) {
+    // Per key: the newest write read so far from each writer, and any read of the key.
+    let mut newest: FxHashMap<(u32, u32), (u32, u32)> = FxHashMap::default();
+    let mut any: FxHashMap<u32, (u32, u32)> = FxHashMap::default();
+    let model = "monotonic-reads";
+    for e in rh.process_events(q) {
+        let ev = &rh.events[e];
+        let r = e as u32;
+        match ev.read {
+            None => {}
+            Some(Source::Nowhere) => found.push(thin_air(rh, r, model)),
+            Some(Source::Init) => {
+                if let Some(&(w, via)) = any.get(&ev.key) {
+                    found.push(stale(rh, model, r, None, w, Some(via)));
+                }
+            }
+            Some(Source::Write(w0)) => {
+                let wev = &rh.events[w0 as usize];
+                let slot = newest.entry((ev.key, wev.process)).or_insert((w0, r));
+                if rh.events[slot.0 as usize].pos > wev.pos {
+                    found.push(stale(rh, model, r, Some(w0), slot.0, Some(slot.1)));
+                } else {
+                    *slot = (w0, r);
+                }
+                any.insert(ev.key, (w0, r));
+            }
+        }
+    }
+}
+
+fn writes_follow_reads(rh: &RegisterHistory, index: &Index, s: usize, found: &mut Vec<Anomaly>) {
+    let width = rh.process_count();
+    // For each other process q: the position of q's newest write this process read, and
+    // that read.
+    let mut seen = vec![(0u32, NONE); width];
+    let mut seen_list: Vec<u32> = Vec::new();
+    let model = "writes-follow-reads";
+    for e in rh.process_events(s) {
+        let ev = &rh.events[e];
+        let r = e as u32;
+        match ev.read {
+            None => continue,
+            Some(Source::Nowhere) => {
+                found.push(thin_air(rh, r, model));
+                continue;
+            }
+            _ => {}
+        }
+        let mut violation = None;
+        for &q in &seen_list {
+            let (w2_pos, via) = seen[q as usize];
+            let Some(list) = index.reads.get(&(q, ev.key)) else { continue };
+            // q's newest read of this key before it issued the write this process saw.
+            let n = list.partition_point(|&(pos, _)| pos < w2_pos);
+            let Some(&(qpos, w1)) = n.checked_sub(1).map(|i| &list[i]) else { continue };
+            let w1ev = &rh.events[w1 as usize];
+            let older = match ev.read {
+                Some(Source::Init) => Some(None),
+                Some(Source::Write(w0)) => {
+                    let w0ev = &rh.events[w0 as usize];
+                    (w0ev.process == w1ev.process && w0ev.pos < w1ev.pos).then_some(Some(w0))
+                }
+                _ => None,
+            };
+            if let Some(older) = older {
+                let q_read = rh.starts[q as usize] + qpos;
+                violation = Some((older, w1, q_read, via));
+                break;
+            }
+        }
+        if let Some((older, w1, q_read, via)) = violation {
+            let w2 = match rh.events[via as usize].read {
+                Some(Source::Write(w2)) => w2,
+                _ => unreachable!("via reads a write"),
+            };
+            let what = match older {
+                None => "the initial value".to_string(),
+                Some(o) => format!("an older value ({} earlier)", rh.describe_write(o)),
+            };
+            let mut events = vec![w1, q_read, w2, via, r];
+            events.extend(older);
+            found.push(anomaly(
+                model,
+                format!(
+                    "{} and then {}; process {} saw that write ({}) and then {}, {what}.",
+                    rh.describe_read(q_read),
+                    rh.write_phrase(w2),
+                    rh.client_of(r),
+                    rh.read_phrase(via),
+                    rh.read_phrase(r),
+                ),
+                rh.indices(&events),
+            ));
+        }
+        if let Some(Source::Write(w2)) = ev.read {
+            let wev = &rh.events[w2 as usize];
+            let q = wev.process;
+            if q as usize != s && wev.pos >= seen[q as usize].0 {
+                if seen[q as usize].1 == NONE {
+                    seen_list.push(q);
+                }
+                seen[q as usize] = (wev.pos, r);
+            }
+        }
+    }
+}

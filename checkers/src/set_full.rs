@@ -1,0 +1,321 @@
+//! Set invariants with Jepsen's semantics. Clients `add` single elements and `read` the
+//! whole set.
+//!
+//! [`check`] is set-full: for every element, its *known* time is when its add was
+//! acknowledged or a read first showed it, whichever came first. It is *stable* when some
+//! read shows it and every read invoked after the last read that missed it shows it; *lost*
+//! when it was known, and a read invoked after both the last read that showed it and the
+//! point it became known missed it; otherwise *never read*. A stable element is *stale*
+//! when a read that began after it was known still missed it. The set is invalid with a
+//! lost element, an element read but never added, or an element read twice in one read;
+//! `unknown` when no element is stable; stale elements make it invalid only when the set is
+//! expected to be linearizable.
+//!
+//! [`check_set`] is the plain set: only the last `ok` read counts; every acknowledged add
+//! must be in it, and nothing that no add attempted.
+
+use crate::history::{History, OpType};
+use crate::ladder::register::ValueKey;
+use crate::verdict::{Anomaly, CheckerResult};
+use rustc_hash::FxHashMap;
+use serde_json::{Value, json};
+
+/// At most this many anomalies are listed per kind; details count them all.
+pub const MAX_PER_KIND: usize = 5;
+
+/// What the set-full checker expects.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SetFullSettings {
+    /// When true, a stale element (a read that began after the element was known missed
+    /// it) is a violation.
+    pub linearizable: bool,
+}
+
+/// A point of the history: its index and time.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    index: u64,
+    time: u64,
+}
+
+struct Element {
+    value: Value,
+    add: u64,
+    known: Option<At>,
+    last_present: Option<At>,
+    last_absent: Option<At>,
+    first_seen: Option<At>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Stable,
+    Lost,
+    NeverRead,
+}
+
+fn elements_of(v: &Value) -> Option<&Vec<Value>> {
+    v.as_array()
+}
+
+/// Checks a set history with set-full semantics.
+pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
+    let ops = history.ops();
+    let mut elements: Vec<Element> = Vec::new();
+    let mut by_value: FxHashMap<ValueKey, usize> = FxHashMap::default();
+    let mut unexpected: Vec<Anomaly> = Vec::new();
+    let mut duplicated: Vec<Anomaly> = Vec::new();
+    let mut unexpected_count = 0usize;
+    let mut duplicated_count = 0usize;
+    let mut read_count = 0usize;
+    for (pos, op) in ops.iter().enumerate() {
+        if op.is_nemesis() {
+            continue;
+        }
+        match (op.f.as_str(), op.kind) {
+            ("add", OpType::Invoke) => {
+                let i = elements.len();
+                by_value.insert(ValueKey::of(&op.value), i);
+                elements.push(Element {
+                    value: op.value.clone(),
+                    add: op.index,
+                    known: None,
+                    last_present: None,
+                    last_absent: None,
+                    first_seen: None,
+                });
+            }
+            ("add", OpType::Ok) => {
+                if let Some(&i) = by_value.get(&ValueKey::of(&op.value)) {
+                    let e = &mut elements[i];
+                    e.known = e.known.or(Some(At { index: op.index, time: op.time }));
+                }
+            }
+            ("read", OpType::Ok) => {
+                let Some(seen) = elements_of(&op.value) else {
+                    return CheckerResult::unknown(format!(
+                        "op {}: a set read must return a list of elements, got {}",
+                        op.index, op.value
+                    ));
+                };
+                read_count += 1;
+                let inv = history.partner(pos).map(|j| &ops[j]).unwrap_or(op);
+                let inv_at = At { index: inv.index, time: inv.time };
+                let done_at = At { index: op.index, time: op.time };
+                let mut present = vec![false; elements.len()];
+                let mut counts: FxHashMap<ValueKey, usize> = FxHashMap::default();
+                for v in seen {
+                    let k = ValueKey::of(v);
+                    *counts.entry(k.clone()).or_default() += 1;
+                    match by_value.get(&k) {
+                        Some(&i) => present[i] = true,
+                        None => {
+                            unexpected_count += 1;
+                            if unexpected.len() < MAX_PER_KIND {
+                                unexpected.push(Anomaly {
+                                    kind: "unexpected".into(),
+                                    explanation: format!(
+                                        "process {} read element {v}, which no add had attempted.",
+                                        op.process
+                                    ),
+                                    ops: vec![op.index],
+                                    witness: Value::Null,
+                                });
+                            }
+                        }
+                    }
+                }
+                for (k, n) in counts {
+                    if n > 1 {
+                        duplicated_count += 1;
+                        if duplicated.len() < MAX_PER_KIND {
+                            duplicated.push(Anomaly {
+                                kind: "duplicated".into(),
+                                explanation: format!(
+                                    "process {} read one element {n} times in one read ({k:?}).",
+                                    op.process
+                                ),
+                                ops: vec![op.index],
+                                witness: Value::Null,
+                            });
+                        }
+                    }
+                }
+                for (e, present) in elements.iter_mut().zip(present) {
+                    if present {
+                        e.known = e.known.or(Some(done_at));
+                        e.first_seen = e.first_seen.or(Some(done_at));
+                        if e.last_present.is_none_or(|p| p.index < inv_at.index) {
+                            e.last_present = Some(inv_at);
+                        }
+                    } else if e.last_absent.is_none_or(|a| a.index < inv_at.index) {
+                        e.last_absent = Some(inv_at);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut lost = Vec::new();
+    let mut stale = Vec::new();
+    let mut never_read = 0usize;
+    let mut stable = 0usize;
+    let mut stable_latencies = Vec::new();
+    let mut visibility = Vec::new();
+    for e in &elements {
+        let idx = |a: Option<At>| a.map_or(-1i128, |a| a.index as i128);
+        let is_stable = e.last_present.is_some() && idx(e.last_absent) < idx(e.last_present);
+        let is_lost = e.known.is_some()
+            && e.last_absent.is_some()
+            && idx(e.last_present) < idx(e.last_absent)
+            && idx(e.known) < idx(e.last_absent);
+        let outcome = if is_stable {
+            Outcome::Stable
+        } else if is_lost {
+            Outcome::Lost
+        } else {
+            Outcome::NeverRead
+        };
+        let known_time = e.known.map_or(0, |k| k.time);
+        if let (Some(k), Some(f)) = (e.known, e.first_seen) {
+            visibility.push(f.time.saturating_sub(k.time) / 1_000_000);
+        }
+        match outcome {
+            Outcome::Stable => {
+                stable += 1;
+                let stable_time = e.last_absent.map_or(0, |a| a.time + 1);
+                let latency = stable_time.saturating_sub(known_time) / 1_000_000;
+                stable_latencies.push(latency);
+                if latency > 0 {
+                    stale.push((e, latency));
+                }
+            }
+            Outcome::Lost => lost.push(e),
+            Outcome::NeverRead => never_read += 1,
+        }
+    }
+    let mut anomalies: Vec<Anomaly> = lost
+        .iter()
+        .take(MAX_PER_KIND)
+        .map(|e| {
+            let absent = e.last_absent.expect("lost elements have an absent read");
+            Anomaly {
+                kind: "lost".into(),
+                explanation: format!(
+                    "element {} was added (op {}) and known to be in the set, yet the read invoked at op {} and every later one missed it.",
+                    e.value, e.add, absent.index
+                ),
+                ops: vec![e.add, e.known.expect("lost elements are known").index, absent.index],
+                witness: Value::Null,
+            }
+        })
+        .collect();
+    anomalies.extend(unexpected);
+    anomalies.extend(duplicated);
+    if settings.linearizable {
+        anomalies.extend(stale.iter().take(MAX_PER_KIND).map(|(e, latency)| Anomaly {
+            kind: "stale".into(),
+            explanation: format!(
+                "element {} was known to be in the set, yet a read invoked afterwards (op {}) missed it; it took {latency} ms to become stable.",
+                e.value,
+                e.last_absent.expect("stale elements have an absent read").index
+            ),
+            ops: vec![e.add, e.last_absent.expect("stale").index],
+            witness: Value::Null,
+        }));
+    }
+    let quantiles = |mut v: Vec<u64>| -> Value {
+        if v.is_empty() {
+            return Value::Null;
+        }
+        v.sort_unstable();
+        let at = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)];
+        json!({ "0": at(0.0), "0.5": at(0.5), "0.95": at(0.95), "0.99": at(0.99), "1": at(1.0) })
+    };
+    let details = json!({
+        "attempt-count": elements.len(),
+        "read-count": read_count,
+        "stable-count": stable,
+        "lost-count": lost.len(),
+        "lost": lost.iter().map(|e| e.value.clone()).collect::<Vec<_>>(),
+        "never-read-count": never_read,
+        "stale-count": stale.len(),
+        "stale": stale.iter().map(|(e, _)| e.value.clone()).collect::<Vec<_>>(),
+        "unexpected-count": unexpected_count,
+        "duplicated-count": duplicated_count,
+        "stable-latencies-ms": quantiles(stable_latencies),
+        "visibility-latencies-ms": quantiles(visibility),
+    });
+    if !anomalies.is_empty() {
+        return CheckerResult::invalid(anomalies).with_details(details);
+    }
+    if stable == 0 {
+        return CheckerResult::unknown(
+            "no element was ever stably read (nothing added, or nothing read after adds)",
+        )
+        .with_details(details);
+    }
+    CheckerResult::valid().with_details(details)
+}
+
+/// Checks a set history with Jepsen's plain set semantics (final read only).
+pub fn check_set(history: &History) -> CheckerResult {
+    let ops = history.ops();
+    let mut attempts: FxHashMap<ValueKey, u64> = FxHashMap::default();
+    let mut acknowledged: Vec<(ValueKey, &Value, u64)> = Vec::new();
+    let mut final_read = None;
+    for op in ops.iter().filter(|op| !op.is_nemesis()) {
+        match (op.f.as_str(), op.kind) {
+            ("add", OpType::Invoke) => {
+                attempts.insert(ValueKey::of(&op.value), op.index);
+            }
+            ("add", OpType::Ok) => acknowledged.push((ValueKey::of(&op.value), &op.value, op.index)),
+            ("read", OpType::Ok) => final_read = Some(op),
+            _ => {}
+        }
+    }
+    let Some(read) = final_read else { return CheckerResult::unknown("the set was never read") };
+    let Some(seen) = elements_of(&read.value) else {
+        return CheckerResult::unknown(format!(
+            "op {}: a set read must return a list of elements, got {}",
+            read.index, read.value
+        ));
+    };
+    let seen_keys: FxHashMap<ValueKey, &Value> = seen.iter().map(|v| (ValueKey::of(v), v)).collect();
+    let lost: Vec<&(ValueKey, &Value, u64)> =
+        acknowledged.iter().filter(|(k, _, _)| !seen_keys.contains_key(k)).collect();
+    let unexpected: Vec<&Value> =
+        seen_keys.iter().filter(|(k, _)| !attempts.contains_key(*k)).map(|(_, v)| *v).collect();
+    let recovered = seen_keys.len() - unexpected.len();
+    let mut anomalies: Vec<Anomaly> = lost
+        .iter()
+        .take(MAX_PER_KIND)
+        .map(|(_, v, at)| Anomaly {
+            kind: "lost".into(),
+            explanation: format!(
+                "element {v} was acknowledged (op {at}) but the final read (op {}) lacks it.",
+                read.index
+            ),
+            ops: vec![*at, read.index],
+            witness: Value::Null,
+        })
+        .collect();
+    anomalies.extend(unexpected.iter().take(MAX_PER_KIND).map(|v| Anomaly {
+        kind: "unexpected".into(),
+        explanation: format!("the final read (op {}) holds element {v}, which no add attempted.", read.index),
+        ops: vec![read.index],
+        witness: Value::Null,
+    }));
+    let details = json!({
+        "attempt-count": attempts.len(),
+        "acknowledged-count": acknowledged.len(),
+        "ok-count": recovered,
+        "lost-count": lost.len(),
+        "unexpected-count": unexpected.len(),
+    });
+    if anomalies.is_empty() {
+        CheckerResult::valid().with_details(details)
+    } else {
+        CheckerResult::invalid(anomalies).with_details(details)
+    }
+}
