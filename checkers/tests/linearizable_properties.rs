@@ -237,3 +237,19 @@ fn answers_unknown_naming_the_op_a_model_cannot_read() {
     assert_eq!(r.valid, Validity::Unknown);
     assert!(r.reason.unwrap().contains("op 0: a register has no op 'transfer'"));
 }
+
+#[test]
+fn reports_the_earliest_invalid_partition_whatever_the_scheduling() {
+    // Two generated keys, each made invalid, over many partitions checked in parallel.
+    let g = Generation { seed: 11, ops: 20_000, keys: 40, clients: 16, info_rate: 0.01, cas: true };
+    let base = register_history(&g);
+    let once = with_stale_read(&base, 1).unwrap();
+    let twice = with_stale_read(&once, 2).unwrap();
+    let first = kv(&twice);
+    assert_eq!(first.valid, Validity::Invalid);
+    for _ in 0..10 {
+        let again = kv(&twice);
+        assert_eq!(again.anomalies, first.anomalies);
+        assert_eq!(again.details["invalid_partition"], first.details["invalid_partition"]);
+    }
+}

@@ -17,7 +17,7 @@ use crate::history::{History, OpType};
 use crate::verdict::{Anomaly, CheckerResult, Validity};
 use model::{Call, Compiled, Model, Outcome};
 use models::*;
-use search::{Control, Decision, Entry, Searched, StopReason};
+use search::{Control, Decision, Entry, Search, Searched, StopReason};
 use serde_json::{Value, json};
 use std::fmt;
 use std::str::FromStr;
@@ -248,8 +248,8 @@ fn run<M: Model>(
         "memo_entries": memo_entries,
     });
 
-    // The witness comes from the invalid partition that starts earliest in the history, so
-    // the verdict's explanation does not depend on thread scheduling.
+    // The witness comes from the invalid partition that starts earliest in the history among
+    // those decided by the round that found one, a set thread timing does not change.
     let invalid = (0..partitions.len())
         .filter(|&i| results[i].decision == Decision::Nonlinearizable)
         .min_by_key(|&i| partitions[i].entries.first().map(|e| e.call));
@@ -292,56 +292,85 @@ fn run<M: Model>(
     }
 }
 
-/// Searches every partition, largest first, on as many threads as there are cores. The
-/// first partition found not linearizable cancels the others.
+/// Where one partition's search is between rounds.
+enum Slot<'a, M: Model> {
+    /// Not started.
+    Waiting,
+    /// Started, undecided.
+    Running(Box<Search<'a, M>>),
+    /// Decided; its memo is released.
+    Done(Searched<M::State>),
+}
+
+/// Steps every undecided partition gets in the first round; each later round doubles it.
+const FIRST_ROUND_STEPS: u64 = 1 << 14;
+
+/// Searches every partition on as many threads as there are cores, in rounds: in each
+/// round every undecided partition advances by the same number of steps (doubling from
+/// round to round, no work is repeated). After a round in which some partition was found
+/// not linearizable, the rest are cancelled. Since which partitions are decided after a
+/// round does not depend on thread timing, neither does the reported witness.
 fn search_all<M: Model>(
     model: &M,
     partitions: &[Partition<M::Op>],
     control: &Control,
 ) -> Vec<Searched<M::State>> {
-    let mut order: Vec<usize> = (0..partitions.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(partitions[i].entries.len()));
-    let threads =
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(partitions.len()).max(1);
-    let slots: Vec<Mutex<Option<Searched<M::State>>>> = partitions.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let work = || {
-        loop {
-            let k = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&i) = order.get(k) else { break };
-            let searched = match control.stopped() {
-                Some(reason) => Searched {
-                    decision: Decision::Stopped(reason),
-                    best_depth: 0,
-                    memo_entries: 0,
-                    capture: None,
-                },
-                None => search::search(model, &partitions[i].entries, control, None),
-            };
-            if searched.decision == Decision::Nonlinearizable {
-                control.stop(StopReason::Cancelled);
+    let mut undecided: Vec<usize> = (0..partitions.len()).collect();
+    // Largest first, so the longest searches start early and the last round is short.
+    undecided.sort_by_key(|&i| std::cmp::Reverse(partitions[i].entries.len()));
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let slots: Vec<Mutex<Slot<'_, M>>> = partitions.iter().map(|_| Mutex::new(Slot::Waiting)).collect();
+    let mut round_steps = FIRST_ROUND_STEPS;
+    while !undecided.is_empty() {
+        // A lone partition needs no rounds: nothing else could be reported instead.
+        let steps = if undecided.len() == 1 { u64::MAX } else { round_steps };
+        let next = AtomicUsize::new(0);
+        let work = || {
+            while let Some(&i) = undecided.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let mut slot = slots[i].lock().unwrap_or_else(|e| e.into_inner());
+                let mut search = match std::mem::replace(&mut *slot, Slot::Waiting) {
+                    Slot::Running(search) => search,
+                    _ => Box::new(Search::new(model, &partitions[i].entries, control, None)),
+                };
+                // A decided search gives its memo back at once.
+                *slot = match search.run(steps) {
+                    Some(_) => Slot::Done(search.finish()),
+                    None => Slot::Running(search),
+                };
             }
-            *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(searched);
+        };
+        let threads = cores.min(undecided.len());
+        if threads <= 1 {
+            work();
+        } else {
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(work);
+                }
+            });
         }
-    };
-    if threads == 1 {
-        work();
-    } else {
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(work);
-            }
-        });
+        let decision = |i: usize| match &*slots[i].lock().unwrap_or_else(|e| e.into_inner()) {
+            Slot::Done(searched) => Some(searched.decision),
+            _ => None,
+        };
+        let any_invalid = undecided.iter().any(|&i| decision(i) == Some(Decision::Nonlinearizable));
+        undecided.retain(|&i| decision(i).is_none());
+        if any_invalid || control.stopped().is_some() {
+            break;
+        }
+        round_steps = round_steps.saturating_mul(2);
     }
     slots
         .into_iter()
-        .map(|m| {
-            m.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or(Searched {
-                decision: Decision::Stopped(StopReason::Cancelled),
+        .map(|m| match m.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Slot::Done(searched) => searched,
+            Slot::Running(search) => search.finish(),
+            Slot::Waiting => Searched {
+                decision: Decision::Stopped(control.stopped().unwrap_or(StopReason::Cancelled)),
                 best_depth: 0,
                 memo_entries: 0,
                 capture: None,
-            })
+            },
         })
         .collect()
 }
