@@ -1,6 +1,7 @@
 //! Properties of the linearizability checker on generated histories (clients executing a
-//! real register per key under random concurrency, with `info` ops), and its behaviour on
-//! small hand-written histories: witness shape, fail semantics, budgets.
+//! real register per key under random concurrency, with `info` ops), its agreement with a
+//! brute-force oracle on small random histories, and its behaviour on small hand-written
+//! histories: witness shape, fail semantics, budgets, determinism.
 
 use serde_json::{Value, json};
 use std::time::Duration;
