@@ -133,8 +133,8 @@ impl Reader<'_> {
                     }
                 }
                 b'#' if self.bytes.get(self.pos + 1) == Some(&b'_') => {
+                    // The discarded form is read (through the depth guard) and dropped.
                     self.pos += 2;
-                    self.skip_blank()?;
                     self.read_form()?;
                 }
                 _ => break,
