@@ -72,18 +72,21 @@ fn report(group: &str, cases: &[Case], budget: &Budget) {
     let ops: usize = cases.iter().map(|c| c.history.len()).sum();
     let mut times = Vec::new();
     let mut counts = [0; 3];
+    let cpu_before = cpu_seconds();
     for _ in 0..RUNS {
         let (t, c) = check_all(cases, budget);
         times.push(t);
         counts = c;
     }
+    let cpu_per_run = (cpu_seconds() - cpu_before) / RUNS as f64;
     times.sort();
     println!(
-        "{group:<10} files={:<4} ops={:<8} best={:>9.3} ms  median={:>9.3} ms  valid={} invalid={} unknown={}",
+        "{group:<10} files={:<4} ops={:<8} best={:>9.3} ms  median={:>9.3} ms  cpu/run={:>8.1} ms  valid={} invalid={} unknown={}",
         cases.len(),
         ops,
         times[0].as_secs_f64() * 1e3,
         times[times.len() / 2].as_secs_f64() * 1e3,
+        cpu_per_run * 1e3,
         counts[0],
         counts[1],
         counts[2]
@@ -94,6 +97,17 @@ fn report(group: &str, cases: &[Case], budget: &Budget) {
             println!("  {:<40} {:>9.3} ms", case.name, t.as_secs_f64() * 1e3);
         }
     }
+}
+
+/// CPU time (user + system, all threads) this process has used, from /proc; less
+/// sensitive than wall time to other work on a shared machine.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command: utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Peak resident memory of this process so far, from /proc.
@@ -118,6 +132,28 @@ fn generated(budget: &Budget) {
         generation.as_secs_f64(),
         peak_rss_mib().unwrap_or(f64::NAN),
         r.details["memo_entries"]
+    );
+    // What `sunder check` on a run folder does: read the JSONL file back, then check.
+    let path = std::env::temp_dir().join(format!("sunder-bench-{}.jsonl", std::process::id()));
+    let mut text = String::with_capacity(h.len() * 110);
+    for op in h.ops() {
+        text.push_str(&serde_json::to_string(op).expect("ops serialize"));
+        text.push('\n');
+    }
+    drop(h);
+    std::fs::write(&path, text).expect("temp file is writable");
+    let started = Instant::now();
+    let read = sunder_check::history::read_jsonl(&path);
+    let _ = std::fs::remove_file(&path);
+    let h = read.expect("the written history reads back");
+    let reading = started.elapsed();
+    let r = check(&h, ModelKind::Kv, FailSemantics::CasMismatch, budget);
+    println!(
+        "generated  same history read from JSONL then checked: {:?} in {:.3} s (reading {:.3} s), peak RSS {:.0} MiB",
+        r.valid,
+        started.elapsed().as_secs_f64(),
+        reading.as_secs_f64(),
+        peak_rss_mib().unwrap_or(f64::NAN)
     );
     drop(h);
     for seed in 1..=3 {

@@ -27,7 +27,7 @@ pub struct Located {
 /// Reads every top-level form of `text`. When the text is one vector or list, its elements
 /// are returned instead (a Jepsen history written as one vector of ops).
 pub fn read_forms(text: &str) -> Result<Vec<Located>, EdnError> {
-    let mut r = Reader { bytes: text.as_bytes(), pos: 0, line: 1 };
+    let mut r = Reader { bytes: text.as_bytes(), pos: 0, line: 1, depth: 0 };
     r.skip_blank()?;
     // A single top-level vector: read its elements one by one to keep their lines.
     if matches!(r.peek(), Some(b'[') | Some(b'(')) {
@@ -70,7 +70,7 @@ pub fn read_forms(text: &str) -> Result<Vec<Located>, EdnError> {
 
 /// Parses exactly one EDN form (e.g. a model's initial value on the command line).
 pub fn read_one(text: &str) -> Result<Value, EdnError> {
-    let mut r = Reader { bytes: text.as_bytes(), pos: 0, line: 1 };
+    let mut r = Reader { bytes: text.as_bytes(), pos: 0, line: 1, depth: 0 };
     r.skip_blank()?;
     let value = loop {
         match r.read_form()? {
@@ -90,7 +90,12 @@ struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
     line: usize,
+    depth: usize,
 }
+
+/// Deepest nesting accepted; a history needs a handful of levels, and a limit turns a
+/// pathological file into an error instead of a stack overflow.
+const MAX_DEPTH: usize = 256;
 
 fn is_delimiter(c: u8) -> bool {
     c.is_ascii_whitespace() || matches!(c, b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';')
@@ -128,8 +133,8 @@ impl Reader<'_> {
                     }
                 }
                 b'#' if self.bytes.get(self.pos + 1) == Some(&b'_') => {
+                    // The discarded form is read (through the depth guard) and dropped.
                     self.pos += 2;
-                    self.skip_blank()?;
                     self.read_form()?;
                 }
                 _ => break,
@@ -140,6 +145,16 @@ impl Reader<'_> {
 
     /// Reads one form; `None` when only a discarded form was there.
     fn read_form(&mut self) -> Result<Option<Value>, EdnError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(format!("nested more than {MAX_DEPTH} levels deep")));
+        }
+        self.depth += 1;
+        let form = self.read_form_here();
+        self.depth -= 1;
+        form
+    }
+
+    fn read_form_here(&mut self) -> Result<Option<Value>, EdnError> {
         self.skip_blank()?;
         let Some(c) = self.peek() else {
             return Err(self.error("unexpected end of input"));
@@ -406,6 +421,14 @@ mod tests {
         let e = read_forms("{:a 1}\n{:b 2\n").unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.problem.contains("never closed"), "{}", e.problem);
+    }
+
+    #[test]
+    fn refuses_nesting_deeper_than_its_limit() {
+        for deep in ["[".repeat(100_000), "#a ".repeat(100_000), "#_ ".repeat(100_000)] {
+            let e = read_forms(&format!("{{:a {deep}}}")).unwrap_err();
+            assert!(e.problem.contains("nested more than"), "{}", e.problem);
+        }
     }
 
     #[test]

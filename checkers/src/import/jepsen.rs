@@ -183,7 +183,7 @@ fn to_op(position: u64, v: &Value) -> Result<Op, String> {
 
 fn short(v: &Value) -> String {
     let s = v.to_string();
-    if s.len() > 60 { format!("{}...", &s[..s.floor_char_boundary(57)]) } else { s }
+    if s.chars().count() > 60 { format!("{}...", s.chars().take(57).collect::<String>()) } else { s }
 }
 
 /// When every client op is an `independent` tuple `[key value]` (Jepsen's way of running

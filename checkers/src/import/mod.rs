@@ -211,6 +211,58 @@ mod tests {
     }
 
     #[test]
+    fn never_panics_on_arbitrary_input() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let pieces = [
+            "{",
+            "}",
+            "[",
+            "]",
+            "(",
+            ")",
+            "#{",
+            "#_",
+            "#jepsen.history.Op",
+            "\"",
+            "\\",
+            ":",
+            ":process",
+            " 1",
+            " -",
+            "nil",
+            ":type",
+            ":invoke",
+            ":ok",
+            ":f",
+            ":read",
+            ":value",
+            "\n",
+            ",",
+            ";",
+            "é",
+            "\\u00",
+            "1.5e",
+            "INFO  jepsen.util - ",
+            "\t",
+            "{\"process\":",
+            "\"type\":\"ok\"",
+            "N",
+            "#",
+            "\\newline",
+        ];
+        for _ in 0..5_000 {
+            let n = rng.random_range(0..30);
+            let text: String = (0..n).map(|_| pieces[rng.random_range(0..pieces.len())]).collect();
+            for format in
+                [Format::Auto, Format::JepsenEdn, Format::JepsenJson, Format::JepsenLog, Format::Jsonl]
+            {
+                let _ = parse(Path::new("fuzz"), &text, format);
+            }
+        }
+    }
+
+    #[test]
     fn refuses_to_guess_the_format_of_an_empty_file() {
         let e = detect(Path::new("h"), "\n\n").unwrap_err();
         assert!(e.to_string().contains("empty"), "{e}");

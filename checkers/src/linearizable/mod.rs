@@ -17,7 +17,7 @@ use crate::history::{History, OpType};
 use crate::verdict::{Anomaly, CheckerResult, Validity};
 use model::{Call, Compiled, Model, Outcome};
 use models::*;
-use search::{Control, Decision, Entry, Searched, StopReason};
+use search::{Control, Decision, Entry, Search, Searched, StopReason};
 use serde_json::{Value, json};
 use std::fmt;
 use std::str::FromStr;
@@ -234,7 +234,8 @@ fn run<M: Model>(
         Err(e) => return CheckerResult::unknown(format!("cannot check: {e}")),
     };
     let memory_limit = budget.memory_bytes.unwrap_or(DEFAULT_MEMORY_BYTES);
-    let control = Control::new(budget.time.map(|t| started + t), Some(memory_limit));
+    let deadline = budget.time.map(|t| started + t);
+    let control = Control::new(deadline, Some(memory_limit));
     let results = search_all(&model, &partitions, &control);
 
     let total_ops: usize = partitions.iter().map(|p| p.entries.len()).sum();
@@ -247,13 +248,13 @@ fn run<M: Model>(
         "memo_entries": memo_entries,
     });
 
-    // The witness comes from the invalid partition that starts earliest in the history, so
-    // the verdict's explanation does not depend on thread scheduling.
+    // The witness comes from the invalid partition that starts earliest in the history among
+    // those decided by the round that found one, a set thread timing does not change.
     let invalid = (0..partitions.len())
         .filter(|&i| results[i].decision == Decision::Nonlinearizable)
         .min_by_key(|&i| partitions[i].entries.first().map(|e| e.call));
     if let Some(i) = invalid {
-        let anomaly = witness(history, &model, &partitions[i], results[i].best_depth, budget);
+        let anomaly = witness(history, &model, &partitions[i], results[i].best_depth, deadline, memory_limit);
         details["invalid_partition"] = json!(partitions[i].key);
         return CheckerResult { valid: Validity::Invalid, reason: None, anomalies: vec![anomaly], details };
     }
@@ -271,7 +272,14 @@ fn run<M: Model>(
         ),
         _ => format!("the memory budget of {} MiB of search memo ran out", memory_limit >> 20),
     };
-    details["undecided_partitions"] = json!(stopped.iter().take(20).collect::<Vec<_>>());
+    details["undecided_partitions"] = json!(stopped.iter().take(50).collect::<Vec<_>>());
+    details["decided_partitions"] = json!(
+        (0..partitions.len())
+            .filter(|&i| !matches!(results[i].decision, Decision::Stopped(_)))
+            .map(|i| &partitions[i].key)
+            .take(50)
+            .collect::<Vec<_>>()
+    );
     CheckerResult {
         valid: Validity::Unknown,
         reason: Some(format!(
@@ -284,75 +292,103 @@ fn run<M: Model>(
     }
 }
 
-/// Searches every partition, largest first, on as many threads as there are cores. The
-/// first partition found not linearizable cancels the others.
+/// Where one partition's search is between rounds.
+enum Slot<'a, M: Model> {
+    /// Not started.
+    Waiting,
+    /// Started, undecided.
+    Running(Box<Search<'a, M>>),
+    /// Decided; its memo is released.
+    Done(Searched<M::State>),
+}
+
+/// Steps every undecided partition gets in the first round; each later round doubles it.
+const FIRST_ROUND_STEPS: u64 = 1 << 14;
+
+/// Searches every partition on as many threads as there are cores, in rounds: in each
+/// round every undecided partition advances by the same number of steps (doubling from
+/// round to round, no work is repeated). After a round in which some partition was found
+/// not linearizable, the rest are cancelled. Since which partitions are decided after a
+/// round does not depend on thread timing, neither does the reported witness.
 fn search_all<M: Model>(
     model: &M,
     partitions: &[Partition<M::Op>],
     control: &Control,
 ) -> Vec<Searched<M::State>> {
-    let mut order: Vec<usize> = (0..partitions.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(partitions[i].entries.len()));
-    let threads =
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(partitions.len()).max(1);
-    let slots: Vec<Mutex<Option<Searched<M::State>>>> = partitions.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let work = || {
-        loop {
-            let k = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&i) = order.get(k) else { break };
-            let searched = match control.stopped() {
-                Some(reason) => Searched {
-                    decision: Decision::Stopped(reason),
-                    best_depth: 0,
-                    memo_entries: 0,
-                    capture: None,
-                },
-                None => search::search(model, &partitions[i].entries, control, None),
-            };
-            if searched.decision == Decision::Nonlinearizable {
-                control.stop(StopReason::Cancelled);
+    let mut undecided: Vec<usize> = (0..partitions.len()).collect();
+    // Largest first, so the longest searches start early and the last round is short.
+    undecided.sort_by_key(|&i| std::cmp::Reverse(partitions[i].entries.len()));
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let slots: Vec<Mutex<Slot<'_, M>>> = partitions.iter().map(|_| Mutex::new(Slot::Waiting)).collect();
+    let mut round_steps = FIRST_ROUND_STEPS;
+    while !undecided.is_empty() {
+        // A lone partition needs no rounds: nothing else could be reported instead.
+        let steps = if undecided.len() == 1 { u64::MAX } else { round_steps };
+        let next = AtomicUsize::new(0);
+        let work = || {
+            while let Some(&i) = undecided.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let mut slot = slots[i].lock().unwrap_or_else(|e| e.into_inner());
+                let mut search = match std::mem::replace(&mut *slot, Slot::Waiting) {
+                    Slot::Running(search) => search,
+                    _ => Box::new(Search::new(model, &partitions[i].entries, control, None)),
+                };
+                // A decided search gives its memo back at once.
+                *slot = match search.run(steps) {
+                    Some(_) => Slot::Done(search.finish()),
+                    None => Slot::Running(search),
+                };
             }
-            *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(searched);
+        };
+        let threads = cores.min(undecided.len());
+        if threads <= 1 {
+            work();
+        } else {
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(work);
+                }
+            });
         }
-    };
-    if threads == 1 {
-        work();
-    } else {
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(work);
-            }
-        });
+        let decision = |i: usize| match &*slots[i].lock().unwrap_or_else(|e| e.into_inner()) {
+            Slot::Done(searched) => Some(searched.decision),
+            _ => None,
+        };
+        let any_invalid = undecided.iter().any(|&i| decision(i) == Some(Decision::Nonlinearizable));
+        undecided.retain(|&i| decision(i).is_none());
+        if any_invalid || control.stopped().is_some() {
+            break;
+        }
+        round_steps = round_steps.saturating_mul(2);
     }
     slots
         .into_iter()
-        .map(|m| {
-            m.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or(Searched {
-                decision: Decision::Stopped(StopReason::Cancelled),
+        .map(|m| match m.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Slot::Done(searched) => searched,
+            Slot::Running(search) => search.finish(),
+            Slot::Waiting => Searched {
+                decision: Decision::Stopped(control.stopped().unwrap_or(StopReason::Cancelled)),
                 best_depth: 0,
                 memo_entries: 0,
                 capture: None,
-            })
+            },
         })
         .collect()
 }
 
 /// Re-runs the search of an invalid partition to capture its deepest configuration, and
-/// describes it.
+/// describes it. The second pass shares the check's deadline; if it runs out, the anomaly
+/// still stands, described without a prefix.
 fn witness<M: Model>(
     history: &History,
     model: &M,
     partition: &Partition<M::Op>,
     best_depth: usize,
-    budget: &Budget,
+    deadline: Option<Instant>,
+    memory_limit: u64,
 ) -> Anomaly {
     let ops = history.ops();
     let key = partition.key.as_deref();
-    let control = Control::new(
-        budget.time.map(|t| Instant::now() + t),
-        budget.memory_bytes.or(Some(DEFAULT_MEMORY_BYTES)),
-    );
+    let control = Control::new(deadline, Some(memory_limit));
     let captured = search::search(model, &partition.entries, &control, Some(best_depth)).capture;
     let index = |e: usize| ops[partition.entries[e].call].index;
     let Some(c) = captured else {

@@ -25,7 +25,7 @@ pub struct Entry<O> {
 /// Why a search stopped before deciding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
-    /// Another partition was found not linearizable; this one was no longer needed.
+    /// Another partition was found not linearizable first; this one was no longer needed.
     Cancelled,
     /// The time budget ran out.
     Time,
@@ -50,20 +50,19 @@ impl Control {
         Control { deadline, memory_limit, memory_used: AtomicU64::new(0), stop: AtomicU8::new(RUNNING) }
     }
 
-    /// Asks every search sharing this control to stop.
+    /// Asks every search sharing this control to stop: a budget ran out.
     pub fn stop(&self, reason: StopReason) {
         let code = match reason {
-            StopReason::Cancelled => 1,
+            StopReason::Cancelled => return,
             StopReason::Time => 2,
             StopReason::Memory => 3,
         };
         let _ = self.stop.compare_exchange(RUNNING, code, Ordering::Relaxed, Ordering::Relaxed);
     }
 
-    /// The reason a stop was asked for, if any.
+    /// The budget that ran out, if any.
     pub fn stopped(&self) -> Option<StopReason> {
         match self.stop.load(Ordering::Relaxed) {
-            1 => Some(StopReason::Cancelled),
             2 => Some(StopReason::Time),
             3 => Some(StopReason::Memory),
             _ => None,
@@ -192,107 +191,189 @@ impl Links {
     }
 }
 
-/// Searches one partition. With `capture_at`, stops at the first configuration of that
-/// depth that meets an unlinearizable return and reports it (the witness pass).
+/// Searches one partition to the end. With `capture_at`, stops at the first configuration
+/// of that depth that meets an unlinearizable return and reports it (the witness pass).
 pub fn search<M: Model>(
     model: &M,
     entries: &[Entry<M::Op>],
     control: &Control,
     capture_at: Option<usize>,
 ) -> Searched<M::State> {
-    let n = entries.len();
-    let mut links = Links::new(entries);
-    let tail = (2 * n + 1) as u32;
-    let words = n.div_ceil(64).max(1);
-    let mut bits = vec![0u64; words];
-    let mut bits_hash = 0u64;
-    let mut memo: Memo<M::State> = Memo::new(words);
-    let mut stack: Vec<(usize, M::State, bool)> = Vec::with_capacity(n);
-    let mut state = model.init();
-    let mut best_depth = 0;
-    let mut steps: u64 = 0;
-    let mut unflushed: u64 = 0;
-    let mut flushed: u64 = 0;
-    let entry_bytes = memo.entry_bytes() as u64;
-    let mut cur = links.next[0];
+    let mut search = Search::new(model, entries, control, capture_at);
+    search.run(u64::MAX);
+    search.finish()
+}
 
-    let finish = |decision, memo: &Memo<M::State>, best_depth, capture, flushed: u64| {
-        control.memory_used.fetch_sub(flushed, Ordering::Relaxed);
-        Searched { decision, best_depth, memo_entries: memo.len(), capture }
-    };
+/// One partition's search, resumable: [`Search::run`] advances it by a number of steps, so
+/// a caller can give every partition the same effort in rounds and decide which result to
+/// report independently of thread timing.
+pub struct Search<'a, M: Model> {
+    model: &'a M,
+    entries: &'a [Entry<M::Op>],
+    control: &'a Control,
+    capture_at: Option<usize>,
+    links: Links,
+    tail: u32,
+    bits: Vec<u64>,
+    bits_hash: u64,
+    memo: Memo<M::State>,
+    /// Linearized entries, the state before each, and whether each is read-only.
+    stack: Vec<(usize, M::State, bool)>,
+    state: M::State,
+    best_depth: usize,
+    cur: u32,
+    steps: u64,
+    unflushed: u64,
+    flushed: u64,
+    entry_bytes: u64,
+    decision: Option<Decision>,
+    capture: Option<Capture<M::State>>,
+}
 
-    while links.next[0] != tail {
-        steps += 1;
-        if steps & 0x3FF == 0 {
-            if let Some(reason) = control.stopped() {
-                return finish(Decision::Stopped(reason), &memo, best_depth, None, flushed);
-            }
-            if control.deadline.is_some_and(|d| Instant::now() >= d) {
-                control.stop(StopReason::Time);
-                return finish(Decision::Stopped(StopReason::Time), &memo, best_depth, None, flushed);
-            }
-        }
-        let ev = links.event[cur as usize];
-        if ev & RETURN == 0 {
-            let e = ev as usize;
-            let Some(next_state) = model.step(&state, &entries[e].op) else {
-                cur = links.next[cur as usize];
-                continue;
-            };
-            let read_only = model.read_only(&entries[e].op);
-            bits[e / 64] |= 1 << (e % 64);
-            let tag = mix(e);
-            if memo.insert(bits_hash ^ tag ^ state_hash(&next_state), &bits, &next_state) {
-                unflushed += entry_bytes + model.heap_bytes(&next_state) as u64;
-                if unflushed > 1 << 16 {
-                    let total = control.memory_used.fetch_add(unflushed, Ordering::Relaxed) + unflushed;
-                    flushed += unflushed;
-                    unflushed = 0;
-                    if control.memory_limit.is_some_and(|limit| total > limit) {
-                        control.stop(StopReason::Memory);
-                        return finish(
-                            Decision::Stopped(StopReason::Memory),
-                            &memo,
-                            best_depth,
-                            None,
-                            flushed,
-                        );
-                    }
-                }
-                bits_hash ^= tag;
-                stack.push((e, std::mem::replace(&mut state, next_state), read_only));
-                best_depth = best_depth.max(stack.len());
-                links.lift(e);
-                cur = links.next[0];
-                continue;
-            }
-            bits[e / 64] &= !(1 << (e % 64));
-            if !read_only {
-                cur = links.next[cur as usize];
-                continue;
-            }
-            // A read-only op that could go now leads to an explored, failed configuration;
-            // since going now dominates going later, this configuration fails too.
-        } else if capture_at == Some(stack.len()) {
-            let capture = capture(&links, &stack, &state, (ev & !RETURN) as usize);
-            return finish(Decision::Nonlinearizable, &memo, best_depth, Some(capture), flushed);
-        }
-        // Backtrack, past every read-only op: leaving it for later cannot do better.
-        loop {
-            let Some((e, previous, read_only)) = stack.pop() else {
-                return finish(Decision::Nonlinearizable, &memo, best_depth, None, flushed);
-            };
-            state = previous;
-            bits[e / 64] &= !(1 << (e % 64));
-            bits_hash ^= mix(e);
-            links.unlift(e);
-            if !read_only {
-                cur = links.next[links.call_node[e] as usize];
-                break;
-            }
+impl<'a, M: Model> Search<'a, M> {
+    /// A search of `entries` positioned at its start.
+    pub fn new(
+        model: &'a M,
+        entries: &'a [Entry<M::Op>],
+        control: &'a Control,
+        capture_at: Option<usize>,
+    ) -> Search<'a, M> {
+        let n = entries.len();
+        let links = Links::new(entries);
+        let words = n.div_ceil(64).max(1);
+        let memo: Memo<M::State> = Memo::new(words);
+        let entry_bytes = memo.entry_bytes() as u64;
+        let cur = links.next[0];
+        Search {
+            model,
+            entries,
+            control,
+            capture_at,
+            links,
+            tail: (2 * n + 1) as u32,
+            bits: vec![0u64; words],
+            bits_hash: 0,
+            memo,
+            stack: Vec::with_capacity(n),
+            state: model.init(),
+            best_depth: 0,
+            cur,
+            steps: 0,
+            unflushed: 0,
+            flushed: 0,
+            entry_bytes,
+            decision: None,
+            capture: None,
         }
     }
-    finish(Decision::Linearizable, &memo, best_depth, None, flushed)
+
+    /// The decision, once there is one.
+    pub fn decision(&self) -> Option<Decision> {
+        self.decision
+    }
+
+    /// Ends the search (releasing its memory from the shared account) with what it found;
+    /// an undecided search reports `Stopped(Cancelled)`.
+    pub fn finish(mut self) -> Searched<M::State> {
+        Searched {
+            decision: self.decision.unwrap_or(Decision::Stopped(StopReason::Cancelled)),
+            best_depth: self.best_depth,
+            memo_entries: self.memo.len(),
+            capture: self.capture.take(),
+        }
+    }
+
+    /// Advances the search by at most `budget` steps; the decision once there is one.
+    pub fn run(&mut self, budget: u64) -> Option<Decision> {
+        if self.decision.is_none() {
+            self.decision = self.advance(budget);
+        }
+        self.decision
+    }
+
+    fn advance(&mut self, budget: u64) -> Option<Decision> {
+        let (model, entries, control) = (self.model, self.entries, self.control);
+        let mut left = budget;
+        while self.links.next[0] != self.tail {
+            if left == 0 {
+                return None;
+            }
+            left -= 1;
+            self.steps += 1;
+            if self.steps & 0x3FF == 0 {
+                if let Some(reason) = control.stopped() {
+                    return Some(Decision::Stopped(reason));
+                }
+                if control.deadline.is_some_and(|d| Instant::now() >= d) {
+                    control.stop(StopReason::Time);
+                    return Some(Decision::Stopped(StopReason::Time));
+                }
+            }
+            let ev = self.links.event[self.cur as usize];
+            if ev & RETURN == 0 {
+                let e = ev as usize;
+                let Some(next_state) = model.step(&self.state, &entries[e].op) else {
+                    self.cur = self.links.next[self.cur as usize];
+                    continue;
+                };
+                let read_only = model.read_only(&entries[e].op);
+                self.bits[e / 64] |= 1 << (e % 64);
+                let tag = mix(e);
+                if self.memo.insert(self.bits_hash ^ tag ^ state_hash(&next_state), &self.bits, &next_state) {
+                    self.unflushed += self.entry_bytes + model.heap_bytes(&next_state) as u64;
+                    if self.unflushed > 1 << 16 && self.account() {
+                        control.stop(StopReason::Memory);
+                        return Some(Decision::Stopped(StopReason::Memory));
+                    }
+                    self.bits_hash ^= tag;
+                    self.stack.push((e, std::mem::replace(&mut self.state, next_state), read_only));
+                    self.best_depth = self.best_depth.max(self.stack.len());
+                    self.links.lift(e);
+                    self.cur = self.links.next[0];
+                    continue;
+                }
+                self.bits[e / 64] &= !(1 << (e % 64));
+                if !read_only {
+                    self.cur = self.links.next[self.cur as usize];
+                    continue;
+                }
+                // A read-only op that could go now leads to an explored, failed
+                // configuration; since going now dominates going later, this one fails too.
+            } else if self.capture_at == Some(self.stack.len()) {
+                self.capture = Some(capture(&self.links, &self.stack, &self.state, (ev & !RETURN) as usize));
+                return Some(Decision::Nonlinearizable);
+            }
+            // Backtrack, past every read-only op: leaving it for later cannot do better.
+            loop {
+                let Some((e, previous, read_only)) = self.stack.pop() else {
+                    return Some(Decision::Nonlinearizable);
+                };
+                self.state = previous;
+                self.bits[e / 64] &= !(1 << (e % 64));
+                self.bits_hash ^= mix(e);
+                self.links.unlift(e);
+                if !read_only {
+                    self.cur = self.links.next[self.links.call_node[e] as usize];
+                    break;
+                }
+            }
+        }
+        Some(Decision::Linearizable)
+    }
+
+    /// Moves unaccounted memo bytes to the shared account; true when over the limit.
+    fn account(&mut self) -> bool {
+        let total = self.control.memory_used.fetch_add(self.unflushed, Ordering::Relaxed) + self.unflushed;
+        self.flushed += self.unflushed;
+        self.unflushed = 0;
+        self.control.memory_limit.is_some_and(|limit| total > limit)
+    }
+}
+
+impl<M: Model> Drop for Search<'_, M> {
+    fn drop(&mut self) {
+        self.control.memory_used.fetch_sub(self.flushed, Ordering::Relaxed);
+    }
 }
 
 fn capture<S: Clone>(links: &Links, stack: &[(usize, S, bool)], state: &S, failed: usize) -> Capture<S> {

@@ -6,6 +6,7 @@ use crate::cli::CheckArgs;
 use crate::judge::{self, Judgement, Limits};
 use crate::store::{RunDir, write_json};
 use anyhow::{Result, anyhow, bail};
+use std::io::Write;
 use std::str::FromStr;
 use std::time::Duration;
 use sunder_check::import::{self, Format};
@@ -40,11 +41,9 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         };
         judge::judge(&imported.history, &judgement, imported.fail_semantics, limits)
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
-    } else {
-        println!("{}", judge::summary(&results));
-    }
+    let text = if args.json { serde_json::to_string_pretty(&results)? } else { judge::summary(&results) };
+    // A closed pipe (`| head`) is the reader's choice, not a failure: the verdict still counts.
+    let _ = writeln!(std::io::stdout(), "{text}");
     Ok(results.valid.exit_code() as u8)
 }
 
