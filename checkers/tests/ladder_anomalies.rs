@@ -372,7 +372,10 @@ fn a_history_with_repeated_writes_is_unknown_for_every_model() {
 fn an_over_budget_sequential_search_is_unknown_or_settled_by_a_weaker_failure() {
     use sunder_check::ladder::LadderBudget;
     use sunder_check::sequential::SearchBudget;
-    let tiny = LadderBudget { sequential: SearchBudget { max_states: 0, ..Default::default() } };
+    let tiny = LadderBudget {
+        sequential: SearchBudget { max_states: 0, ..Default::default() },
+        ..Default::default()
+    };
     // Fig. 2d again: sequential needs a search; with no budget it cannot decide.
     let h = Builder::new()
         .write(1, "x", v(1))
@@ -407,4 +410,18 @@ fn a_history_without_register_ops_is_unknown_for_every_model() {
         assert_eq!(res.valid, Validity::Unknown, "{m}");
         assert!(res.reason.as_deref().unwrap().contains("nothing to judge"), "{m}: {:?}", res.reason);
     }
+}
+
+#[test]
+fn causal_models_over_the_clock_budget_are_unknown_with_the_reason() {
+    use sunder_check::causal::CausalBudget;
+    let tiny = LadderBudget { causal: CausalBudget { max_clock_entries: 3 }, ..Default::default() };
+    let h = Builder::new().write(1, "x", v(1)).read(2, "x", v(1)).history();
+    let r: BTreeMap<_, _> = check_register(&h, &tiny).into_iter().collect();
+    for m in ["causal", "causal-convergence", "causal-memory"] {
+        assert_eq!(r[m].valid, Validity::Unknown, "{m}");
+        assert!(r[m].reason.as_deref().unwrap().contains("over the budget"), "{m}");
+    }
+    assert_eq!(r["sequential"].valid, Validity::Valid);
+    assert_eq!(r["pram"].valid, Validity::Valid);
 }

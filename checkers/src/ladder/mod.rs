@@ -12,7 +12,7 @@
 
 pub mod register;
 
-use crate::causal;
+use crate::causal::{self, CausalBudget};
 use crate::convergence;
 use crate::history::History;
 use crate::sequential::{self, SearchBudget};
@@ -48,6 +48,8 @@ pub const IMPLIES: [(&str, &[&str]); 5] = [
 pub struct LadderBudget {
     /// Limits of the sequential-consistency search (the only non-polynomial check).
     pub sequential: SearchBudget,
+    /// Memory limit of the causal checks.
+    pub causal: CausalBudget,
 }
 
 /// Judges every ladder model but `linearizable` on a register/kv history (`f` = read,
@@ -69,7 +71,7 @@ pub fn check_register(history: &History, budget: &LadderBudget) -> Vec<(String, 
         );
         return MODELS.iter().map(|m| (m.to_string(), CheckerResult::unknown(reason.clone()))).collect();
     }
-    let causal = causal::check_register(&rh).into_named();
+    let causal = causal::check_register_within(&rh, &budget.causal).into_named();
     // The search is the one costly check: skip it when a polynomial check already
     // disproves sequential consistency (it implies both CCv and CM).
     let sequential = if causal.iter().any(|(_, r)| r.valid == Validity::Invalid) {
