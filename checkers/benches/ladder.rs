@@ -101,7 +101,7 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("ladder benchmarks ({cores} cores visible), single-threaded checks, 3 runs each");
 
-    for (label, info_rate) in [("20 processes", 0.0), ("5 workers, 2% of writes info", 0.02)] {
+    for (label, info_rate) in [("20 workers", 0.0), ("5 workers, 2% of writes info", 0.02)] {
         let h = generate(1, if info_rate > 0.0 { 5 } else { 20 }, 1_000, 100_000, info_rate);
         let rh = RegisterHistory::from_history(&h).unwrap();
         println!(
