@@ -399,7 +399,13 @@ fn an_over_budget_sequential_search_is_unknown_or_settled_by_a_weaker_failure() 
         .history();
     let r2: BTreeMap<_, _> = check_register(&h2, &tiny).into_iter().collect();
     assert_eq!(r2["sequential"].valid, Validity::Invalid, "{:?}", r2["sequential"]);
-    assert!(r2["sequential"].reason.as_deref().unwrap().contains("causal-convergence fails"));
+    assert!(
+        r2["sequential"]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("causal-convergence fails, and sequential implies it")
+    );
 }
 
 #[test]

@@ -43,6 +43,9 @@ pub const IMPLIES: [(&str, &[&str]); 5] = [
     ("pram", &["monotonic-writes", "monotonic-reads", "read-your-writes"]),
 ];
 
+/// The reason of a sequential verdict the search was skipped for.
+const NOT_SEARCHED: &str = "not searched: a weaker model already fails";
+
 /// How much work the ladder may spend.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LadderBudget {
@@ -75,7 +78,7 @@ pub fn check_register(history: &History, budget: &LadderBudget) -> Vec<(String, 
     // The search is the one costly check: skip it when a polynomial check already
     // disproves sequential consistency (it implies both CCv and CM).
     let sequential = if causal.iter().any(|(_, r)| r.valid == Validity::Invalid) {
-        CheckerResult::unknown("not searched: a weaker model already fails")
+        CheckerResult::unknown(NOT_SEARCHED)
     } else {
         sequential::check_register(&rh, &budget.sequential)
     };
@@ -104,9 +107,14 @@ pub fn settle_by_implication(results: &mut [(String, CheckerResult)]) {
             && r.valid == Validity::Unknown
         {
             let why = r.reason.take().unwrap_or_default();
+            let reason = if why.starts_with(NOT_SEARCHED) {
+                format!("{weak_name} fails, and {strong} implies it")
+            } else {
+                format!("{weak_name} fails, and {strong} implies it (its own check: {why})")
+            };
             *r = CheckerResult {
                 valid: Validity::Invalid,
-                reason: Some(format!("{weak_name} fails and {strong} implies it ({why})")),
+                reason: Some(reason),
                 anomalies: weak.anomalies,
                 details: r.details.take(),
             };
