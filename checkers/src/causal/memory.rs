@@ -6,11 +6,12 @@
 //! process covers every `o`.
 //!
 //! HB_o, like CO, is downward closed along program order, so it is kept as one clock per
-//! event, starting from CO's clocks; each derived edge is joined into its target's clock
-//! and the growth carried forward along program order, read-from and derived edges, and
-//! the reads of the process whose clocks grew are re-examined, until nothing changes. A cycle must use a derived edge (CO is
-//! acyclic here), and the derived edge `a -> b` lies on a cycle exactly when `b` is already
-//! in `a`'s clock at the fixpoint.
+//! event, starting from CO's clocks. Each derived edge is joined into its target's clock,
+//! the growth is carried forward along program order, read-from and derived edges, and the
+//! process's reads whose clocks grew are re-examined, until nothing changes. Only clocks
+//! that grow are copied (`Overlay`), so a process costs what its view adds to CO. A cycle
+//! must use a derived edge (CO is acyclic here), and the derived edge `a -> b` lies on a
+//! cycle exactly when `b` is already in `a`'s clock at the fixpoint.
 
 use super::order::CausalOrder;
 use super::{anomaly, last_below, strict_limit};
