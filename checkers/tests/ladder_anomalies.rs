@@ -431,3 +431,29 @@ fn causal_models_over_the_clock_budget_are_unknown_with_the_reason() {
     assert_eq!(r["sequential"].valid, Validity::Valid);
     assert_eq!(r["pram"].valid, Validity::Valid);
 }
+
+#[test]
+fn identifies_write_seen_without_an_older_read_of_its_writer_as_writes_follow_reads_violation() {
+    // Process 2 read x=2 (then x=3 from another writer) before writing y=4; process 4 saw
+    // y=4 and then x=1, older than the x=2 process 2 had read.
+    let h = Builder::new()
+        .write(1, "x", v(1))
+        .write(1, "x", v(2))
+        .write(3, "x", v(3))
+        .read(2, "x", v(2))
+        .read(2, "x", v(3))
+        .write(2, "y", v(4))
+        .read(4, "y", v(4))
+        .read(4, "x", v(1))
+        .history();
+    let r = ladder(&h);
+    assert_anomaly(
+        &r,
+        "writes-follow-reads",
+        "writes-follow-reads",
+        &[1, 3, 7, 11, 13, 15],
+        "process 2 read x=2 and then wrote y=4; process 4 saw that write (read y=4) and then read x=1, an older value (process 1 wrote x=1 earlier)",
+    );
+    valid(&r, &["pram", "monotonic-writes", "monotonic-reads", "read-your-writes"]);
+    assert_eq!(r["causal"].valid, Validity::Invalid);
+}
