@@ -49,10 +49,9 @@ const NOT_SEARCHED: &str = "not searched: a weaker model already fails";
 /// How much work the ladder may spend.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LadderBudget {
-    /// Limits of the sequential-consistency search (the only non-polynomial check).
+    /// Limits of the sequential-consistency search (the only non-polynomial check). The
+    /// causal checks use [`CausalBudget::default`]'s memory limit.
     pub sequential: SearchBudget,
-    /// Memory limit of the causal checks.
-    pub causal: CausalBudget,
 }
 
 /// Judges every ladder model but `linearizable` on a register/kv history (`f` = read,
@@ -74,7 +73,7 @@ pub fn check_register(history: &History, budget: &LadderBudget) -> Vec<(String, 
         );
         return MODELS.iter().map(|m| (m.to_string(), CheckerResult::unknown(reason.clone()))).collect();
     }
-    let causal = causal::check_register_within(&rh, &budget.causal).into_named();
+    let causal = causal::check_register_within(&rh, &CausalBudget::default()).into_named();
     // The search is the one costly check: skip it when a polynomial check already
     // disproves sequential consistency (it implies both CCv and CM).
     let sequential = if causal.iter().any(|(_, r)| r.valid == Validity::Invalid) {
