@@ -9,6 +9,8 @@
 //! - [`error`]: [`error::InputError`], bad input located by file and line.
 //! - [`stats`]: counts and availability; judges nothing.
 //! - [`import`]: Jepsen EDN/JSON/log and Porcupine kv histories to [`History`].
+//! - [`linearizable`]: the linearizability checker (search, models, generated histories).
+//! - [`export`]: any history as Jepsen EDN, for cross-checking with Knossos or Elle.
 //!
 //! Checkers take a `&History` and return a `CheckerResult`; the harness composes them.
 
@@ -30,4 +32,6 @@ pub mod unique_ids;
 pub use error::InputError;
 pub use history::{History, Op, OpType, Process};
 pub use verdict::{Anomaly, CheckerResult, Results, Validity};
+pub mod export;
 pub mod import;
+pub mod linearizable;

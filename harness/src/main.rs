@@ -1,1 +1,31 @@
-fn main() {}
+//! The `sunder` binary: parses arguments and hands each subcommand to the library.
+
+use clap::Parser;
+use std::process::ExitCode;
+use sunder::{EXIT_HARNESS_FAILED, cli, commands};
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_HARNESS_FAILED } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        cli::Command::Run(args) => commands::run::run(args),
+        cli::Command::Check(args) => commands::check::run(args),
+        cli::Command::Node(args) => commands::node::run(args),
+        cli::Command::Cleanup(args) => commands::cleanup::run(args),
+        cli::Command::Report(args) => commands::report::run(args),
+        cli::Command::Serve(args) => commands::serve::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("sunder: error: {e:#}");
+            ExitCode::from(EXIT_HARNESS_FAILED)
+        }
+    }
+}

@@ -23,12 +23,16 @@ pub struct SystemSpec {
     pub min_nodes: usize,
     /// Most nodes it runs with.
     pub max_nodes: usize,
+    /// Nodes a run gets when `--nodes` is not given.
+    pub default_nodes: usize,
+    /// Faults a run injects when `--nemesis` is not given (`none`, or e.g. `partition,kill`).
+    pub default_nemesis: &'static str,
     /// Options it accepts.
     pub options: &'static [OptionSpec],
 }
 
 /// Every system Sunder knows.
-pub const SYSTEMS: &[SystemSpec] = &[crate::single_kv::SPEC];
+pub const SYSTEMS: &[SystemSpec] = &[crate::single_kv::SPEC, crate::raft::SPEC];
 
 /// Looks a system up by name.
 pub fn find(name: &str) -> Option<&'static SystemSpec> {

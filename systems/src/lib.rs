@@ -8,6 +8,8 @@
 //! - [`protocol`]: the HTTP/JSON wire types of DESIGN.md, shared by every system.
 //! - [`kv`]: the key-value state machine (get, put, cas) every KV system applies.
 //! - [`single_kv`]: one in-memory node; linearizable by construction, the control case.
+//! - [`raft`]: raft-kv, a durable Raft key-value store with switchable read paths and
+//!   plantable bugs.
 //!
 //! Nodes learn their peers' addresses from the launcher and never care which network
 //! backend carries their traffic.
@@ -16,6 +18,7 @@ pub mod catalog;
 pub mod kv;
 pub mod node;
 pub mod protocol;
+pub mod raft;
 pub mod single_kv;
 
 pub use node::{NodeConfig, NodeError, run};

@@ -69,6 +69,7 @@ pub fn run(system: &str, cfg: NodeConfig) -> Result<(), NodeError> {
     rt.block_on(async move {
         match spec.name {
             "single-kv" => crate::single_kv::serve(cfg, shutdown_signal()).await,
+            "raft-kv" => crate::raft::serve(cfg, shutdown_signal()).await,
             other => Err(NodeError::UnknownSystem(other.to_string())),
         }
     })

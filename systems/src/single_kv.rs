@@ -20,6 +20,9 @@ pub const SPEC: SystemSpec = SystemSpec {
     doc: "one in-memory node; linearizable by construction (the control case)",
     min_nodes: 1,
     max_nodes: 1,
+    default_nodes: 1,
+    // One in-memory node: a partition cuts nothing and a kill loses everything by design.
+    default_nemesis: "none",
     options: &[],
 };
 

@@ -5,7 +5,7 @@
 
 use super::Op;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
@@ -63,37 +63,36 @@ impl Drop for HistoryWriter {
     }
 }
 
-fn write_loop(file: File, rx: mpsc::Receiver<Op>) -> io::Result<u64> {
-    let mut out = BufWriter::with_capacity(1 << 16, file);
+fn write_loop(mut file: File, rx: mpsc::Receiver<Op>) -> io::Result<u64> {
+    // Our own buffer, written whole: a kill between flushes leaves only complete lines.
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     let mut written = 0u64;
     let mut last_flush = Instant::now();
-    let mut dirty = false;
     loop {
         match rx.recv_timeout(FLUSH_INTERVAL) {
             Ok(op) => {
-                serde_json::to_writer(&mut out, &op)?;
-                out.write_all(b"\n")?;
+                serde_json::to_writer(&mut buf, &op)?;
+                buf.push(b'\n');
                 written += 1;
-                dirty = true;
                 // Under load the queue rarely runs dry: bound the delay regardless.
-                if last_flush.elapsed() >= FLUSH_INTERVAL {
-                    out.flush()?;
+                if last_flush.elapsed() >= FLUSH_INTERVAL || buf.len() >= 1 << 20 {
+                    file.write_all(&buf)?;
+                    buf.clear();
                     last_flush = Instant::now();
-                    dirty = false;
                 }
             }
             Err(RecvTimeoutError::Timeout) => {
-                if dirty {
-                    out.flush()?;
-                    dirty = false;
+                if !buf.is_empty() {
+                    file.write_all(&buf)?;
+                    buf.clear();
                 }
                 last_flush = Instant::now();
             }
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    out.flush()?;
-    out.get_ref().sync_all()?;
+    file.write_all(&buf)?;
+    file.sync_all()?;
     Ok(written)
 }
 

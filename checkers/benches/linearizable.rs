@@ -1,0 +1,172 @@
+//! Times Sunder's linearizability checker per group of histories and prints the numbers
+//! `docs/benchmarks.md` records: Porcupine's etcd logs, Porcupine's kv files, Knossos's
+//! histories (all from the shared data set), and generated histories (a 1,000,000-op kv
+//! history over 1,000 keys, and a 10,000-op single-key cas register with 16 clients).
+//! Loading is not timed; each group is checked `RUNS` times and the best and median
+//! totals are printed.
+//!
+//! `cargo bench -p sunder-check --bench linearizable [-- GROUP...]`, GROUP one of `etcd`,
+//! `kv`, `knossos`, `generated`; the data set is `$SUNDER_DATA` or `<repo>/../shared/data`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use sunder_check::Validity;
+use sunder_check::history::History;
+use sunder_check::import::{FailSemantics, Format, load};
+use sunder_check::linearizable::generate::{Generation, register_history};
+use sunder_check::linearizable::{Budget, ModelKind, check};
+
+const RUNS: usize = 7;
+
+struct Case {
+    name: String,
+    history: History,
+    model: ModelKind,
+    semantics: FailSemantics,
+}
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("SUNDER_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+}
+
+fn load_dir(dir: &Path, model: &ModelKind, filter: impl Fn(&str) -> bool) -> Vec<Case> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}; set SUNDER_DATA", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| filter(&p.file_name().unwrap_or_default().to_string_lossy()))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .filter(|p| std::fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false))
+        .map(|p| {
+            let imported = load(&p, Format::Auto).unwrap_or_else(|e| panic!("{e}"));
+            Case {
+                name: p.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+                history: imported.history,
+                model: model.clone(),
+                semantics: imported.fail_semantics,
+            }
+        })
+        .collect()
+}
+
+/// Checks every case once; returns the total time and the verdict counts.
+fn check_all(cases: &[Case], budget: &Budget) -> (Duration, [usize; 3]) {
+    let mut counts = [0; 3];
+    let started = Instant::now();
+    for case in cases {
+        let r = check(&case.history, case.model.clone(), case.semantics, budget);
+        counts[match r.valid {
+            Validity::Valid => 0,
+            Validity::Invalid => 1,
+            Validity::Unknown => 2,
+        }] += 1;
+    }
+    (started.elapsed(), counts)
+}
+
+fn report(group: &str, cases: &[Case], budget: &Budget) {
+    let ops: usize = cases.iter().map(|c| c.history.len()).sum();
+    let mut times = Vec::new();
+    let mut counts = [0; 3];
+    for _ in 0..RUNS {
+        let (t, c) = check_all(cases, budget);
+        times.push(t);
+        counts = c;
+    }
+    times.sort();
+    println!(
+        "{group:<10} files={:<4} ops={:<8} best={:>9.3} ms  median={:>9.3} ms  valid={} invalid={} unknown={}",
+        cases.len(),
+        ops,
+        times[0].as_secs_f64() * 1e3,
+        times[times.len() / 2].as_secs_f64() * 1e3,
+        counts[0],
+        counts[1],
+        counts[2]
+    );
+    if std::env::var_os("SUNDER_BENCH_PER_FILE").is_some() {
+        for case in cases {
+            let (t, _) = check_all(std::slice::from_ref(case), budget);
+            println!("  {:<40} {:>9.3} ms", case.name, t.as_secs_f64() * 1e3);
+        }
+    }
+}
+
+/// Peak resident memory of this process so far, from /proc.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn generated(budget: &Budget) {
+    let g = Generation { seed: 1, ops: 1_000_000, keys: 1_000, clients: 32, info_rate: 0.01, cas: true };
+    let started = Instant::now();
+    let h = register_history(&g);
+    let generation = started.elapsed();
+    let started = Instant::now();
+    let r = check(&h, ModelKind::Kv, FailSemantics::CasMismatch, budget);
+    println!(
+        "generated  kv 1,000,000 ops, 1,000 keys, 32 clients, 1% info: {:?} in {:.3} s (generation {:.3} s), peak RSS {:.0} MiB, memo entries {}",
+        r.valid,
+        started.elapsed().as_secs_f64(),
+        generation.as_secs_f64(),
+        peak_rss_mib().unwrap_or(f64::NAN),
+        r.details["memo_entries"]
+    );
+    drop(h);
+    for seed in 1..=3 {
+        let g = Generation { seed, ops: 10_000, keys: 1, clients: 16, info_rate: 0.01, cas: true };
+        let h = register_history(&g);
+        let started = Instant::now();
+        let r = check(&h, ModelKind::CasRegister { initial: None }, FailSemantics::CasMismatch, budget);
+        println!(
+            "generated  cas-register 10,000 ops, 1 key, 16 clients, seed {seed}: {:?} in {:.3} s, memo entries {}, peak RSS {:.0} MiB{}",
+            r.valid,
+            started.elapsed().as_secs_f64(),
+            r.details["memo_entries"],
+            peak_rss_mib().unwrap_or(f64::NAN),
+            r.reason.map(|why| format!(" ({why})")).unwrap_or_default()
+        );
+    }
+}
+
+fn main() {
+    let groups: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let wants = |g: &str| groups.is_empty() || groups.iter().any(|x| x == g);
+    let dir = data_dir();
+    let budget = Budget { time: Some(Duration::from_secs(60)), memory_bytes: Some(1 << 30) };
+    println!("threads available: {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    if wants("etcd") {
+        let cases = load_dir(&dir.join("porcupine/etcd"), &ModelKind::CasRegister { initial: None }, |n| {
+            n.ends_with(".log")
+        });
+        report("etcd", &cases, &budget);
+    }
+    if wants("kv") {
+        let cases = load_dir(&dir.join("porcupine/kv"), &ModelKind::Kv, |n| n.ends_with(".txt"));
+        report("kv", &cases, &budget);
+    }
+    if wants("knossos") {
+        let mut cases = Vec::new();
+        for (sub, model) in [
+            ("knossos/cas-register/good", "cas-register 0"),
+            ("knossos/cas-register/bad", "cas-register 0"),
+            ("knossos/multi-register/good", "multi-register {:x 0 :y 0}"),
+            ("knossos/mutex/bad", "mutex"),
+        ] {
+            cases.extend(load_dir(&dir.join(sub), &model.parse().expect("model name"), |n| {
+                n.ends_with(".edn")
+            }));
+        }
+        report("knossos", &cases, &budget);
+    }
+    if wants("generated") {
+        generated(&budget);
+    }
+}

@@ -1,0 +1,434 @@
+//! The linearizability checker. [`check`] compiles a history's client calls into the ops of
+//! a sequential model ([`ModelKind`]), splits them into independent partitions (one per
+//! key for keyed models: P-compositionality), searches the partitions in parallel (see
+//! [`search`]), and turns the outcome into a [`CheckerResult`]: valid, invalid with a
+//! witness the report can draw, or unknown with the budget that ran out and the
+//! partitions that were decided. `docs/linearizability.md` describes the method.
+
+pub mod generate;
+mod memo;
+pub mod model;
+pub mod models;
+pub mod search;
+
+pub use crate::import::FailSemantics;
+
+use crate::history::{History, OpType};
+use crate::verdict::{Anomaly, CheckerResult, Validity};
+use model::{Call, Compiled, Model, Outcome};
+use models::*;
+use search::{Control, Decision, Entry, Searched, StopReason};
+use serde_json::{Value, json};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Memo bytes allowed when a budget sets no memory limit of its own.
+pub const DEFAULT_MEMORY_BYTES: u64 = 1 << 30;
+
+/// Limits on one check; when one is exceeded the verdict is `unknown`, never a crash.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Budget {
+    /// Wall-clock time for the whole check.
+    pub time: Option<Duration>,
+    /// Bytes of search memo (all partitions together); `None` means
+    /// [`DEFAULT_MEMORY_BYTES`], so a check can never exhaust memory.
+    pub memory_bytes: Option<u64>,
+}
+
+/// The sequential specification to check against, as named by `--model`. Register models
+/// take an optional initial value in Knossos's notation (`cas-register 0`); giving one also
+/// selects Knossos's reading of a `nil` read result as "not observed".
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelKind {
+    /// Read/write register, one per key.
+    Register {
+        /// Initial value (Knossos notation); `None`: null, Sunder's reading.
+        initial: Option<Value>,
+    },
+    /// Read/write/cas register, one per key.
+    CasRegister {
+        /// Initial value (Knossos notation); `None`: null, Sunder's reading.
+        initial: Option<Value>,
+    },
+    /// A register per key: Sunder's read/write/cas, or Porcupine's get/put/append on
+    /// strings (chosen by the ops present).
+    Kv,
+    /// Knossos's multi-register transactions.
+    MultiRegister {
+        /// Initial values, a map key -> value; absent keys start at null.
+        initial: Option<Value>,
+    },
+    /// Grow-only set.
+    Set,
+    /// FIFO queue.
+    FifoQueue,
+    /// Counter.
+    Counter,
+    /// Lock.
+    Mutex,
+}
+
+impl ModelKind {
+    /// The model's name as given to `--model`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelKind::Register { .. } => "register",
+            ModelKind::CasRegister { .. } => "cas-register",
+            ModelKind::Kv => "kv",
+            ModelKind::MultiRegister { .. } => "multi-register",
+            ModelKind::Set => "set",
+            ModelKind::FifoQueue => "fifo-queue",
+            ModelKind::Counter => "counter",
+            ModelKind::Mutex => "mutex",
+        }
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let initial = match self {
+            ModelKind::Register { initial }
+            | ModelKind::CasRegister { initial }
+            | ModelKind::MultiRegister { initial } => initial.as_ref(),
+            _ => None,
+        };
+        match initial {
+            Some(v) => write!(f, "{} {v}", self.name()),
+            None => f.write_str(self.name()),
+        }
+    }
+}
+
+impl FromStr for ModelKind {
+    type Err = String;
+
+    /// `cas-register`, `cas-register 0`, `(cas-register 0)`, `multi-register {:x 0 :y 0}`.
+    fn from_str(s: &str) -> Result<ModelKind, String> {
+        let s = s.trim();
+        let s = s.strip_prefix('(').and_then(|t| t.strip_suffix(')')).unwrap_or(s).trim();
+        let (name, rest) = match s.find([' ', '=']) {
+            Some(at) => (&s[..at], s[at + 1..].trim()),
+            None => (s, ""),
+        };
+        let initial = if rest.is_empty() {
+            None
+        } else {
+            Some(
+                crate::import::read_one(rest)
+                    .map_err(|e| format!("bad initial value '{rest}': {}", e.problem))?,
+            )
+        };
+        let plain = |kind: ModelKind| match initial {
+            Some(_) => Err(format!("model {name} takes no initial value")),
+            None => Ok(kind),
+        };
+        match name {
+            "register" => Ok(ModelKind::Register { initial }),
+            "cas-register" => Ok(ModelKind::CasRegister { initial }),
+            "multi-register" => Ok(ModelKind::MultiRegister { initial }),
+            "kv" => plain(ModelKind::Kv),
+            "set" => plain(ModelKind::Set),
+            "fifo-queue" | "queue" => plain(ModelKind::FifoQueue),
+            "counter" => plain(ModelKind::Counter),
+            "mutex" => plain(ModelKind::Mutex),
+            other => Err(format!(
+                "unknown model '{other}': expected register, cas-register, kv, multi-register, set, fifo-queue, counter or mutex"
+            )),
+        }
+    }
+}
+
+/// Checks that `history` is linearizable with respect to `model`, reading `fail` ops as
+/// `fail_semantics` says, within `budget`.
+pub fn check(
+    history: &History,
+    model: ModelKind,
+    fail_semantics: FailSemantics,
+    budget: &Budget,
+) -> CheckerResult {
+    let name = model.to_string();
+    let result = match model {
+        ModelKind::Register { initial } => {
+            run(history, RegisterModel::new(initial.as_ref(), false), fail_semantics, budget)
+        }
+        ModelKind::CasRegister { initial } => {
+            run(history, RegisterModel::new(initial.as_ref(), true), fail_semantics, budget)
+        }
+        ModelKind::Kv if has_string_kv_ops(history) => run(history, StringKvModel, fail_semantics, budget),
+        ModelKind::Kv => run(history, RegisterModel::new(None, true), fail_semantics, budget),
+        ModelKind::MultiRegister { initial } => match MultiRegisterModel::new(initial.as_ref()) {
+            Ok(m) => run(history, m, fail_semantics, budget),
+            Err(e) => CheckerResult::unknown(format!("cannot check: {e}")),
+        },
+        ModelKind::Set => run(history, SetModel::default(), fail_semantics, budget),
+        ModelKind::FifoQueue => run(history, FifoQueueModel::default(), fail_semantics, budget),
+        ModelKind::Counter => run(history, CounterModel, fail_semantics, budget),
+        ModelKind::Mutex => run(history, MutexModel, fail_semantics, budget),
+    };
+    let mut details = match result.details {
+        Value::Object(m) => m,
+        _ => Default::default(),
+    };
+    details.insert("model".into(), Value::String(name));
+    CheckerResult { details: Value::Object(details), ..result }
+}
+
+fn has_string_kv_ops(history: &History) -> bool {
+    history.ops().iter().any(|op| !op.is_nemesis() && matches!(op.f.as_str(), "get" | "put" | "append"))
+}
+
+/// One partition: its key, its entries, and each entry's history positions.
+struct Partition<O> {
+    key: Option<String>,
+    entries: Vec<Entry<O>>,
+    completions: Vec<Option<usize>>,
+}
+
+fn compile<M: Model>(
+    history: &History,
+    model: &mut M,
+    fail_semantics: FailSemantics,
+) -> Result<Vec<Partition<M::Op>>, String> {
+    let ops = history.ops();
+    let mut partitions: Vec<Partition<M::Op>> = Vec::new();
+    let mut by_key: rustc_hash::FxHashMap<Option<String>, usize> = Default::default();
+    for (inv, comp) in history.client_calls() {
+        let completion = comp.map(|c| &ops[c]);
+        let outcome = match completion.map(|c| c.kind) {
+            Some(OpType::Ok) => Outcome::Ok(&ops[comp.unwrap_or(inv)].value),
+            Some(OpType::Fail) if fail_semantics == FailSemantics::NotApplied => continue,
+            Some(OpType::Fail) => Outcome::Fail,
+            _ => Outcome::Unknown,
+        };
+        let call = Call { invoke: &ops[inv], completion, outcome };
+        let (key, op) = match model.compile(&call).map_err(|p| format!("op {}: {p}", ops[inv].index))? {
+            Compiled::Skip => continue,
+            Compiled::Op { key, op } => (key, op),
+        };
+        let ret = match outcome {
+            Outcome::Unknown => usize::MAX,
+            _ => comp.unwrap_or(usize::MAX),
+        };
+        let at = *by_key.entry(key.clone()).or_insert_with(|| {
+            partitions.push(Partition { key, entries: Vec::new(), completions: Vec::new() });
+            partitions.len() - 1
+        });
+        partitions[at].entries.push(Entry { op, call: inv, ret });
+        partitions[at].completions.push(comp);
+    }
+    Ok(partitions)
+}
+
+fn run<M: Model>(
+    history: &History,
+    mut model: M,
+    fail_semantics: FailSemantics,
+    budget: &Budget,
+) -> CheckerResult {
+    let started = Instant::now();
+    let partitions = match compile(history, &mut model, fail_semantics) {
+        Ok(p) => p,
+        Err(e) => return CheckerResult::unknown(format!("cannot check: {e}")),
+    };
+    let memory_limit = budget.memory_bytes.unwrap_or(DEFAULT_MEMORY_BYTES);
+    let control = Control::new(budget.time.map(|t| started + t), Some(memory_limit));
+    let results = search_all(&model, &partitions, &control);
+
+    let total_ops: usize = partitions.iter().map(|p| p.entries.len()).sum();
+    let decided = results.iter().filter(|r| !matches!(r.decision, Decision::Stopped(_))).count();
+    let memo_entries: usize = results.iter().map(|r| r.memo_entries).sum();
+    let mut details = json!({
+        "partitions": partitions.len(),
+        "decided": decided,
+        "ops": total_ops,
+        "memo_entries": memo_entries,
+    });
+
+    // The witness comes from the invalid partition that starts earliest in the history, so
+    // the verdict's explanation does not depend on thread scheduling.
+    let invalid = (0..partitions.len())
+        .filter(|&i| results[i].decision == Decision::Nonlinearizable)
+        .min_by_key(|&i| partitions[i].entries.first().map(|e| e.call));
+    if let Some(i) = invalid {
+        let anomaly = witness(history, &model, &partitions[i], results[i].best_depth, budget);
+        details["invalid_partition"] = json!(partitions[i].key);
+        return CheckerResult { valid: Validity::Invalid, reason: None, anomalies: vec![anomaly], details };
+    }
+    let stopped: Vec<&Option<String>> = (0..partitions.len())
+        .filter(|&i| matches!(results[i].decision, Decision::Stopped(_)))
+        .map(|i| &partitions[i].key)
+        .collect();
+    if stopped.is_empty() {
+        return CheckerResult { valid: Validity::Valid, reason: None, anomalies: vec![], details };
+    }
+    let why = match control.stopped() {
+        Some(StopReason::Time) => format!(
+            "the time budget of {:.1} s ran out",
+            budget.time.map(|t| t.as_secs_f64()).unwrap_or_default()
+        ),
+        _ => format!("the memory budget of {} MiB of search memo ran out", memory_limit >> 20),
+    };
+    details["undecided_partitions"] = json!(stopped.iter().take(20).collect::<Vec<_>>());
+    CheckerResult {
+        valid: Validity::Unknown,
+        reason: Some(format!(
+            "{why}: {decided} of {} partitions were decided (all linearizable), {} were not",
+            partitions.len(),
+            stopped.len()
+        )),
+        anomalies: vec![],
+        details,
+    }
+}
+
+/// Searches every partition, largest first, on as many threads as there are cores. The
+/// first partition found not linearizable cancels the others.
+fn search_all<M: Model>(
+    model: &M,
+    partitions: &[Partition<M::Op>],
+    control: &Control,
+) -> Vec<Searched<M::State>> {
+    let mut order: Vec<usize> = (0..partitions.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(partitions[i].entries.len()));
+    let threads =
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(partitions.len()).max(1);
+    let slots: Vec<Mutex<Option<Searched<M::State>>>> = partitions.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&i) = order.get(k) else { break };
+            let searched = match control.stopped() {
+                Some(reason) => Searched {
+                    decision: Decision::Stopped(reason),
+                    best_depth: 0,
+                    memo_entries: 0,
+                    capture: None,
+                },
+                None => search::search(model, &partitions[i].entries, control, None),
+            };
+            if searched.decision == Decision::Nonlinearizable {
+                control.stop(StopReason::Cancelled);
+            }
+            *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(searched);
+        }
+    };
+    if threads == 1 {
+        work();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(work);
+            }
+        });
+    }
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or(Searched {
+                decision: Decision::Stopped(StopReason::Cancelled),
+                best_depth: 0,
+                memo_entries: 0,
+                capture: None,
+            })
+        })
+        .collect()
+}
+
+/// Re-runs the search of an invalid partition to capture its deepest configuration, and
+/// describes it.
+fn witness<M: Model>(
+    history: &History,
+    model: &M,
+    partition: &Partition<M::Op>,
+    best_depth: usize,
+    budget: &Budget,
+) -> Anomaly {
+    let ops = history.ops();
+    let key = partition.key.as_deref();
+    let control = Control::new(
+        budget.time.map(|t| Instant::now() + t),
+        budget.memory_bytes.or(Some(DEFAULT_MEMORY_BYTES)),
+    );
+    let captured = search::search(model, &partition.entries, &control, Some(best_depth)).capture;
+    let index = |e: usize| ops[partition.entries[e].call].index;
+    let Some(c) = captured else {
+        // The second pass ran out of budget: say what is known without the prefix.
+        return Anomaly {
+            kind: "nonlinearizable".into(),
+            explanation: format!(
+                "The ops on {} cannot be linearized: at most {best_depth} of its {} ops could be put in an order the model accepts.",
+                model::subject(key, "object"),
+                partition.entries.len()
+            ),
+            ops: partition.entries.iter().map(|e| ops[e.call].index).take(20).collect(),
+            witness: Value::Null,
+        };
+    };
+    let failed = &partition.entries[c.failed];
+    let invoke = &ops[failed.call];
+    let state_now = c.states.last().cloned().unwrap_or_else(|| model.init());
+    let concurrent = match c.concurrent.len() {
+        0 => "no other op was pending then".to_string(),
+        1 => "neither order with the one op concurrent with it explains its result".to_string(),
+        n => format!("no order of the {n} ops concurrent with it explains its result"),
+    };
+    let explanation = format!(
+        "Process {}'s {} (op {}) cannot be linearized: after the longest linearizable prefix found ({} ops), {}, and {concurrent}.",
+        invoke.process,
+        model.describe(&failed.op, key),
+        invoke.index,
+        c.prefix.len(),
+        model.describe_state(&state_now, key),
+    );
+    let describe_entry = |e: usize| {
+        let entry = &partition.entries[e];
+        json!({
+            "index": ops[entry.call].index,
+            "completion": partition.completions[e].map(|p| ops[p].index),
+            "process": ops[entry.call].process,
+            "description": model.describe(&entry.op, key),
+        })
+    };
+    let mut proof = vec![invoke.index];
+    proof.extend(partition.completions[c.failed].map(|p| ops[p].index));
+    proof.extend(c.concurrent.iter().map(|&e| index(e)));
+    Anomaly {
+        kind: "nonlinearizable".into(),
+        explanation,
+        ops: proof,
+        witness: json!({
+            "key": key,
+            "prefix": c.prefix.iter().map(|&e| index(e)).collect::<Vec<_>>(),
+            "states": c.states.iter().map(|s| model.state_json(s)).collect::<Vec<_>>(),
+            "failed": invoke.index,
+            "concurrent": c.concurrent.iter().map(|&e| index(e)).collect::<Vec<_>>(),
+            "initial_state": model.state_json(&model.init()),
+            "ops": c.prefix.iter().chain(std::iter::once(&c.failed)).chain(c.concurrent.iter())
+                .map(|&e| describe_entry(e)).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_model_names_with_knossos_initial_values() {
+        assert_eq!("kv".parse::<ModelKind>().unwrap(), ModelKind::Kv);
+        assert_eq!(
+            "(cas-register 0)".parse::<ModelKind>().unwrap(),
+            ModelKind::CasRegister { initial: Some(json!(0)) }
+        );
+        assert_eq!(
+            "multi-register {:x 0 :y 0}".parse::<ModelKind>().unwrap(),
+            ModelKind::MultiRegister { initial: Some(json!({"x": 0, "y": 0})) }
+        );
+        assert!("mutex 3".parse::<ModelKind>().is_err());
+        assert!("graph".parse::<ModelKind>().unwrap_err().contains("unknown model"));
+    }
+}

@@ -1,0 +1,155 @@
+//! Registers: `read`, `write` and (for a CAS register) `cas [from to]`, partitioned by key so
+//! a kv history is checked one register at a time. The state is one interned value.
+//!
+//! Two readings of `null` exist. Sunder's and Porcupine's registers start at `null`, and a
+//! read of `null` means the key was never written. Knossos's models are given an explicit
+//! initial value (`(cas-register 0)`) and read a `nil` result as "not observed"; that
+//! reading is chosen when an initial value is given.
+
+use crate::linearizable::model::{Call, Compiled, Model, Outcome, ValueTable, subject};
+use serde_json::Value;
+
+/// One register op.
+#[derive(Debug, Clone, Copy)]
+pub enum RegisterOp {
+    /// A read that returned this value.
+    Read(u32),
+    /// A write of this value (its outcome does not matter to the state).
+    Write(u32),
+    /// A compare-and-set.
+    Cas {
+        /// Expected value.
+        from: u32,
+        /// New value.
+        to: u32,
+        /// What was observed.
+        result: CasResult,
+    },
+}
+
+/// What a cas was seen to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CasResult {
+    /// It succeeded: the register held `from`.
+    Swapped,
+    /// It failed on a mismatch: the register held something else.
+    Mismatch,
+    /// Unknown.
+    Unknown,
+}
+
+/// A register per key; see the module doc for the reading of `null`.
+#[derive(Debug, Clone)]
+pub struct RegisterModel {
+    values: ValueTable,
+    initial: u32,
+    null_read_is_unknown: bool,
+    allow_cas: bool,
+}
+
+impl RegisterModel {
+    /// A register (with `cas` when `allow_cas`) starting at `initial`, or at `null` with
+    /// Sunder's reading of `null` when `initial` is `None`.
+    pub fn new(initial: Option<&Value>, allow_cas: bool) -> RegisterModel {
+        let mut values = ValueTable::new();
+        let initial_id = initial.map(|v| values.id(v)).unwrap_or(0);
+        RegisterModel { values, initial: initial_id, null_read_is_unknown: initial.is_some(), allow_cas }
+    }
+
+    fn text(&self, id: u32) -> String {
+        self.values.value(id).to_string()
+    }
+}
+
+impl Model for RegisterModel {
+    type State = u32;
+    type Op = RegisterOp;
+
+    fn compile(&mut self, call: &Call<'_>) -> Result<Compiled<RegisterOp>, String> {
+        let key = call.invoke.key.clone();
+        let op = match (call.invoke.f.as_str(), call.outcome) {
+            ("read", Outcome::Ok(v)) if v.is_null() && self.null_read_is_unknown => {
+                return Ok(Compiled::Skip);
+            }
+            ("read", Outcome::Ok(v)) => RegisterOp::Read(self.values.id(v)),
+            ("read", _) => return Ok(Compiled::Skip),
+            ("write", Outcome::Fail) => return Ok(Compiled::Skip),
+            ("write", _) => RegisterOp::Write(self.values.id(&call.invoke.value)),
+            ("cas", outcome) => {
+                if !self.allow_cas {
+                    return Err("a plain register has no cas; check with --model cas-register".into());
+                }
+                let Some([from, to]) =
+                    call.invoke.value.as_array().and_then(|a| <&[Value; 2]>::try_from(&a[..]).ok())
+                else {
+                    return Err(format!("a cas needs [from to], got {}", call.invoke.value));
+                };
+                let result = match outcome {
+                    Outcome::Ok(_) => CasResult::Swapped,
+                    Outcome::Unknown => CasResult::Unknown,
+                    Outcome::Fail if is_mismatch(call) => CasResult::Mismatch,
+                    Outcome::Fail => return Ok(Compiled::Skip),
+                };
+                RegisterOp::Cas { from: self.values.id(from), to: self.values.id(to), result }
+            }
+            (f, _) => return Err(format!("a register has no op '{f}' (expected read, write or cas)")),
+        };
+        Ok(Compiled::Op { key, op })
+    }
+
+    fn init(&self) -> u32 {
+        self.initial
+    }
+
+    fn step(&self, state: &u32, op: &RegisterOp) -> Option<u32> {
+        match *op {
+            RegisterOp::Read(v) => (v == *state).then_some(v),
+            RegisterOp::Write(v) => Some(v),
+            RegisterOp::Cas { from, to, result } => match result {
+                CasResult::Swapped => (from == *state).then_some(to),
+                CasResult::Mismatch => (from != *state).then_some(*state),
+                CasResult::Unknown => Some(if from == *state { to } else { *state }),
+            },
+        }
+    }
+
+    fn read_only(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Read(_) | RegisterOp::Cas { result: CasResult::Mismatch, .. })
+    }
+
+    fn describe(&self, op: &RegisterOp, key: Option<&str>) -> String {
+        let k = subject(key, "register");
+        match *op {
+            RegisterOp::Read(v) => format!("read of {k} returned {}", self.text(v)),
+            RegisterOp::Write(v) => format!("write of {} to {k}", self.text(v)),
+            RegisterOp::Cas { from, to, result } => {
+                let how = match result {
+                    CasResult::Swapped => "succeeded",
+                    CasResult::Mismatch => "failed on a mismatch",
+                    CasResult::Unknown => "had an unknown outcome",
+                };
+                format!("cas of {k} from {} to {} {how}", self.text(from), self.text(to))
+            }
+        }
+    }
+
+    fn describe_state(&self, state: &u32, key: Option<&str>) -> String {
+        format!("{} held {}", subject(key, "register"), self.text(*state))
+    }
+
+    fn state_json(&self, state: &u32) -> Value {
+        self.values.value(*state).clone()
+    }
+}
+
+/// A failed cas with no error, or an error naming a mismatch, observed another value; any
+/// other definite error (not leader, unavailable) means it simply did not happen.
+fn is_mismatch(call: &Call<'_>) -> bool {
+    match call.completion.and_then(|c| c.error.as_deref()) {
+        None => true,
+        Some(e) => {
+            let e = e.to_ascii_lowercase();
+            ["mismatch", "precondition", "412", "cas-failed", "compare"].iter().any(|w| e.contains(w))
+        }
+    }
+}

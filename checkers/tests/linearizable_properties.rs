@@ -1,0 +1,239 @@
+//! Properties of the linearizability checker on generated histories (clients executing a
+//! real register per key under random concurrency, with `info` ops), and its behaviour on
+//! small hand-written histories: witness shape, fail semantics, budgets.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+use sunder_check::Validity;
+use sunder_check::history::{History, Op, OpType, Strictness};
+use sunder_check::linearizable::generate::{
+    Generation, register_history, with_dropped_write, with_stale_read,
+};
+use sunder_check::linearizable::{Budget, FailSemantics, ModelKind, check};
+
+fn kv(history: &History) -> sunder_check::CheckerResult {
+    check(history, ModelKind::Kv, FailSemantics::CasMismatch, &Budget::default())
+}
+
+fn generations() -> impl Iterator<Item = Generation> {
+    (0..24u64).map(|seed| Generation {
+        seed,
+        ops: 300 + (seed as usize % 4) * 200,
+        keys: 1 + seed as usize % 3,
+        clients: 2 + seed as usize % 7,
+        info_rate: 0.05,
+        cas: seed % 2 == 0,
+    })
+}
+
+#[test]
+fn histories_of_a_real_register_under_random_concurrency_are_linearizable() {
+    for g in generations() {
+        let h = register_history(&g);
+        let r = kv(&h);
+        assert_eq!(r.valid, Validity::Valid, "{g:?}: {r:?}");
+    }
+}
+
+#[test]
+fn the_same_histories_with_one_read_made_stale_are_not() {
+    let mut mutated = 0;
+    for g in generations() {
+        let Some(h) = with_stale_read(&register_history(&g), g.seed) else { continue };
+        mutated += 1;
+        let r = kv(&h);
+        assert_eq!(r.valid, Validity::Invalid, "{g:?}");
+        assert_eq!(r.anomalies[0].kind, "nonlinearizable");
+    }
+    assert!(mutated >= 20, "only {mutated} histories could be made stale");
+}
+
+#[test]
+fn the_same_histories_with_one_acknowledged_write_dropped_are_not() {
+    let mut mutated = 0;
+    for g in generations() {
+        let Some(h) = with_dropped_write(&register_history(&g), g.seed) else { continue };
+        mutated += 1;
+        assert_eq!(kv(&h).valid, Validity::Invalid, "{g:?}");
+    }
+    assert!(mutated >= 20, "only {mutated} histories could lose a write");
+}
+
+/// A history from (process, type, f, value) rows on key `k`.
+fn history(rows: &[(u64, OpType, &str, Value)]) -> History {
+    let ops = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (p, kind, f, v))| Op::client(i as u64, i as u64, *p, *kind, f, v.clone()).with_key("k"))
+        .collect();
+    History::new(ops, Strictness::Lenient).unwrap()
+}
+
+use OpType::{Fail, Info, Invoke, Ok as Done};
+
+#[test]
+fn identifies_unlinearizable_register_history_with_its_witness() {
+    // Write 1 completes, then a read that starts later returns the initial null.
+    let h = history(&[
+        (0, Invoke, "write", json!(1)),
+        (0, Done, "write", json!(1)),
+        (1, Invoke, "read", json!(null)),
+        (2, Invoke, "write", json!(2)),
+        (1, Done, "read", json!(null)),
+        (2, Done, "write", json!(2)),
+    ]);
+    let r = kv(&h);
+    assert_eq!(r.valid, Validity::Invalid);
+    let a = &r.anomalies[0];
+    assert_eq!(
+        a.explanation,
+        "Process 1's read of key k returned null (op 2) cannot be linearized: after the longest linearizable prefix found (2 ops), key k held 2, and no other op was pending then."
+    );
+    assert_eq!(a.ops, vec![2, 4]);
+    assert_eq!(a.witness["prefix"], json!([0, 3]));
+    assert_eq!(a.witness["states"], json!([1, 2]));
+    assert_eq!(a.witness["failed"], json!(2));
+    assert_eq!(a.witness["concurrent"], json!([]));
+}
+
+#[test]
+fn lets_an_info_write_take_effect_long_after_it_was_invoked() {
+    let h = history(&[
+        (0, Invoke, "write", json!(1)),
+        (0, Info, "write", json!(null)),
+        (1, Invoke, "read", json!(null)),
+        (1, Done, "read", json!(null)),
+        (1, Invoke, "read", json!(null)),
+        (1, Done, "read", json!(1)),
+    ]);
+    assert_eq!(kv(&h).valid, Validity::Valid);
+}
+
+#[test]
+fn reads_a_failed_cas_as_a_mismatch_only_under_porcupine_semantics() {
+    // The register holds 1 during the whole cas [1 2], which failed.
+    let h = history(&[
+        (0, Invoke, "write", json!(1)),
+        (0, Done, "write", json!(1)),
+        (1, Invoke, "cas", json!([1, 2])),
+        (1, Fail, "cas", json!([1, 2])),
+        (0, Invoke, "read", json!(null)),
+        (0, Done, "read", json!(1)),
+    ]);
+    assert_eq!(kv(&h).valid, Validity::Invalid);
+    let knossos = check(&h, ModelKind::Kv, FailSemantics::NotApplied, &Budget::default());
+    assert_eq!(knossos.valid, Validity::Valid);
+}
+
+#[test]
+fn treats_a_nil_read_as_unobserved_when_a_knossos_initial_value_is_given() {
+    let h = history(&[(0, Invoke, "read", json!(null)), (0, Done, "read", json!(null))]);
+    let knossos = ModelKind::CasRegister { initial: Some(json!(0)) };
+    assert_eq!(check(&h, knossos, FailSemantics::NotApplied, &Budget::default()).valid, Validity::Valid);
+    let strict = ModelKind::CasRegister { initial: None };
+    assert_eq!(check(&h, strict, FailSemantics::NotApplied, &Budget::default()).valid, Validity::Valid);
+    let h = history(&[(0, Invoke, "read", json!(null)), (0, Done, "read", json!(0))]);
+    assert_eq!(
+        check(&h, ModelKind::CasRegister { initial: None }, FailSemantics::NotApplied, &Budget::default())
+            .valid,
+        Validity::Invalid
+    );
+}
+
+#[test]
+fn answers_unknown_with_the_reason_when_the_memory_budget_runs_out() {
+    let h = register_history(&Generation {
+        seed: 3,
+        ops: 4_000,
+        keys: 1,
+        clients: 16,
+        info_rate: 0.2,
+        cas: true,
+    });
+    let budget = Budget { time: None, memory_bytes: Some(64 << 10) };
+    let r = check(&h, ModelKind::Kv, FailSemantics::CasMismatch, &budget);
+    assert_eq!(r.valid, Validity::Unknown, "{r:?}");
+    let reason = r.reason.unwrap();
+    assert!(
+        reason.contains("memory budget") && reason.contains("0 of 1 partitions were decided"),
+        "{reason}"
+    );
+    assert_eq!(r.details["undecided_partitions"], json!(["k0"]));
+}
+
+#[test]
+fn answers_unknown_with_the_reason_when_the_time_budget_runs_out() {
+    let h = register_history(&Generation {
+        seed: 4,
+        ops: 20_000,
+        keys: 1,
+        clients: 16,
+        info_rate: 0.2,
+        cas: true,
+    });
+    let budget = Budget { time: Some(Duration::ZERO), memory_bytes: None };
+    let r = check(&h, ModelKind::Kv, FailSemantics::CasMismatch, &budget);
+    assert_eq!(r.valid, Validity::Unknown, "{r:?}");
+    assert!(r.reason.unwrap().contains("time budget"));
+}
+
+#[test]
+fn checks_each_key_as_its_own_partition() {
+    let h = register_history(&Generation { seed: 9, ops: 2_000, keys: 5, ..Generation::default() });
+    let r = kv(&h);
+    assert_eq!(r.valid, Validity::Valid);
+    assert_eq!(r.details["partitions"], json!(5));
+    assert_eq!(r.details["decided"], json!(5));
+}
+
+#[test]
+fn checks_queue_set_counter_and_mutex_models() {
+    let queue = history(&[
+        (0, Invoke, "enqueue", json!(1)),
+        (0, Done, "enqueue", json!(1)),
+        (1, Invoke, "dequeue", json!(null)),
+        (1, Done, "dequeue", json!(2)),
+    ]);
+    assert_eq!(
+        check(&queue, ModelKind::FifoQueue, FailSemantics::NotApplied, &Budget::default()).valid,
+        Validity::Invalid
+    );
+    let set = history(&[
+        (0, Invoke, "add", json!(1)),
+        (1, Invoke, "read", json!(null)),
+        (0, Done, "add", json!(1)),
+        (1, Done, "read", json!([1])),
+    ]);
+    assert_eq!(
+        check(&set, ModelKind::Set, FailSemantics::NotApplied, &Budget::default()).valid,
+        Validity::Valid
+    );
+    let counter = history(&[
+        (0, Invoke, "add", json!(2)),
+        (0, Done, "add", json!(2)),
+        (1, Invoke, "read", json!(null)),
+        (1, Done, "read", json!(3)),
+    ]);
+    assert_eq!(
+        check(&counter, ModelKind::Counter, FailSemantics::NotApplied, &Budget::default()).valid,
+        Validity::Invalid
+    );
+    let mutex = history(&[
+        (0, Invoke, "acquire", json!(null)),
+        (0, Done, "acquire", json!(null)),
+        (1, Invoke, "acquire", json!(null)),
+        (1, Done, "acquire", json!(null)),
+    ]);
+    assert_eq!(
+        check(&mutex, ModelKind::Mutex, FailSemantics::NotApplied, &Budget::default()).valid,
+        Validity::Invalid
+    );
+}
+
+#[test]
+fn answers_unknown_naming_the_op_a_model_cannot_read() {
+    let h = history(&[(0, Invoke, "transfer", json!(1)), (0, Done, "transfer", json!(1))]);
+    let r = kv(&h);
+    assert_eq!(r.valid, Validity::Unknown);
+    assert!(r.reason.unwrap().contains("op 0: a register has no op 'transfer'"));
+}

@@ -1,0 +1,311 @@
+//! `sunder run`: resolves the test, creates the run folder and the network, starts the
+//! cluster, runs the phases with the nemesis alongside, tears everything down (also on
+//! Ctrl-C, on error and on panic), judges the history, writes `results.json` and the report,
+//! and exits with the verdict's code.
+//!
+//! Order matters for safety: the network is built and, on netns, the harness moves into the
+//! control namespace while it is still single-threaded, before the async runtime or any
+//! socket exists, so no connection it ever makes can leave the test network.
+
+use crate::cli::{RunArgs, key_value};
+use crate::judge;
+use crate::launcher::{Cluster, NodeSpec};
+use crate::recorder::Recorder;
+use crate::runlog::RunLog;
+use crate::runner::{self, RunSettings};
+use crate::store::{RunDir, TestSpec, rfc3339, write_json};
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use sunder_check::history::{History, HistoryWriter, Strictness};
+use sunder_check::import::Format;
+use sunder_nemesis::schedule::{FaultKind, NemesisConfig, parse_faults};
+use sunder_nemesis::{Clock, Nemesis, NetKind, Network, NetworkConfig, Target};
+use sunder_workloads::kv_client::KvClient;
+use tokio::sync::watch;
+
+/// How long a node gets to become healthy.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a cluster gets to elect a leader before clients start anyway.
+const LEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long nodes get to exit after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+/// The port every node listens on inside its own namespace (netns backend).
+const NETNS_PORT: u16 = 7000;
+
+/// Runs a test and returns the verdict's exit code.
+pub fn run(args: RunArgs) -> Result<u8> {
+    let (mut test, faults) = resolve(&args)?;
+    let store = absolute(&args.store)?;
+    let dir = RunDir::create(&store, &test.name, test.seed, SystemTime::now())?;
+    let log = RunLog::create(&dir.log(), args.quiet)?;
+    std::fs::write(dir.harness_pid(), format!("{} {}\n", std::process::id(), test.run_id))?;
+    log.info(format!(
+        "run {} of {} ({} nodes, {} workload, nemesis {}, seed {}) in {}",
+        test.run_id,
+        test.system,
+        test.nodes.len(),
+        test.workload,
+        if faults.is_empty() { "none".to_string() } else { test.nemesis.join(",") },
+        test.seed,
+        dir.path.display()
+    ));
+    let kind: NetKind = args.net.parse().map_err(|e| anyhow::anyhow!("--net: {e}"))?;
+    let outcome = (|| {
+        let network = Arc::new(
+            Network::create(&NetworkConfig {
+                kind,
+                run_id: test.run_id.clone(),
+                nodes: test.nodes.clone(),
+                port: NETNS_PORT,
+                seed: test.seed,
+            })
+            .context("cannot build the test network")?,
+        );
+        log.info(format!("network: {}", network.choice()));
+        test.net = network.kind().to_string();
+        // Still single-threaded here: after this, every socket lives in the test network.
+        network.enter_control().context("cannot enter the control namespace")?;
+        let clock = if faults.contains(&FaultKind::Clock) {
+            Some(Clock::new(&dir.path.join("clock"), &test.nodes).context("clock faults need libfaketime")?)
+        } else {
+            None
+        };
+        let specs = node_specs(&dir, &test.nodes, &network, clock.as_ref())?;
+        dir.write_test(&test)?;
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let outcome = rt.block_on(run_test(&args, &test, &faults, &dir, &log, network.clone(), clock, specs));
+        drop(rt);
+        // Nodes are stopped by now: a namespace lives on while a process is inside it.
+        network.teardown().context("cannot tear the test network down")?;
+        outcome
+    })();
+    let _ = std::fs::remove_file(dir.harness_pid());
+    if let Err(e) = &outcome {
+        log.detail(format!("error: {e:#}"));
+    }
+    outcome
+}
+
+fn resolve(args: &RunArgs) -> Result<(TestSpec, Vec<FaultKind>)> {
+    let Some(system) = sunder_systems::catalog::find(&args.system) else {
+        let known: Vec<&str> = sunder_systems::catalog::SYSTEMS.iter().map(|s| s.name).collect();
+        bail!("unknown system {:?}; known: {}", args.system, known.join(", "));
+    };
+    if sunder_workloads::catalog::find(&args.workload).is_none() {
+        let known: Vec<&str> = sunder_workloads::catalog::WORKLOADS.iter().map(|w| w.name).collect();
+        bail!("unknown workload {:?}; known: {}", args.workload, known.join(", "));
+    }
+    let n = args.nodes.unwrap_or(system.default_nodes);
+    if n < system.min_nodes || n > system.max_nodes {
+        bail!("{} runs with {} to {} nodes, not {n}", system.name, system.min_nodes, system.max_nodes);
+    }
+    let options: BTreeMap<String, String> =
+        args.options.iter().map(|o| key_value(o)).collect::<Result<_>>().context("-o")?;
+    system
+        .validate_options(options.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(anyhow::Error::msg)?;
+    if args.keys == 0 || args.concurrency == 0 {
+        bail!("--keys and --concurrency must be at least 1");
+    }
+    for (flag, v) in [("--time-limit", args.time_limit), ("--nemesis-interval", args.nemesis_interval)] {
+        if !(v > 0.0 && v.is_finite()) {
+            bail!("{flag} must be a positive number of seconds");
+        }
+    }
+    if !(args.recovery >= 0.0 && args.recovery.is_finite()) {
+        bail!("--recovery must be zero or a positive number of seconds");
+    }
+    if let Some(r) = args.rate
+        && !(r > 0.0 && r.is_finite())
+    {
+        bail!("--rate must be a positive number of ops/s");
+    }
+    args.net.parse::<NetKind>().map_err(|e| anyhow::anyhow!("--net: {e}"))?;
+    let nemesis = args.nemesis.as_deref().unwrap_or(system.default_nemesis);
+    let faults = parse_faults(nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
+    let targets = match &args.nemesis_targets {
+        Some(list) => list
+            .split(',')
+            .map(|t| t.trim().parse::<Target>().map(|t| t.name().to_string()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("--nemesis-targets: {e}"))?,
+        None => vec![],
+    };
+    let now = SystemTime::now();
+    let nanos = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
+    let seed = args.seed.unwrap_or(nanos % 1_000_000);
+    // Unique per run even for equal seeds; short, because interface and chain names are.
+    let run_id = format!(
+        "{:08x}",
+        (nanos ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
+    );
+    let test = TestSpec {
+        name: args.name.clone().unwrap_or_else(|| format!("{}-{}", args.system, args.workload)),
+        run_id,
+        system: system.name.to_string(),
+        nodes: (1..=n).map(|i| format!("n{i}")).collect(),
+        workload: args.workload.clone(),
+        keys: args.keys,
+        concurrency: args.concurrency,
+        rate: args.rate,
+        time_limit_s: args.time_limit,
+        seed,
+        net: String::new(),
+        nemesis: faults.iter().map(|f| f.name().to_string()).collect(),
+        nemesis_targets: targets,
+        nemesis_interval_s: args.nemesis_interval,
+        options,
+        op_timeout_ms: args.op_timeout_ms,
+        recovery_s: args.recovery,
+        sunder_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: rfc3339(now),
+    };
+    Ok((test, faults))
+}
+
+fn absolute(p: &std::path::Path) -> Result<std::path::PathBuf> {
+    std::fs::create_dir_all(p).with_context(|| format!("cannot create store {}", p.display()))?;
+    p.canonicalize().with_context(|| format!("cannot resolve {}", p.display()))
+}
+
+/// Where each node listens and how it dials its peers, as the network lays them out.
+fn node_specs(dir: &RunDir, ids: &[String], net: &Network, clock: Option<&Clock>) -> Result<Vec<NodeSpec>> {
+    ids.iter()
+        .map(|id| {
+            Ok(NodeSpec {
+                id: id.clone(),
+                listen: net.listen_addr(id)?,
+                client_addr: net.client_addr(id)?,
+                peers: net.peer_addrs(id)?,
+                dir: dir.node_dir(id),
+                env: match clock {
+                    Some(c) => c.faketime_env(id)?,
+                    None => vec![],
+                },
+            })
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_test(
+    args: &RunArgs,
+    test: &TestSpec,
+    faults: &[FaultKind],
+    dir: &RunDir,
+    log: &RunLog,
+    network: Arc<Network>,
+    clock: Option<Clock>,
+    specs: Vec<NodeSpec>,
+) -> Result<u8> {
+    let cluster = Arc::new(
+        Cluster::new(&test.system, test.options.clone(), specs)?.in_network(&test.run_id, network.clone()),
+    );
+    let http = reqwest::Client::builder().no_proxy().build()?;
+    cluster.start_all()?;
+    cluster.wait_healthy(&http, HEALTH_TIMEOUT).await?;
+    wait_leader(&cluster, log).await;
+    log.info(format!("cluster healthy: {}", cluster.ids().join(", ")));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let signals = tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+        let _ = stop_tx.send(true);
+    });
+
+    let writer = if args.no_record { None } else { Some(HistoryWriter::create(&dir.history())?) };
+    let rec = Arc::new(Recorder::new(writer));
+    let client = KvClient::new(cluster.client_addrs(), Duration::from_millis(test.op_timeout_ms))?;
+    let settings = RunSettings {
+        concurrency: test.concurrency,
+        rate: test.rate,
+        time_limit: Duration::from_secs_f64(test.time_limit_s),
+        keys: test.keys,
+        seed: test.seed,
+    };
+
+    let cfg =
+        NemesisConfig::new(faults.to_vec(), Duration::from_secs_f64(test.nemesis_interval_s), test.seed);
+    let mut nemesis = Nemesis::new(network, cluster.clone(), clock, cfg)?;
+    let (main_done_tx, main_done_rx) = watch::channel(false);
+    let nemesis_task = {
+        let rec = rec.clone();
+        let mut done = main_done_rx;
+        tokio::spawn(async move {
+            let mut report = |f: &str, v: Value| rec.nemesis(f, v);
+            let r = nemesis
+                .run(
+                    async move { while !*done.borrow_and_update() && done.changed().await.is_ok() {} },
+                    &mut report,
+                )
+                .await;
+            (nemesis, r)
+        })
+    };
+
+    let progress = crate::progress::start(rec.clone(), settings.time_limit, args.quiet);
+    let next_process = runner::main_phase(rec.clone(), client.clone(), &settings, stop_rx.clone()).await;
+    progress.abort();
+    let _ = main_done_tx.send(true);
+    let interrupted = *stop_rx.borrow();
+    if interrupted {
+        log.info("interrupted: ending the run early, then checking what was recorded");
+    }
+
+    rec.nemesis("phase", json!("heal"));
+    let (mut nemesis, nemesis_result) = nemesis_task.await.context("the nemesis task panicked")?;
+    if let Err(e) = &nemesis_result {
+        log.info(format!("nemesis error (healing now): {e}"));
+    }
+    let mut report = |f: &str, v: Value| rec.nemesis(f, v);
+    nemesis.heal_all(&mut report).await.context("cannot heal every fault")?;
+    drop(nemesis);
+    if !interrupted {
+        if let Err(e) = cluster.wait_healthy(&http, HEALTH_TIMEOUT).await {
+            log.info(format!("after heal: {e:#}"));
+        }
+        wait_leader(&cluster, log).await;
+        tokio::time::sleep(Duration::from_secs_f64(test.recovery_s)).await;
+    }
+    runner::final_phase(rec.clone(), client, test.keys, next_process).await;
+    signals.abort();
+
+    let stopper = cluster.clone();
+    tokio::task::spawn_blocking(move || stopper.stop_all(STOP_GRACE)).await?;
+    drop(cluster);
+    let ops = Arc::into_inner(rec).context("recorder still shared")?.finish()?;
+    log.info(format!("teardown complete; {} ops recorded", ops.len()));
+    nemesis_result.context("the nemesis failed")?;
+
+    let history = History::new(ops, Strictness::Strict)
+        .map_err(|v| anyhow::anyhow!("recorded history is invalid: {v}"))?;
+    let judgement = judge::for_workload(&test.workload)?;
+    let results =
+        judge::judge(&history, &judgement, Format::Jsonl.fail_semantics(), judge::Limits::default());
+    write_json(&dir.results(), &results)?;
+    log.info(judge::summary(&results));
+    crate::commands::report::render(&dir.path, log);
+    if !args.quiet {
+        println!("{}", dir.path.display());
+    }
+    Ok(results.valid.exit_code() as u8)
+}
+
+/// Waits until some node says it leads, so clients do not start into an election.
+async fn wait_leader(cluster: &Cluster, log: &RunLog) {
+    let deadline = tokio::time::Instant::now() + LEADER_TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if let Some(l) = sunder_nemesis::process::Cluster::leader(cluster).await {
+            log.detail(format!("leader: {l}"));
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    log.info(format!("no leader after {} s; starting anyway", LEADER_TIMEOUT.as_secs()));
+}

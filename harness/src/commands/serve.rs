@@ -1,0 +1,31 @@
+//! `sunder serve`: serves the store (a table of runs, each run's report and files) until
+//! Ctrl-C. It binds to localhost unless told otherwise; the router refuses any path that
+//! leaves the store.
+
+use crate::cli::ServeArgs;
+use anyhow::{Context, Result};
+
+/// Serves until SIGINT/SIGTERM; exit code 0.
+pub fn run(args: ServeArgs) -> Result<u8> {
+    let store = args.store.canonicalize().with_context(|| format!("no store at {}", args.store.display()))?;
+    if !args.bind.ip().is_loopback() {
+        eprintln!("sunder: serving {} on {}, which is not a loopback address", store.display(), args.bind);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.bind)
+            .await
+            .with_context(|| format!("cannot bind {}", args.bind))?;
+        println!("serving {} at http://{}/", store.display(), listener.local_addr()?);
+        axum::serve(listener, sunder_report::serve::router(store))
+            .with_graceful_shutdown(async {
+                use tokio::signal::unix::{SignalKind, signal};
+                let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+                let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+                tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            })
+            .await
+            .context("serve failed")
+    })?;
+    Ok(0)
+}

@@ -1,0 +1,315 @@
+//! Starts and stops the nodes of a cluster. Each node is a real OS process, `sunder node
+//! <system> ...` (this same binary), with its own data dir and log under the run folder
+//! and a pid file `sunder cleanup` can find.
+//!
+//! Why a spawner thread: `PR_SET_PDEATHSIG` fires when the *thread* that forked the child
+//! exits (NOTES.md), and async runtimes retire threads. Every fork happens on one thread
+//! that lives as long as the [`Cluster`], so nodes die with the harness, even when the
+//! harness is SIGKILLed, and never before.
+
+use anyhow::{Context, Result, anyhow, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use sunder_nemesis::Network;
+use sunder_nemesis::process::ClusterError;
+
+/// How to start one node.
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    /// Node id, e.g. `n1`.
+    pub id: String,
+    /// Address the node binds.
+    pub listen: SocketAddr,
+    /// Address clients (and the health check) dial.
+    pub client_addr: SocketAddr,
+    /// How this node dials each peer.
+    pub peers: BTreeMap<String, SocketAddr>,
+    /// `nodes/<id>/` in the run folder.
+    pub dir: PathBuf,
+    /// Extra environment (libfaketime).
+    pub env: Vec<(String, String)>,
+}
+
+type SpawnReply = mpsc::Sender<std::io::Result<Child>>;
+
+/// A running cluster. Dropping it stops every node (SIGKILL, reaped).
+pub struct Cluster {
+    system: String,
+    options: BTreeMap<String, String>,
+    specs: BTreeMap<String, NodeSpec>,
+    children: Mutex<BTreeMap<String, Child>>,
+    spawn_tx: Mutex<Option<mpsc::Sender<(Command, SpawnReply)>>>,
+    spawner: Option<std::thread::JoinHandle<()>>,
+    exe: PathBuf,
+    run_id: Option<String>,
+    network: Option<Arc<Network>>,
+}
+
+impl Cluster {
+    /// Prepares a cluster whose nodes run as `<this executable> node ...`; nothing starts
+    /// until [`Cluster::start_all`].
+    pub fn new(system: &str, options: BTreeMap<String, String>, specs: Vec<NodeSpec>) -> Result<Cluster> {
+        let exe = std::env::current_exe().context("cannot find the sunder executable")?;
+        Cluster::with_executable(exe, system, options, specs)
+    }
+
+    /// Like [`Cluster::new`], with the `sunder` executable given (tests pass the built binary).
+    pub fn with_executable(
+        exe: PathBuf,
+        system: &str,
+        options: BTreeMap<String, String>,
+        specs: Vec<NodeSpec>,
+    ) -> Result<Cluster> {
+        let (tx, rx) = mpsc::channel::<(Command, SpawnReply)>();
+        let spawner = std::thread::Builder::new().name("node-spawner".into()).spawn(move || {
+            for (mut cmd, reply) in rx {
+                let _ = reply.send(cmd.spawn());
+            }
+        })?;
+        Ok(Cluster {
+            system: system.to_string(),
+            options,
+            specs: specs.into_iter().map(|s| (s.id.clone(), s)).collect(),
+            children: Mutex::new(BTreeMap::new()),
+            spawn_tx: Mutex::new(Some(tx)),
+            spawner: Some(spawner),
+            exe,
+            run_id: None,
+            network: None,
+        })
+    }
+
+    /// Places every node where the run's network wants it (its namespace, on netns) and
+    /// tags its command line with the run id, so `sunder cleanup` can recognise it.
+    pub fn in_network(mut self, run_id: &str, network: Arc<Network>) -> Cluster {
+        self.run_id = Some(run_id.to_string());
+        self.network = Some(network);
+        self
+    }
+
+    /// Node ids in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.specs.keys().cloned().collect()
+    }
+
+    /// Client addresses by node id.
+    pub fn client_addrs(&self) -> BTreeMap<String, SocketAddr> {
+        self.specs.iter().map(|(id, s)| (id.clone(), s.client_addr)).collect()
+    }
+
+    /// The pid of a running node.
+    pub fn pid(&self, id: &str) -> Option<u32> {
+        self.children.lock().expect("children lock").get(id).map(|c| c.id())
+    }
+
+    /// Starts every node.
+    pub fn start_all(&self) -> Result<()> {
+        for id in self.ids() {
+            self.start(&id)?;
+        }
+        Ok(())
+    }
+
+    /// Starts (or restarts, on the same data dir) one node.
+    pub fn start(&self, id: &str) -> Result<()> {
+        let spec = self.specs.get(id).ok_or_else(|| anyhow!("no node {id}"))?;
+        let data = spec.dir.join("data");
+        std::fs::create_dir_all(&data)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(spec.dir.join("log"))
+            .with_context(|| format!("cannot open the log of {id}"))?;
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg("node")
+            .arg(&self.system)
+            .args(["--id", id])
+            .arg("--listen")
+            .arg(spec.listen.to_string())
+            .arg("--data")
+            .arg(&data);
+        for (peer, addr) in &spec.peers {
+            cmd.arg("--peer").arg(format!("{peer}={addr}"));
+        }
+        if let Some(run_id) = &self.run_id {
+            cmd.args(["--run-id", run_id]);
+        }
+        for (k, v) in &self.options {
+            cmd.arg("-o").arg(format!("{k}={v}"));
+        }
+        cmd.envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let parent = std::process::id();
+        // SAFETY: the closure only makes async-signal-safe system calls (prctl, setpgid,
+        // getppid) between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // Its own process group: a terminal's Ctrl-C reaches the harness, which then
+                // ends the run in order, not the nodes directly.
+                if libc::setpgid(0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The harness may have died between fork and prctl.
+                if libc::getppid() as u32 != parent {
+                    return Err(std::io::Error::other("harness exited during spawn"));
+                }
+                Ok(())
+            });
+        }
+        if let Some(net) = &self.network {
+            net.prepare_node_command(id, &mut cmd).with_context(|| format!("cannot place node {id}"))?;
+        }
+        let (reply_tx, reply_rx) = mpsc::channel();
+        {
+            let tx = self.spawn_tx.lock().expect("spawn lock");
+            let tx = tx.as_ref().ok_or_else(|| anyhow!("cluster is stopping"))?;
+            tx.send((cmd, reply_tx)).map_err(|_| anyhow!("node spawner is gone"))?;
+        }
+        let child = reply_rx
+            .recv()
+            .map_err(|_| anyhow!("node spawner is gone"))?
+            .with_context(|| format!("cannot start node {id}"))?;
+        std::fs::write(spec.dir.join("pid"), format!("{}\n", child.id()))?;
+        self.children.lock().expect("children lock").insert(id.to_string(), child);
+        Ok(())
+    }
+
+    /// Waits until every node answers `GET /status`, or fails naming the node and showing
+    /// the end of its log.
+    pub async fn wait_healthy(&self, http: &reqwest::Client, timeout: Duration) -> Result<()> {
+        for id in self.ids() {
+            self.wait_node(http, &id, timeout).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until one node answers `GET /status`.
+    pub async fn wait_node(&self, http: &reqwest::Client, id: &str, timeout: Duration) -> Result<()> {
+        let spec = &self.specs[id];
+        let url = format!("http://{}/status", spec.client_addr);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(r) = http.get(&url).timeout(Duration::from_millis(500)).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            if let Some(status) = self.exited(id) {
+                bail!(
+                    "node {id} exited ({status}) before it was healthy; its log ends:\n{}",
+                    self.log_tail(id)
+                );
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "node {id} did not answer {url} within {:.1} s; its log ends:\n{}",
+                    timeout.as_secs_f64(),
+                    self.log_tail(id)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The exit status of a node that has exited, reaping it.
+    pub fn exited(&self, id: &str) -> Option<std::process::ExitStatus> {
+        let mut children = self.children.lock().expect("children lock");
+        children.get_mut(id).and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// The last lines of a node's log.
+    pub fn log_tail(&self, id: &str) -> String {
+        let text = std::fs::read_to_string(self.specs[id].dir.join("log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(20)..];
+        if tail.is_empty() {
+            "    (empty)".into()
+        } else {
+            tail.iter().map(|l| format!("    {l}\n")).collect()
+        }
+    }
+
+    /// SIGKILLs a node and reaps it (the kill fault). Its data dir stays for a restart.
+    pub fn kill(&self, id: &str) -> Result<()> {
+        let child = self.children.lock().expect("children lock").remove(id);
+        if let Some(mut c) = child {
+            let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGKILL);
+            c.wait().with_context(|| format!("cannot reap node {id}"))?;
+        }
+        Ok(())
+    }
+
+    /// Stops every node: SIGTERM, up to `grace` to exit, then SIGKILL; all reaped.
+    pub fn stop_all(&self, grace: Duration) {
+        let mut children = std::mem::take(&mut *self.children.lock().expect("children lock"));
+        for c in children.values() {
+            // Resume a paused node first, or it cannot act on SIGTERM.
+            let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGCONT);
+            let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline && children.values_mut().any(|c| matches!(c.try_wait(), Ok(None))) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for (id, c) in children.iter_mut() {
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGKILL);
+            }
+            let _ = c.wait();
+            let _ = std::fs::remove_file(self.specs[id].dir.join("pid"));
+        }
+    }
+}
+
+/// The nemesis aims its process faults through this: kill and restart by the pids this
+/// cluster started, the leader from the nodes' own `/status`.
+impl sunder_nemesis::process::Cluster for Cluster {
+    fn nodes(&self) -> Vec<String> {
+        self.ids()
+    }
+
+    fn pid(&self, node: &str) -> Option<u32> {
+        Cluster::pid(self, node)
+    }
+
+    async fn kill(&self, node: &str) -> Result<(), ClusterError> {
+        Cluster::kill(self, node).map_err(|e| ClusterError::from(format!("{e:#}")))
+    }
+
+    async fn restart(&self, node: &str) -> Result<(), ClusterError> {
+        self.start(node).map_err(|e| ClusterError::from(format!("{e:#}")))
+    }
+
+    async fn leader(&self) -> Option<String> {
+        sunder_nemesis::status::leader_from_status(&self.client_addrs(), Duration::from_millis(500)).await
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop_all(Duration::from_millis(500));
+        self.spawn_tx.lock().map(|mut t| t.take()).ok();
+        if let Some(t) = self.spawner.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released for the node to take).
+pub fn free_local_addr() -> Result<SocketAddr> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
+    Ok(l.local_addr()?)
+}

@@ -1,0 +1,26 @@
+//! `sunder` (the harness crate): the CLI's machinery as a library, so integration tests can
+//! drive the launcher and runner directly; `main.rs` is a thin binary over it. Exit codes
+//! follow DESIGN.md (0 valid, 1 invalid, 2 unknown, 3 the harness itself failed or the
+//! arguments were bad).
+//!
+//! Layout:
+//! - [`cli`]: argument definitions.
+//! - [`commands`]: one file per subcommand (`run`, `check`, `node`, `cleanup`).
+//! - [`launcher`]: node processes (start, health, kill, teardown).
+//! - [`runner`]: client workers and the run's phases.
+//! - [`recorder`]: the history as it is recorded.
+//! - [`judge`]: which checkers judge a history, and the composed verdict.
+//! - [`store`]: run folders; [`runlog`]: `sunder.log`; [`progress`]: the live progress line.
+
+pub mod cli;
+pub mod commands;
+pub mod judge;
+pub mod launcher;
+pub mod progress;
+pub mod recorder;
+pub mod runlog;
+pub mod runner;
+pub mod store;
+
+/// Exit code when the harness itself failed or the arguments were bad.
+pub const EXIT_HARNESS_FAILED: u8 = 3;

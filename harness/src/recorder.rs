@@ -1,0 +1,83 @@
+//! Turns what clients and the nemesis do into ops of the history: assigns each its index and
+//! its time since the run started, keeps the history in memory for the checkers, appends it
+//! to `history.jsonl` as it goes, and counts outcomes for the progress line.
+
+use serde_json::Value;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+use sunder_check::history::{HistoryWriter, Op, OpType, Process};
+
+/// Live outcome counts.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Completed `ok`.
+    pub ok: AtomicU64,
+    /// Completed `fail`.
+    pub fail: AtomicU64,
+    /// Completed `info`.
+    pub info: AtomicU64,
+}
+
+/// The history being recorded.
+pub struct Recorder {
+    start: Instant,
+    ops: Mutex<Vec<Op>>,
+    writer: Option<HistoryWriter>,
+    /// Outcome counts of client ops.
+    pub counters: Counters,
+}
+
+impl Recorder {
+    /// A recorder whose clock starts now; `writer` is `None` only for the recording-cost
+    /// benchmark.
+    pub fn new(writer: Option<HistoryWriter>) -> Recorder {
+        Recorder { start: Instant::now(), ops: Mutex::new(Vec::new()), writer, counters: Counters::default() }
+    }
+
+    /// Records one op, stamping its index and time, and returns the index.
+    pub fn record(&self, mut op: Op) -> u64 {
+        let counter = match (op.kind, op.process) {
+            (_, Process::Nemesis) | (OpType::Invoke, _) => None,
+            (OpType::Ok, _) => Some(&self.counters.ok),
+            (OpType::Fail, _) => Some(&self.counters.fail),
+            (OpType::Info, _) => Some(&self.counters.info),
+        };
+        if let Some(c) = counter {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut ops = self.ops.lock().expect("history lock");
+        // Stamped under the lock so indices and times grow together.
+        op.index = ops.len() as u64;
+        op.time = self.start.elapsed().as_nanos() as u64;
+        if let Some(w) = &self.writer {
+            w.append(&op);
+        }
+        let index = op.index;
+        ops.push(op);
+        index
+    }
+
+    /// Records a nemesis event.
+    pub fn nemesis(&self, f: &str, value: Value) {
+        self.record(Op {
+            index: 0,
+            time: 0,
+            process: Process::Nemesis,
+            kind: OpType::Info,
+            f: f.to_string(),
+            key: None,
+            value,
+            node: None,
+            error: None,
+        });
+    }
+
+    /// Stops recording: flushes and fsyncs the file, returns the ops.
+    pub fn finish(self) -> std::io::Result<Vec<Op>> {
+        if let Some(w) = self.writer {
+            w.finish()?;
+        }
+        Ok(self.ops.into_inner().expect("history lock"))
+    }
+}

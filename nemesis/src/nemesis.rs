@@ -1,0 +1,315 @@
+//! The nemesis of a run: it executes the [`Schedule`] against the [`Network`], the
+//! harness's [`Cluster`] and the [`Clock`], one fault at a time (a seeded wait quiet, a
+//! seeded wait with the fault in force), and reports each start and end through a callback
+//! the harness turns into nemesis ops of the history. A start is reported once the fault
+//! is in force, an end once it is undone. [`Nemesis::heal_all`] ends whatever is active
+//! (resuming paused nodes, restarting killed ones) and then heals the network, clears loss
+//! and latency and resets every clock regardless, in case something else left them.
+//!
+//! Network changes run on tokio's blocking pool (they start `iptables-restore`), so the
+//! harness's runtime threads never wait on a process.
+
+use crate::clock::Clock;
+use crate::error::{NemesisError, Result};
+use crate::grudge::{self, Grudge, PartitionShape};
+use crate::net::Network;
+use crate::process::{self, Cluster};
+use crate::schedule::{FaultKind, NemesisConfig, Plan, Schedule};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The callback that records a nemesis op: `f` (`start-partition`, `stop-kill`, ...) and a
+/// value saying what was done to whom.
+pub type Report<'a> = &'a mut (dyn FnMut(&str, Value) + Send);
+
+/// The fault in force, with what is needed to undo it.
+#[derive(Debug)]
+enum Active {
+    Partition { value: Value },
+    Kill { nodes: Vec<String> },
+    Pause { nodes: Vec<(String, u32)> },
+    Clock { nodes: Vec<String>, strobe: Option<(oneshot::Sender<()>, JoinHandle<Result<()>>)> },
+    Loss { nodes: Vec<String>, probability: f64 },
+}
+
+/// Runs a schedule of faults against a cluster.
+pub struct Nemesis<C: Cluster + 'static> {
+    network: Arc<Network>,
+    cluster: Arc<C>,
+    clock: Option<Clock>,
+    schedule: Schedule,
+    nodes: Vec<String>,
+    rng: ChaCha8Rng,
+    active: Option<Active>,
+}
+
+impl<C: Cluster + 'static> Nemesis<C> {
+    /// A nemesis for `cluster` on `network`. `clock` is required when `cfg` asks for clock
+    /// faults (nodes must then have been started with [`Clock::faketime_env`]).
+    pub fn new(
+        network: Arc<Network>,
+        cluster: Arc<C>,
+        clock: Option<Clock>,
+        cfg: NemesisConfig,
+    ) -> Result<Self> {
+        let nodes = cluster.nodes();
+        if cfg.faults.contains(&FaultKind::Clock) && clock.is_none() {
+            return Err(NemesisError::Unsupported {
+                what: "clock faults".into(),
+                why: "no Clock was given (nodes must run under libfaketime)".into(),
+            });
+        }
+        let rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6c65_6164_6572);
+        let schedule = Schedule::new(cfg, &nodes)?;
+        Ok(Nemesis { network, cluster, clock, schedule, nodes, rng, active: None })
+    }
+
+    /// Whether a fault is in force.
+    pub fn is_active(&self) -> bool {
+        self.active.is_some()
+    }
+
+    /// Alternates quiet waits and faults until `stop` resolves, leaving the fault in
+    /// force at that moment for [`Nemesis::heal_all`]. Returns early with the error if a
+    /// fault cannot be started or ended; call `heal_all` then too.
+    pub async fn run(&mut self, stop: impl Future<Output = ()>, report: Report<'_>) -> Result<()> {
+        tokio::pin!(stop);
+        loop {
+            let wait = self.schedule.next_wait();
+            tokio::select! {
+                biased;
+                _ = &mut stop => return Ok(()),
+                _ = tokio::time::sleep(wait) => {}
+            }
+            if self.active.is_some() {
+                self.stop_active(report).await?;
+            } else if let Some(plan) = self.schedule.next_fault() {
+                self.start(plan, report).await?;
+            }
+        }
+    }
+
+    /// Ends every fault: the active one (reported as its `stop-` op), then, silently, any
+    /// network fault, clock offset, pause or kill that is somehow still in place.
+    pub async fn heal_all(&mut self, report: Report<'_>) -> Result<()> {
+        let active = self.stop_active(report).await;
+        let net = Arc::clone(&self.network);
+        let network = blocking(move || net.heal_all()).await;
+        let clock = self.clock.as_ref().map_or(Ok(()), Clock::reset);
+        active.and(network).and(clock)
+    }
+
+    /// Starts `plan` now and reports it; ends any fault already active first.
+    pub async fn start(&mut self, plan: Plan, report: Report<'_>) -> Result<()> {
+        if self.active.is_some() {
+            self.stop_active(report).await?;
+        }
+        match plan {
+            Plan::Partition { shape, one_way, grudge } => {
+                self.start_partition(shape, one_way, grudge, report).await
+            }
+            Plan::Kill { target, nodes } => {
+                let nodes = self.resolve(nodes).await;
+                let mut killed = Vec::new();
+                let mut error = None;
+                for n in nodes.iter().flatten() {
+                    match self.cluster.kill(n).await {
+                        Ok(()) => killed.push(n.clone()),
+                        Err(e) => {
+                            error = Some(NemesisError::Cluster(format!("kill {n}: {e}")));
+                            break;
+                        }
+                    }
+                }
+                let mut value = json!({"target": target.name(), "nodes": killed});
+                self.finish_start("kill", &mut value, nodes.is_none(), error.as_ref(), report);
+                self.active = Some(Active::Kill { nodes: killed });
+                error.map_or(Ok(()), Err)
+            }
+            Plan::Pause { target, nodes } => {
+                let nodes = self.resolve(nodes).await;
+                let mut paused = Vec::new();
+                let mut error = None;
+                for n in nodes.iter().flatten() {
+                    let Some(pid) = self.cluster.pid(n) else { continue };
+                    match process::pause(pid).await {
+                        Ok(()) => paused.push((n.clone(), pid)),
+                        Err(e) => {
+                            error = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let names: Vec<&String> = paused.iter().map(|(n, _)| n).collect();
+                let mut value = json!({"target": target.name(), "nodes": names});
+                self.finish_start("pause", &mut value, nodes.is_none(), error.as_ref(), report);
+                self.active = Some(Active::Pause { nodes: paused });
+                error.map_or(Ok(()), Err)
+            }
+            Plan::Skew { offsets } => {
+                let clock = self.clock.clone().expect("checked in new");
+                let result = clock.skew_all(&offsets);
+                let mut value = json!({"mode": "skew", "offsets": offsets});
+                self.finish_start("clock", &mut value, false, result.as_ref().err(), report);
+                self.active = Some(Active::Clock { nodes: offsets.keys().cloned().collect(), strobe: None });
+                result
+            }
+            Plan::Strobe { offsets, period } => {
+                let clock = self.clock.clone().expect("checked in new");
+                let (tx, rx) = oneshot::channel::<()>();
+                let task_offsets = offsets.clone();
+                let handle = tokio::spawn(async move {
+                    clock
+                        .strobe(&task_offsets, period, async {
+                            let _ = rx.await;
+                        })
+                        .await
+                });
+                let mut value =
+                    json!({"mode": "strobe", "offsets": offsets, "period-ms": period.as_millis() as u64});
+                self.finish_start("clock", &mut value, false, None, report);
+                self.active = Some(Active::Clock {
+                    nodes: offsets.keys().cloned().collect(),
+                    strobe: Some((tx, handle)),
+                });
+                Ok(())
+            }
+            Plan::Loss { nodes, probability } => {
+                let set: BTreeSet<String> = nodes.iter().cloned().collect();
+                let net = Arc::clone(&self.network);
+                let result = blocking(move || net.loss(&set, probability)).await;
+                let mut value = json!({"nodes": nodes, "probability": probability});
+                self.finish_start("loss", &mut value, false, result.as_ref().err(), report);
+                self.active = Some(Active::Loss { nodes, probability });
+                result
+            }
+        }
+    }
+
+    async fn start_partition(
+        &mut self,
+        shape: PartitionShape,
+        one_way: bool,
+        grudge: Option<Grudge>,
+        report: Report<'_>,
+    ) -> Result<()> {
+        let (grudge, no_leader) = match grudge {
+            Some(g) => (Some(g), false),
+            None => match self.cluster.leader().await {
+                Some(l) => {
+                    (Some(grudge::build(shape, one_way, &self.nodes, Some(&l), &mut self.rng)?), false)
+                }
+                None => (None, true),
+            },
+        };
+        let g = grudge.unwrap_or_default();
+        let result = if g.is_empty() {
+            Ok(())
+        } else {
+            let net = Arc::clone(&self.network);
+            let cut = g.clone();
+            blocking(move || net.partition(&cut)).await
+        };
+        let mut value = json!({"shape": shape.name(), "one-way": one_way, "grudge": g});
+        self.finish_start("partition", &mut value, no_leader, result.as_ref().err(), report);
+        self.active = Some(Active::Partition { value });
+        result
+    }
+
+    /// Adds the skip reason or error to a start value and reports it.
+    fn finish_start(
+        &self,
+        kind: &str,
+        value: &mut Value,
+        no_leader: bool,
+        error: Option<&NemesisError>,
+        report: Report<'_>,
+    ) {
+        if no_leader {
+            value["skipped"] = json!("no node reports itself leader");
+        }
+        if let Some(e) = error {
+            value["error"] = json!(e.to_string());
+        }
+        report(&format!("start-{kind}"), value.clone());
+    }
+
+    /// The nodes of `target`: the planned ones, or the leader (None when there is none).
+    async fn resolve(&self, planned: Option<Vec<String>>) -> Option<Vec<String>> {
+        match planned {
+            Some(n) => Some(n),
+            None => self.cluster.leader().await.map(|l| vec![l]),
+        }
+    }
+
+    /// Ends the active fault, if any, and reports its `stop-` op.
+    pub async fn stop_active(&mut self, report: Report<'_>) -> Result<()> {
+        let Some(active) = self.active.take() else { return Ok(()) };
+        let (kind, mut value, result) = match active {
+            Active::Partition { value } => {
+                let net = Arc::clone(&self.network);
+                let r = blocking(move || net.heal()).await;
+                ("partition", value, r)
+            }
+            Active::Kill { nodes } => {
+                let mut r = Ok(());
+                for n in &nodes {
+                    if let Err(e) = self.cluster.restart(n).await {
+                        r = Err(NemesisError::Cluster(format!("restart {n}: {e}")));
+                    }
+                }
+                ("kill", json!({"nodes": nodes}), r)
+            }
+            Active::Pause { nodes } => {
+                let mut r = Ok(());
+                for (n, pid) in &nodes {
+                    // A node that died while paused has nothing left to resume.
+                    if process::proc_state(*pid).is_some()
+                        && let Err(e) = process::resume(*pid).await
+                    {
+                        r = Err(NemesisError::Cluster(format!("resume {n}: {e}")));
+                    }
+                }
+                let names: Vec<&String> = nodes.iter().map(|(n, _)| n).collect();
+                ("pause", json!({"nodes": names}), r)
+            }
+            Active::Clock { nodes, strobe } => {
+                let mut r = Ok(());
+                if let Some((tx, handle)) = strobe {
+                    let _ = tx.send(());
+                    r = handle
+                        .await
+                        .unwrap_or_else(|e| Err(NemesisError::Invalid(format!("strobe task: {e}"))));
+                }
+                let clock = self.clock.as_ref().expect("clock faults need a clock");
+                for n in &nodes {
+                    r = r.and(clock.skew(n, 0.0));
+                }
+                ("clock", json!({"nodes": nodes}), r)
+            }
+            Active::Loss { nodes, probability } => {
+                let net = Arc::clone(&self.network);
+                let r = blocking(move || net.clear_loss()).await;
+                ("loss", json!({"nodes": nodes, "probability": probability}), r)
+            }
+        };
+        if let Err(e) = &result {
+            value["error"] = json!(e.to_string());
+        }
+        report(&format!("stop-{kind}"), value);
+        result
+    }
+}
+
+/// Runs a blocking network change on tokio's blocking pool.
+async fn blocking(f: impl FnOnce() -> Result<()> + Send + 'static) -> Result<()> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(NemesisError::Invalid(format!("network change panicked: {e}"))))
+}

@@ -1,0 +1,178 @@
+//! The local backend, for real: loopback listeners and the link proxies, observed with TCP
+//! probes through each node's peer addresses. Needs no privileges.
+
+mod support;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+use sunder_nemesis::grudge::{self, Grudge, PartitionShape};
+use sunder_nemesis::net::{CutStyle, NetKind, Network, NetworkConfig};
+use support::*;
+
+fn local_network(n: usize) -> Network {
+    Network::create(&NetworkConfig {
+        kind: NetKind::Local,
+        run_id: "local".into(),
+        nodes: nodes(n),
+        port: 0,
+        seed: 3,
+    })
+    .expect("create local network")
+}
+
+fn echoes(net: &Network) -> Vec<Echo> {
+    net.nodes().iter().map(|n| Echo::start(net.listen_addr(n).unwrap(), None)).collect()
+}
+
+fn matrix_mismatches(net: &Network, g: &Grudge) -> Vec<String> {
+    let mut probes = Vec::new();
+    for a in net.nodes() {
+        for b in net.nodes().iter().filter(|b| *b != a) {
+            probes.push((format!("{a}->{b}"), None, net.peer_addrs(a).unwrap()[b], !g.severs(a, b)));
+        }
+    }
+    mismatches(probes)
+}
+
+#[test]
+fn local_partition_shapes_cut_exactly_the_grudge_and_heal_restores_all() {
+    let net = local_network(5);
+    assert_eq!(net.kind(), NetKind::Local);
+    let _echo = echoes(&net);
+    assert!(matrix_mismatches(&net, &Grudge::none()).is_empty());
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for (shape, one_way) in [
+        (PartitionShape::One, false),
+        (PartitionShape::Halves, false),
+        (PartitionShape::MajoritiesRing, false),
+        (PartitionShape::Bridge, false),
+        (PartitionShape::Leader, false),
+        (PartitionShape::One, true),
+        (PartitionShape::MajoritiesRing, true),
+    ] {
+        let g = grudge::build(shape, one_way, net.nodes(), Some("n4"), &mut rng).unwrap();
+        net.partition(&g).unwrap();
+        let bad = matrix_mismatches(&net, &g);
+        assert!(bad.is_empty(), "{shape} one_way={one_way} grudge {g:?}: {bad:?}");
+        net.heal().unwrap();
+        let bad = matrix_mismatches(&net, &Grudge::none());
+        assert!(bad.is_empty(), "after healing {shape}: {bad:?}");
+    }
+    net.teardown().unwrap();
+    net.teardown().unwrap();
+}
+
+#[test]
+fn local_clients_dial_nodes_directly_during_a_partition() {
+    let net = local_network(3);
+    let _echo = echoes(&net);
+    net.partition(&Grudge::isolate(net.nodes(), "n1")).unwrap();
+    let probes = net
+        .nodes()
+        .iter()
+        .map(|n| (format!("client->{n}"), None, net.client_addr(n).unwrap(), true))
+        .collect();
+    assert!(mismatches(probes).is_empty());
+}
+
+#[test]
+fn local_held_bytes_flow_after_heal() {
+    let net = local_network(2);
+    let _echo = echoes(&net);
+    let mut s = std::net::TcpStream::connect(net.peer_addrs("n1").unwrap()["n2"]).unwrap();
+    s.write_all(&[5]).unwrap();
+    let mut b = [0u8; 1];
+    s.read_exact(&mut b).unwrap();
+    net.partition(&Grudge::between(&["n1".into()], &["n2".into()])).unwrap();
+    s.set_read_timeout(Some(PROBE_TIMEOUT)).unwrap();
+    s.write_all(&[6]).unwrap();
+    assert!(s.read(&mut b).is_err(), "a byte crossed the cut");
+    net.heal().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.read_exact(&mut b).unwrap();
+    assert_eq!(b[0], 6);
+}
+
+#[test]
+fn local_reset_style_aborts_open_connections_and_refuses_new_ones() {
+    let net = local_network(2);
+    let _echo = echoes(&net);
+    let to = net.peer_addrs("n1").unwrap()["n2"];
+    let mut open = std::net::TcpStream::connect(to).unwrap();
+    open.write_all(&[1]).unwrap();
+    let mut b = [0u8; 1];
+    open.read_exact(&mut b).unwrap();
+    net.partition_with(&Grudge::isolate(net.nodes(), "n2"), CutStyle::Reset).unwrap();
+    open.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let r = open.read(&mut b);
+    assert!(
+        matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "open connection not reset: {r:?}"
+    );
+    let mut fresh = std::net::TcpStream::connect(to).unwrap();
+    fresh.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let _ = fresh.write_all(&[1]);
+    let r = fresh.read(&mut b);
+    assert!(matches!(r, Err(_) | Ok(0)), "new connection through a reset cut got data: {r:?}");
+}
+
+#[test]
+fn local_latency_delays_each_round_trip_and_clears() {
+    let net = local_network(2);
+    let _echo = echoes(&net);
+    let to = net.peer_addrs("n1").unwrap()["n2"];
+    net.latency(&BTreeSet::from(["n2".to_string()]), Duration::from_millis(150)).unwrap();
+    let mut s = std::net::TcpStream::connect(to).unwrap();
+    let t = Instant::now();
+    s.write_all(&[1]).unwrap();
+    let mut b = [0u8; 1];
+    s.read_exact(&mut b).unwrap();
+    let slow = t.elapsed();
+    assert!(slow >= Duration::from_millis(300), "round trip with 150 ms each way took {slow:?}");
+    net.clear_latency().unwrap();
+    let t = Instant::now();
+    s.write_all(&[1]).unwrap();
+    s.read_exact(&mut b).unwrap();
+    assert!(t.elapsed() < Duration::from_millis(300), "latency did not clear: {:?}", t.elapsed());
+}
+
+#[test]
+fn local_total_loss_stalls_the_link_and_clearing_it_restores() {
+    let net = local_network(2);
+    let _echo = echoes(&net);
+    net.loss(&BTreeSet::from(["n2".to_string()]), 1.0).unwrap();
+    let to = net.peer_addrs("n1").unwrap()["n2"];
+    assert!(!echo_round_trip(to, PROBE_TIMEOUT), "a fully lossy link answered within the probe timeout");
+    net.clear_loss().unwrap();
+    assert!(echo_round_trip(to, REACH_TIMEOUT));
+    assert!(net.loss(&BTreeSet::from(["n2".to_string()]), 1.5).is_err());
+}
+
+#[test]
+fn auto_says_which_backend_it_picked() {
+    let net = Network::create(&NetworkConfig {
+        kind: NetKind::Auto,
+        run_id: run_id("auto"),
+        nodes: nodes(2),
+        port: 7001,
+        seed: 0,
+    })
+    .unwrap();
+    let expected =
+        if sunder_nemesis::net::netns_available().is_ok() { NetKind::Netns } else { NetKind::Local };
+    assert_eq!(net.kind(), expected);
+    assert!(net.choice().starts_with(&expected.to_string()), "{}", net.choice());
+    assert!(net.choice().contains("auto"));
+}
+
+#[test]
+fn peer_maps_name_every_other_node() {
+    let net = local_network(3);
+    let peers = net.peer_addrs("n2").unwrap();
+    assert_eq!(peers.keys().cloned().collect::<Vec<_>>(), vec!["n1".to_string(), "n3".to_string()]);
+    assert!(peers.values().all(|a| a.ip().is_loopback()));
+    assert!(net.peer_addrs("n9").is_err());
+}

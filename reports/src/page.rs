@@ -1,0 +1,484 @@
+//! Assembles `report.html`: one self-contained page (inline CSS, inline SVG, one inline
+//! script, no external resource) with the sections the issue asks for, in order: verdict
+//! banner, input problems, settings, model ladder and checkers, anomalies with witnesses,
+//! latency, throughput, availability per fault window, the paged timeline, and links to
+//! the run's files. Every untrusted value goes through [`crate::escape::text`].
+
+use crate::analysis::Analysis;
+use crate::calls::{Calls, IndexMap, Outcome};
+use crate::escape::{push_text, text};
+use crate::faults::{self, Availability, FaultMap, Window};
+use crate::latency::{PerfData, Quantiles};
+use crate::plots::{self, Shading};
+use crate::run_folder::{HistoryStatus, RunInputs};
+use crate::test_info::display_value;
+use crate::{timeline, witness};
+use std::fmt::Write;
+use sunder_check::verdict::{Anomaly, Validity};
+
+/// Models in the order the ladder shows them, strongest first.
+pub const MODEL_LADDER: [&str; 11] = [
+    "linearizable",
+    "sequential",
+    "causal-convergence",
+    "causal-memory",
+    "causal",
+    "pram",
+    "writes-follow-reads",
+    "monotonic-writes",
+    "monotonic-reads",
+    "read-your-writes",
+    "convergence",
+];
+
+/// A history whose times span less than this is treated as carrying no timing.
+const UNTIMED_SPAN_S: f64 = 0.001;
+
+/// At most this many anomalies get a drawn witness; the rest are listed by kind.
+pub const MAX_DRAWN_ANOMALIES: usize = 100;
+
+/// The anomalies of a run: the composed list, or the checkers' own when that is empty.
+pub fn anomalies_of(inputs: &RunInputs) -> Vec<Anomaly> {
+    let Some(r) = &inputs.results else { return vec![] };
+    if !r.anomalies.is_empty() {
+        return r.anomalies.clone();
+    }
+    r.checkers.values().flat_map(|c| c.anomalies.iter().cloned()).collect()
+}
+
+/// Renders the whole page.
+pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
+    let ops = &inputs.ops;
+    let Analysis { calls, index, faults, perf } = analysis;
+    let anomalies = anomalies_of(inputs);
+
+    let mut out = String::with_capacity(ops.len() * 16 + (1 << 20));
+    let verdict = inputs.results.as_ref().map(|r| r.valid);
+    let title = inputs.test.name.clone().unwrap_or_else(|| "unnamed test".to_string());
+    let (class, word) = match verdict {
+        Some(v) => (format!("v-{}", v.as_str()), v.as_str().to_uppercase()),
+        None => ("v-unchecked".to_string(), "UNCHECKED".to_string()),
+    };
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n<title>{word}: {} · Sunder</title>\n<style>\n{}</style></head>\n<body>\n",
+        text(&title),
+        include_str!("style.css")
+    );
+    banner(&mut out, inputs, &class, &word, &title);
+    out.push_str("<nav><a href=\"#settings\">Settings</a><a href=\"#models\">Models</a><a href=\"#anomalies\">Anomalies</a><a href=\"#latency\">Latency</a><a href=\"#throughput\">Throughput</a><a href=\"#availability\">Availability</a><a href=\"#timeline\">Timeline</a><a href=\"#files\">Files</a></nav>\n<main>\n");
+    if !inputs.problems.is_empty() {
+        out.push_str("<section id=\"problems\" class=\"problems\"><h2>What could not be read</h2><ul>\n");
+        for p in &inputs.problems {
+            let _ = writeln!(out, "<li>{}</li>", text(p));
+        }
+        out.push_str("</ul></section>\n");
+    }
+    settings(&mut out, inputs, calls, perf);
+    models(&mut out, inputs);
+    anomaly_section(&mut out, &anomalies, inputs, calls, index);
+    let shading = Shading { faults: &faults.faults, phases: &faults.phases };
+    performance(&mut out, perf, faults, &shading);
+    availability_section(&mut out, inputs, calls, faults);
+    timeline_section(&mut out, inputs, calls);
+    files(&mut out, inputs);
+    out.push_str("</main>\n</body></html>\n");
+    out
+}
+
+fn banner(out: &mut String, inputs: &RunInputs, class: &str, word: &str, title: &str) {
+    let _ = write!(
+        out,
+        "<header id=\"verdict\" class=\"banner {class}\"><h1>{word}</h1><p><strong>{}</strong>",
+        text(title)
+    );
+    let t = &inputs.test;
+    for (label, v) in [("system", &t.system), ("workload", &t.workload)] {
+        if let Some(v) = v {
+            let _ = write!(out, " · {label} <strong>{}</strong>", text(v));
+        }
+    }
+    if !t.nemesis.is_empty() {
+        let _ = write!(out, " · nemesis <strong>{}</strong>", text(&t.nemesis.join(", ")));
+    }
+    if let Some(s) = t.seed {
+        let _ = write!(out, " · seed <strong>{s}</strong>");
+    }
+    out.push_str("</p>");
+    match &inputs.results {
+        Some(r) => {
+            let n = anomalies_of(inputs).len();
+            let line = match r.valid {
+                Validity::Valid => "Every checker found the history valid.".to_string(),
+                Validity::Invalid => format!(
+                    "{n} anomal{} found; the proof of each is below.",
+                    if n == 1 { "y" } else { "ies" }
+                ),
+                Validity::Unknown => "The checkers could not decide.".to_string(),
+            };
+            let _ = write!(out, "<p>{line}</p>");
+            if let Some(reason) = &r.reason {
+                let _ = write!(out, "<p class=\"verdict-reason\">Why unknown: {}</p>", text(reason));
+            }
+        }
+        None => {
+            out.push_str("<p class=\"verdict-reason\">No results.json: the history has not been checked.</p>")
+        }
+    }
+    out.push_str("</header>\n");
+}
+
+fn settings(out: &mut String, inputs: &RunInputs, calls: &Calls, perf: &PerfData) {
+    out.push_str("<section id=\"settings\"><h2>Test settings</h2><table class=\"settings\">\n");
+    for (k, v) in &inputs.test.raw {
+        let _ = writeln!(out, "<tr><td>{}</td><td>{}</td></tr>", text(k), text(&display_value(v)));
+    }
+    let status = match inputs.history_status {
+        HistoryStatus::Valid => "valid",
+        HistoryStatus::Salvaged => "invalid (salvaged lines shown)",
+        HistoryStatus::Absent => "absent",
+    };
+    let nemesis_ops = inputs.ops.iter().filter(|o| o.is_nemesis()).count();
+    let _ = writeln!(
+        out,
+        "<tr><td>history</td><td>{} ops ({} client calls, {nemesis_ops} nemesis ops) over {:.3} s; {status}</td></tr>",
+        inputs.ops.len(),
+        calls.calls.len(),
+        if inputs.ops.is_empty() { 0.0 } else { perf.span_s },
+    );
+    if let Some(a) =
+        inputs.results.as_ref().and_then(|r| r.stats.get("availability")).and_then(|a| a.as_f64())
+    {
+        let _ = writeln!(out, "<tr><td>availability</td><td>{:.2}% of calls ok</td></tr>", a * 100.0);
+    }
+    out.push_str("</table></section>\n");
+}
+
+fn badge(v: Validity) -> String {
+    format!("<span class=\"badge b-{0}\">{0}</span>", v.as_str())
+}
+
+fn models(out: &mut String, inputs: &RunInputs) {
+    out.push_str("<section id=\"models\"><h2>Consistency models</h2>\n");
+    let Some(r) = &inputs.results else {
+        out.push_str("<p class=\"note\">No results: no model was judged.</p></section>\n");
+        return;
+    };
+    let mut names: Vec<&str> = MODEL_LADDER.to_vec();
+    names.extend(r.models.keys().map(String::as_str).filter(|m| !MODEL_LADDER.contains(m)));
+    if r.models.is_empty() {
+        out.push_str("<p class=\"note\">No consistency model was judged for this workload.</p>\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "<p>Strongest model that held: <strong>{}</strong>. Weakest model that failed: <strong>{}</strong>.</p>",
+            text(r.strongest_held.as_deref().unwrap_or("none")),
+            text(r.weakest_failed.as_deref().unwrap_or("none"))
+        );
+        out.push_str("<ol class=\"ladder\" title=\"strongest first\">\n");
+        for m in names {
+            let (cls, word) = match r.models.get(m) {
+                Some(v) => (format!("m-{}", v.as_str()), v.as_str()),
+                None => ("m-unjudged".to_string(), "not judged"),
+            };
+            let _ = write!(out, "<li class=\"{cls}\" title=\"{word}\">{}", text(m));
+            if r.strongest_held.as_deref() == Some(m) {
+                out.push_str("<span class=\"tag\">strongest held</span>");
+            }
+            if r.weakest_failed.as_deref() == Some(m) {
+                out.push_str("<span class=\"tag\">weakest failed</span>");
+            }
+            out.push_str("</li>\n");
+        }
+        out.push_str("</ol>\n");
+    }
+    out.push_str("<h3>Checkers</h3><table class=\"checkers\"><thead><tr><th>checker</th><th>verdict</th><th class=\"num\">anomalies</th><th>note</th></tr></thead><tbody>\n");
+    for (name, c) in &r.checkers {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            text(name),
+            badge(c.valid),
+            c.anomalies.len(),
+            text(c.reason.as_deref().unwrap_or(""))
+        );
+    }
+    out.push_str("</tbody></table></section>\n");
+}
+
+fn anomaly_section(
+    out: &mut String,
+    anomalies: &[Anomaly],
+    inputs: &RunInputs,
+    calls: &Calls,
+    index: &IndexMap,
+) {
+    let _ = writeln!(out, "<section id=\"anomalies\"><h2>Anomalies ({})</h2>", anomalies.len());
+    if anomalies.is_empty() {
+        out.push_str("<p class=\"note\">None found.</p>\n");
+    } else {
+        out.push_str("<p class=\"note\">Each anomaly with the ops that prove it, one row per process (bars run from invocation to completion; dashed bars never completed). Green: the longest linearizable prefix, numbered in order; red: the op that could not fit or the offending ops; orange: ops concurrent with it.</p>\n");
+    }
+    for (i, a) in anomalies.iter().enumerate().take(MAX_DRAWN_ANOMALIES) {
+        let checker = a.witness.get("checker").and_then(|c| c.as_str()).unwrap_or("");
+        let _ = write!(
+            out,
+            "<article class=\"anomaly\" id=\"anomaly-{}\"><h3>{}. {}",
+            i + 1,
+            i + 1,
+            text(&a.kind)
+        );
+        if !checker.is_empty() {
+            let _ = write!(out, " <span class=\"note\">({})</span>", text(checker));
+        }
+        let _ = writeln!(out, "</h3><p class=\"explanation\">{}</p>", text(&a.explanation));
+        witness::render(out, a, &inputs.ops, calls, index);
+        out.push_str("</article>\n");
+    }
+    if anomalies.len() > MAX_DRAWN_ANOMALIES {
+        let _ = write!(
+            out,
+            "<p class=\"note\">{} more anomalies are not drawn; all are in results.json. Their kinds: ",
+            anomalies.len() - MAX_DRAWN_ANOMALIES
+        );
+        let mut kinds: Vec<&str> = anomalies[MAX_DRAWN_ANOMALIES..].iter().map(|a| a.kind.as_str()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        push_text(out, &kinds.join(", "));
+        out.push_str(".</p>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+fn fault_legend(out: &mut String, faults: &FaultMap) {
+    out.push_str("<div class=\"legend\">");
+    for (i, w) in faults.faults.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<span class=\"fault\" title=\"{}\">F{} {} {:.1}–{:.1} s</span>",
+            text(&w.detail),
+            i + 1,
+            text(&w.name),
+            w.start as f64 / 1e9,
+            w.end as f64 / 1e9
+        );
+    }
+    for p in faults.phases.iter().filter(|p| p.name != "main") {
+        let _ = write!(
+            out,
+            "<span class=\"phase\">{} phase from {:.1} s</span>",
+            text(&p.name),
+            p.start as f64 / 1e9
+        );
+    }
+    out.push_str("</div>\n");
+}
+
+fn plot_or_note(out: &mut String, plot: Result<String, String>) {
+    match plot {
+        Ok(svg) => {
+            out.push_str("<div class=\"plot\">");
+            out.push_str(&svg);
+            out.push_str("</div>\n");
+        }
+        Err(e) => {
+            let _ = writeln!(out, "<p class=\"note\">The plot could not be drawn: {}</p>", text(&e));
+        }
+    }
+}
+
+fn performance(out: &mut String, perf: &PerfData, faults: &FaultMap, shading: &Shading) {
+    out.push_str("<section id=\"latency\"><h2>Latency</h2>\n");
+    if perf.completed == 0 {
+        out.push_str("<p class=\"note\">No completed client call: nothing to plot.</p></section>\n<section id=\"throughput\"><h2>Throughput</h2><p class=\"note\">No completed client call: nothing to plot.</p></section>\n");
+        return;
+    }
+    if perf.span_s < UNTIMED_SPAN_S {
+        let note = format!(
+            "<p class=\"note\">The history's times span {:.0} µs in all (imported histories often carry no times): there is nothing to plot.</p>",
+            perf.span_s * 1e6
+        );
+        let _ =
+            writeln!(out, "{note}</section>\n<section id=\"throughput\"><h2>Throughput</h2>{note}</section>");
+        return;
+    }
+    out.push_str("<div class=\"legend\">");
+    for (i, f) in perf.functions.iter().enumerate() {
+        let _ = write!(out, "<span>{} {}</span>", plots::marker_glyph(i as u8), text(f));
+    }
+    out.push_str("<span class=\"ok\">● ok</span><span class=\"fail\">● fail</span><span class=\"info\">● info</span></div>\n");
+    fault_legend(out, faults);
+    plot_or_note(out, plots::latency_scatter(perf, shading));
+    let _ = writeln!(
+        out,
+        "<p class=\"note\">{} of {} completed calls drawn (one point per function, outcome and pixel cell; the rest would overlap them exactly).</p>",
+        perf.points.len(),
+        perf.completed
+    );
+    let _ = writeln!(out, "<h3>Latency quantiles over time ({} s buckets)</h3>", perf.bucket_s);
+    plot_or_note(out, plots::latency_quantiles(perf, shading));
+    out.push_str("<h3>Latency quantiles of ok calls (ms)</h3><table class=\"quantiles\"><thead><tr><th>function</th><th class=\"num\">n</th><th class=\"num\">p50</th><th class=\"num\">p90</th><th class=\"num\">p99</th><th class=\"num\">p99.9</th><th class=\"num\">max</th></tr></thead><tbody>\n");
+    for (name, q) in &perf.by_function {
+        quantile_row(out, name.as_deref(), q);
+    }
+    out.push_str("</tbody></table></section>\n");
+    out.push_str("<section id=\"throughput\"><h2>Throughput</h2>\n");
+    fault_legend(out, faults);
+    plot_or_note(out, plots::throughput(perf, shading));
+    let _ = writeln!(
+        out,
+        "<p class=\"note\">Completions per second in {} s buckets, by outcome.</p></section>",
+        perf.bucket_s
+    );
+}
+
+fn quantile_row(out: &mut String, name: Option<&str>, q: &Quantiles) {
+    let label = match name {
+        Some(n) => text(n),
+        None => "<strong>all</strong>".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "<tr><td>{label}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{:.3}</td><td class=\"num\">{:.3}</td><td class=\"num\">{:.3}</td><td class=\"num\">{:.3}</td></tr>",
+        q.n, q.p50, q.p90, q.p99, q.p999, q.max
+    );
+}
+
+fn availability_row(out: &mut String, label: &str, window: Option<&Window>, a: &Availability) {
+    let (span, detail) = match window {
+        Some(w) => (
+            format!(
+                "{:.2}–{:.2} s{}",
+                w.start as f64 / 1e9,
+                w.end as f64 / 1e9,
+                if w.end_index.is_none() && !w.detail.is_empty() { " (no stop recorded)" } else { "" }
+            ),
+            text(&w.detail),
+        ),
+        None => (String::new(), String::new()),
+    };
+    let share = match a.share() {
+        Some(s) => format!("<span class=\"bar\" style=\"width:{:.0}px\"></span> {:.1}%", s * 80.0, s * 100.0),
+        None => "no calls".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "<tr><td>{label}</td><td>{span}</td><td class=\"value\">{detail}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{share}</td></tr>",
+        a.calls, a.ok, a.fail, a.info
+    );
+}
+
+fn availability_section(out: &mut String, inputs: &RunInputs, calls: &Calls, faults: &FaultMap) {
+    out.push_str("<section id=\"availability\"><h2>Availability per fault window</h2>\n<p class=\"note\">Share of calls invoked in each window that ended ok.</p>\n");
+    out.push_str("<table class=\"availability\"><thead><tr><th>window</th><th>time</th><th>what</th><th class=\"num\">calls</th><th class=\"num\">ok</th><th class=\"num\">fail</th><th class=\"num\">info</th><th>availability</th></tr></thead><tbody>\n");
+    let (per, outside) = faults::availability(&inputs.ops, calls, &faults.faults);
+    for (i, (w, a)) in faults.faults.iter().zip(&per).enumerate() {
+        availability_row(out, &format!("F{} {}", i + 1, text(&w.name)), Some(w), a);
+    }
+    availability_row(out, "no fault active", None, &outside);
+    let (phases, _) = faults::availability(&inputs.ops, calls, &faults.phases);
+    for (p, a) in faults.phases.iter().zip(&phases) {
+        let mut w = p.clone();
+        w.detail.clear();
+        availability_row(out, &format!("{} phase", text(&p.name)), Some(&w), a);
+    }
+    out.push_str("</tbody></table>\n");
+    if !faults.events.is_empty() {
+        out.push_str("<h3>Other nemesis ops</h3><ul>\n");
+        for (index, f, v) in faults.events.iter().take(200) {
+            let _ = writeln!(out, "<li>op {index}: {} <code>{}</code></li>", text(f), text(v));
+        }
+        out.push_str("</ul>\n");
+    }
+    for (index, kind) in &faults.unmatched_stops {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">Op {index} stops fault {} that was never started.</p>",
+            text(kind)
+        );
+    }
+    out.push_str("</section>\n");
+}
+
+fn timeline_section(out: &mut String, inputs: &RunInputs, calls: &Calls) {
+    let (json, rows) = timeline::data_json(&inputs.ops, calls);
+    let _ = write!(
+        out,
+        "<section id=\"timeline\" data-rows=\"{rows}\"><h2>Timeline</h2>\n<p class=\"note\">All {rows} operations ({} ok, {} fail, {} info, plus nemesis ops), {} per page: lanes by process above, details below. Filter by process number (or <code>nemesis</code>), or show only failed and indeterminate calls.</p>\n",
+        calls.calls.iter().filter(|c| c.outcome == Outcome::Ok).count(),
+        calls.calls.iter().filter(|c| c.outcome == Outcome::Fail).count(),
+        calls.calls.iter().filter(|c| c.outcome == Outcome::Info).count(),
+        timeline::PAGE_SIZE
+    );
+    out.push_str("<div class=\"tl-controls\"><button id=\"tl-first\">« first</button><button id=\"tl-prev\">‹ prev</button><button id=\"tl-next\">next ›</button><button id=\"tl-last\">last »</button> <label>op index <input id=\"tl-index\" type=\"text\" inputmode=\"numeric\"></label><button id=\"tl-goto\">go</button> <label>process <input id=\"tl-process\" type=\"text\"></label> <label><input id=\"tl-problems\" type=\"checkbox\"> only fail/info</label><button id=\"tl-apply\">apply</button><span id=\"tl-status\">the timeline needs JavaScript</span></div>\n<div id=\"tl-lanes\"></div>\n");
+    out.push_str("<div class=\"tl-scroll\"><table class=\"tl\"><thead><tr><th>op</th><th>time (s)</th><th>process</th><th>f</th><th>key</th><th>value</th><th>outcome</th><th>latency (ms)</th><th>node</th><th>error</th></tr></thead><tbody id=\"tl-body\"></tbody></table></div>\n");
+    out.push_str("<script type=\"application/json\" id=\"timeline-data\">");
+    out.push_str(&json);
+    out.push_str("</script>\n<script>");
+    out.push_str(timeline::SCRIPT);
+    out.push_str("</script>\n</section>\n");
+}
+
+/// Percent-encodes a path segment for an `href`, leaving only unreserved characters.
+fn href_segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+fn files(out: &mut String, inputs: &RunInputs) {
+    out.push_str("<section id=\"files\"><h2>Files</h2><ul class=\"files\">\n");
+    for name in ["history.jsonl", "results.json", "test.json", "junit.xml", "summary.md", "sunder.log"] {
+        if name == "junit.xml" || name == "summary.md" || inputs.dir.join(name).exists() {
+            let _ = writeln!(out, "<li><a href=\"{name}\">{name}</a></li>");
+        }
+    }
+    for log in &inputs.node_logs {
+        let _ = writeln!(
+            out,
+            "<li><a href=\"nodes/{}/log\">node {} log</a> <span class=\"note\">({} bytes)</span></li>",
+            href_segment(&log.node),
+            text(&log.node),
+            log.bytes
+        );
+    }
+    out.push_str("</ul>\n");
+    for log in &inputs.node_logs {
+        let tail = log_tail(&inputs.dir.join(&log.rel_path));
+        let _ = writeln!(
+            out,
+            "<details class=\"log-tail\"><summary>Last lines of node {}'s log</summary><pre>{}</pre></details>",
+            text(&log.node),
+            text(&tail)
+        );
+    }
+    out.push_str("</section>\n");
+}
+
+/// Lines of a node log's end shown in the report.
+const LOG_TAIL_LINES: usize = 40;
+/// Bytes read from a node log's end at most.
+const LOG_TAIL_BYTES: u64 = 16 * 1024;
+
+/// The last lines of a log file, lossily decoded; a note when it cannot be read.
+fn log_tail(path: &std::path::Path) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let read = || -> std::io::Result<String> {
+        let mut f = std::fs::File::open(path)?;
+        let len = f.metadata()?.len();
+        let from = len.saturating_sub(LOG_TAIL_BYTES);
+        f.seek(SeekFrom::Start(from))?;
+        let mut buf = vec![];
+        f.read_to_end(&mut buf)?;
+        let text = String::from_utf8_lossy(&buf);
+        let lines: Vec<&str> = text.lines().skip(usize::from(from > 0)).collect();
+        Ok(lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n"))
+    };
+    read().unwrap_or_else(|e| format!("cannot read {}: {e}", path.display()))
+}

@@ -1,0 +1,169 @@
+//! Loads a run folder for rendering: `test.json`, `history.jsonl`, `results.json` and the
+//! node logs under `nodes/*/log`. A missing or broken input does not stop the report: what
+//! can be read is kept, and each problem is recorded in plain words (with file and line) so
+//! the report can say what it could not show.
+
+use crate::error::ReportError;
+use crate::test_info::TestInfo;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use sunder_check::history::{Op, read_jsonl};
+use sunder_check::verdict::Results;
+
+/// How far the history could be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryStatus {
+    /// Read and validated with `read_jsonl`.
+    Valid,
+    /// Present but invalid: `ops` holds every line that parsed, unvalidated.
+    Salvaged,
+    /// No history file.
+    Absent,
+}
+
+/// One node's log file, relative to the run folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeLog {
+    /// The node's name (its folder under `nodes/`).
+    pub node: String,
+    /// Path relative to the run folder, e.g. `nodes/n1/log`.
+    pub rel_path: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// Everything a report is drawn from.
+#[derive(Debug, Clone)]
+pub struct RunInputs {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// Settings from `test.json` (empty when absent or unreadable).
+    pub test: TestInfo,
+    /// The ops, validated or salvaged (see `history_status`).
+    pub ops: Vec<Op>,
+    /// How the history was read.
+    pub history_status: HistoryStatus,
+    /// The checkers' results, when `results.json` was readable.
+    pub results: Option<Results>,
+    /// Node logs, sorted by node.
+    pub node_logs: Vec<NodeLog>,
+    /// Every problem met while reading, each naming its file.
+    pub problems: Vec<String>,
+}
+
+/// Reads a run folder. Fails only when `dir` is not a readable folder.
+pub fn load(dir: &Path) -> Result<RunInputs, ReportError> {
+    load_with_history(dir, &dir.join("history.jsonl"))
+}
+
+/// Reads `test.json`, `results.json` and node logs from `dir`, and the history from
+/// `history` (which may live elsewhere, e.g. a bare history file). Fails only when `dir`
+/// is not a readable folder.
+pub fn load_with_history(dir: &Path, history: &Path) -> Result<RunInputs, ReportError> {
+    let meta = std::fs::metadata(dir).map_err(|e| ReportError::io(dir, e))?;
+    if !meta.is_dir() {
+        return Err(ReportError::NotARunFolder(dir.to_path_buf()));
+    }
+    let mut problems = vec![];
+    let test = match read_json(&dir.join("test.json")) {
+        Ok(Some(v)) => {
+            if !v.is_object() {
+                problems.push(format!("{}: not a JSON object", dir.join("test.json").display()));
+            }
+            TestInfo::from_value(&v)
+        }
+        Ok(None) => {
+            problems.push("test.json is missing: the test's settings are unknown".to_string());
+            TestInfo::default()
+        }
+        Err(p) => {
+            problems.push(p);
+            TestInfo::default()
+        }
+    };
+    let (ops, history_status) = load_history(history, &mut problems);
+    let results_path = dir.join("results.json");
+    let results = match read_json(&results_path) {
+        Ok(Some(v)) => match serde_json::from_value::<Results>(v) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                problems.push(format!("{}: not a results file: {e}", results_path.display()));
+                None
+            }
+        },
+        Ok(None) => {
+            problems.push("results.json is missing: the history has not been checked".to_string());
+            None
+        }
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    let node_logs = list_node_logs(dir);
+    Ok(RunInputs { dir: dir.to_path_buf(), test, ops, history_status, results, node_logs, problems })
+}
+
+/// Reads a JSON file; `Ok(None)` when it does not exist, `Err` with a located problem.
+fn read_json(path: &Path) -> Result<Option<Value>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| format!("{}:{}: malformed JSON: {e}", path.display(), e.line()))
+}
+
+fn load_history(path: &Path, problems: &mut Vec<String>) -> (Vec<Op>, HistoryStatus) {
+    if !path.exists() {
+        problems.push(format!("{} is missing: no operation can be shown", path.display()));
+        return (vec![], HistoryStatus::Absent);
+    }
+    match read_jsonl(path) {
+        Ok(h) => (h.into_ops(), HistoryStatus::Valid),
+        Err(e) => {
+            problems.push(format!("{e} (the report shows the ops that could be parsed, unvalidated)"));
+            (salvage(path, problems), HistoryStatus::Salvaged)
+        }
+    }
+}
+
+/// Parses every line that is a well-formed op, skipping the rest, so an invalid history can
+/// still be drawn. Counts what was skipped.
+fn salvage(path: &Path, problems: &mut Vec<String>) -> Vec<Op> {
+    let text = match std::fs::read(path) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            problems.push(format!("{}: cannot read: {e}", path.display()));
+            return vec![];
+        }
+    };
+    let mut ops = vec![];
+    let mut skipped = 0usize;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<Op>(line) {
+            Ok(op) => ops.push(op),
+            Err(_) => skipped += 1,
+        }
+    }
+    if skipped > 0 {
+        problems.push(format!("{}: {skipped} malformed line(s) skipped", path.display()));
+    }
+    ops
+}
+
+fn list_node_logs(dir: &Path) -> Vec<NodeLog> {
+    let Ok(entries) = std::fs::read_dir(dir.join("nodes")) else { return vec![] };
+    let mut logs: Vec<NodeLog> = entries
+        .flatten()
+        .filter_map(|e| {
+            let node = e.file_name().to_string_lossy().into_owned();
+            let meta = std::fs::metadata(e.path().join("log")).ok()?;
+            meta.is_file().then(|| NodeLog { rel_path: format!("nodes/{node}/log"), node, bytes: meta.len() })
+        })
+        .collect();
+    logs.sort_by(|a, b| a.node.cmp(&b.node));
+    logs
+}

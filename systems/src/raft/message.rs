@@ -1,0 +1,104 @@
+//! The data Raft nodes exchange and keep: log entries, the durable term-and-vote record,
+//! and the messages of Figure 2 (RequestVote, AppendEntries and their replies). The pure
+//! core produces and consumes these; the storage writes entries and hard state to disk;
+//! the server carries messages between nodes as JSON over HTTP.
+
+use crate::kv::Command;
+use serde::{Deserialize, Serialize};
+
+/// A node's id, e.g. `n1`.
+pub type NodeId = String;
+
+/// What a log entry carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Payload {
+    /// Appended by a new leader so it can commit an entry of its own term at once
+    /// (section 8: that commit is what lets it serve reads and learn the commit index).
+    Noop,
+    /// A client command for the key-value state machine.
+    Command {
+        /// The command.
+        command: Command,
+    },
+}
+
+/// One entry of the replicated log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Position in the log, from 1.
+    pub index: u64,
+    /// Term of the leader that created it.
+    pub term: u64,
+    /// What it carries.
+    pub payload: Payload,
+}
+
+/// The state Figure 2 requires on stable storage besides the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HardState {
+    /// Latest term this node has seen.
+    pub term: u64,
+    /// Who this node voted for in `term`, if anyone.
+    pub vote: Option<NodeId>,
+}
+
+/// One message between two nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Sender.
+    pub from: NodeId,
+    /// Receiver.
+    pub to: NodeId,
+    /// Sender's current term.
+    pub term: u64,
+    /// What kind of message it is.
+    pub body: Body,
+}
+
+/// The RPCs of Figure 2, made one-way: every reply is a message of its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Body {
+    /// RequestVote.
+    VoteRequest {
+        /// Index of the candidate's last log entry.
+        last_log_index: u64,
+        /// Term of the candidate's last log entry.
+        last_log_term: u64,
+    },
+    /// RequestVote reply.
+    VoteReply {
+        /// True when the vote was granted.
+        granted: bool,
+    },
+    /// AppendEntries (a heartbeat when `entries` is empty).
+    Append {
+        /// Index of the entry just before `entries`.
+        prev_index: u64,
+        /// Its term.
+        prev_term: u64,
+        /// Entries to store, possibly none.
+        entries: Vec<Entry>,
+        /// The leader's commit index.
+        commit: u64,
+        /// Heartbeat round this message belongs to; echoed in the reply so the leader
+        /// knows which of its rounds a majority has confirmed (read-index and leases).
+        round: u64,
+    },
+    /// AppendEntries reply.
+    AppendReply {
+        /// True when the follower's log matched at `prev_index` and now holds the entries.
+        success: bool,
+        /// On success, the index up to which the follower's log matches the leader's.
+        match_index: u64,
+        /// On failure, where the leader should retry from: the first index the follower
+        /// holds of the conflicting term, or its last index + 1 when its log is too short
+        /// (the fast back-off of section 5.3).
+        hint_index: u64,
+        /// On failure, the term of the follower's entry at `prev_index`, if it has one.
+        conflict_term: Option<u64>,
+        /// The round echoed back.
+        round: u64,
+    },
+}

@@ -1,0 +1,35 @@
+//! raft-kv: a durable Raft key-value store, the CP, linearizable baseline Sunder's
+//! users compare other systems against. It follows Figure 2 and sections 5 and 8 of
+//! Ongaro and Ousterhout's paper, keeps term, vote and log on disk with checksums and
+//! group commit, serves reads through the log, a read index, a lease or local state,
+//! and can plant three bugs on request so users see Sunder catch each.
+//!
+//! Layout:
+//! - [`message`]: entries, hard state and the messages nodes exchange.
+//! - [`core`]: the pure, deterministic consensus state machine (no I/O, no clock).
+//! - [`storage`]: the term/vote file and the checksummed append-only log.
+//! - [`options`]: the `-o` options.
+//! - [`driver`]: the thread that owns core, storage and state machine and runs them.
+//! - [`server`]: the HTTP routes for clients and peers, and the peer senders.
+
+pub mod core;
+pub mod driver;
+pub mod message;
+pub mod options;
+pub mod server;
+pub mod storage;
+
+use crate::catalog::SystemSpec;
+
+pub use server::{serve, serve_on};
+
+/// The catalog entry.
+pub const SPEC: SystemSpec = SystemSpec {
+    name: "raft-kv",
+    doc: "durable Raft key-value store; linearizable unless a read path or bug says otherwise",
+    min_nodes: 1,
+    max_nodes: 9,
+    default_nodes: 5,
+    default_nemesis: "partition,kill",
+    options: options::OPTION_SPECS,
+};

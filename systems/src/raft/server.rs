@@ -1,0 +1,213 @@
+//! The HTTP face of a raft-kv node, on the one port DESIGN.md gives each node: the
+//! client protocol (`GET/PUT /kv/{key}`, `POST /kv/{key}/cas`, `GET /status`) and the
+//! peer route `POST /raft/messages`, which takes a batch of Raft messages one way (the
+//! replies travel back as messages of their own). One sender task per peer batches
+//! whatever the driver queued into a single request over a reused connection.
+
+use crate::kv::{Command, Outcome};
+use crate::node::{NodeConfig, NodeError, wall_clock_ms};
+use crate::protocol::{ApiError, CasRequest, ReadReply, WriteRequest};
+use crate::raft::driver::{self, Driver, Event};
+use crate::raft::message::Message;
+use crate::raft::options::RaftOptions;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Messages a sender keeps for a peer it cannot reach; older ones are dropped, which
+/// Raft tolerates like any lost message.
+const MAX_QUEUED: usize = 4096;
+/// Messages per peer request, so one request stays well under [`MAX_BODY`] even when
+/// every message carries a full batch of entries.
+const MESSAGES_PER_REQUEST: usize = 64;
+/// Largest request body a node accepts.
+const MAX_BODY: usize = 64 << 20;
+
+struct Node {
+    id: String,
+    events: Sender<Event>,
+    request_timeout: Duration,
+}
+
+type Shared = Arc<Node>;
+
+/// Serves a raft-kv node on `cfg.listen` until `shutdown` resolves.
+pub async fn serve(
+    cfg: NodeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
+    serve_on(listener, cfg, shutdown).await
+}
+
+/// Serves a raft-kv node on an already bound listener (tests bind ephemeral ports
+/// first so every node knows its peers' addresses before any starts).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    cfg: NodeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    let opts = RaftOptions::from_config(&cfg)?;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_millis(200))
+        .timeout(Duration::from_millis(500))
+        .pool_max_idle_per_host(2)
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| NodeError::Io(std::io::Error::other(e)))?;
+    let mut peers = HashMap::new();
+    for (peer, addr) in &cfg.peers {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(send_to_peer(client.clone(), *addr, rx));
+        peers.insert(peer.clone(), tx);
+    }
+    let request_timeout = Duration::from_millis(opts.request_timeout_ms);
+    let data = cfg.data.clone();
+    let id = cfg.id.clone();
+    let driver = tokio::task::spawn_blocking(move || Driver::open(&id, &data, opts, peers))
+        .await
+        .map_err(|e| NodeError::Io(std::io::Error::other(e)))?
+        .map_err(|e| NodeError::Io(std::io::Error::other(e)))?;
+    let (events, thread) = driver::spawn(driver);
+    let node = Arc::new(Node { id: cfg.id.clone(), events: events.clone(), request_timeout });
+    let app = Router::new()
+        .route("/kv/{key}", get(read).put(write))
+        .route("/kv/{key}/cas", post(cas))
+        .route("/status", get(status))
+        .route("/raft/messages", post(inbound))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(node);
+    // The driver ending (a disk failure) also stops the server: a node that cannot
+    // persist must not keep answering.
+    let (dead_tx, dead_rx) = oneshot::channel::<()>();
+    let watcher = tokio::task::spawn_blocking(move || {
+        let result = thread.join();
+        let _ = dead_tx.send(());
+        result
+    });
+    let stop = async move {
+        tokio::select! {
+            _ = shutdown => {}
+            _ = dead_rx => {}
+        }
+    };
+    let served = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+    let _ = events.send(Event::Shutdown);
+    let joined = watcher.await.map_err(|e| NodeError::Io(std::io::Error::other(e)))?;
+    served?;
+    match joined {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(NodeError::Io(std::io::Error::other(e))),
+        Err(_) => Err(NodeError::Io(std::io::Error::other("raft driver thread panicked"))),
+    }
+}
+
+async fn send_to_peer(client: reqwest::Client, addr: SocketAddr, mut rx: mpsc::UnboundedReceiver<Message>) {
+    let url = format!("http://{addr}/raft/messages");
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while let Ok(m) = rx.try_recv() {
+            batch.push(m);
+        }
+        if batch.len() > MAX_QUEUED {
+            batch.drain(..batch.len() - MAX_QUEUED);
+        }
+        for chunk in batch.chunks(MESSAGES_PER_REQUEST) {
+            // A failure loses the rest of the batch; Raft retransmits what matters on the
+            // next heartbeat, and a dead peer should not cost one timeout per chunk.
+            let sent = client.post(&url).json(chunk).send().await;
+            if !sent.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+        }
+    }
+}
+
+async fn ask<T>(
+    node: &Node,
+    make: impl FnOnce(oneshot::Sender<Result<T, ApiError>>) -> Event,
+    definite_on_timeout: bool,
+) -> Result<T, ApiError> {
+    let (tx, rx) = oneshot::channel();
+    if node.events.send(make(tx)).is_err() {
+        return Err(ApiError::definite(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down"));
+    }
+    match tokio::time::timeout(node.request_timeout, rx).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(ApiError::indefinite(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "node stopped while the request was pending",
+        )),
+        Err(_) if definite_on_timeout => Err(ApiError::definite(StatusCode::GATEWAY_TIMEOUT, "timed out")),
+        Err(_) => Err(ApiError::indefinite(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timed out before the write was known to commit",
+        )),
+    }
+}
+
+async fn read(State(node): State<Shared>, Path(key): Path<String>) -> Result<Json<ReadReply>, ApiError> {
+    // A read changes nothing, so even a timed-out read certainly had no effect.
+    let value = ask(&node, |reply| Event::Read { key, reply }, true).await?;
+    Ok(Json(ReadReply { value }))
+}
+
+async fn write(
+    State(node): State<Shared>,
+    Path(key): Path<String>,
+    Json(req): Json<WriteRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let command = Command::Put { key, value: req.value };
+    ask(&node, |reply| Event::Write { command, reply }, false).await?;
+    Ok(Json(json!({})))
+}
+
+async fn cas(
+    State(node): State<Shared>,
+    Path(key): Path<String>,
+    Json(req): Json<CasRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let command = Command::Cas { key, from: req.from, to: req.to };
+    match ask(&node, |reply| Event::Write { command, reply }, false).await? {
+        Outcome::Done => Ok(Json(json!({}))),
+        _ => Err(ApiError::definite(StatusCode::PRECONDITION_FAILED, "value did not match")),
+    }
+}
+
+async fn status(State(node): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let (tx, rx) = oneshot::channel();
+    node.events
+        .send(Event::Status(tx))
+        .map_err(|_| ApiError::definite(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down"))?;
+    let s = tokio::time::timeout(node.request_timeout, rx)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| ApiError::definite(StatusCode::SERVICE_UNAVAILABLE, "node did not answer"))?;
+    Ok(Json(json!({
+        "id": node.id,
+        "role": s.role.name(),
+        "term": s.term,
+        "leader": s.leader,
+        "commit_index": s.commit_index,
+        "last_log_index": s.last_log_index,
+        "wall_clock_ms": wall_clock_ms() as u64,
+    })))
+}
+
+async fn inbound(State(node): State<Shared>, Json(batch): Json<Vec<Message>>) -> StatusCode {
+    match node.events.send(Event::Inbound(batch)) {
+        Ok(()) => StatusCode::NO_CONTENT,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}

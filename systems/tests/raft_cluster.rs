@@ -1,0 +1,289 @@
+//! Integration tests of raft-kv: three real nodes in this process, each on its own
+//! tokio runtime and thread, talking real HTTP on 127.0.0.1 ephemeral ports with real
+//! files in temp data dirs. Clients use DESIGN.md's protocol; the leader is stopped and
+//! a new one must take writes; the stopped node restarts from its files and catches up.
+
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use sunder_systems::NodeConfig;
+use tokio::sync::oneshot;
+
+struct RunningNode {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningNode {
+    fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A cluster whose nodes and data dirs are torn down on drop, also when a test fails.
+struct Cluster {
+    root: PathBuf,
+    addrs: BTreeMap<String, SocketAddr>,
+    options: BTreeMap<String, String>,
+    nodes: BTreeMap<String, RunningNode>,
+}
+
+impl Cluster {
+    fn start(name: &str, n: usize, options: &[(&str, &str)]) -> Cluster {
+        let root = std::env::temp_dir().join(format!("sunder-raft-cluster-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let mut listeners = BTreeMap::new();
+        for i in 1..=n {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+            listeners.insert(format!("n{i}"), l);
+        }
+        let addrs = listeners.iter().map(|(id, l)| (id.clone(), l.local_addr().expect("addr"))).collect();
+        let options = options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut cluster = Cluster { root, addrs, options, nodes: BTreeMap::new() };
+        for (id, l) in listeners {
+            cluster.launch(&id, l);
+        }
+        cluster
+    }
+
+    fn launch(&mut self, id: &str, listener: std::net::TcpListener) {
+        let cfg = NodeConfig {
+            id: id.to_string(),
+            listen: self.addrs[id],
+            peers: self.addrs.iter().filter(|(p, _)| *p != id).map(|(p, a)| (p.clone(), *a)).collect(),
+            data: self.root.join(id).join("data"),
+            options: self.options.clone(),
+        };
+        let (tx, rx) = oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("node runtime");
+            rt.block_on(async move {
+                listener.set_nonblocking(true).expect("nonblocking");
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                let shutdown = async move {
+                    let _ = rx.await;
+                };
+                if let Err(e) = sunder_systems::raft::serve_on(listener, cfg, shutdown).await {
+                    eprintln!("node stopped with error: {e}");
+                }
+            });
+        });
+        self.nodes.insert(id.to_string(), RunningNode { stop: Some(tx), thread: Some(thread) });
+    }
+
+    fn stop(&mut self, id: &str) {
+        if let Some(n) = self.nodes.get_mut(id) {
+            n.stop();
+        }
+    }
+
+    fn restart(&mut self, id: &str) {
+        let listener = std::net::TcpListener::bind(self.addrs[id]).expect("rebind the node's port");
+        self.launch(id, listener);
+    }
+
+    fn url(&self, id: &str, path: &str) -> String {
+        format!("http://{}{path}", self.addrs[id])
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for n in self.nodes.values_mut() {
+            n.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(3)).build().expect("client")
+}
+
+async fn status(c: &reqwest::Client, cluster: &Cluster, id: &str) -> Option<Value> {
+    let r = c.get(cluster.url(id, "/status")).send().await.ok()?;
+    r.json().await.ok()
+}
+
+/// Waits until one live node is leader and every other live node names it.
+async fn wait_for_leader(c: &reqwest::Client, cluster: &Cluster, live: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let mut leaders = Vec::new();
+        let mut named = Vec::new();
+        for id in live {
+            if let Some(s) = status(c, cluster, id).await {
+                if s["role"] == "leader" {
+                    leaders.push(id.to_string());
+                }
+                named.push(s["leader"].as_str().map(str::to_string));
+            }
+        }
+        if leaders.len() == 1
+            && named.len() == live.len()
+            && named.iter().all(|n| n.as_deref() == Some(&leaders[0]))
+        {
+            return leaders.remove(0);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no leader among {live:?} within 10 s");
+}
+
+async fn put(c: &reqwest::Client, cluster: &Cluster, id: &str, key: &str, value: Value) -> (u16, Value) {
+    let r = c
+        .put(cluster.url(id, &format!("/kv/{key}")))
+        .json(&json!({ "value": value }))
+        .send()
+        .await
+        .expect("put");
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(c: &reqwest::Client, cluster: &Cluster, id: &str, key: &str) -> (u16, Value) {
+    let r = c.get(cluster.url(id, &format!("/kv/{key}"))).send().await.expect("get");
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn cas(
+    c: &reqwest::Client,
+    cluster: &Cluster,
+    id: &str,
+    key: &str,
+    from: Value,
+    to: Value,
+) -> (u16, Value) {
+    let r = c
+        .post(cluster.url(id, &format!("/kv/{key}/cas")))
+        .json(&json!({ "from": from, "to": to }))
+        .send()
+        .await
+        .expect("cas");
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_elect_serve_the_protocol_and_fail_over_when_the_leader_stops() {
+    let mut cluster = Cluster::start("failover", 3, &[]);
+    let c = client();
+    let all = ["n1", "n2", "n3"];
+    let leader = wait_for_leader(&c, &cluster, &all).await;
+
+    assert_eq!(put(&c, &cluster, &leader, "x", json!(1)).await, (200, json!({})));
+    assert_eq!(get(&c, &cluster, &leader, "x").await, (200, json!({ "value": 1 })));
+    assert_eq!(get(&c, &cluster, &leader, "never").await, (200, json!({ "value": null })));
+    assert_eq!(cas(&c, &cluster, &leader, "x", json!(1), json!(2)).await.0, 200);
+    let (code, body) = cas(&c, &cluster, &leader, "x", json!(5), json!(3)).await;
+    assert_eq!(code, 412);
+    assert_eq!(body["definite"], true);
+    assert_eq!(get(&c, &cluster, &leader, "x").await.1["value"], 2);
+
+    // A follower refuses with a definite error that names the leader.
+    let follower = all.iter().find(|id| **id != leader).expect("a follower");
+    let (code, body) = put(&c, &cluster, follower, "x", json!(9)).await;
+    assert_eq!(code, 421);
+    assert_eq!(body["definite"], true);
+    assert_eq!(body["leader"], json!(leader));
+    assert_eq!(get(&c, &cluster, follower, "x").await.1["leader"], json!(leader));
+
+    let s = status(&c, &cluster, &leader).await.expect("status");
+    for field in ["id", "role", "term", "leader", "commit_index", "last_log_index", "wall_clock_ms"] {
+        assert!(s.get(field).is_some(), "/status lacks {field}: {s}");
+    }
+
+    // Stop the leader: the other two elect a new one, which takes writes and still
+    // holds everything acknowledged before.
+    let stopped_at = Instant::now();
+    cluster.stop(&leader);
+    let live: Vec<&str> = all.iter().copied().filter(|id| *id != leader).collect();
+    let new_leader = wait_for_leader(&c, &cluster, &live).await;
+    assert_ne!(new_leader, leader);
+    assert_eq!(put(&c, &cluster, &new_leader, "y", json!(10)).await.0, 200);
+    eprintln!("first write on the new leader {:?} after the leader stopped", stopped_at.elapsed());
+    assert_eq!(get(&c, &cluster, &new_leader, "x").await.1["value"], 2);
+    assert_eq!(get(&c, &cluster, &new_leader, "y").await.1["value"], 10);
+
+    // The old leader restarts from its files, whose log now ends in a torn record as if
+    // it had died mid-write, and catches up as a follower.
+    let log = cluster.root.join(&leader).join("data").join(sunder_systems::raft::storage::LOG_FILE);
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).expect("the stopped node's log");
+    std::io::Write::write_all(&mut f, &[200, 0, 0, 0, 1, 2, 3, 4, b'{']).expect("torn record");
+    drop(f);
+    cluster.restart(&leader);
+    assert_eq!(wait_for_leader(&c, &cluster, &all).await, new_leader);
+    let target =
+        status(&c, &cluster, &new_leader).await.expect("status")["commit_index"].as_u64().expect("index");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let s = status(&c, &cluster, &leader).await.expect("status of the restarted node");
+        if s["commit_index"].as_u64() >= Some(target) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "restarted node did not catch up: {s}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Writes `v` at whichever node leads, retrying at a new leader if leadership moves
+/// (a loaded machine can cost a leader its term); returns the node that acknowledged.
+async fn put_at_leader(c: &reqwest::Client, cluster: &Cluster, live: &[&str], key: &str, v: Value) -> String {
+    for _ in 0..10 {
+        let leader = wait_for_leader(c, cluster, live).await;
+        if put(c, cluster, &leader, key, v.clone()).await.0 == 200 {
+            return leader;
+        }
+    }
+    panic!("no leader acknowledged the write of {v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_read_path_returns_the_last_acknowledged_write_on_a_quiet_cluster() {
+    let all = ["n1", "n2", "n3"];
+    for reads in ["log", "read-index", "lease", "local"] {
+        let cluster = Cluster::start(&format!("reads-{reads}"), 3, &[("reads", reads)]);
+        let c = client();
+        for v in 1..=20 {
+            let leader = put_at_leader(&c, &cluster, &all, "r", json!(v)).await;
+            let (code, body) = get(&c, &cluster, &leader, "r").await;
+            // Only a leadership change in between may refuse the read; it never lies.
+            if code == 200 {
+                assert_eq!(body, json!({ "value": v }), "reads={reads}");
+            } else {
+                assert_eq!(body["definite"], true, "reads={reads}: {code} {body}");
+            }
+        }
+        if reads == "local" {
+            // A follower answers from its own state instead of redirecting.
+            let leader = wait_for_leader(&c, &cluster, &all).await;
+            let follower = all.into_iter().find(|id| *id != leader).expect("follower");
+            assert_eq!(get(&c, &cluster, follower, "r").await.0, 200);
+        }
+    }
+}
+
+#[test]
+fn unknown_read_path_is_rejected_with_the_accepted_values() {
+    let cfg = NodeConfig {
+        id: "n1".into(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        peers: BTreeMap::new(),
+        data: std::env::temp_dir().join("sunder-raft-never-created"),
+        options: [("reads".to_string(), "fast".to_string())].into(),
+    };
+    let err = sunder_systems::raft::options::RaftOptions::from_config(&cfg).expect_err("bad option");
+    assert!(err.to_string().contains("reads=fast"), "{err}");
+}

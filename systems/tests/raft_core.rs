@@ -1,0 +1,618 @@
+//! Deterministic tests of the pure Raft core, named after the sections of the paper they
+//! check. Nodes talk over an in-memory network that can cut links, isolate nodes, delay
+//! (and so reorder) and drop messages, with every choice drawn from a seeded RNG; nodes
+//! crash and restart from exactly what their `Ready`s asked to persist.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use sunder_systems::kv::Command;
+use sunder_systems::raft::core::{CoreConfig, RaftCore, Role};
+use sunder_systems::raft::message::{Entry, HardState, Message};
+
+/// What a node has on "disk": only what its `Ready`s asked to persist.
+#[derive(Default, Clone)]
+struct Disk {
+    hard: HardState,
+    log: Vec<Entry>,
+}
+
+struct SimNode {
+    cfg: CoreConfig,
+    core: Option<RaftCore>,
+    disk: Disk,
+    applied: Vec<Entry>,
+}
+
+struct InFlight {
+    at: u64,
+    seq: u64,
+    msg: Message,
+}
+
+/// The in-memory cluster and network, with invariant bookkeeping.
+struct Sim {
+    nodes: BTreeMap<String, SimNode>,
+    in_flight: Vec<InFlight>,
+    seq: u64,
+    now: u64,
+    rng: ChaCha8Rng,
+    drop_prob: f64,
+    max_delay: u64,
+    /// Directed links that lose every message.
+    cut: BTreeSet<(String, String)>,
+    /// Leaders seen per term (election safety).
+    leaders: BTreeMap<u64, BTreeSet<String>>,
+    /// Entries leaders committed, with the term they were committed in.
+    committed_by_leaders: BTreeMap<u64, (Entry, u64)>,
+    /// The first entry any node applied at each index (state-machine safety).
+    applied_at: BTreeMap<u64, Entry>,
+    violations: Vec<String>,
+    next_value: u64,
+}
+
+fn ids(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("s{i}")).collect()
+}
+
+impl Sim {
+    fn new(n: usize, seed: u64, tweak: impl Fn(&mut CoreConfig)) -> Sim {
+        let all = ids(n);
+        let mut nodes = BTreeMap::new();
+        for (i, id) in all.iter().enumerate() {
+            let peers = all.iter().filter(|p| *p != id).cloned().collect();
+            let mut cfg = CoreConfig::new(id.clone(), peers, seed * 1000 + i as u64);
+            cfg.election_ticks = 10;
+            cfg.heartbeat_ticks = 2;
+            cfg.max_append_entries = 8;
+            tweak(&mut cfg);
+            let core = RaftCore::new(cfg.clone(), HardState::default(), Vec::new());
+            nodes.insert(
+                id.clone(),
+                SimNode { cfg, core: Some(core), disk: Disk::default(), applied: Vec::new() },
+            );
+        }
+        Sim {
+            nodes,
+            in_flight: Vec::new(),
+            seq: 0,
+            now: 0,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            drop_prob: 0.0,
+            max_delay: 0,
+            cut: BTreeSet::new(),
+            leaders: BTreeMap::new(),
+            committed_by_leaders: BTreeMap::new(),
+            applied_at: BTreeMap::new(),
+            violations: Vec::new(),
+            next_value: 0,
+        }
+    }
+
+    fn core(&mut self, id: &str) -> &mut RaftCore {
+        self.nodes.get_mut(id).and_then(|n| n.core.as_mut()).expect("node is up")
+    }
+
+    /// Persists, sends and applies what `id`'s core asks for.
+    fn drain(&mut self, id: &str) {
+        let node = self.nodes.get_mut(id).expect("node");
+        let Some(core) = node.core.as_mut() else { return };
+        let ready = core.ready();
+        let status = core.status();
+        if let Some(h) = ready.hard_state {
+            node.disk.hard = h;
+        }
+        if let Some(from) = ready.log_from {
+            node.disk.log.truncate(from as usize - 1);
+            node.disk.log.extend(ready.entries);
+        }
+        for e in ready.committed {
+            assert!(e.index as usize <= node.disk.log.len(), "applied an entry that is not durable");
+            if status.role == Role::Leader {
+                self.committed_by_leaders.entry(e.index).or_insert((e.clone(), status.term));
+            }
+            match self.applied_at.get(&e.index) {
+                Some(first) if first != &e => self.violations.push(format!(
+                    "state machine safety: {id} applied {e:?} at index {} where {first:?} was applied",
+                    e.index
+                )),
+                Some(_) => {}
+                None => {
+                    self.applied_at.insert(e.index, e.clone());
+                }
+            }
+            node.applied.push(e);
+        }
+        for msg in ready.messages {
+            let lost = self.cut.contains(&(msg.from.clone(), msg.to.clone()))
+                || (self.drop_prob > 0.0 && self.rng.random_bool(self.drop_prob));
+            if !lost {
+                let delay = if self.max_delay > 0 { self.rng.random_range(0..=self.max_delay) } else { 0 };
+                self.seq += 1;
+                self.in_flight.push(InFlight { at: self.now + delay, seq: self.seq, msg });
+            }
+        }
+    }
+
+    fn drain_all(&mut self) {
+        let all: Vec<String> = self.nodes.keys().cloned().collect();
+        for id in all {
+            self.drain(&id);
+        }
+    }
+
+    /// Delivers every message due now (in due order), draining after each step.
+    fn deliver_due(&mut self) -> bool {
+        let mut delivered = false;
+        loop {
+            let due = self
+                .in_flight
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.at <= self.now)
+                .min_by_key(|(_, f)| (f.at, f.seq))
+                .map(|(i, _)| i);
+            let Some(i) = due else { return delivered };
+            let f = self.in_flight.remove(i);
+            let to = f.msg.to.clone();
+            if self.cut.contains(&(f.msg.from.clone(), to.clone())) {
+                continue;
+            }
+            if let Some(core) = self.nodes.get_mut(&to).and_then(|n| n.core.as_mut()) {
+                core.step(f.msg);
+                delivered = true;
+                self.drain(&to);
+            }
+        }
+    }
+
+    /// Delivers until no message is left, without letting time pass.
+    fn settle(&mut self) {
+        self.drain_all();
+        for _ in 0..10_000 {
+            if !self.deliver_due() {
+                return;
+            }
+        }
+        panic!("network did not settle");
+    }
+
+    /// One tick of time for every live node, then deliveries and invariant checks.
+    fn tick(&mut self) {
+        self.now += 1;
+        for node in self.nodes.values_mut() {
+            if let Some(core) = node.core.as_mut() {
+                core.tick();
+            }
+        }
+        self.drain_all();
+        self.deliver_due();
+        self.check_invariants();
+    }
+
+    fn check_invariants(&mut self) {
+        let mut live_leaders = Vec::new();
+        for (id, node) in &self.nodes {
+            if let Some(core) = &node.core {
+                let s = core.status();
+                if s.role == Role::Leader {
+                    live_leaders.push((id.clone(), s.term));
+                }
+            }
+        }
+        for (id, term) in &live_leaders {
+            let seen = self.leaders.entry(*term).or_default();
+            seen.insert(id.clone());
+            if seen.len() > 1 {
+                self.violations.push(format!("election safety: term {term} has leaders {seen:?}"));
+            }
+            let log = self.nodes[id].core.as_ref().expect("live").log();
+            for (index, (entry, commit_term)) in &self.committed_by_leaders {
+                if term > commit_term && log.get(*index as usize - 1) != Some(entry) {
+                    self.violations.push(format!(
+                        "leader completeness: {id} leads term {term} without entry {index} committed in term {commit_term}"
+                    ));
+                }
+            }
+        }
+        let logs: Vec<(&String, &[Entry])> = self
+            .nodes
+            .iter()
+            .map(|(id, n)| (id, n.core.as_ref().map_or(&n.disk.log[..], |c| c.log())))
+            .collect();
+        for (i, (a, la)) in logs.iter().enumerate() {
+            for (b, lb) in &logs[i + 1..] {
+                let common = la.len().min(lb.len());
+                if let Some(k) = (0..common).rev().find(|&k| la[k].term == lb[k].term)
+                    && la[..=k] != lb[..=k]
+                {
+                    self.violations.push(format!(
+                        "log matching: {a} and {b} agree on the term at index {} but not on the entries before",
+                        k + 1
+                    ));
+                }
+            }
+        }
+    }
+
+    fn crash(&mut self, id: &str) {
+        self.nodes.get_mut(id).expect("node").core = None;
+    }
+
+    fn restart(&mut self, id: &str) {
+        let node = self.nodes.get_mut(id).expect("node");
+        if node.core.is_none() {
+            node.core = Some(RaftCore::new(node.cfg.clone(), node.disk.hard.clone(), node.disk.log.clone()));
+            node.applied.clear();
+        }
+    }
+
+    fn isolate(&mut self, id: &str) {
+        for other in self.nodes.keys() {
+            if other != id {
+                self.cut.insert((id.to_string(), other.clone()));
+                self.cut.insert((other.clone(), id.to_string()));
+            }
+        }
+    }
+
+    /// Cuts every link except those between `a` and `b` (both directions).
+    fn only_link(&mut self, pairs: &[(&str, &str)]) {
+        self.cut.clear();
+        let all: Vec<String> = self.nodes.keys().cloned().collect();
+        for x in &all {
+            for y in &all {
+                let allowed = pairs.iter().any(|(a, b)| (a == x && b == y) || (a == y && b == x));
+                if x != y && !allowed {
+                    self.cut.insert((x.clone(), y.clone()));
+                }
+            }
+        }
+    }
+
+    fn leader(&self) -> Option<String> {
+        self.nodes
+            .iter()
+            .filter_map(|(id, n)| n.core.as_ref().map(|c| (id, c.status())))
+            .filter(|(_, s)| s.role == Role::Leader)
+            .max_by_key(|(_, s)| s.term)
+            .map(|(id, _)| id.clone())
+    }
+
+    /// Lets time pass until some node wins an election by timeout; returns it.
+    fn elect_by_timeout(&mut self) -> String {
+        for _ in 0..500 {
+            self.tick();
+            if let Some(l) = self.leader() {
+                return l;
+            }
+        }
+        panic!("no leader was elected");
+    }
+
+    fn put(&mut self, id: &str) -> Option<(u64, u64)> {
+        self.next_value += 1;
+        let command = Command::Put { key: "k".into(), value: json!(self.next_value) };
+        let r = self.core(id).propose(command).ok();
+        self.drain(id);
+        r
+    }
+
+    /// A random fault schedule: partitions, isolation, crashes, restarts, loss and delay.
+    fn chaos(&mut self, ticks: u64) {
+        let all: Vec<String> = self.nodes.keys().cloned().collect();
+        for t in 0..ticks {
+            if t % 3 == 0
+                && let Some(l) = self.leader()
+            {
+                self.put(&l);
+            }
+            if t % 40 == 0 {
+                match self.rng.random_range(0..7) {
+                    0 => self.cut.clear(),
+                    1 => {
+                        let victim = all[self.rng.random_range(0..all.len())].clone();
+                        self.isolate(&victim);
+                    }
+                    2 => {
+                        self.cut.clear();
+                        let mut side: Vec<&String> =
+                            all.iter().filter(|_| self.rng.random_bool(0.5)).collect();
+                        side.sort();
+                        for a in &all {
+                            for b in &all {
+                                if side.contains(&a) != side.contains(&b) {
+                                    self.cut.insert((a.clone(), b.clone()));
+                                }
+                            }
+                        }
+                    }
+                    3 => {
+                        let victim = all[self.rng.random_range(0..all.len())].clone();
+                        self.crash(&victim);
+                    }
+                    4 => {
+                        for id in &all {
+                            self.restart(id);
+                        }
+                    }
+                    5 => {
+                        if let Some(l) = self.leader() {
+                            self.crash(&l);
+                        }
+                    }
+                    _ => {
+                        self.drop_prob = [0.0, 0.05, 0.2][self.rng.random_range(0..3)];
+                        self.max_delay = self.rng.random_range(0..4);
+                    }
+                }
+            }
+            self.tick();
+        }
+    }
+
+    /// Heals everything and waits until a new write is applied on every node.
+    fn heal_and_converge(&mut self) {
+        let all: Vec<String> = self.nodes.keys().cloned().collect();
+        self.cut.clear();
+        self.drop_prob = 0.0;
+        self.max_delay = 0;
+        for id in &all {
+            self.restart(id);
+        }
+        let mut target = None;
+        for _ in 0..2000 {
+            self.tick();
+            if target.is_none()
+                && let Some(l) = self.leader()
+            {
+                target = self.put(&l);
+            }
+            if let Some((index, term)) = target {
+                let everywhere = self
+                    .nodes
+                    .values()
+                    .all(|n| n.applied.len() as u64 >= index && n.applied[index as usize - 1].term == term);
+                if everywhere {
+                    return;
+                }
+                if self.leader().is_some_and(|l| self.nodes[&l].core.as_ref().unwrap().status().term > term) {
+                    target = None;
+                }
+            }
+        }
+        panic!("cluster did not converge after healing");
+    }
+}
+
+fn chaos_run(seed: u64) -> Sim {
+    let mut sim = Sim::new(5, seed, |_| {});
+    sim.chaos(1500);
+    sim.heal_and_converge();
+    sim
+}
+
+fn assert_no(kind: &str, sim: &Sim, seed: u64) {
+    let bad: Vec<&String> = sim.violations.iter().filter(|v| v.starts_with(kind)).collect();
+    assert!(bad.is_empty(), "seed {seed}: {bad:?}");
+}
+
+const SEEDS: std::ops::Range<u64> = 1..7;
+
+#[test]
+fn section_5_2_election_safety_at_most_one_leader_per_term() {
+    for seed in SEEDS {
+        let sim = chaos_run(seed);
+        assert_no("election safety", &sim, seed);
+        assert!(sim.leaders.len() > 3, "seed {seed}: the schedule should force several elections");
+    }
+}
+
+#[test]
+fn section_5_3_log_matching_same_index_and_term_means_same_prefix() {
+    for seed in SEEDS {
+        assert_no("log matching", &chaos_run(seed), seed);
+    }
+}
+
+#[test]
+fn section_5_4_leader_completeness_later_leaders_hold_every_committed_entry() {
+    for seed in SEEDS {
+        assert_no("leader completeness", &chaos_run(seed), seed);
+    }
+}
+
+#[test]
+fn section_5_4_3_state_machine_safety_no_two_nodes_apply_different_entries_at_an_index() {
+    for seed in SEEDS {
+        let sim = chaos_run(seed);
+        assert_no("state machine safety", &sim, seed);
+        assert!(sim.violations.is_empty(), "seed {seed}: {:?}", sim.violations);
+        assert!(sim.applied_at.len() > 50, "seed {seed}: too little was committed to judge");
+    }
+}
+
+/// Plays Figure 8 of the paper: an entry of term 2 gets onto a majority under the leader
+/// of term 4 and that leader crashes; then the leader of term 5 overwrites it.
+fn figure_8(unsafe_commit_old_term: bool) -> Sim {
+    let mut sim = Sim::new(5, 8, |c| {
+        c.check_quorum = false;
+        c.noop_on_election = false;
+        c.max_append_entries = 1;
+        c.unsafe_commit_old_term = unsafe_commit_old_term;
+    });
+    // Term 1: s1 leads and commits index 1 everywhere.
+    sim.core("s1").campaign();
+    sim.settle();
+    sim.put("s1");
+    sim.settle();
+    sim.core("s1").tick(); // a heartbeat carries the commit index
+    sim.core("s1").tick();
+    sim.settle();
+    // (a) Term 2: s1 leads and gets index 2 onto s2 only, then crashes.
+    sim.core("s1").campaign();
+    sim.settle();
+    assert_eq!(sim.leader().as_deref(), Some("s1"));
+    sim.only_link(&[("s1", "s2")]);
+    sim.put("s1");
+    sim.settle();
+    sim.crash("s1");
+    // (b) Term 3: s5 is elected by s3, s4, s5 and appends index 2 of term 3 locally; crashes.
+    sim.only_link(&[("s5", "s3"), ("s5", "s4")]);
+    sim.core("s5").campaign();
+    sim.settle();
+    assert_eq!(sim.core("s5").status().term, 3);
+    assert_eq!(sim.leader().as_deref(), Some("s5"));
+    sim.cut.clear();
+    sim.isolate("s5");
+    sim.put("s5");
+    sim.settle();
+    sim.crash("s5");
+    // (c) Term 4: s1 restarts, is elected, and copies index 2 (term 2) to s3: a majority.
+    sim.restart("s1");
+    sim.only_link(&[("s1", "s2"), ("s1", "s3"), ("s1", "s4")]);
+    // Its first try, in term 3, fails (s3 and s4 voted for s5 in term 3); the next wins.
+    sim.core("s1").campaign();
+    sim.settle();
+    sim.core("s1").campaign();
+    sim.settle();
+    assert_eq!(sim.core("s1").status().term, 4);
+    sim.only_link(&[("s1", "s2"), ("s1", "s3")]);
+    for _ in 0..3 {
+        sim.core("s1").tick();
+        sim.settle();
+    }
+    assert_eq!(sim.core("s3").log().len(), 2, "s3 now holds index 2 of term 2");
+    sim.crash("s1");
+    // (d) Term 5: s5 restarts, wins with s2, s3, s4 (its last term 3 beats 2) and
+    // overwrites index 2 with its own entry of term 3, then commits a term-5 entry.
+    sim.restart("s5");
+    sim.only_link(&[("s5", "s2"), ("s5", "s3"), ("s5", "s4")]);
+    sim.core("s5").campaign();
+    sim.settle();
+    sim.core("s5").campaign();
+    sim.settle();
+    assert_eq!(sim.leader().as_deref(), Some("s5"));
+    assert_eq!(sim.core("s5").status().term, 5);
+    sim.put("s5");
+    for _ in 0..4 {
+        sim.core("s5").tick();
+        sim.settle();
+    }
+    sim
+}
+
+#[test]
+fn figure_8_leader_does_not_commit_an_old_term_entry_by_counting_replicas() {
+    let sim = figure_8(false);
+    assert!(sim.violations.is_empty(), "{:?}", sim.violations);
+    let s1 = &sim.nodes["s1"];
+    assert!(!s1.applied.iter().any(|e| e.index == 2), "s1 must not have applied index 2 of term 2");
+    assert_eq!(sim.applied_at[&2].term, 3, "index 2 ends up holding s5's entry of term 3");
+}
+
+#[test]
+fn figure_8_unsafe_commit_old_term_applies_an_entry_that_is_later_overwritten() {
+    let sim = figure_8(true);
+    assert!(
+        sim.violations.iter().any(|v| v.starts_with("state machine safety")),
+        "the planted bug must show: {:?}",
+        sim.violations
+    );
+}
+
+#[test]
+fn section_5_3_fast_backoff_repairs_a_long_divergent_log_in_few_round_trips() {
+    let mut sim = Sim::new(3, 11, |c| {
+        c.max_append_entries = 64;
+        c.check_quorum = false;
+    });
+    sim.core("s1").campaign();
+    sim.settle();
+    // s1 writes 50 entries that only it holds, then loses leadership.
+    sim.isolate("s1");
+    for _ in 0..50 {
+        sim.put("s1");
+    }
+    sim.settle();
+    sim.crash("s1");
+    sim.cut.clear();
+    sim.core("s2").campaign();
+    sim.settle();
+    for _ in 0..20 {
+        sim.put("s2");
+    }
+    sim.settle();
+    sim.restart("s1");
+    let before = sim.seq;
+    sim.core("s2").tick();
+    sim.core("s2").tick();
+    sim.settle();
+    let messages = sim.seq - before;
+    let s1 = sim.core("s1").log().to_vec();
+    let s2 = sim.core("s2").log().to_vec();
+    assert_eq!(s1, s2, "the follower's conflicting entries are replaced");
+    assert!(messages < 20, "one rejection per conflicting term, not per entry: {messages} messages");
+}
+
+#[test]
+fn check_quorum_isolated_leader_steps_down_within_two_election_timeouts() {
+    let mut sim = Sim::new(3, 5, |_| {});
+    let leader = sim.elect_by_timeout();
+    sim.isolate(&leader);
+    for _ in 0..20 {
+        sim.tick();
+    }
+    assert_ne!(sim.core(&leader).status().role, Role::Leader);
+}
+
+#[test]
+fn section_8_read_index_is_confirmed_only_by_a_majority() {
+    let mut sim = Sim::new(3, 9, |_| {});
+    let l = sim.elect_by_timeout();
+    sim.settle();
+    sim.isolate(&l);
+    sim.core(&l).read_index(7).expect("leader");
+    let ready = sim.core(&l).ready();
+    assert!(ready.reads.is_empty(), "no confirmation without a majority");
+    for m in ready.messages {
+        assert!(sim.cut.contains(&(m.from, m.to)));
+    }
+    sim.cut.clear();
+    sim.core(&l).read_index(8).expect("still leader");
+    sim.drain(&l);
+    let mut confirmed = Vec::new();
+    for _ in 0..10 {
+        let msgs: Vec<Message> = sim.in_flight.drain(..).map(|f| f.msg).collect();
+        for m in msgs {
+            let to = m.to.clone();
+            sim.core(&to).step(m);
+            let r = sim.core(&to).ready();
+            if to == l {
+                confirmed.extend(r.reads.iter().map(|r| r.ctx));
+            }
+            for m in r.messages {
+                sim.seq += 1;
+                sim.in_flight.push(InFlight { at: 0, seq: sim.seq, msg: m });
+            }
+        }
+    }
+    assert_eq!(confirmed, vec![7, 8], "both reads confirmed by the same majority round");
+}
+
+#[test]
+fn section_5_2_a_restarted_node_remembers_its_vote() {
+    let mut sim = Sim::new(3, 3, |c| c.check_quorum = false);
+    sim.only_link(&[("s1", "s3")]);
+    sim.core("s1").campaign();
+    sim.settle();
+    assert_eq!(sim.nodes["s3"].disk.hard.vote.as_deref(), Some("s1"));
+    sim.crash("s3");
+    sim.restart("s3");
+    sim.only_link(&[("s2", "s3")]);
+    // s2 campaigns in the same term 1 that s3 already voted in.
+    sim.core("s2").campaign();
+    sim.settle();
+    assert_ne!(sim.core("s2").status().role, Role::Leader, "s3 must not vote twice in term 1");
+}
