@@ -131,9 +131,15 @@ pub fn check(history: &History, settings: &BankSettings) -> CheckerResult {
     result.with_details(details)
 }
 
-/// Account -> balance (`None` for null), or `None` when the value is not such a map.
+/// Account -> balance (`None` for null), or `None` when the value is not such a map. The
+/// body of Sunder's `GET /accounts`, `{"balances": {...}}`, is accepted as well.
 fn parse_balances(v: &Value) -> Option<BTreeMap<String, Option<i64>>> {
-    let map = v.as_object()?;
+    let mut map = v.as_object()?;
+    if map.len() == 1
+        && let Some(inner) = map.get("balances").and_then(Value::as_object)
+    {
+        map = inner;
+    }
     map.iter()
         .map(|(k, b)| match b {
             Value::Null => Some((k.clone(), None)),

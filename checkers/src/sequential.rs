@@ -242,36 +242,52 @@ impl<'a> Search<'a> {
         c
     }
 
+    /// Remembers the current order when it is the deepest so far. Called only before the
+    /// order shrinks (and at the end), so a search that never backtracks copies nothing.
+    fn note_deepest(&mut self) {
+        if self.trail.len() > self.deepest.len() {
+            self.deepest = self.trail.iter().map(|&(e, _)| e).collect();
+            self.deepest_frontier = self.frontier.clone();
+        }
+    }
+
     fn run(&mut self, budget: &SearchBudget) -> Outcome {
         let started = Instant::now();
         let total = self.rh.events.len();
         let mut stack: Vec<Frame> = Vec::new();
         loop {
             self.take_reads();
-            if self.trail.len() > self.deepest.len() {
-                self.deepest = self.trail.iter().map(|&(e, _)| e).collect();
-                self.deepest_frontier = self.frontier.clone();
-            }
             if self.trail.len() == total {
                 return Outcome::Found;
             }
             if self.visited.insert(self.hash) {
-                if self.visited.len() as u64 > budget.max_states {
-                    return Outcome::OverBudget(format!("state budget of {} reached", budget.max_states));
-                }
-                if self.visited.len().is_multiple_of(4096) && started.elapsed() > budget.max_time {
-                    return Outcome::OverBudget(format!("time budget of {:?} reached", budget.max_time));
+                let over = if self.visited.len() as u64 > budget.max_states {
+                    Some(format!("state budget of {} reached", budget.max_states))
+                } else if self.visited.len().is_multiple_of(4096) && started.elapsed() > budget.max_time {
+                    Some(format!("time budget of {:?} reached", budget.max_time))
+                } else {
+                    None
+                };
+                if let Some(why) = over {
+                    self.note_deepest();
+                    return Outcome::OverBudget(why);
                 }
                 let choices = self.write_choices();
                 stack.push(Frame { trail_len: self.trail.len(), choices, next: 0 });
             }
             // Take the next untried choice of the innermost frame that has one.
             loop {
-                let Some(frame) = stack.last_mut() else { return Outcome::Exhausted };
+                let Some(frame) = stack.last_mut() else {
+                    self.note_deepest();
+                    return Outcome::Exhausted;
+                };
                 if frame.next < frame.choices.len() {
                     let e = frame.choices[frame.next];
                     frame.next += 1;
                     let len = frame.trail_len;
+                    if len < self.trail.len() {
+                        self.note_deepest();
+                    }
                     self.undo_to(len);
                     self.apply(e);
                     break;

@@ -8,8 +8,8 @@
 //! - `read-your-writes`: the process's own earlier writes;
 //! - `monotonic-reads`: the writes its earlier reads of the same key returned;
 //! - `monotonic-writes`: for every write it has read, the writer's earlier writes;
-//! - `writes-follow-reads`: for every write `w2` it has read, the writes that `w2`'s
-//!   process had read before issuing `w2`;
+//! - `writes-follow-reads`: for every write `w2` it has read, the writes of the key that
+//!   `w2`'s process had read before issuing `w2`;
 //! - `pram`: its own earlier operations and, for every write it has read, the writer's
 //!   earlier writes (program order of every process, pipelined).
 //!
@@ -52,29 +52,47 @@ pub fn check_register(rh: &RegisterHistory) -> Vec<(String, CheckerResult)> {
     MODELS.iter().zip(found).map(|(m, f)| (m.to_string(), finish(f, m))).collect()
 }
 
+/// (position of a read, newest write of its writer read so far, position of the read
+/// that returned that write).
+type NewestRead = (u32, u32, u32);
+
 /// Lookups every guarantee shares.
 struct Index {
     /// For a write, the same process's next write of the same key.
     next_same_key: Vec<u32>,
     /// For each key, each writing process with its first write of the key.
     first_writes: Vec<Vec<(u32, u32)>>,
-    /// For (process, key), that process's reads of the key that returned a write, as
-    /// (position, write) in program order.
-    reads: FxHashMap<(u32, u32), Vec<(u32, u32)>>,
+    /// For (process, key), that process's first read of the key that returned a write, as
+    /// (position, write).
+    first_read: FxHashMap<(u32, u32), (u32, u32)>,
+    /// For (process, key, writer), that process's reads of the key that returned a write
+    /// of `writer`, in program order, as (position, the newest such write read so far,
+    /// the position of the read that returned it).
+    reads_of_writer: FxHashMap<(u32, u32, u32), Vec<NewestRead>>,
 }
 
 impl Index {
     fn new(rh: &RegisterHistory) -> Index {
         let mut next_same_key = vec![NONE; rh.events.len()];
         let mut first_writes: Vec<Vec<(u32, u32)>> = vec![Vec::new(); rh.keys.len()];
-        let mut reads: FxHashMap<(u32, u32), Vec<(u32, u32)>> = FxHashMap::default();
+        let mut first_read: FxHashMap<(u32, u32), (u32, u32)> = FxHashMap::default();
+        let mut reads_of_writer: FxHashMap<(u32, u32, u32), Vec<NewestRead>> = FxHashMap::default();
         let mut last: FxHashMap<u32, u32> = FxHashMap::default();
         for p in 0..rh.process_count() {
             last.clear();
             for e in rh.process_events(p) {
                 let ev = &rh.events[e];
                 if let Some(Source::Write(w)) = ev.read {
-                    reads.entry((p as u32, ev.key)).or_default().push((ev.pos, w));
+                    first_read.entry((p as u32, ev.key)).or_insert((ev.pos, w));
+                    let writer = rh.events[w as usize].process;
+                    let list = reads_of_writer.entry((p as u32, ev.key, writer)).or_default();
+                    let newest = match list.last() {
+                        Some(&(_, prev, at)) if rh.events[prev as usize].pos > rh.events[w as usize].pos => {
+                            (prev, at)
+                        }
+                        _ => (w, ev.pos),
+                    };
+                    list.push((ev.pos, newest.0, newest.1));
                 }
                 if ev.writes {
                     match last.insert(ev.key, e as u32) {
@@ -84,7 +102,7 @@ impl Index {
                 }
             }
         }
-        Index { next_same_key, first_writes, reads }
+        Index { next_same_key, first_writes, first_read, reads_of_writer }
     }
 }
 
@@ -249,21 +267,27 @@ fn writes_follow_reads(rh: &RegisterHistory, index: &Index, s: usize, found: &mu
         let mut violation = None;
         for &q in &seen_list {
             let (w2_pos, via) = seen[q as usize];
-            let Some(list) = index.reads.get(&(q, ev.key)) else { continue };
-            // q's newest read of this key before it issued the write this process saw.
-            let n = list.partition_point(|&(pos, _)| pos < w2_pos);
-            let Some(&(qpos, w1)) = n.checked_sub(1).map(|i| &list[i]) else { continue };
-            let w1ev = &rh.events[w1 as usize];
-            let older = match ev.read {
-                Some(Source::Init) => Some(None),
+            // What q had read of this key before it issued the write this process saw: any
+            // read at all (against the initial value), or the newest write of the writer
+            // whose older write this process now returns.
+            let found_before = match ev.read {
+                Some(Source::Init) => index
+                    .first_read
+                    .get(&(q, ev.key))
+                    .filter(|&&(pos, _)| pos < w2_pos)
+                    .map(|&(pos, w1)| (None, w1, pos)),
                 Some(Source::Write(w0)) => {
                     let w0ev = &rh.events[w0 as usize];
-                    (w0ev.process == w1ev.process && w0ev.pos < w1ev.pos).then_some(Some(w0))
+                    index.reads_of_writer.get(&(q, ev.key, w0ev.process)).and_then(|list| {
+                        let n = list.partition_point(|&(pos, _, _)| pos < w2_pos);
+                        let &(_, w1, at) = list.get(n.checked_sub(1)?)?;
+                        (w0ev.pos < rh.events[w1 as usize].pos).then_some((Some(w0), w1, at))
+                    })
                 }
                 _ => None,
             };
-            if let Some(older) = older {
-                let q_read = rh.starts[q as usize] + qpos;
+            if let Some((older, w1, at)) = found_before {
+                let q_read = rh.starts[q as usize] + at;
                 violation = Some((older, w1, q_read, via));
                 break;
             }

@@ -40,6 +40,12 @@ fn bank_accepts_reads_that_keep_the_total() {
 }
 
 #[test]
+fn bank_accepts_the_accounts_endpoint_body_as_a_read() {
+    let h = bank_reads(&[json!({"balances": {"a": 4, "b": 6}})]);
+    assert_eq!(bank::check(&h, &two_accounts()).valid, Validity::Valid);
+}
+
+#[test]
 fn identifies_bank_read_with_wrong_total() {
     let r = bank::check(&bank_reads(&[json!({"a": 3, "b": 8})]), &two_accounts());
     assert_eq!(kinds(&r), ["wrong-total"]);

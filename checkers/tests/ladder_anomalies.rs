@@ -396,7 +396,13 @@ fn an_over_budget_sequential_search_is_unknown_or_settled_by_a_weaker_failure() 
         .history();
     let r2: BTreeMap<_, _> = check_register(&h2, &tiny).into_iter().collect();
     assert_eq!(r2["sequential"].valid, Validity::Invalid, "{:?}", r2["sequential"]);
-    assert!(r2["sequential"].reason.as_deref().unwrap().contains("causal-convergence fails"));
+    assert!(
+        r2["sequential"]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("causal-convergence fails, and sequential implies it")
+    );
 }
 
 #[test]
@@ -407,4 +413,44 @@ fn a_history_without_register_ops_is_unknown_for_every_model() {
         assert_eq!(res.valid, Validity::Unknown, "{m}");
         assert!(res.reason.as_deref().unwrap().contains("nothing to judge"), "{m}: {:?}", res.reason);
     }
+}
+
+#[test]
+fn causal_models_over_the_clock_budget_are_unknown_with_the_reason() {
+    use sunder_check::causal::{CausalBudget, check_register_within};
+    use sunder_check::ladder::register::RegisterHistory;
+    let h = Builder::new().write(1, "x", v(1)).read(2, "x", v(1)).history();
+    let rh = RegisterHistory::from_history(&h).unwrap();
+    let v = check_register_within(&rh, &CausalBudget { max_clock_entries: 3 });
+    for r in [&v.causal, &v.convergence, &v.memory] {
+        assert_eq!(r.valid, Validity::Unknown);
+        assert!(r.reason.as_deref().unwrap().contains("over the budget"), "{r:?}");
+    }
+    assert_eq!(check_register_within(&rh, &CausalBudget::default()).causal.valid, Validity::Valid);
+}
+
+#[test]
+fn identifies_write_seen_without_an_older_read_of_its_writer_as_writes_follow_reads_violation() {
+    // Process 2 read x=2 (then x=3 from another writer) before writing y=4; process 4 saw
+    // y=4 and then x=1, older than the x=2 process 2 had read.
+    let h = Builder::new()
+        .write(1, "x", v(1))
+        .write(1, "x", v(2))
+        .write(3, "x", v(3))
+        .read(2, "x", v(2))
+        .read(2, "x", v(3))
+        .write(2, "y", v(4))
+        .read(4, "y", v(4))
+        .read(4, "x", v(1))
+        .history();
+    let r = ladder(&h);
+    assert_anomaly(
+        &r,
+        "writes-follow-reads",
+        "writes-follow-reads",
+        &[1, 3, 7, 11, 13, 15],
+        "process 2 read x=2 and then wrote y=4; process 4 saw that write (read y=4) and then read x=1, an older value (process 1 wrote x=1 earlier)",
+    );
+    valid(&r, &["pram", "monotonic-writes", "monotonic-reads", "read-your-writes"]);
+    assert_eq!(r["causal"].valid, Validity::Invalid);
 }

@@ -6,11 +6,12 @@
 //! process covers every `o`.
 //!
 //! HB_o, like CO, is downward closed along program order, so it is kept as one clock per
-//! event, starting from CO's clocks; each derived edge is joined into its target's clock
-//! and the growth carried forward along program order, read-from and derived edges, and
-//! the reads of the process whose clocks grew are re-examined, until nothing changes. A cycle must use a derived edge (CO is
-//! acyclic here), and the derived edge `a -> b` lies on a cycle exactly when `b` is already
-//! in `a`'s clock at the fixpoint.
+//! event, starting from CO's clocks. Each derived edge is joined into its target's clock,
+//! the growth is carried forward along program order, read-from and derived edges, and the
+//! process's reads whose clocks grew are re-examined, until nothing changes. Only clocks
+//! that grow are copied (`Overlay`), so a process costs what its view adds to CO. A cycle
+//! must use a derived edge (CO is acyclic here), and the derived edge `a -> b` lies on a
+//! cycle exactly when `b` is already in `a`'s clock at the fixpoint.
 
 use super::order::CausalOrder;
 use super::{anomaly, last_below, strict_limit};
@@ -21,7 +22,6 @@ use rustc_hash::FxHashMap;
 /// Appends WriteHBInitRead and CyclicHB anomalies (at most one of each per process).
 pub fn check(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>) {
     let writers = rh.writers_by_key();
-    let width = order.width;
     let n = rh.events.len();
     // Readers of each write, compressed: readers[reader_start[w]..reader_start[w + 1]].
     let mut reader_start = vec![0u32; n + 1];
@@ -41,7 +41,7 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>
             fill[w as usize] += 1;
         }
     }
-    let mut hb = order.clocks.clone();
+    let mut hb = Overlay::new(order);
     for p in 0..rh.process_count() {
         let range = rh.process_events(p);
         if range.is_empty() {
@@ -54,7 +54,7 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>
             ev.pos < past[ev.process as usize]
         };
         // Start from CO: HB_o contains CO restricted to the causal past.
-        hb.copy_from_slice(&order.clocks);
+        hb.reset();
         let is_read_of_p = |e: u32| {
             range.contains(&(e as usize))
                 && matches!(rh.events[e as usize].read, Some(Source::Write(_) | Source::Init))
@@ -70,11 +70,11 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>
         let mut derived_out: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
         let mut init_read_reported = false;
         let mut work: Vec<u32> = Vec::new();
-        let mut clock = vec![0u32; width];
+        let mut clock = vec![0u32; order.width];
         while let Some(r) = dirty.pop() {
             queued[r as usize - range.start] = false;
             let ev = &rh.events[r as usize];
-            clock.copy_from_slice(&hb[r as usize * width..(r as usize + 1) * width]);
+            clock.copy_from_slice(hb.get(r));
             for (q, writes) in &writers[ev.key as usize] {
                 let limit = strict_limit(rh, r, &clock, *q);
                 let Some(before) = last_below(rh, writes, limit) else { continue };
@@ -94,7 +94,11 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>
                     }
                     Some(Source::Write(w)) if before != w && derived.insert((before, w), r).is_none() => {
                         derived_out.entry(before).or_default().push(w);
-                        if join(&mut hb, width, before, w) {
+                        // Clocks are closed under every edge so far: when `before` is
+                        // already in `w`'s past, so is all of its own past.
+                        let bev = &rh.events[before as usize];
+                        let known = hb.get(w)[bev.process as usize] > bev.pos;
+                        if !known && hb.join(before, w) {
                             work.push(w);
                         }
                     }
@@ -109,22 +113,19 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>
                 }
                 let ev = &rh.events[e as usize];
                 let next = e + 1;
-                if (next as usize) < range_end(rh, ev.process)
-                    && in_past(next)
-                    && join(&mut hb, width, e, next)
-                {
+                if (next as usize) < range_end(rh, ev.process) && in_past(next) && hb.join(e, next) {
                     work.push(next);
                 }
                 for &reader in
                     &readers[reader_start[e as usize] as usize..reader_start[e as usize + 1] as usize]
                 {
-                    if in_past(reader) && join(&mut hb, width, e, reader) {
+                    if in_past(reader) && hb.join(e, reader) {
                         work.push(reader);
                     }
                 }
                 if let Some(targets) = derived_out.get(&e) {
                     for &t in targets {
-                        if join(&mut hb, width, e, t) {
+                        if hb.join(e, t) {
                             work.push(t);
                         }
                     }
@@ -135,7 +136,7 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>
         edges.sort_unstable();
         for (&(before, after), &r) in edges {
             let aev = &rh.events[after as usize];
-            if hb[before as usize * width + aev.process as usize] > aev.pos {
+            if hb.get(before)[aev.process as usize] > aev.pos {
                 found.push(anomaly(
                     "CyclicHB",
                     format!(
@@ -157,15 +158,58 @@ fn range_end(rh: &RegisterHistory, process: u32) -> usize {
     rh.starts[process as usize + 1] as usize
 }
 
-/// Joins `from`'s clock into `to`'s; true when `to`'s grew.
-fn join(hb: &mut [u32], width: usize, from: u32, to: u32) -> bool {
-    let (f, t) = (from as usize * width, to as usize * width);
-    let mut grew = false;
-    for q in 0..width {
-        if hb[f + q] > hb[t + q] {
-            hb[t + q] = hb[f + q];
-            grew = true;
+/// HB clocks as changes over CO's: only events whose clock grew get a copy, so checking
+/// one process costs what its view changes, not the whole history.
+struct Overlay<'a> {
+    order: &'a CausalOrder,
+    slot: Vec<u32>,
+    pool: Vec<u32>,
+    touched: Vec<u32>,
+    scratch: Vec<u32>,
+}
+
+impl<'a> Overlay<'a> {
+    fn new(order: &'a CausalOrder) -> Overlay<'a> {
+        let n = order.clocks.len() / order.width.max(1);
+        Overlay { order, slot: vec![u32::MAX; n], pool: Vec::new(), touched: Vec::new(), scratch: Vec::new() }
+    }
+
+    fn reset(&mut self) {
+        for &e in &self.touched {
+            self.slot[e as usize] = u32::MAX;
+        }
+        self.touched.clear();
+        self.pool.clear();
+    }
+
+    fn get(&self, e: u32) -> &[u32] {
+        let w = self.order.width;
+        match self.slot[e as usize] {
+            u32::MAX => self.order.clock(e),
+            s => &self.pool[s as usize * w..(s as usize + 1) * w],
         }
     }
-    grew
+
+    /// Joins `from`'s clock into `to`'s; true when `to`'s grew.
+    fn join(&mut self, from: u32, to: u32) -> bool {
+        let w = self.order.width;
+        if !self.get(from).iter().zip(self.get(to)).any(|(f, t)| f > t) {
+            return false;
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend_from_slice(self.get(from));
+        self.scratch = scratch;
+        if self.slot[to as usize] == u32::MAX {
+            let s = (self.pool.len() / w.max(1)) as u32;
+            self.pool.extend_from_slice(self.order.clock(to));
+            self.slot[to as usize] = s;
+            self.touched.push(to);
+        }
+        let s = self.slot[to as usize] as usize;
+        for (t, f) in self.pool[s * w..(s + 1) * w].iter_mut().zip(&self.scratch) {
+            *t = (*t).max(*f);
+        }
+        true
+    }
 }

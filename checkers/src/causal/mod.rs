@@ -56,8 +56,38 @@ pub fn check(history: &History) -> CausalVerdicts {
     }
 }
 
-/// Checks CC, CCv and CM on an extracted register history.
+/// Limits of the causal checks.
+#[derive(Debug, Clone, Copy)]
+pub struct CausalBudget {
+    /// Causal order is one clock of (processes) entries per operation; above this many
+    /// entries (4 bytes each) the verdicts are `unknown` instead of exhausting memory.
+    pub max_clock_entries: u64,
+}
+
+impl Default for CausalBudget {
+    fn default() -> CausalBudget {
+        CausalBudget { max_clock_entries: 256 << 20 }
+    }
+}
+
+/// Checks CC, CCv and CM on an extracted register history, within the default budget.
 pub fn check_register(rh: &RegisterHistory) -> CausalVerdicts {
+    check_register_within(rh, &CausalBudget::default())
+}
+
+/// Checks CC, CCv and CM on an extracted register history.
+pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> CausalVerdicts {
+    let entries = rh.events.len() as u64 * rh.process_count() as u64;
+    if entries > budget.max_clock_entries {
+        let r = CheckerResult::unknown(format!(
+            "{} operations by {} processes need {} MB of causal clocks, over the budget of {} MB",
+            rh.events.len(),
+            rh.process_count(),
+            (entries * 4) >> 20,
+            (budget.max_clock_entries * 4) >> 20
+        ));
+        return CausalVerdicts { causal: r.clone(), convergence: r.clone(), memory: r };
+    }
     let mut found = Vec::new();
     thin_air_reads(rh, &mut found);
     let order = match CausalOrder::new(rh) {

@@ -6,12 +6,13 @@
 //! The models form a partial order (sequential implies causal-convergence and
 //! causal-memory, each implies causal, which implies pram and writes-follow-reads; pram
 //! implies monotonic-writes, monotonic-reads and read-your-writes). Every checker but
-//! `sequential` is exact and polynomial; when the sequential search runs out of budget,
-//! a failed weaker model still settles it as invalid.
+//! `sequential` is polynomial; the sequential search runs only when no causal model
+//! already disproves it, and when it runs out of budget a failed weaker model still
+//! settles it as invalid.
 
 pub mod register;
 
-use crate::causal;
+use crate::causal::{self, CausalBudget};
 use crate::convergence;
 use crate::history::History;
 use crate::sequential::{self, SearchBudget};
@@ -42,10 +43,14 @@ pub const IMPLIES: [(&str, &[&str]); 5] = [
     ("pram", &["monotonic-writes", "monotonic-reads", "read-your-writes"]),
 ];
 
+/// The reason of a sequential verdict the search was skipped for.
+const NOT_SEARCHED: &str = "not searched: a weaker model already fails";
+
 /// How much work the ladder may spend.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LadderBudget {
-    /// Limits of the sequential-consistency search (the only non-polynomial check).
+    /// Limits of the sequential-consistency search (the only non-polynomial check). The
+    /// causal checks use [`CausalBudget::default`]'s memory limit.
     pub sequential: SearchBudget,
 }
 
@@ -68,9 +73,17 @@ pub fn check_register(history: &History, budget: &LadderBudget) -> Vec<(String, 
         );
         return MODELS.iter().map(|m| (m.to_string(), CheckerResult::unknown(reason.clone()))).collect();
     }
+    let causal = causal::check_register_within(&rh, &CausalBudget::default()).into_named();
+    // The search is the one costly check: skip it when a polynomial check already
+    // disproves sequential consistency (it implies both CCv and CM).
+    let sequential = if causal.iter().any(|(_, r)| r.valid == Validity::Invalid) {
+        CheckerResult::unknown(NOT_SEARCHED)
+    } else {
+        sequential::check_register(&rh, &budget.sequential)
+    };
     let mut out = Vec::with_capacity(MODELS.len());
-    out.push(("sequential".to_string(), sequential::check_register(&rh, &budget.sequential)));
-    out.extend(causal::check_register(&rh).into_named());
+    out.push(("sequential".to_string(), sequential));
+    out.extend(causal);
     out.extend(session::check_register(&rh));
     out.push(("convergence".to_string(), convergence::check_register(history, &rh)));
     settle_by_implication(&mut out);
@@ -78,7 +91,7 @@ pub fn check_register(history: &History, budget: &LadderBudget) -> Vec<(String, 
 }
 
 /// Marks an `unknown` model invalid when a model it implies failed: that failure is a proof
-/// against it too.
+/// against it too. The reason names the failed model and keeps the model's own reason.
 pub fn settle_by_implication(results: &mut [(String, CheckerResult)]) {
     // Walk weakest-first so a failure climbs the whole ladder.
     for (strong, weaker) in IMPLIES.iter().rev() {
@@ -93,9 +106,14 @@ pub fn settle_by_implication(results: &mut [(String, CheckerResult)]) {
             && r.valid == Validity::Unknown
         {
             let why = r.reason.take().unwrap_or_default();
+            let reason = if why.starts_with(NOT_SEARCHED) {
+                format!("{weak_name} fails, and {strong} implies it")
+            } else {
+                format!("{weak_name} fails, and {strong} implies it (its own check: {why})")
+            };
             *r = CheckerResult {
                 valid: Validity::Invalid,
-                reason: Some(format!("{weak_name} fails and {strong} implies it (own check: {why})")),
+                reason: Some(reason),
                 anomalies: weak.anomalies,
                 details: r.details.take(),
             };

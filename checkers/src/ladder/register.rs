@@ -16,7 +16,7 @@
 //!   single register `""`.
 
 use crate::history::{History, OpType, Process};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 /// What a read observed.
@@ -351,18 +351,16 @@ impl RegisterHistory {
     /// order: `writers[key] = [(process, [event ids])]`.
     pub fn writers_by_key(&self) -> Vec<Vec<(u32, Vec<u32>)>> {
         let mut out: Vec<Vec<(u32, Vec<u32>)>> = vec![Vec::new(); self.keys.len()];
-        let mut seen: FxHashSet<(u32, u32)> = FxHashSet::default();
         for (id, ev) in self.events.iter().enumerate() {
             if !ev.writes {
                 continue;
             }
+            // Events are grouped by process, so this process's entry, if any, is the last.
             let list = &mut out[ev.key as usize];
-            if seen.insert((ev.key, ev.process)) {
-                list.push((ev.process, Vec::new()));
+            match list.last_mut() {
+                Some((p, writes)) if *p == ev.process => writes.push(id as u32),
+                _ => list.push((ev.process, vec![id as u32])),
             }
-            // Events are grouped by process, so the process's entry is the last one.
-            let entry = list.iter_mut().rev().find(|(p, _)| *p == ev.process).expect("just inserted");
-            entry.1.push(id as u32);
         }
         out
     }
