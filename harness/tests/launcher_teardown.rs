@@ -103,27 +103,37 @@ fn read_pid(path: &Path) -> Option<u32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-#[test]
-fn sigkill_of_the_harness_leaves_no_node_and_a_readable_history() {
-    let store = temp_dir("sigkill");
+/// Starts a long single-kv run and waits until it is recording; returns the harness, the
+/// run folder and the node's pid.
+fn start_long_run(store: &Path) -> (std::process::Child, PathBuf, u32) {
     let mut harness = Command::new(env!("CARGO_BIN_EXE_sunder"))
         .args(["run", "--system", "single-kv", "--time-limit", "60", "--quiet", "--rate", "500", "--store"])
-        .arg(&store)
+        .arg(store)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let run = store.join("latest");
     let deadline = Instant::now() + Duration::from_secs(30);
-    let node_pid = loop {
+    loop {
         let lines =
             std::fs::read_to_string(run.join("history.jsonl")).map(|t| t.lines().count()).unwrap_or(0);
         if let (Some(pid), true) = (read_pid(&run.join("nodes/n1/pid")), lines > 200) {
-            break pid;
+            return (harness, run, pid);
         }
-        assert!(Instant::now() < deadline, "the run never got going");
+        if Instant::now() >= deadline {
+            let _ = harness.kill();
+            let _ = harness.wait();
+            panic!("the run never got going");
+        }
         std::thread::sleep(Duration::from_millis(50));
-    };
+    }
+}
+
+#[test]
+fn sigkill_of_the_harness_leaves_no_node_and_a_readable_history() {
+    let store = temp_dir("sigkill");
+    let (mut harness, run, node_pid) = start_long_run(&store);
     harness.kill().unwrap(); // SIGKILL: no handler, no teardown code runs
     harness.wait().unwrap();
     assert!(wait_dead(node_pid, Duration::from_secs(5)), "node {node_pid} outlived its harness");
@@ -187,24 +197,7 @@ fn cleanup_ends_only_leftover_nodes_of_dead_runs() {
 #[test]
 fn ctrl_c_ends_the_run_early_with_teardown_and_results() {
     let store = temp_dir("sigint");
-    let mut harness = Command::new(env!("CARGO_BIN_EXE_sunder"))
-        .args(["run", "--system", "single-kv", "--time-limit", "60", "--quiet", "--rate", "500", "--store"])
-        .arg(&store)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let run = store.join("latest");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let node_pid = loop {
-        let lines =
-            std::fs::read_to_string(run.join("history.jsonl")).map(|t| t.lines().count()).unwrap_or(0);
-        if let (Some(pid), true) = (read_pid(&run.join("nodes/n1/pid")), lines > 200) {
-            break pid;
-        }
-        assert!(Instant::now() < deadline, "the run never got going");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (mut harness, run, node_pid) = start_long_run(&store);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(harness.id() as i32), nix::sys::signal::Signal::SIGINT)
         .unwrap();
     let started = Instant::now();

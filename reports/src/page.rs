@@ -16,20 +16,11 @@ use crate::{timeline, witness};
 use std::fmt::Write;
 use sunder_check::verdict::{Anomaly, Validity};
 
-/// Models in the order the ladder shows them, strongest first.
-pub const MODEL_LADDER: [&str; 11] = [
-    "linearizable",
-    "sequential",
-    "causal-convergence",
-    "causal-memory",
-    "causal",
-    "pram",
-    "writes-follow-reads",
-    "monotonic-writes",
-    "monotonic-reads",
-    "read-your-writes",
-    "convergence",
-];
+/// Models in the order the ladder shows them, strongest first: linearizability on top of
+/// the checkers' own ladder.
+pub fn model_ladder() -> Vec<&'static str> {
+    std::iter::once("linearizable").chain(sunder_check::ladder::MODELS).collect()
+}
 
 /// A history whose times span less than this is treated as carrying no timing.
 const UNTIMED_SPAN_S: f64 = 0.001;
@@ -164,8 +155,9 @@ fn models(out: &mut String, inputs: &RunInputs) {
         out.push_str("<p class=\"note\">No results: no model was judged.</p></section>\n");
         return;
     };
-    let mut names: Vec<&str> = MODEL_LADDER.to_vec();
-    names.extend(r.models.keys().map(String::as_str).filter(|m| !MODEL_LADDER.contains(m)));
+    let ladder = model_ladder();
+    let mut names: Vec<&str> = ladder.clone();
+    names.extend(r.models.keys().map(String::as_str).filter(|m| !ladder.contains(m)));
     if r.models.is_empty() {
         out.push_str("<p class=\"note\">No consistency model was judged for this workload.</p>\n");
     } else {

@@ -6,7 +6,7 @@
 use crate::analysis::Analysis;
 use crate::escape::text;
 use crate::faults;
-use crate::page::{MODEL_LADDER, anomalies_of};
+use crate::page::{anomalies_of, model_ladder};
 use crate::run_folder::RunInputs;
 use std::fmt::Write;
 use sunder_check::verdict::Validity;
@@ -82,10 +82,11 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
             md(r.strongest_held.as_deref().unwrap_or("none")),
             md(r.weakest_failed.as_deref().unwrap_or("none"))
         );
-        let ladder: Vec<String> = MODEL_LADDER
+        let order = model_ladder();
+        let ladder: Vec<String> = order
             .iter()
             .copied()
-            .chain(r.models.keys().map(String::as_str).filter(|m| !MODEL_LADDER.contains(m)))
+            .chain(r.models.keys().map(String::as_str).filter(|m| !order.contains(m)))
             .filter_map(|m| {
                 r.models.get(m).map(|v| format!("{} {}", mark(*v).split(' ').next().unwrap_or(""), md(m)))
             })
