@@ -105,6 +105,7 @@ fn read_pid(path: &Path) -> Option<u32> {
 
 /// Starts a long single-kv run and waits until it is recording; returns the harness, the
 /// run folder and the node's pid.
+#[expect(clippy::zombie_processes, reason = "the child is handed to the caller, which waits for it")]
 fn start_long_run(store: &Path) -> (std::process::Child, PathBuf, u32) {
     let mut harness = Command::new(env!("CARGO_BIN_EXE_sunder"))
         .args(["run", "--system", "single-kv", "--time-limit", "60", "--quiet", "--rate", "500", "--store"])
