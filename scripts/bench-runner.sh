@@ -1,32 +1,43 @@
 #!/usr/bin/env bash
-# Measures the runner: ops/s it sustains against single-kv at --concurrency 10, and the
-# cost of recording (the same run with the history writer on and off), as a ratio.
+# Measures the runner against single-kv at --concurrency 10 (local backend): ops/s it
+# sustains, and the cost of recording the history (the same run with the history writer on
+# and off). Rounds alternate on/off so drifting machine load hits both sides alike.
+# Both figures are the harness's own, for the main phase only (from the line it writes to
+# sunder.log): ops/s, and the harness's CPU time per op, which on a shared machine is far
+# steadier than throughput. Checking and report rendering after the run are not counted.
 # Usage: scripts/bench-runner.sh [seconds per run] [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
-rounds=${2:-3}
+rounds=${2:-5}
 cargo build --release -q -p sunder
-bin=target/release/sunder
 store=$(mktemp -d /tmp/sunder-bench-XXXXXX)
 trap 'rm -rf "$store"' EXIT
-rate() { # ops/s of completed client ops in the run just made
-  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); t=r["stats"]["total"]; print((t["ok"]+t["fail"]+t["info"])/float(sys.argv[2]))' \
-    "$store/latest/results.json" "$secs"
-}
-on=(); off=()
-for i in $(seq "$rounds"); do
-  # Alternate the order so drift in machine load hits both sides alike.
-  "$bin" run --system single-kv --concurrency 10 --time-limit "$secs" --seed "$i" --quiet --store "$store" || true
-  on+=("$(rate)")
-  "$bin" run --system single-kv --concurrency 10 --time-limit "$secs" --seed "$i" --quiet --store "$store" --no-record || true
-  off+=("$(rate)")
-done
-python3 - "${on[*]}" "${off[*]}" <<'PY'
-import statistics, sys
-on = [float(x) for x in sys.argv[1].split()]; off = [float(x) for x in sys.argv[2].split()]
-mon, moff = statistics.median(on), statistics.median(off)
-print(f"recording on : {' '.join(f'{x:.0f}' for x in on)} ops/s (median {mon:.0f})")
-print(f"recording off: {' '.join(f'{x:.0f}' for x in off)} ops/s (median {moff:.0f})")
-print(f"cost of recording: {100*(1-mon/moff):.1f}% (on/off = {mon/moff:.3f})")
+python3 - "$secs" "$rounds" "$store" <<'PY'
+import os, re, statistics, subprocess, sys
+secs, rounds, store = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def run(seed, record):
+    cmd = ["target/release/sunder", "run", "--system", "single-kv", "--net", "local", "--concurrency", "10",
+           "--time-limit", str(secs), "--seed", str(seed), "--quiet", "--store", store]
+    if not record:
+        cmd.append("--no-record")
+    subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
+    log = open(os.path.join(store, "latest", "sunder.log")).read()
+    m = re.search(r"main phase: (\d+) client ops in ([\d.]+) s .* harness CPU ([\d.]+) s", log)
+    ops, wall, cpu = int(m.group(1)), float(m.group(2)), float(m.group(3))
+    return ops / wall, cpu / ops * 1e6
+res = {True: [], False: []}
+for i in range(rounds):
+    for record in (True, False) if i % 2 == 0 else (False, True):
+        res[record].append(run(i + 1, record))
+for record in (True, False):
+    r = res[record]
+    print(f"recording {'on ' if record else 'off'}: ops/s " + " ".join(f"{x:.0f}" for x, _ in r)
+          + f" (median {statistics.median(x for x, _ in r):.0f}); CPU us/op "
+          + " ".join(f"{c:.1f}" for _, c in r) + f" (median {statistics.median(c for _, c in r):.1f})")
+on_ops = statistics.median(x for x, _ in res[True]); off_ops = statistics.median(x for x, _ in res[False])
+on_cpu = statistics.median(c for _, c in res[True]); off_cpu = statistics.median(c for _, c in res[False])
+print(f"cost of recording: throughput on/off = {on_ops/off_ops:.3f}; CPU per op on/off = {on_cpu/off_cpu:.3f} "
+      f"(+{100*(on_cpu/off_cpu-1):.1f}%)")
+print(f"load average: {os.getloadavg()[0]:.1f}")
 PY

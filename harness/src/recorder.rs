@@ -3,7 +3,6 @@
 //! to `history.jsonl` as it goes, and counts outcomes for the progress line.
 
 use serde_json::Value;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use sunder_check::history::{HistoryWriter, Op, OpType, Process};
@@ -19,24 +18,31 @@ pub struct Counters {
     pub info: AtomicU64,
 }
 
+impl Counters {
+    /// Client ops completed so far, whatever their outcome.
+    pub fn completed(&self) -> u64 {
+        self.ok.load(Ordering::Relaxed)
+            + self.fail.load(Ordering::Relaxed)
+            + self.info.load(Ordering::Relaxed)
+    }
+}
+
 /// The history being recorded.
 pub struct Recorder {
     start: Instant,
-    ops: Mutex<Vec<Op>>,
-    writer: Option<HistoryWriter>,
+    history: HistoryWriter,
     /// Outcome counts of client ops.
     pub counters: Counters,
 }
 
 impl Recorder {
-    /// A recorder whose clock starts now; `writer` is `None` only for the recording-cost
-    /// benchmark.
-    pub fn new(writer: Option<HistoryWriter>) -> Recorder {
-        Recorder { start: Instant::now(), ops: Mutex::new(Vec::new()), writer, counters: Counters::default() }
+    /// A recorder whose clock starts now, recording into `history`.
+    pub fn new(history: HistoryWriter) -> Recorder {
+        Recorder { start: Instant::now(), history, counters: Counters::default() }
     }
 
     /// Records one op, stamping its index and time, and returns the index.
-    pub fn record(&self, mut op: Op) -> u64 {
+    pub fn record(&self, op: Op) -> u64 {
         let counter = match (op.kind, op.process) {
             (_, Process::Nemesis) | (OpType::Invoke, _) => None,
             (OpType::Ok, _) => Some(&self.counters.ok),
@@ -46,16 +52,8 @@ impl Recorder {
         if let Some(c) = counter {
             c.fetch_add(1, Ordering::Relaxed);
         }
-        let mut ops = self.ops.lock().expect("history lock");
-        // Stamped under the lock so indices and times grow together.
-        op.index = ops.len() as u64;
-        op.time = self.start.elapsed().as_nanos() as u64;
-        if let Some(w) = &self.writer {
-            w.append(&op);
-        }
-        let index = op.index;
-        ops.push(op);
-        index
+        // Stamped while the history is locked, so indices and times grow together.
+        self.history.push_with(|index| Op { index, time: self.start.elapsed().as_nanos() as u64, ..op })
     }
 
     /// Records a nemesis event.
@@ -73,11 +71,8 @@ impl Recorder {
         });
     }
 
-    /// Stops recording: flushes and fsyncs the file, returns the ops.
+    /// Stops recording: writes and fsyncs the file, returns the ops.
     pub fn finish(self) -> std::io::Result<Vec<Op>> {
-        if let Some(w) = self.writer {
-            w.finish()?;
-        }
-        Ok(self.ops.into_inner().expect("history lock"))
+        self.history.finish()
     }
 }

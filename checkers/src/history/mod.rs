@@ -1,5 +1,5 @@
 //! The history model: what a run recorded, in order. The runner writes it with
-//! [`HistoryWriter`], `sunder check` reads it back with [`read_jsonl`], importers build it
+//! [`HistoryWriter`] (which also holds it in memory), `sunder check` reads it back with [`read_jsonl`], importers build it
 //! from other tools' formats, and every checker consumes a validated [`History`].
 
 mod op;

@@ -219,8 +219,9 @@ async fn run_test(
         let _ = stop_tx.send(true);
     });
 
-    let writer = if args.no_record { None } else { Some(HistoryWriter::create(&dir.history())?) };
-    let rec = Arc::new(Recorder::new(writer));
+    let history =
+        if args.no_record { HistoryWriter::in_memory() } else { HistoryWriter::create(&dir.history())? };
+    let rec = Arc::new(Recorder::new(history));
     let client = KvClient::new(cluster.client_addrs(), Duration::from_millis(test.op_timeout_ms))?;
     let settings = RunSettings {
         concurrency: test.concurrency,
@@ -250,8 +251,17 @@ async fn run_test(
     };
 
     let progress = crate::progress::start(rec.clone(), settings.time_limit, args.quiet);
+    let (started, cpu_before) = (std::time::Instant::now(), harness_cpu_seconds());
     let next_process = runner::main_phase(rec.clone(), client.clone(), &settings, stop_rx.clone()).await;
     progress.abort();
+    let completed = rec.counters.completed();
+    let (secs, cpu) = (started.elapsed().as_secs_f64(), harness_cpu_seconds() - cpu_before);
+    // The runner benchmark (scripts/bench-runner.sh) reads this line.
+    log.detail(format!(
+        "main phase: {completed} client ops in {secs:.3} s ({:.0} ops/s), harness CPU {cpu:.3} s ({:.2} us/op)",
+        completed as f64 / secs,
+        cpu / completed.max(1) as f64 * 1e6
+    ));
     let _ = main_done_tx.send(true);
     let interrupted = *stop_rx.borrow();
     if interrupted {
@@ -295,6 +305,17 @@ async fn run_test(
         println!("{}", dir.path.display());
     }
     Ok(results.valid.exit_code() as u8)
+}
+
+/// CPU time (user + system, all threads) this process has used.
+fn harness_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 /// Waits until some node says it leads, so clients do not start into an election.
