@@ -6,7 +6,7 @@
 
 use crate::analysis::Analysis;
 use crate::calls::{Calls, IndexMap, Outcome};
-use crate::escape::{push_text, text};
+use crate::escape::{push_href_segment, push_text, text};
 use crate::faults::{self, Availability, FaultMap, Window};
 use crate::latency::{PerfData, Quantiles};
 use crate::plots::{self, Shading};
@@ -411,16 +411,10 @@ fn timeline_section(out: &mut String, inputs: &RunInputs, calls: &Calls) {
     out.push_str("</script>\n</section>\n");
 }
 
-/// Percent-encodes a path segment for an `href`, leaving only unreserved characters.
+/// Percent-encodes a path segment for an `href`.
 fn href_segment(s: &str) -> String {
     let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
+    push_href_segment(&mut out, s);
     out
 }
 

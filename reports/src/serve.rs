@@ -4,7 +4,7 @@
 //! refused with 403 before touching the disk, and a path that resolves (through symlinks)
 //! outside the store is refused with 403 too. The harness binds it to 127.0.0.1.
 
-use crate::escape::text;
+use crate::escape::{push_href_segment, text};
 use crate::test_info::TestInfo;
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
@@ -104,13 +104,7 @@ fn href(rel: &str) -> String {
         if i > 0 {
             out.push('/');
         }
-        for b in seg.bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                out.push(b as char);
-            } else {
-                let _ = write!(out, "%{b:02X}");
-            }
-        }
+        push_href_segment(&mut out, seg);
     }
     out
 }
