@@ -281,15 +281,20 @@ fn plot_or_note(out: &mut String, plot: Result<String, String>) {
 
 fn performance(out: &mut String, perf: &PerfData, faults: &FaultMap, shading: &Shading) {
     out.push_str("<section id=\"latency\"><h2>Latency</h2>\n");
-    if perf.completed == 0 {
-        out.push_str("<p class=\"note\">No completed client call: nothing to plot.</p></section>\n<section id=\"throughput\"><h2>Throughput</h2><p class=\"note\">No completed client call: nothing to plot.</p></section>\n");
-        return;
-    }
-    if perf.span_s < UNTIMED_SPAN_S {
-        let note = format!(
-            "<p class=\"note\">The history's times span {:.0} µs in all (imported histories often carry no times): there is nothing to plot.</p>",
+    // Without completed calls or without times there is nothing to plot: both sections say
+    // why instead.
+    let nothing_to_plot = if perf.completed == 0 {
+        Some("No completed client call: nothing to plot.".to_string())
+    } else if perf.span_s < UNTIMED_SPAN_S {
+        Some(format!(
+            "The history's times span {:.0} µs in all (imported histories often carry no times): there is nothing to plot.",
             perf.span_s * 1e6
-        );
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = nothing_to_plot {
+        let note = format!("<p class=\"note\">{why}</p>");
         let _ =
             writeln!(out, "{note}</section>\n<section id=\"throughput\"><h2>Throughput</h2>{note}</section>");
         return;
