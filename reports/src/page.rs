@@ -29,12 +29,13 @@ const UNTIMED_SPAN_S: f64 = 0.001;
 pub const MAX_DRAWN_ANOMALIES: usize = 100;
 
 /// The anomalies of a run: the composed list, or the checkers' own when that is empty.
-pub fn anomalies_of(inputs: &RunInputs) -> Vec<Anomaly> {
+/// Borrowed, since the page, the summary and the caller's count each ask for them.
+pub fn anomalies_of(inputs: &RunInputs) -> Vec<&Anomaly> {
     let Some(r) = &inputs.results else { return vec![] };
     if !r.anomalies.is_empty() {
-        return r.anomalies.clone();
+        return r.anomalies.iter().collect();
     }
-    r.checkers.values().flat_map(|c| c.anomalies.iter().cloned()).collect()
+    r.checkers.values().flat_map(|c| &c.anomalies).collect()
 }
 
 /// Renders the whole page.
@@ -200,7 +201,7 @@ fn models(out: &mut String, inputs: &RunInputs) {
 
 fn anomaly_section(
     out: &mut String,
-    anomalies: &[Anomaly],
+    anomalies: &[&Anomaly],
     inputs: &RunInputs,
     calls: &Calls,
     index: &IndexMap,
