@@ -14,7 +14,7 @@
 //! [`check_set`] is the plain set: only the last `ok` read counts; every acknowledged add
 //! must be in it, and nothing that no add attempted.
 
-use crate::history::{History, OpType};
+use crate::history::{History, Op, OpType};
 use crate::ladder::register::ValueKey;
 use crate::verdict::{Anomaly, CheckerResult};
 use rustc_hash::FxHashMap;
@@ -54,8 +54,28 @@ enum Outcome {
     NeverRead,
 }
 
-fn elements_of(v: &Value) -> Option<&Vec<Value>> {
-    v.as_array()
+/// The elements a set read returned, or why its value is not a list of them.
+fn elements_of(read: &Op) -> Result<&[Value], String> {
+    read.value.as_array().map(Vec::as_slice).ok_or_else(|| {
+        format!("op {}: a set read must return a list of elements, got {}", read.index, read.value)
+    })
+}
+
+/// The anomalies of one kind: the first [`MAX_PER_KIND`] listed, all of them counted.
+#[derive(Default)]
+struct Capped {
+    listed: Vec<Anomaly>,
+    count: usize,
+}
+
+impl Capped {
+    /// Counts one more anomaly, building it only while the list has room.
+    fn note(&mut self, anomaly: impl FnOnce() -> Anomaly) {
+        self.count += 1;
+        if self.listed.len() < MAX_PER_KIND {
+            self.listed.push(anomaly());
+        }
+    }
 }
 
 /// Checks a set history with set-full semantics.
@@ -63,10 +83,8 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
     let ops = history.ops();
     let mut elements: Vec<Element> = Vec::new();
     let mut by_value: FxHashMap<ValueKey, usize> = FxHashMap::default();
-    let mut unexpected: Vec<Anomaly> = Vec::new();
-    let mut duplicated: Vec<Anomaly> = Vec::new();
-    let mut unexpected_count = 0usize;
-    let mut duplicated_count = 0usize;
+    let mut unexpected = Capped::default();
+    let mut duplicated = Capped::default();
     let mut read_count = 0usize;
     for (pos, op) in ops.iter().enumerate() {
         if op.is_nemesis() {
@@ -92,11 +110,9 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
                 }
             }
             ("read", OpType::Ok) => {
-                let Some(seen) = elements_of(&op.value) else {
-                    return CheckerResult::unknown(format!(
-                        "op {}: a set read must return a list of elements, got {}",
-                        op.index, op.value
-                    ));
+                let seen = match elements_of(op) {
+                    Ok(seen) => seen,
+                    Err(problem) => return CheckerResult::unknown(problem),
                 };
                 read_count += 1;
                 let inv = history.partner(pos).map(|j| &ops[j]).unwrap_or(op);
@@ -109,37 +125,27 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
                     *counts.entry(k.clone()).or_default() += 1;
                     match by_value.get(&k) {
                         Some(&i) => present[i] = true,
-                        None => {
-                            unexpected_count += 1;
-                            if unexpected.len() < MAX_PER_KIND {
-                                unexpected.push(Anomaly {
-                                    kind: "unexpected".into(),
-                                    explanation: format!(
-                                        "process {} read element {v}, which no add had attempted.",
-                                        op.process
-                                    ),
-                                    ops: vec![op.index],
-                                    witness: Value::Null,
-                                });
-                            }
-                        }
+                        None => unexpected.note(|| Anomaly {
+                            kind: "unexpected".into(),
+                            explanation: format!(
+                                "process {} read element {v}, which no add had attempted.",
+                                op.process
+                            ),
+                            ops: vec![op.index],
+                            witness: Value::Null,
+                        }),
                     }
                 }
-                for (k, n) in counts {
-                    if n > 1 {
-                        duplicated_count += 1;
-                        if duplicated.len() < MAX_PER_KIND {
-                            duplicated.push(Anomaly {
-                                kind: "duplicated".into(),
-                                explanation: format!(
-                                    "process {} read one element {n} times in one read ({k:?}).",
-                                    op.process
-                                ),
-                                ops: vec![op.index],
-                                witness: Value::Null,
-                            });
-                        }
-                    }
+                for (k, n) in counts.into_iter().filter(|&(_, n)| n > 1) {
+                    duplicated.note(|| Anomaly {
+                        kind: "duplicated".into(),
+                        explanation: format!(
+                            "process {} read one element {n} times in one read ({k:?}).",
+                            op.process
+                        ),
+                        ops: vec![op.index],
+                        witness: Value::Null,
+                    });
                 }
                 for (e, present) in elements.iter_mut().zip(present) {
                     if present {
@@ -210,8 +216,8 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
             }
         })
         .collect();
-    anomalies.extend(unexpected);
-    anomalies.extend(duplicated);
+    anomalies.extend(unexpected.listed);
+    anomalies.extend(duplicated.listed);
     if settings.linearizable {
         anomalies.extend(stale.iter().take(MAX_PER_KIND).map(|(e, latency)| Anomaly {
             kind: "stale".into(),
@@ -241,8 +247,8 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
         "never-read-count": never_read,
         "stale-count": stale.len(),
         "stale": stale.iter().map(|(e, _)| e.value.clone()).collect::<Vec<_>>(),
-        "unexpected-count": unexpected_count,
-        "duplicated-count": duplicated_count,
+        "unexpected-count": unexpected.count,
+        "duplicated-count": duplicated.count,
         "stable-latencies-ms": quantiles(stable_latencies),
         "visibility-latencies-ms": quantiles(visibility),
     });
@@ -275,11 +281,9 @@ pub fn check_set(history: &History) -> CheckerResult {
         }
     }
     let Some(read) = final_read else { return CheckerResult::unknown("the set was never read") };
-    let Some(seen) = elements_of(&read.value) else {
-        return CheckerResult::unknown(format!(
-            "op {}: a set read must return a list of elements, got {}",
-            read.index, read.value
-        ));
+    let seen = match elements_of(read) {
+        Ok(seen) => seen,
+        Err(problem) => return CheckerResult::unknown(problem),
     };
     let seen_keys: FxHashMap<ValueKey, &Value> = seen.iter().map(|v| (ValueKey::of(v), v)).collect();
     let lost: Vec<&(ValueKey, &Value, u64)> =

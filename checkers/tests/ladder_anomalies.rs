@@ -12,7 +12,31 @@ use sunder_check::ladder::{LadderBudget, check_register};
 use sunder_check::verdict::{CheckerResult, Validity};
 
 fn ladder(h: &History) -> BTreeMap<String, CheckerResult> {
-    check_register(h, &LadderBudget::default()).into_iter().collect()
+    ladder_within(h, &LadderBudget::default())
+}
+
+fn ladder_within(h: &History, budget: &LadderBudget) -> BTreeMap<String, CheckerResult> {
+    check_register(h, budget).into_iter().collect()
+}
+
+/// Fig. 2d of the paper: causal in every flavour, yet no single order of all ops fits.
+fn no_total_order() -> History {
+    Builder::new()
+        .write(1, "x", v(1))
+        .read(1, "y", Value::Null)
+        .write(2, "x", v(2))
+        .read(2, "y", Value::Null)
+        .write(1, "y", v(1))
+        .read(1, "x", v(1))
+        .write(2, "y", v(2))
+        .read(2, "x", v(2))
+        .history()
+}
+
+/// Two processes each write x and then read the other's value: each replica applied the
+/// writes in a different order.
+fn replicas_ordering_writes_differently() -> History {
+    Builder::new().write(1, "x", v(1)).read(1, "x", v(2)).write(2, "x", v(2)).read(2, "x", v(1)).history()
 }
 
 /// Asserts `model` failed with one anomaly of `kind` on exactly `ops`, whose explanation
@@ -112,13 +136,7 @@ fn identifies_overwritten_value_read_as_write_co_read() {
 
 #[test]
 fn identifies_replicas_ordering_writes_differently_as_cyclic_cf() {
-    let h = Builder::new()
-        .write(1, "x", v(1))
-        .read(1, "x", v(2))
-        .write(2, "x", v(2))
-        .read(2, "x", v(1))
-        .history();
-    let r = ladder(&h);
+    let r = ladder(&replicas_ordering_writes_differently());
     assert_anomaly(
         &r,
         "causal-convergence",
@@ -166,18 +184,7 @@ fn identifies_contradictory_write_order_in_one_view_as_cyclic_hb() {
 
 #[test]
 fn identifies_history_with_no_total_order_as_not_sequential() {
-    // Fig. 2d of the paper: causal in every flavour, yet no single order fits.
-    let h = Builder::new()
-        .write(1, "x", v(1))
-        .read(1, "y", Value::Null)
-        .write(2, "x", v(2))
-        .read(2, "y", Value::Null)
-        .write(1, "y", v(1))
-        .read(1, "x", v(1))
-        .write(2, "y", v(2))
-        .read(2, "x", v(2))
-        .history();
-    let r = ladder(&h);
+    let r = ladder(&no_total_order());
     let s = &r["sequential"];
     assert_eq!(s.valid, Validity::Invalid, "{s:?}");
     assert_eq!(s.anomalies[0].kind, "not-sequential");
@@ -370,31 +377,14 @@ fn a_history_with_repeated_writes_is_unknown_for_every_model() {
 
 #[test]
 fn an_over_budget_sequential_search_is_unknown_or_settled_by_a_weaker_failure() {
-    use sunder_check::ladder::LadderBudget;
     use sunder_check::sequential::SearchBudget;
     let tiny = LadderBudget { sequential: SearchBudget { max_states: 0, ..Default::default() } };
     // Fig. 2d again: sequential needs a search; with no budget it cannot decide.
-    let h = Builder::new()
-        .write(1, "x", v(1))
-        .read(1, "y", Value::Null)
-        .write(2, "x", v(2))
-        .read(2, "y", Value::Null)
-        .write(1, "y", v(1))
-        .read(1, "x", v(1))
-        .write(2, "y", v(2))
-        .read(2, "x", v(2))
-        .history();
-    let r: BTreeMap<_, _> = check_register(&h, &tiny).into_iter().collect();
+    let r = ladder_within(&no_total_order(), &tiny);
     assert_eq!(r["sequential"].valid, Validity::Unknown, "{:?}", r["sequential"]);
     assert!(r["sequential"].reason.as_deref().unwrap().contains("budget"));
     // A CyclicCF failure settles it: sequential implies causal convergence.
-    let h2 = Builder::new()
-        .write(1, "x", v(1))
-        .read(1, "x", v(2))
-        .write(2, "x", v(2))
-        .read(2, "x", v(1))
-        .history();
-    let r2: BTreeMap<_, _> = check_register(&h2, &tiny).into_iter().collect();
+    let r2 = ladder_within(&replicas_ordering_writes_differently(), &tiny);
     assert_eq!(r2["sequential"].valid, Validity::Invalid, "{:?}", r2["sequential"]);
     assert!(
         r2["sequential"]

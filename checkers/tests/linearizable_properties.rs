@@ -189,46 +189,52 @@ fn checks_each_key_as_its_own_partition() {
 
 #[test]
 fn checks_queue_set_counter_and_mutex_models() {
-    let queue = history(&[
-        (0, Invoke, "enqueue", json!(1)),
-        (0, Done, "enqueue", json!(1)),
-        (1, Invoke, "dequeue", json!(null)),
-        (1, Done, "dequeue", json!(2)),
-    ]);
-    assert_eq!(
-        check(&queue, ModelKind::FifoQueue, FailSemantics::NotApplied, &Budget::default()).valid,
-        Validity::Invalid
-    );
-    let set = history(&[
-        (0, Invoke, "add", json!(1)),
-        (1, Invoke, "read", json!(null)),
-        (0, Done, "add", json!(1)),
-        (1, Done, "read", json!([1])),
-    ]);
-    assert_eq!(
-        check(&set, ModelKind::Set, FailSemantics::NotApplied, &Budget::default()).valid,
-        Validity::Valid
-    );
-    let counter = history(&[
-        (0, Invoke, "add", json!(2)),
-        (0, Done, "add", json!(2)),
-        (1, Invoke, "read", json!(null)),
-        (1, Done, "read", json!(3)),
-    ]);
-    assert_eq!(
-        check(&counter, ModelKind::Counter, FailSemantics::NotApplied, &Budget::default()).valid,
-        Validity::Invalid
-    );
-    let mutex = history(&[
-        (0, Invoke, "acquire", json!(null)),
-        (0, Done, "acquire", json!(null)),
-        (1, Invoke, "acquire", json!(null)),
-        (1, Done, "acquire", json!(null)),
-    ]);
-    assert_eq!(
-        check(&mutex, ModelKind::Mutex, FailSemantics::NotApplied, &Budget::default()).valid,
-        Validity::Invalid
-    );
+    let cases = [
+        (
+            ModelKind::FifoQueue,
+            [
+                (0, Invoke, "enqueue", json!(1)),
+                (0, Done, "enqueue", json!(1)),
+                (1, Invoke, "dequeue", json!(null)),
+                (1, Done, "dequeue", json!(2)),
+            ],
+            Validity::Invalid,
+        ),
+        (
+            ModelKind::Set,
+            [
+                (0, Invoke, "add", json!(1)),
+                (1, Invoke, "read", json!(null)),
+                (0, Done, "add", json!(1)),
+                (1, Done, "read", json!([1])),
+            ],
+            Validity::Valid,
+        ),
+        (
+            ModelKind::Counter,
+            [
+                (0, Invoke, "add", json!(2)),
+                (0, Done, "add", json!(2)),
+                (1, Invoke, "read", json!(null)),
+                (1, Done, "read", json!(3)),
+            ],
+            Validity::Invalid,
+        ),
+        (
+            ModelKind::Mutex,
+            [
+                (0, Invoke, "acquire", json!(null)),
+                (0, Done, "acquire", json!(null)),
+                (1, Invoke, "acquire", json!(null)),
+                (1, Done, "acquire", json!(null)),
+            ],
+            Validity::Invalid,
+        ),
+    ];
+    for (model, rows, expected) in cases {
+        let r = check(&history(&rows), model.clone(), FailSemantics::NotApplied, &Budget::default());
+        assert_eq!(r.valid, expected, "{model:?}: {r:?}");
+    }
 }
 
 #[test]

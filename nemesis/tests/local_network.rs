@@ -3,12 +3,10 @@
 
 mod support;
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
-use sunder_nemesis::grudge::{self, Grudge, PartitionShape};
+use sunder_nemesis::grudge::Grudge;
 use sunder_nemesis::net::{CutStyle, NetKind, Network, NetworkConfig};
 use support::*;
 
@@ -23,44 +21,12 @@ fn local_network(n: usize) -> Network {
     .expect("create local network")
 }
 
-fn echoes(net: &Network) -> Vec<Echo> {
-    net.nodes().iter().map(|n| Echo::start(net.listen_addr(n).unwrap(), None)).collect()
-}
-
-fn matrix_mismatches(net: &Network, g: &Grudge) -> Vec<String> {
-    let mut probes = Vec::new();
-    for a in net.nodes() {
-        for b in net.nodes().iter().filter(|b| *b != a) {
-            probes.push((format!("{a}->{b}"), None, net.peer_addrs(a).unwrap()[b], !g.severs(a, b)));
-        }
-    }
-    mismatches(probes)
-}
-
 #[test]
 fn local_partition_shapes_cut_exactly_the_grudge_and_heal_restores_all() {
     let net = local_network(5);
     assert_eq!(net.kind(), NetKind::Local);
     let _echo = echoes(&net);
-    assert!(matrix_mismatches(&net, &Grudge::none()).is_empty());
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    for (shape, one_way) in [
-        (PartitionShape::One, false),
-        (PartitionShape::Halves, false),
-        (PartitionShape::MajoritiesRing, false),
-        (PartitionShape::Bridge, false),
-        (PartitionShape::Leader, false),
-        (PartitionShape::One, true),
-        (PartitionShape::MajoritiesRing, true),
-    ] {
-        let g = grudge::build(shape, one_way, net.nodes(), Some("n4"), &mut rng).unwrap();
-        net.partition(&g).unwrap();
-        let bad = matrix_mismatches(&net, &g);
-        assert!(bad.is_empty(), "{shape} one_way={one_way} grudge {g:?}: {bad:?}");
-        net.heal().unwrap();
-        let bad = matrix_mismatches(&net, &Grudge::none());
-        assert!(bad.is_empty(), "after healing {shape}: {bad:?}");
-    }
+    assert_each_shape_cuts_exactly_its_grudge(&net, "n4");
     net.teardown().unwrap();
     net.teardown().unwrap();
 }

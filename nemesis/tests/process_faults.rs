@@ -11,6 +11,7 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use sunder_nemesis::clock::Clock;
+use sunder_nemesis::grudge::Grudge;
 use sunder_nemesis::nemesis::Nemesis;
 use sunder_nemesis::net::{NetKind, Network, NetworkConfig};
 use sunder_nemesis::process::{self, Cluster, ClusterError, Target, proc_state};
@@ -235,19 +236,9 @@ async fn run_alternates_starts_and_ends_and_heal_all_leaves_no_fault() {
         assert!(matches!(proc_state(pid), Some('S' | 'R')), "{n} in state {:?}", proc_state(pid));
         assert_eq!(clock.offset(&n).unwrap(), 0.0, "{n} clock still skewed");
     }
-    let _echo: Vec<Echo> = nodes(5).iter().map(|n| Echo::start(net.listen_addr(n).unwrap(), None)).collect();
-    let probes = nodes(5)
-        .iter()
-        .flat_map(|a| {
-            let net = Arc::clone(&net);
-            nodes(5)
-                .into_iter()
-                .filter(move |b| b != a)
-                .map(move |b| (format!("{a}->{b}"), None, net.peer_addrs(a).unwrap()[&b], true))
-        })
-        .collect::<Vec<_>>();
+    let _echo = echoes(&net);
     // Loss may leave at most retransmission-style delays; the probe timeout covers one RTO.
-    assert!(mismatches(probes).is_empty(), "links still cut after heal_all");
+    assert!(matrix_mismatches(&net, &Grudge::none()).is_empty(), "links still cut after heal_all");
 }
 
 fn assert_send<T: Send>(_: &T) {}

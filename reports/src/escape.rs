@@ -2,6 +2,7 @@
 //! node log, `test.json` or `results.json` reaches HTML, XML (JUnit) or the Markdown summary
 //! only through [`text`] (or [`push_text`]); data embedded for the report's script goes
 //! through [`script_json`], so a value like `</script>` can never end the block it sits in.
+//! Names that become part of a link (node names, store paths) go through [`push_href_segment`].
 
 /// Escapes `s` for use as HTML or XML text or a quoted attribute value.
 ///
@@ -47,6 +48,19 @@ pub fn script_json(json: &str) -> String {
         }
     }
     out
+}
+
+/// Appends `segment` to `out` percent-encoded for a URL path, keeping only unreserved
+/// characters as they are, so a `/`, `?` or `#` in a name cannot change where a link goes.
+pub fn push_href_segment(out: &mut String, segment: &str) {
+    use std::fmt::Write;
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
 }
 
 #[cfg(test)]

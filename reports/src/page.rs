@@ -6,7 +6,7 @@
 
 use crate::analysis::Analysis;
 use crate::calls::{Calls, IndexMap, Outcome};
-use crate::escape::{push_text, text};
+use crate::escape::{push_href_segment, push_text, text};
 use crate::faults::{self, Availability, FaultMap, Window};
 use crate::latency::{PerfData, Quantiles};
 use crate::plots::{self, Shading};
@@ -29,12 +29,13 @@ const UNTIMED_SPAN_S: f64 = 0.001;
 pub const MAX_DRAWN_ANOMALIES: usize = 100;
 
 /// The anomalies of a run: the composed list, or the checkers' own when that is empty.
-pub fn anomalies_of(inputs: &RunInputs) -> Vec<Anomaly> {
+/// Borrowed, since the page, the summary and the caller's count each ask for them.
+pub fn anomalies_of(inputs: &RunInputs) -> Vec<&Anomaly> {
     let Some(r) = &inputs.results else { return vec![] };
     if !r.anomalies.is_empty() {
-        return r.anomalies.clone();
+        return r.anomalies.iter().collect();
     }
-    r.checkers.values().flat_map(|c| c.anomalies.iter().cloned()).collect()
+    r.checkers.values().flat_map(|c| &c.anomalies).collect()
 }
 
 /// Renders the whole page.
@@ -200,7 +201,7 @@ fn models(out: &mut String, inputs: &RunInputs) {
 
 fn anomaly_section(
     out: &mut String,
-    anomalies: &[Anomaly],
+    anomalies: &[&Anomaly],
     inputs: &RunInputs,
     calls: &Calls,
     index: &IndexMap,
@@ -281,15 +282,20 @@ fn plot_or_note(out: &mut String, plot: Result<String, String>) {
 
 fn performance(out: &mut String, perf: &PerfData, faults: &FaultMap, shading: &Shading) {
     out.push_str("<section id=\"latency\"><h2>Latency</h2>\n");
-    if perf.completed == 0 {
-        out.push_str("<p class=\"note\">No completed client call: nothing to plot.</p></section>\n<section id=\"throughput\"><h2>Throughput</h2><p class=\"note\">No completed client call: nothing to plot.</p></section>\n");
-        return;
-    }
-    if perf.span_s < UNTIMED_SPAN_S {
-        let note = format!(
-            "<p class=\"note\">The history's times span {:.0} µs in all (imported histories often carry no times): there is nothing to plot.</p>",
+    // Without completed calls or without times there is nothing to plot: both sections say
+    // why instead.
+    let nothing_to_plot = if perf.completed == 0 {
+        Some("No completed client call: nothing to plot.".to_string())
+    } else if perf.span_s < UNTIMED_SPAN_S {
+        Some(format!(
+            "The history's times span {:.0} µs in all (imported histories often carry no times): there is nothing to plot.",
             perf.span_s * 1e6
-        );
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = nothing_to_plot {
+        let note = format!("<p class=\"note\">{why}</p>");
         let _ =
             writeln!(out, "{note}</section>\n<section id=\"throughput\"><h2>Throughput</h2>{note}</section>");
         return;
@@ -411,16 +417,10 @@ fn timeline_section(out: &mut String, inputs: &RunInputs, calls: &Calls) {
     out.push_str("</script>\n</section>\n");
 }
 
-/// Percent-encodes a path segment for an `href`, leaving only unreserved characters.
+/// Percent-encodes a path segment for an `href`.
 fn href_segment(s: &str) -> String {
     let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
+    push_href_segment(&mut out, s);
     out
 }
 

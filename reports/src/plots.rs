@@ -7,7 +7,9 @@
 use crate::calls::Outcome;
 use crate::faults::Window;
 use crate::latency::PerfData;
-use plotters::coord::combinators::IntoLogRange;
+use plotters::coord::Shift;
+use plotters::coord::combinators::{IntoLogRange, LogCoord};
+use plotters::coord::ranged1d::AsRangedCoord;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
@@ -44,31 +46,66 @@ type PlotResult = Result<String, String>;
 /// Picks one quantile of a bucket, for one line of the quantile plot.
 type QuantilePick = fn(&crate::latency::Quantiles) -> f64;
 
+/// The drawing area of one plot.
+type Canvas<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// A chart with time in seconds along x and log-scaled latency in ms up y.
+type LatencyChart<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, LogCoord<f64>>>;
+
 fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
-/// The latency scatter plot: one point per (down-sampled) call, log latency.
-pub fn latency_scatter(d: &PerfData, shade: &Shading) -> PlotResult {
+/// Renders one plot as SVG text: a white canvas, `draw` on it, then the flush.
+fn render(draw: impl FnOnce(&Canvas<'_>) -> Result<(), String>) -> PlotResult {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let (lo, hi) = (d.ms_range.0 * 0.8, d.ms_range.1 * 1.25);
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(34)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0f64..d.span_s, (lo..hi).log_scale())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc("latency (ms)")
-            .light_line_style(RGBColor(0xee, 0xee, 0xee))
-            .draw()
-            .map_err(err)?;
-        draw_shading(&mut chart, shade, lo, hi)?;
+        draw(&root)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// The axes every plot shares: time in seconds along x over the whole run, `y` up the side.
+fn axes<'a, Y: AsRangedCoord<Value = f64>>(
+    root: &Canvas<'a>,
+    span_s: f64,
+    y: Y,
+) -> Result<ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y::CoordDescType>>, String> {
+    ChartBuilder::on(root)
+        .margin(12)
+        .x_label_area_size(34)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0f64..span_s, y)
+        .map_err(err)
+}
+
+/// The latency axes, with the fault and phase shading drawn; also the y range, so a line
+/// can be kept inside it.
+fn latency_axes<'a>(
+    root: &Canvas<'a>,
+    d: &PerfData,
+    shade: &Shading,
+) -> Result<(LatencyChart<'a>, f64), String> {
+    let (lo, hi) = (d.ms_range.0 * 0.8, d.ms_range.1 * 1.25);
+    let mut chart = axes(root, d.span_s, (lo..hi).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("time (s)")
+        .y_desc("latency (ms)")
+        .light_line_style(RGBColor(0xee, 0xee, 0xee))
+        .draw()
+        .map_err(err)?;
+    draw_shading(&mut chart, shade, lo, hi)?;
+    Ok((chart, lo))
+}
+
+/// The latency scatter plot: one point per (down-sampled) call, log latency.
+pub fn latency_scatter(d: &PerfData, shade: &Shading) -> PlotResult {
+    render(|root| {
+        let (mut chart, _) = latency_axes(root, d, shade)?;
         for outcome in [Outcome::Ok, Outcome::Info, Outcome::Fail] {
             let c = outcome_colour(outcome).mix(0.75).filled();
             let pts = d.points.iter().filter(|p| p.outcome == outcome);
@@ -84,32 +121,14 @@ pub fn latency_scatter(d: &PerfData, shade: &Shading) -> PlotResult {
                 }))
                 .map_err(err)?;
         }
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// Latency quantiles (p50, p90, p99, max) of calls completed in each time bucket.
 pub fn latency_quantiles(d: &PerfData, shade: &Shading) -> PlotResult {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let (lo, hi) = (d.ms_range.0 * 0.8, d.ms_range.1 * 1.25);
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(34)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0f64..d.span_s, (lo..hi).log_scale())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc("latency (ms)")
-            .light_line_style(RGBColor(0xee, 0xee, 0xee))
-            .draw()
-            .map_err(err)?;
-        draw_shading(&mut chart, shade, lo, hi)?;
+    render(|root| {
+        let (mut chart, lo) = latency_axes(root, d, shade)?;
         let lines: [(&str, RGBColor, QuantilePick); 4] = [
             ("p50", RGBColor(0x2b, 0x6c, 0xb0), |q| q.p50),
             ("p90", RGBColor(0x27, 0xae, 0x60), |q| q.p90),
@@ -141,25 +160,15 @@ pub fn latency_quantiles(d: &PerfData, shade: &Shading) -> PlotResult {
                 }
             }
         }
-        draw_legend(&mut chart)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        draw_legend(&mut chart)
+    })
 }
 
 /// Throughput: completions per second by outcome, per time bucket.
 pub fn throughput(d: &PerfData, shade: &Shading) -> PlotResult {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+    render(|root| {
         let top = d.buckets.iter().map(|b| b.rate.iter().sum::<f64>()).fold(1.0, f64::max) * 1.15;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(34)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0f64..d.span_s, 0f64..top)
-            .map_err(err)?;
+        let mut chart = axes(root, d.span_s, 0f64..top)?;
         chart
             .configure_mesh()
             .x_desc("time (s)")
@@ -182,10 +191,8 @@ pub fn throughput(d: &PerfData, shade: &Shading) -> PlotResult {
                 .label(outcome.as_str())
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2)));
         }
-        draw_legend(&mut chart)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        draw_legend(&mut chart)
+    })
 }
 
 fn draw_legend<'a, Y: Ranged<ValueType = f64>>(

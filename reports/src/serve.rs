@@ -4,17 +4,19 @@
 //! refused with 403 before touching the disk, and a path that resolves (through symlinks)
 //! outside the store is refused with 403 too. The harness binds it to 127.0.0.1.
 
-use crate::escape::text;
+use crate::escape::{push_href_segment, text};
 use crate::test_info::TestInfo;
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::Deserialize;
 use serde_json::Value;
 use std::fmt::Write;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+use sunder_check::verdict::Validity;
 
 /// Policy for pages we generate: no external resource of any kind.
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
@@ -68,12 +70,10 @@ pub fn list_runs(store: &Path) -> Vec<RunEntry> {
                 std::fs::read_to_string(dir.join(f)).ok().and_then(|s| serde_json::from_str::<Value>(&s).ok())
             };
             let test = read("test.json").map(|v| TestInfo::from_value(&v)).unwrap_or_default();
-            let verdict = match read("results.json").as_ref().and_then(|v| v.get("valid")) {
-                Some(Value::Bool(true)) => "valid",
-                Some(Value::Bool(false)) => "invalid",
-                Some(Value::String(s)) if s == "unknown" => "unknown",
-                _ => "unchecked",
-            };
+            // The same reading of `valid` as the checkers' own; anything else is unchecked.
+            let verdict = read("results.json")
+                .and_then(|v| Validity::deserialize(v.get("valid")?).ok())
+                .map_or("unchecked", Validity::as_str);
             runs.push(RunEntry {
                 rel: format!("{}/{}", t.file_name().to_string_lossy(), r.file_name().to_string_lossy()),
                 verdict: verdict.to_string(),
@@ -104,13 +104,7 @@ fn href(rel: &str) -> String {
         if i > 0 {
             out.push('/');
         }
-        for b in seg.bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                out.push(b as char);
-            } else {
-                let _ = write!(out, "%{b:02X}");
-            }
-        }
+        push_href_segment(&mut out, seg);
     }
     out
 }
@@ -238,11 +232,12 @@ async fn run_file(State(store): State<Arc<PathBuf>>, UrlPath(rel): UrlPath<Strin
     }
     match tokio::fs::read(&path).await {
         Ok(bytes) => {
+            let kind = content_type(&path);
             let mut r = (StatusCode::OK, bytes).into_response();
             let h = r.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&path)));
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
             h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            if content_type(&path).starts_with("text/html") || content_type(&path).starts_with("image/svg") {
+            if kind.starts_with("text/html") || kind.starts_with("image/svg") {
                 h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
             }
             r

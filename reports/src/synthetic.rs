@@ -397,32 +397,39 @@ impl SyntheticRun {
 mod tests {
     use super::*;
 
-    fn tmp(name: &str) -> std::path::PathBuf {
-        std::env::temp_dir().join(format!("sunder-synth-{name}-{}", std::process::id()))
+    /// A run folder for one test, removed when the test ends, also when it fails.
+    struct Scratch(std::path::PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn tmp(name: &str) -> Scratch {
+        Scratch(std::env::temp_dir().join(format!("sunder-synth-{name}-{}", std::process::id())))
     }
 
     #[test]
     fn same_seed_writes_the_same_history() {
         let (a, b) = (tmp("a"), tmp("b"));
         let spec = SyntheticRun { invalid: true, ..SyntheticRun::default() };
-        spec.write(&a).unwrap();
-        spec.write(&b).unwrap();
+        spec.write(&a.0).unwrap();
+        spec.write(&b.0).unwrap();
         let read = |d: &Path| std::fs::read(d.join("history.jsonl")).unwrap();
-        assert_eq!(read(&a), read(&b));
-        let _ = std::fs::remove_dir_all(&a);
-        let _ = std::fs::remove_dir_all(&b);
+        assert_eq!(read(&a.0), read(&b.0));
     }
 
     #[test]
     fn invalid_run_has_a_stale_read_and_valid_run_reads_validly() {
-        let d = tmp("inv");
-        let g = SyntheticRun { invalid: true, ..SyntheticRun::default() }.write(&d).unwrap();
+        let scratch = tmp("inv");
+        let d = &scratch.0;
+        let g = SyntheticRun { invalid: true, ..SyntheticRun::default() }.write(d).unwrap();
         assert_eq!((g.valid, g.anomalies), (Validity::Invalid, 2));
         assert_eq!(g.fault_windows, 3);
         let h = sunder_check::history::read_jsonl(&d.join("history.jsonl")).unwrap();
         assert_eq!(h.len(), g.ops);
-        let g = SyntheticRun::default().write(&d).unwrap();
+        let g = SyntheticRun::default().write(d).unwrap();
         assert_eq!(g.valid, Validity::Valid);
-        let _ = std::fs::remove_dir_all(&d);
     }
 }

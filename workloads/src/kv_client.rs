@@ -69,18 +69,14 @@ impl KvClient {
     }
 
     async fn attempt(&self, node: &str, inv: &Invocation) -> Reply {
-        let done = |outcome, value, error: Option<String>| {
-            Reply::Done(Completion { outcome, value, node: node.to_string(), error, unavailable: false })
+        let completion = |outcome, value, error: Option<String>, unavailable| Completion {
+            outcome,
+            value,
+            node: node.to_string(),
+            error,
+            unavailable,
         };
-        let unavailable = |error: String| {
-            Reply::Done(Completion {
-                outcome: Outcome::Fail,
-                value: inv.value.clone(),
-                node: node.to_string(),
-                error: Some(error),
-                unavailable: true,
-            })
-        };
+        let done = |outcome, value, error| Reply::Done(completion(outcome, value, error, false));
         let Some(addr) = self.nodes.get(node) else {
             return done(Outcome::Fail, inv.value.clone(), Some(format!("no such node {node}")));
         };
@@ -99,7 +95,9 @@ impl KvClient {
         let resp = match req.send().await {
             Ok(r) => r,
             // No connection was made, so no byte of the request was sent: certainly not applied.
-            Err(e) if e.is_connect() => return unavailable(describe(&e)),
+            Err(e) if e.is_connect() => {
+                return Reply::Done(completion(Outcome::Fail, inv.value.clone(), Some(describe(&e)), true));
+            }
             Err(e) => return done(Outcome::Info, inv.value.clone(), Some(describe(&e))),
         };
         let status = resp.status();
@@ -125,13 +123,8 @@ impl KvClient {
         match serde_json::from_slice::<ErrorBody>(&body) {
             Ok(e) if e.definite => {
                 let msg = format!("{status}: {}", e.error.unwrap_or_default());
-                let c = Completion {
-                    outcome: Outcome::Fail,
-                    value: inv.value.clone(),
-                    node: node.to_string(),
-                    error: Some(msg),
-                    unavailable: status.as_u16() == 503 || status.as_u16() == 421,
-                };
+                let unavailable = status.as_u16() == 503 || status.as_u16() == 421;
+                let c = completion(Outcome::Fail, inv.value.clone(), Some(msg), unavailable);
                 match e.leader {
                     Some(l) => Reply::Redirect(c, l),
                     None => Reply::Done(c),

@@ -116,11 +116,27 @@ mod tests {
     use serde_json::json;
     use std::time::Instant;
 
+    /// A scratch folder for one test, removed when the test ends, also when it fails.
+    struct Scratch(std::path::PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!("sunder-writer-{tag}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     #[test]
     fn round_trips_ops_through_a_file() {
-        let dir = std::env::temp_dir().join(format!("sunder-writer-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("history.jsonl");
+        let dir = Scratch::new("round-trip");
+        let path = dir.0.join("history.jsonl");
         let w = HistoryWriter::create(&path).unwrap();
         let ops = vec![
             Op::client(0, 10, 0, OpType::Invoke, "write", json!(1)).with_key("k1"),
@@ -134,14 +150,12 @@ mod tests {
         assert_eq!(w.finish().unwrap(), ops);
         let h = read_jsonl(&path).unwrap();
         assert_eq!(h.ops(), &ops[..]);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn flushes_without_being_finished() {
-        let dir = std::env::temp_dir().join(format!("sunder-writer-flush-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("history.jsonl");
+        let dir = Scratch::new("flush");
+        let path = dir.0.join("history.jsonl");
         let w = HistoryWriter::create(&path).unwrap();
         w.append(Op::client(0, 1, 0, OpType::Invoke, "read", json!(null)));
         // Wait on the observable outcome rather than a fixed sleep.
@@ -151,6 +165,5 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         drop(w);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -86,17 +86,24 @@ pub trait Model: Sync {
 }
 
 /// Interns JSON values to dense integers so register states are one `u32`. `null` is 0.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct ValueTable {
     ints: rustc_hash::FxHashMap<i64, u32>,
     others: rustc_hash::FxHashMap<String, u32>,
     values: Vec<Value>,
 }
 
+// Written out rather than derived: an empty table would lack `null` at id 0.
+impl Default for ValueTable {
+    fn default() -> ValueTable {
+        ValueTable::new()
+    }
+}
+
 impl ValueTable {
     /// A table holding only `null` (id 0).
     pub fn new() -> ValueTable {
-        ValueTable { values: vec![Value::Null], ..Default::default() }
+        ValueTable { ints: Default::default(), others: Default::default(), values: vec![Value::Null] }
     }
 
     /// The id of `v`, assigning one on first sight.

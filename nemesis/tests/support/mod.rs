@@ -1,14 +1,19 @@
 //! Shared test fixtures: the root gate, echo listeners inside namespaces or on loopback,
 //! and reachability probes run from inside namespaces, so partition tests observe what the
-//! kernel (or the proxy) really lets through.
+//! kernel (or the proxy) really lets through. The probes work on either backend, so the
+//! local and netns tests check the same claims the same way.
 #![allow(dead_code)]
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use sunder_nemesis::grudge::{self, Grudge, PartitionShape};
+use sunder_nemesis::net::Network;
 use sunder_nemesis::net::namespace::NamespaceFile;
 
 /// How long a probe expected to fail waits before calling a link cut.
@@ -119,6 +124,61 @@ pub fn mismatches(probes: Vec<(String, Option<NamespaceFile>, SocketAddr, bool)>
         })
         .collect();
     handles.into_iter().filter_map(|h| h.join().unwrap()).collect()
+}
+
+/// The namespace of `node` on the netns backend; None on the local backend, where every
+/// node shares the caller's.
+fn namespace_of(net: &Network, node: &str) -> Option<NamespaceFile> {
+    net.as_netns().map(|ns| ns.node_namespace(node).unwrap().clone())
+}
+
+/// One echo server per node on its listen address, inside the node's namespace if it has one.
+pub fn echoes(net: &Network) -> Vec<Echo> {
+    net.nodes().iter().map(|n| Echo::start(net.listen_addr(n).unwrap(), namespace_of(net, n))).collect()
+}
+
+/// Probes every ordered pair of nodes, from inside the sender's namespace if it has one,
+/// through the sender's peer address of the receiver; returns the pairs whose reachability
+/// differs from what `g` allows.
+pub fn matrix_mismatches(net: &Network, g: &Grudge) -> Vec<String> {
+    let mut probes = Vec::new();
+    for a in net.nodes() {
+        for b in net.nodes().iter().filter(|b| *b != a) {
+            probes.push((
+                format!("{a}->{b}"),
+                namespace_of(net, a),
+                net.peer_addrs(a).unwrap()[b],
+                !g.severs(a, b),
+            ));
+        }
+    }
+    mismatches(probes)
+}
+
+/// Partitions `net` (a fresh, fully connected network with echoes running) into every
+/// shape, both ways and one way, with `leader` as the leader; asserts each cuts exactly its
+/// grudge and that healing restores every link.
+pub fn assert_each_shape_cuts_exactly_its_grudge(net: &Network, leader: &str) {
+    assert!(matrix_mismatches(net, &Grudge::none()).is_empty(), "fresh network must be fully connected");
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let cases = [
+        (PartitionShape::One, false),
+        (PartitionShape::Halves, false),
+        (PartitionShape::MajoritiesRing, false),
+        (PartitionShape::Bridge, false),
+        (PartitionShape::Leader, false),
+        (PartitionShape::One, true),
+        (PartitionShape::MajoritiesRing, true),
+    ];
+    for (shape, one_way) in cases {
+        let g = grudge::build(shape, one_way, net.nodes(), Some(leader), &mut rng).unwrap();
+        net.partition(&g).unwrap();
+        let bad = matrix_mismatches(net, &g);
+        assert!(bad.is_empty(), "{shape} one_way={one_way} grudge {g:?}: {bad:?}");
+        net.heal().unwrap();
+        let bad = matrix_mismatches(net, &Grudge::none());
+        assert!(bad.is_empty(), "after healing {shape}: {bad:?}");
+    }
 }
 
 fn reach(b: bool) -> &'static str {

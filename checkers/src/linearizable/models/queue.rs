@@ -16,15 +16,9 @@ pub enum QueueOp {
 }
 
 /// One FIFO queue starting empty.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FifoQueueModel {
     values: ValueTable,
-}
-
-impl Default for FifoQueueModel {
-    fn default() -> FifoQueueModel {
-        FifoQueueModel { values: ValueTable::new() }
-    }
 }
 
 impl Model for FifoQueueModel {

@@ -14,15 +14,9 @@ pub enum SetOp {
 }
 
 /// One set starting empty.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SetModel {
     values: ValueTable,
-}
-
-impl Default for SetModel {
-    fn default() -> SetModel {
-        SetModel { values: ValueTable::new() }
-    }
 }
 
 impl Model for SetModel {
