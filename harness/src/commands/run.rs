@@ -231,8 +231,11 @@ async fn run_test(
         seed: test.seed,
     };
 
-    let cfg =
+    let mut cfg =
         NemesisConfig::new(faults.to_vec(), Duration::from_secs_f64(test.nemesis_interval_s), test.seed);
+    if !test.nemesis_targets.is_empty() {
+        cfg.targets = test.nemesis_targets.iter().map(|t| t.parse()).collect::<Result<_, _>>()?;
+    }
     let mut nemesis = Nemesis::new(network, cluster.clone(), clock, cfg)?;
     let (main_done_tx, main_done_rx) = watch::channel(false);
     let nemesis_task = {
