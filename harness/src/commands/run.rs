@@ -78,7 +78,8 @@ pub fn run(args: RunArgs) -> Result<u8> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let outcome = rt.block_on(run_test(&args, &test, &faults, &dir, &log, network.clone(), clock, specs));
         drop(rt);
-        // Nodes are stopped by now: a namespace lives on while a process is inside it.
+        // Idempotent: already done after a normal run; this covers an early error. Nodes are
+        // stopped by now (a namespace lives on while a process is inside it).
         network.teardown().context("cannot tear the test network down")?;
         outcome
     })();
@@ -236,6 +237,7 @@ async fn run_test(
     if !test.nemesis_targets.is_empty() {
         cfg.targets = test.nemesis_targets.iter().map(|t| t.parse()).collect::<Result<_, _>>()?;
     }
+    let network_for_teardown = network.clone();
     let mut nemesis = Nemesis::new(network, cluster.clone(), clock, cfg)?;
     let (main_done_tx, main_done_rx) = watch::channel(false);
     let nemesis_task = {
@@ -292,6 +294,12 @@ async fn run_test(
     let stopper = cluster.clone();
     tokio::task::spawn_blocking(move || stopper.stop_all(STOP_GRACE)).await?;
     drop(cluster);
+    // Nodes are gone, so the namespaces can go now, before the long check and render: a
+    // harness killed from here on leaves nothing of the network behind.
+    let net = network_for_teardown.clone();
+    tokio::task::spawn_blocking(move || net.teardown())
+        .await?
+        .context("cannot tear the test network down")?;
     let ops = Arc::into_inner(rec).context("recorder still shared")?.finish()?;
     log.info(format!("teardown complete; {} ops recorded", ops.len()));
     nemesis_result.context("the nemesis failed")?;
