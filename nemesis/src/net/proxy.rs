@@ -183,7 +183,10 @@ async fn pump(
     rules: watch::Receiver<Arc<LinkRules>>,
     mut rng: ChaCha8Rng,
 ) -> io::Result<()> {
-    let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(64);
+    // A chunk carries the instant it may be written, or none when no delay or loss applies:
+    // tokio's timers tick in milliseconds, so even a sleep until "now" would cost every
+    // chunk up to a millisecond on an undisturbed link.
+    let (tx, mut rx) = mpsc::channel::<(Option<Instant>, Vec<u8>)>(64);
     let mut read_rules = rules.clone();
     let reader = async move {
         let mut buf = vec![0u8; 16 * 1024];
@@ -194,7 +197,8 @@ async fn pump(
                 return Ok::<(), io::Error>(());
             }
             let r = read_rules.borrow().clone();
-            let due = Instant::now() + r.delay(sender, receiver) + loss_penalty(&mut rng, r.loss(receiver));
+            let wait = r.delay(sender, receiver) + loss_penalty(&mut rng, r.loss(receiver));
+            let due = (!wait.is_zero()).then(|| Instant::now() + wait);
             if tx.send((due, buf[..n].to_vec())).await.is_err() {
                 return Ok(());
             }
@@ -203,7 +207,9 @@ async fn pump(
     let mut write_rules = rules;
     let writer = async move {
         while let Some((due, chunk)) = rx.recv().await {
-            tokio::time::sleep_until(due).await;
+            if let Some(due) = due {
+                tokio::time::sleep_until(due).await;
+            }
             wait_open(&mut write_rules, sender, receiver).await?;
             wr.write_all(&chunk).await?;
         }
