@@ -91,8 +91,8 @@ pub struct RunArgs {
     /// Network backend: auto (netns when root with iptables, else local), netns, local.
     #[arg(long, default_value = "auto")]
     pub net: String,
-    /// Faults to inject: comma-separated partition, kill, pause, clock, loss; or none
-    /// (default: the system's usual faults; raft-kv: partition,kill).
+    /// Faults to inject: comma-separated partition, kill, pause, clock, loss, latency (local
+    /// backend only); or none (default: the system's usual faults; raft-kv: partition,kill).
     #[arg(long)]
     pub nemesis: Option<String>,
     /// Which nodes kill, pause, clock and loss faults hit: comma-separated one, minority,
@@ -136,6 +136,10 @@ pub struct CheckArgs {
     /// Seconds each search-based checker may spend before answering unknown.
     #[arg(long)]
     pub time_budget: Option<f64>,
+    /// MiB of search memo the linearizability checker may use before answering unknown
+    /// (default 1024).
+    #[arg(long)]
+    pub memory_budget: Option<u64>,
 }
 
 /// `sunder node`.

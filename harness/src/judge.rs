@@ -23,11 +23,13 @@ use sunder_check::{bank, counter, set_full, unique_ids};
 pub struct Limits {
     /// Wall-clock budget of the linearizability and sequential searches.
     pub time: Duration,
+    /// Bytes of linearizability search memo; `None`: the checker's default.
+    pub memory_bytes: Option<u64>,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { time: Duration::from_secs(120) }
+        Limits { time: Duration::from_secs(120), memory_bytes: None }
     }
 }
 
@@ -93,7 +95,7 @@ pub fn judge(
     let stats = sunder_check::stats::check(history);
     let stats_details = stats.details.clone();
     checkers.insert("stats".to_string(), stats);
-    let lin_budget = Budget { time: Some(limits.time), memory_bytes: None };
+    let lin_budget = Budget { time: Some(limits.time), memory_bytes: limits.memory_bytes };
     let mut ladder_models = vec![];
     let mut extra_models = vec![];
     match judgement {

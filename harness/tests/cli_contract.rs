@@ -164,3 +164,24 @@ fn check_reads_porcupine_and_knossos_files_with_their_verdicts() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--model"));
 }
+
+#[test]
+fn latency_faults_on_netns_are_refused_with_the_reason() {
+    if !nix::unistd::geteuid().is_root() {
+        if std::env::var_os("SUNDER_REQUIRE_NETNS").is_some() {
+            panic!("SUNDER_REQUIRE_NETNS is set but this test is not running as root");
+        }
+        eprintln!("SKIP (needs root): latency_faults_on_netns_are_refused_with_the_reason");
+        return;
+    }
+    let store = temp_store("latency-netns");
+    let out = sunder()
+        .args(["run", "--net", "netns", "--nemesis", "latency", "--time-limit", "1", "--quiet", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("netem") && stderr.contains("--net local"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&store);
+}

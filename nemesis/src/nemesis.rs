@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -36,6 +37,7 @@ enum Active {
     Pause { nodes: Vec<(String, u32)> },
     Clock { nodes: Vec<String>, strobe: Option<(oneshot::Sender<()>, JoinHandle<Result<()>>)> },
     Loss { nodes: Vec<String>, probability: f64 },
+    Latency { nodes: Vec<String>, delay: Duration },
 }
 
 /// Runs a schedule of faults against a cluster.
@@ -189,6 +191,15 @@ impl<C: Cluster + 'static> Nemesis<C> {
                 self.active = Some(Active::Loss { nodes, probability });
                 result
             }
+            Plan::Latency { nodes, delay } => {
+                let set: BTreeSet<String> = nodes.iter().cloned().collect();
+                let net = Arc::clone(&self.network);
+                let result = blocking(move || net.latency(&set, delay)).await;
+                let mut value = json!({"nodes": nodes, "delay-ms": delay.as_millis() as u64});
+                self.finish_start("latency", &mut value, false, result.as_ref().err(), report);
+                self.active = Some(Active::Latency { nodes, delay });
+                result
+            }
         }
     }
 
@@ -297,6 +308,11 @@ impl<C: Cluster + 'static> Nemesis<C> {
                 let net = Arc::clone(&self.network);
                 let r = blocking(move || net.clear_loss()).await;
                 ("loss", json!({"nodes": nodes, "probability": probability}), r)
+            }
+            Active::Latency { nodes, delay } => {
+                let net = Arc::clone(&self.network);
+                let r = blocking(move || net.clear_latency()).await;
+                ("latency", json!({"nodes": nodes, "delay-ms": delay.as_millis() as u64}), r)
             }
         };
         if let Err(e) = &result {

@@ -1,4 +1,4 @@
-//! What faults a run injects and in which order: `--nemesis partition,kill,pause,clock,loss`
+//! What faults a run injects and in which order: `--nemesis partition,kill,pause,clock,loss,latency`
 //! parses into [`FaultKind`]s, and a [`Schedule`] draws from the run's seed, one fault at a
 //! time, the kind, its shape or target, the nodes it hits and its parameters. Only the
 //! `leader` choices are left open, because only the running cluster can name its leader.
@@ -31,12 +31,20 @@ pub enum FaultKind {
     Clock,
     /// Random packet loss on peer traffic.
     Loss,
+    /// Added delay on peer traffic (local backend only: this kernel has no netem).
+    Latency,
 }
 
 impl FaultKind {
     /// Every kind, in a stable order.
-    pub const ALL: [FaultKind; 5] =
-        [FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Clock, FaultKind::Loss];
+    pub const ALL: [FaultKind; 6] = [
+        FaultKind::Partition,
+        FaultKind::Kill,
+        FaultKind::Pause,
+        FaultKind::Clock,
+        FaultKind::Loss,
+        FaultKind::Latency,
+    ];
 
     /// The command-line name; also the suffix of the nemesis ops (`start-<name>`).
     pub fn name(self) -> &'static str {
@@ -46,6 +54,7 @@ impl FaultKind {
             FaultKind::Pause => "pause",
             FaultKind::Clock => "clock",
             FaultKind::Loss => "loss",
+            FaultKind::Latency => "latency",
         }
     }
 }
@@ -55,7 +64,7 @@ impl FromStr for FaultKind {
     fn from_str(s: &str) -> Result<FaultKind> {
         FaultKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
             NemesisError::Invalid(format!(
-                "unknown nemesis {s:?}; expected a comma-separated list of partition, kill, pause, clock, loss (or none)"
+                "unknown nemesis {s:?}; expected a comma-separated list of partition, kill, pause, clock, loss, latency (or none)"
             ))
         })
     }
@@ -98,6 +107,8 @@ pub struct NemesisConfig {
     pub loss_probability: f64,
     /// Largest clock offset, in seconds, of a clock fault.
     pub max_skew_secs: f64,
+    /// Delay added to each packet to the target nodes during a latency fault.
+    pub latency: Duration,
 }
 
 impl NemesisConfig {
@@ -113,6 +124,7 @@ impl NemesisConfig {
             targets: Target::ALL.to_vec(),
             loss_probability: 0.2,
             max_skew_secs: 60.0,
+            latency: Duration::from_millis(50),
         }
     }
 }
@@ -164,6 +176,14 @@ pub enum Plan {
         /// Probability of losing each packet.
         probability: f64,
     },
+    /// Delay peer packets to the nodes.
+    Latency {
+        /// Receiving nodes.
+        nodes: Vec<String>,
+        /// Added delay.
+        #[serde(with = "millis")]
+        delay: Duration,
+    },
 }
 
 impl Plan {
@@ -175,6 +195,7 @@ impl Plan {
             Plan::Pause { .. } => FaultKind::Pause,
             Plan::Skew { .. } | Plan::Strobe { .. } => FaultKind::Clock,
             Plan::Loss { .. } => FaultKind::Loss,
+            Plan::Latency { .. } => FaultKind::Latency,
         }
     }
 }
@@ -275,10 +296,11 @@ impl Schedule {
             FaultKind::Loss => {
                 Plan::Loss { nodes: self.pick_nodes(), probability: self.cfg.loss_probability }
             }
+            FaultKind::Latency => Plan::Latency { nodes: self.pick_nodes(), delay: self.cfg.latency },
         })
     }
 
-    /// Nodes of a random non-leader target (clock and loss do not aim at leaders).
+    /// Nodes of a random non-leader target (clock, loss and latency do not aim at leaders).
     fn pick_nodes(&mut self) -> Vec<String> {
         let plain: Vec<Target> = self.cfg.targets.iter().copied().filter(|t| *t != Target::Leader).collect();
         let target = plain.choose(&mut self.rng).copied().unwrap_or(Target::One);
@@ -321,7 +343,7 @@ mod tests {
         );
         assert_ne!(plans(42), plans(43));
         let kinds: std::collections::BTreeSet<FaultKind> = plans(42).iter().map(Plan::kind).collect();
-        assert_eq!(kinds.len(), 5, "40 draws should cover every kind: {kinds:?}");
+        assert_eq!(kinds.len(), FaultKind::ALL.len(), "40 draws should cover every kind: {kinds:?}");
     }
 
     #[test]

@@ -13,11 +13,17 @@ use sunder_check::import::{self, Format};
 
 /// Checks `args.path` and returns the verdict's exit code.
 pub fn run(args: CheckArgs) -> Result<u8> {
-    let limits = match args.time_budget {
-        Some(s) if s > 0.0 && s.is_finite() => Limits { time: Duration::from_secs_f64(s) },
+    let mut limits = Limits::default();
+    match args.time_budget {
+        Some(s) if s > 0.0 && s.is_finite() => limits.time = Duration::from_secs_f64(s),
         Some(_) => bail!("--time-budget must be a positive number of seconds"),
-        None => Limits::default(),
-    };
+        None => {}
+    }
+    match args.memory_budget {
+        Some(0) => bail!("--memory-budget must be at least 1 MiB"),
+        Some(mib) => limits.memory_bytes = Some(mib << 20),
+        None => {}
+    }
     let asked =
         args.model.as_deref().map(Judgement::from_str).transpose().map_err(|e| anyhow!("--model: {e}"))?;
     let format = Format::from_str(&args.format).map_err(|e| anyhow!("--format: {e}"))?;

@@ -65,6 +65,9 @@ pub fn run(args: RunArgs) -> Result<u8> {
             .context("cannot build the test network")?,
         );
         log.info(format!("network: {}", network.choice()));
+        if faults.contains(&FaultKind::Latency) && network.kind() == NetKind::Netns {
+            bail!("{}", sunder_nemesis::net::latency_unsupported());
+        }
         test.net = network.kind().to_string();
         // Still single-threaded here: after this, every socket lives in the test network.
         network.enter_control().context("cannot enter the control namespace")?;
