@@ -54,14 +54,29 @@ impl Finished {
         kinds
     }
 
+    /// Why each checker that did not say valid said so, and the first anomaly in full.
+    fn reasons(&self) -> String {
+        let mut out = String::new();
+        if let Some(checkers) = self.results["checkers"].as_object() {
+            for (name, c) in checkers.iter().filter(|(_, c)| c["valid"] != true) {
+                out.push_str(&format!("  {name}: {} ({})\n", c["valid"], c["reason"]));
+            }
+        }
+        if let Some(first) = self.results["anomalies"].get(0) {
+            out.push_str(&format!("  first anomaly: {} {}\n", first["kind"], first["explanation"]));
+        }
+        out
+    }
+
     fn summary(&self) -> String {
         format!(
-            "exit {:?}, valid {}, models {}, anomaly kinds {:?}, stats {}\n{}",
+            "exit {:?}, valid {}, models {}, anomaly kinds {:?}, stats {}\n{}{}",
             self.code,
             self.results["valid"],
             self.results["models"],
             self.anomaly_kinds(),
             self.results["stats"]["total"],
+            self.reasons(),
             self.context
         )
     }
