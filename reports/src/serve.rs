@@ -31,6 +31,12 @@ pub fn router(store: PathBuf) -> Router {
         .with_state(Arc::new(store))
 }
 
+/// Serves `store` on an already-bound listener (the harness binds 127.0.0.1:8080 unless
+/// told otherwise) until an I/O error; callers need no axum dependency of their own.
+pub async fn serve_on(listener: tokio::net::TcpListener, store: PathBuf) -> std::io::Result<()> {
+    axum::serve(listener, router(store)).await
+}
+
 /// One run folder as the index shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunEntry {

@@ -103,8 +103,7 @@ fn refuses_dot_dot_over_a_real_socket() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = sunder_report::serve::router(store.path().to_path_buf());
-    rt.spawn(async move { axum::serve(listener, app).await });
+    rt.spawn(sunder_report::serve::serve_on(listener, store.path().to_path_buf()));
     let raw = |path: &str| {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
