@@ -17,15 +17,16 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             .await
             .with_context(|| format!("cannot bind {}", args.bind))?;
         println!("serving {} at http://{}/", store.display(), listener.local_addr()?);
-        axum::serve(listener, sunder_report::serve::router(store))
-            .with_graceful_shutdown(async {
-                use tokio::signal::unix::{SignalKind, signal};
-                let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-                let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-                tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-            })
-            .await
-            .context("serve failed")
+        let stop = async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+            let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+        };
+        tokio::select! {
+            r = sunder_report::serve::serve_on(listener, store) => r.context("serve failed"),
+            _ = stop => Ok(()),
+        }
     })?;
     Ok(0)
 }
