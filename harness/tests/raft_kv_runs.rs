@@ -130,8 +130,8 @@ fn raft_kv_five_nodes_without_faults_is_linearizable() {
 
 // Without PreVote, a node cut off by a one-way partition comes back with a higher term and
 // disrupts the leader for a second or two after the heal (seen lasting 2 s on a loaded
-// machine); `--recovery 8` lets that settle before the final reads, which the runner does
-// not retry.
+// machine); `--recovery 8` lets that settle before the final reads (which the runner also
+// retries for up to 15 s).
 #[test]
 fn raft_kv_default_read_path_stays_linearizable_under_partitions_kills_and_pauses() {
     let run = raft_run(
