@@ -9,7 +9,7 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use sunder_systems::kv::Command;
 use sunder_systems::raft::core::{CoreConfig, RaftCore, Role};
-use sunder_systems::raft::message::{Entry, HardState, Message};
+use sunder_systems::raft::message::{Body, Entry, HardState, Message};
 
 /// What a node has on "disk": only what its `Ready`s asked to persist.
 #[derive(Default, Clone)]
@@ -615,4 +615,108 @@ fn section_5_2_a_restarted_node_remembers_its_vote() {
     sim.core("s2").campaign();
     sim.settle();
     assert_ne!(sim.core("s2").status().role, Role::Leader, "s3 must not vote twice in term 1");
+}
+
+/// A five-node cluster with a settled leader; returns it, its term and a follower.
+fn settled_cluster(seed: u64) -> (Sim, String, u64, String) {
+    let mut sim = Sim::new(5, seed, |_| {});
+    let leader = sim.elect_by_timeout();
+    for _ in 0..20 {
+        sim.tick();
+    }
+    let term = sim.core(&leader).status().term;
+    let follower = sim.nodes.keys().find(|id| **id != leader).cloned().expect("a follower");
+    (sim, leader, term, follower)
+}
+
+#[test]
+fn section_9_6_prevote_an_isolated_node_keeps_its_term_and_the_leader_keeps_leading_after_heal() {
+    for seed in 0..4 {
+        let (mut sim, leader, term, follower) = settled_cluster(seed);
+        sim.isolate(&follower);
+        // Twenty minimum election timeouts: without PreVote the term would climb by ~10.
+        for _ in 0..200 {
+            sim.tick();
+        }
+        assert_eq!(
+            sim.core(&follower).status().term,
+            term,
+            "seed {seed}: the isolated node's term stays put"
+        );
+        sim.cut.clear();
+        for _ in 0..100 {
+            sim.tick();
+            assert_eq!(
+                sim.leader().as_deref(),
+                Some(leader.as_str()),
+                "seed {seed}: the leader is never deposed"
+            );
+        }
+        assert_eq!(sim.core(&leader).status().term, term, "seed {seed}: same term after heal");
+        assert_eq!(sim.core(&follower).status().leader.as_deref(), Some(leader.as_str()), "seed {seed}");
+        assert!(sim.violations.is_empty(), "seed {seed}: {:?}", sim.violations);
+    }
+}
+
+#[test]
+fn section_9_6_prevote_a_node_that_only_can_send_does_not_raise_anyones_term() {
+    for seed in 0..4 {
+        let (mut sim, leader, term, follower) = settled_cluster(seed);
+        // One-way partition: the follower's requests go out, nothing comes back to it.
+        for other in sim.nodes.keys().cloned().collect::<Vec<_>>() {
+            if other != follower {
+                sim.cut.insert((other, follower.clone()));
+            }
+        }
+        for _ in 0..200 {
+            sim.tick();
+        }
+        for id in sim.nodes.keys().cloned().collect::<Vec<_>>() {
+            assert_eq!(sim.core(&id).status().term, term, "seed {seed}: {id}'s term stays put");
+        }
+        sim.cut.clear();
+        for _ in 0..100 {
+            sim.tick();
+        }
+        assert_eq!(sim.leader().as_deref(), Some(leader.as_str()), "seed {seed}");
+        assert_eq!(sim.core(&leader).status().term, term, "seed {seed}");
+    }
+}
+
+#[test]
+fn section_9_6_prevote_is_refused_while_a_live_leader_is_heard_and_never_changes_term_or_vote() {
+    let (mut sim, leader, term, follower) = settled_cluster(7);
+    let asker =
+        sim.nodes.keys().find(|id| **id != leader && **id != follower).cloned().expect("a third node");
+    let (last_log_index, last_log_term) = {
+        let log = sim.core(&leader).log();
+        (log.len() as u64, log.last().map_or(0, |e| e.term))
+    };
+    let ask = |sim: &mut Sim| {
+        let body = Body::PreVoteRequest { last_log_index, last_log_term };
+        let msg = Message { from: asker.clone(), to: follower.clone(), term: term + 1, body };
+        sim.core(&follower).step(msg);
+        let ready = sim.core(&follower).ready();
+        assert!(ready.hard_state.is_none(), "a PreVote never changes the durable term or vote");
+        assert_eq!(sim.core(&follower).status().term, term);
+        let replies: Vec<(u64, Body)> = ready.messages.into_iter().map(|m| (m.term, m.body)).collect();
+        assert_eq!(replies.len(), 1, "{replies:?}");
+        replies.into_iter().next().expect("one reply")
+    };
+    // The follower just heard a heartbeat: refused, with its own term.
+    assert_eq!(ask(&mut sim), (term, Body::PreVoteReply { granted: false }));
+    // Once the leader has been silent for an election timeout, it would vote: granted,
+    // with the asked term, and still no term or vote change.
+    sim.isolate(&leader);
+    for _ in 0..10 {
+        sim.core(&follower).tick();
+    }
+    let _ = sim.core(&follower).ready();
+    assert_eq!(ask(&mut sim), (term + 1, Body::PreVoteReply { granted: true }));
+    // An out-of-date log is refused even then.
+    let body = Body::PreVoteRequest { last_log_index: 0, last_log_term: 0 };
+    let msg = Message { from: asker.clone(), to: follower.clone(), term: term + 1, body };
+    sim.core(&follower).step(msg);
+    let ready = sim.core(&follower).ready();
+    assert!(ready.messages.iter().all(|m| m.body == Body::PreVoteReply { granted: false }));
 }

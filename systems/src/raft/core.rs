@@ -1,6 +1,7 @@
-//! The pure Raft state machine: Figure 2 and sections 5 and 8 of the paper, with no I/O
-//! and no clock. Time passes only through [`RaftCore::tick`], messages arrive only through
-//! [`RaftCore::step`], and everything the core wants done comes back out of
+//! The pure Raft state machine: Figure 2 and sections 5 and 8 of the paper, plus the
+//! PreVote round of the thesis (section 9.6), with no I/O and no clock. Time passes only
+//! through [`RaftCore::tick`], messages arrive only through [`RaftCore::step`], and
+//! everything the core wants done comes back out of
 //! [`RaftCore::ready`]: state to make durable, messages to send once it is durable,
 //! committed entries to apply, and confirmed read indices. The node program drives it
 //! with real files, HTTP and a timer; the deterministic tests drive it with an in-memory
@@ -31,6 +32,10 @@ pub struct CoreConfig {
     pub check_quorum: bool,
     /// A new leader appends a no-op so it commits an entry of its own term at once.
     pub noop_on_election: bool,
+    /// An election timeout starts a PreVote round (thesis section 9.6) instead of an
+    /// election: the term is raised only once a majority would vote, so a node cut off
+    /// from the cluster cannot inflate its term and depose a healthy leader on return.
+    pub pre_vote: bool,
     /// The Figure 8 bug: count replicas for entries of older terms too.
     pub unsafe_commit_old_term: bool,
     /// Seed of the election-timeout RNG.
@@ -48,6 +53,7 @@ impl CoreConfig {
             max_append_entries: 512,
             check_quorum: true,
             noop_on_election: true,
+            pre_vote: true,
             unsafe_commit_old_term: false,
             seed,
         }
@@ -170,6 +176,8 @@ pub struct RaftCore {
     election_timeout: u32,
     heartbeat_elapsed: u32,
     votes: BTreeSet<NodeId>,
+    /// PreVote grants (itself included) while a PreVote round for `term + 1` is open.
+    pre_votes: Option<BTreeSet<NodeId>>,
     progress: BTreeMap<NodeId, Progress>,
     round: u64,
     pending_reads: Vec<PendingRead>,
@@ -202,6 +210,7 @@ impl RaftCore {
             election_timeout: 0,
             heartbeat_elapsed: 0,
             votes: BTreeSet::new(),
+            pre_votes: None,
             progress: BTreeMap::new(),
             round: 0,
             pending_reads: Vec::new(),
@@ -317,15 +326,42 @@ impl RaftCore {
             }
             Role::Follower | Role::Candidate => {
                 if self.election_elapsed >= self.election_timeout {
-                    self.campaign();
+                    if self.cfg.pre_vote {
+                        self.pre_campaign();
+                    } else {
+                        self.campaign();
+                    }
                 }
             }
         }
     }
 
-    /// Starts an election now (section 5.2).
+    /// Opens a PreVote round for `term + 1` (thesis section 9.6) without touching the
+    /// durable term or vote; [`RaftCore::campaign`] follows once a majority grants.
+    fn pre_campaign(&mut self) {
+        self.boot_guard = false;
+        self.role = Role::Follower;
+        self.leader = None;
+        self.votes.clear();
+        self.reset_election_timer();
+        self.pre_votes = Some(BTreeSet::from([self.cfg.id.clone()]));
+        if 1 >= self.quorum() {
+            self.campaign();
+            return;
+        }
+        let (last_log_index, last_log_term) = (self.last_index(), self.last_term());
+        for peer in self.cfg.peers.clone() {
+            let body = Body::PreVoteRequest { last_log_index, last_log_term };
+            let msg = Message { from: self.cfg.id.clone(), to: peer, term: self.term + 1, body };
+            self.out.messages.push(msg);
+        }
+    }
+
+    /// Starts an election now (section 5.2), skipping PreVote: the tests use it to force
+    /// an election at a chosen moment.
     pub fn campaign(&mut self) {
         self.boot_guard = false;
+        self.pre_votes = None;
         let term = self.term + 1;
         self.set_term(term);
         self.vote = Some(self.cfg.id.clone());
@@ -350,6 +386,7 @@ impl RaftCore {
         self.role = Role::Follower;
         self.leader = leader;
         self.votes.clear();
+        self.pre_votes = None;
         self.progress.clear();
         self.reset_election_timer();
         self.fail_pending_reads();
@@ -431,10 +468,22 @@ impl RaftCore {
             return;
         }
         if msg.term > self.term {
-            if matches!(msg.body, Body::VoteRequest { .. })
-                && self.cfg.check_quorum
-                && (self.leader.is_some() || self.boot_guard)
-                && self.election_elapsed < self.cfg.election_ticks
+            // PreVote requests and grants speak of a term nobody has entered yet, so they
+            // leave this node's term alone; a refusal carries the refuser's real term and
+            // is stepped down for like any other message (otherwise a pre-candidate with a
+            // stale term could be refused forever by nodes of a higher term).
+            let pre_vote =
+                matches!(msg.body, Body::PreVoteRequest { .. } | Body::PreVoteReply { granted: true });
+            if pre_vote {
+                match msg.body {
+                    Body::PreVoteRequest { last_log_index, last_log_term } => {
+                        self.on_pre_vote_request(msg.from, msg.term, last_log_index, last_log_term)
+                    }
+                    _ => self.on_pre_vote_grant(msg.from, msg.term),
+                }
+                return;
+            }
+            if matches!(msg.body, Body::VoteRequest { .. }) && self.cfg.check_quorum && self.leader_is_live()
             {
                 // A live leader is known: a disruptive candidate must not depose it, and
                 // leases rely on no vote being granted within the election timeout.
@@ -456,11 +505,19 @@ impl RaftCore {
                     },
                 ),
                 Body::VoteRequest { .. } => self.send(msg.from, Body::VoteReply { granted: false }),
+                Body::PreVoteRequest { .. } => self.send(msg.from, Body::PreVoteReply { granted: false }),
                 _ => {}
             }
             return;
         }
         match msg.body {
+            Body::PreVoteRequest { .. } => {
+                // Asked about this very term, so the sender's term is behind ours.
+                self.send(msg.from, Body::PreVoteReply { granted: false })
+            }
+            // Grants are handled above (they carry `term + 1`); a refusal in this term
+            // only says that this round will not succeed, which the timer handles.
+            Body::PreVoteReply { .. } => {}
             Body::VoteRequest { last_log_index, last_log_term } => {
                 self.on_vote_request(msg.from, last_log_index, last_log_term)
             }
@@ -471,6 +528,39 @@ impl RaftCore {
             Body::AppendReply { success, match_index, hint_index, conflict_term, round } => {
                 self.on_append_reply(msg.from, success, match_index, hint_index, conflict_term, round)
             }
+        }
+    }
+
+    /// True while this node has heard from a live leader (or just booted and may have
+    /// acknowledged one) within the minimum election timeout: it must then help no one
+    /// start an election, which is what keeps a healthy leader and its lease in place.
+    fn leader_is_live(&self) -> bool {
+        (self.leader.is_some() || self.boot_guard) && self.election_elapsed < self.cfg.election_ticks
+    }
+
+    fn on_pre_vote_request(&mut self, from: NodeId, term: u64, last_log_index: u64, last_log_term: u64) {
+        // Same up-to-date rule as a real vote (section 5.4.1), but no vote is cast, so
+        // neither the vote nor the election timer changes.
+        let up_to_date = (last_log_term, last_log_index) >= (self.last_term(), self.last_index());
+        let granted = up_to_date && !self.leader_is_live();
+        let reply_term = if granted { term } else { self.term };
+        let msg = Message {
+            from: self.cfg.id.clone(),
+            to: from,
+            term: reply_term,
+            body: Body::PreVoteReply { granted },
+        };
+        self.out.messages.push(msg);
+    }
+
+    fn on_pre_vote_grant(&mut self, from: NodeId, term: u64) {
+        if term != self.term + 1 || self.role == Role::Leader {
+            return;
+        }
+        let Some(grants) = self.pre_votes.as_mut() else { return };
+        grants.insert(from);
+        if grants.len() >= self.quorum() {
+            self.campaign();
         }
     }
 

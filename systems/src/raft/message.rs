@@ -1,5 +1,6 @@
 //! The data Raft nodes exchange and keep: log entries, the durable term-and-vote record,
-//! and the messages of Figure 2 (RequestVote, AppendEntries and their replies). The pure
+//! and the messages of Figure 2 (RequestVote, AppendEntries and their replies) plus the
+//! PreVote round of the Raft thesis (section 9.6) that precedes an election. The pure
 //! core produces and consumes these; the storage writes entries and hard state to disk;
 //! the server carries messages between nodes as JSON over HTTP.
 
@@ -70,6 +71,21 @@ pub enum Body {
     /// RequestVote reply.
     VoteReply {
         /// True when the vote was granted.
+        granted: bool,
+    },
+    /// PreVote (thesis section 9.6): "would you vote for me in the next term?". The
+    /// message's `term` is the sender's term + 1; the sender's own term and vote are
+    /// untouched, and so are the receiver's.
+    PreVoteRequest {
+        /// Index of the pre-candidate's last log entry.
+        last_log_index: u64,
+        /// Term of the pre-candidate's last log entry.
+        last_log_term: u64,
+    },
+    /// PreVote reply. A grant carries the term that was asked about; a refusal carries the
+    /// refuser's own term, so a pre-candidate with a stale term learns the current one.
+    PreVoteReply {
+        /// True when the receiver would vote for the sender in the asked term.
         granted: bool,
     },
     /// AppendEntries (a heartbeat when `entries` is empty).
