@@ -128,10 +128,9 @@ fn raft_kv_five_nodes_without_faults_is_linearizable() {
     assert_backend(&run, "netns");
 }
 
-// Without PreVote, a node cut off by a one-way partition comes back with a higher term and
-// disrupts the leader for a second or two after the heal (seen lasting 2 s on a loaded
-// machine); `--recovery 8` lets that settle before the final reads (which the runner also
-// retries for up to 15 s).
+// Kills and pauses still cost an election after the heal (raft-kv has PreVote, so a node
+// that was cut off no longer deposes a healthy leader); `--recovery 8` gives a loaded CI
+// machine room before the final reads, which the runner also retries for up to 15 s.
 #[test]
 fn raft_kv_default_read_path_stays_linearizable_under_partitions_kills_and_pauses() {
     let run = raft_run(
