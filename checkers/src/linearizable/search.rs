@@ -225,7 +225,6 @@ pub struct Search<'a, M: Model> {
     steps: u64,
     unflushed: u64,
     flushed: u64,
-    entry_bytes: u64,
     decision: Option<Decision>,
     capture: Option<Capture<M::State>>,
 }
@@ -241,8 +240,7 @@ impl<'a, M: Model> Search<'a, M> {
         let n = entries.len();
         let links = Links::new(entries);
         let words = n.div_ceil(64).max(1);
-        let memo: Memo<M::State> = Memo::new(words);
-        let entry_bytes = memo.entry_bytes() as u64;
+        let memo: Memo<M::State> = Memo::new();
         let cur = links.next[0];
         Search {
             model,
@@ -261,7 +259,6 @@ impl<'a, M: Model> Search<'a, M> {
             steps: 0,
             unflushed: 0,
             flushed: 0,
-            entry_bytes,
             decision: None,
             capture: None,
         }
@@ -319,8 +316,10 @@ impl<'a, M: Model> Search<'a, M> {
                 let read_only = model.read_only(&entries[e].op);
                 self.bits[e / 64] |= 1 << (e % 64);
                 let tag = mix(e);
-                if self.memo.insert(self.bits_hash ^ tag ^ state_hash(&next_state), &self.bits, &next_state) {
-                    self.unflushed += self.entry_bytes + model.heap_bytes(&next_state) as u64;
+                if let Some(bytes) =
+                    self.memo.insert(self.bits_hash ^ tag ^ state_hash(&next_state), &self.bits, &next_state)
+                {
+                    self.unflushed += bytes as u64 + model.heap_bytes(&next_state) as u64;
                     if self.unflushed > 1 << 16 && self.account() {
                         control.stop(StopReason::Memory);
                         return Some(Decision::Stopped(StopReason::Memory));
