@@ -1,34 +1,13 @@
-//! What recording a history costs per op: the caller's side (clone and channel send) and the
+//! What recording a history costs per op: the caller's side (clone and push) and the
 //! writer thread's side (JSON and the write), measured as CPU time over 1,000,000 ops shaped
 //! like the register workload's. Run: `cargo bench -p sunder-check --bench history_writer`.
+
+mod support;
 
 use serde_json::json;
 use std::time::Instant;
 use sunder_check::history::{HistoryWriter, Op, OpType};
-
-fn cpu_seconds() -> f64 {
-    let mut ru: libc_rusage::Rusage = Default::default();
-    libc_rusage::self_usage(&mut ru);
-    ru.seconds()
-}
-
-/// Process CPU time from `/proc/self/stat` (utime + stime, in clock ticks of 1/100 s).
-mod libc_rusage {
-    #[derive(Default)]
-    pub struct Rusage(f64);
-    pub fn self_usage(out: &mut Rusage) {
-        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-        // After the command name: state is field 0, utime field 11, stime field 12.
-        out.0 = (ticks(11) + ticks(12)) / 100.0;
-    }
-    impl Rusage {
-        pub fn seconds(&self) -> f64 {
-            self.0
-        }
-    }
-}
+use support::cpu_seconds;
 
 fn main() {
     const N: u64 = 1_000_000;

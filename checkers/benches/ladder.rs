@@ -6,6 +6,8 @@
 //! its full work instead of stopping at a first violation. "Ops" below are operations
 //! (an invocation and its completion are one operation, two history lines).
 
+mod support;
+
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
@@ -16,6 +18,7 @@ use sunder_check::history::{History, Op, OpType, Strictness};
 use sunder_check::ladder::register::RegisterHistory;
 use sunder_check::sequential::{self, SearchBudget};
 use sunder_check::session;
+use support::cpu_seconds;
 
 /// `info_rate`: the chance a write or cas ends `info` (taking effect or not at random);
 /// its process is then retired and its worker continues as a fresh process, as Sunder's
@@ -64,17 +67,6 @@ fn generate(seed: u64, processes: u64, keys: usize, calls: usize, info_rate: f64
         }
     }
     History::new(ops, Strictness::Strict).expect("generated history is valid")
-}
-
-/// CPU time (user + system) this process has used, from `/proc/self/stat`, in seconds
-/// (Linux clock ticks, 100 a second); 0 where that file is missing.
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let rest = stat.rsplit_once(')').map_or("", |x| x.1);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Runs `f` three times and prints the fastest and slowest wall time and the fastest CPU

@@ -8,6 +8,8 @@
 //! `cargo bench -p sunder-check --bench linearizable [-- GROUP...]`, GROUP one of `etcd`,
 //! `kv`, `knossos`, `generated`; the data set is `$SUNDER_DATA` or `<repo>/../shared/data`.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use sunder_check::Validity;
@@ -15,6 +17,7 @@ use sunder_check::history::History;
 use sunder_check::import::{FailSemantics, Format, load};
 use sunder_check::linearizable::generate::{Generation, register_history};
 use sunder_check::linearizable::{Budget, ModelKind, check};
+use support::cpu_seconds;
 
 const RUNS: usize = 7;
 
@@ -97,17 +100,6 @@ fn report(group: &str, cases: &[Case], budget: &Budget) {
             println!("  {:<40} {:>9.3} ms", case.name, t.as_secs_f64() * 1e3);
         }
     }
-}
-
-/// CPU time (user + system, all threads) this process has used, from /proc; less
-/// sensitive than wall time to other work on a shared machine.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command: utime and stime are the 12th and 13th.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Peak resident memory of this process so far, from /proc.

@@ -148,18 +148,14 @@ fn judge_ladder(
     // The ladder speaks of registers: reads, writes and cas with unique values per key.
     // Porcupine's get/put/append strings, or a foreign history reusing values, are judged by
     // linearizability alone rather than marked unknown.
-    let register_ops = history
-        .ops()
-        .iter()
-        .filter(|o| !o.is_nemesis())
-        .all(|o| matches!(o.f.as_str(), "read" | "write" | "cas"));
-    if !register_ops || RegisterHistory::from_history(history).is_err() {
+    let Ok(rh) = RegisterHistory::from_history(history) else { return };
+    if rh.ignored > 0 {
         return;
     }
     let budget =
         LadderBudget { sequential: SearchBudget { max_time: limits.time, ..SearchBudget::default() } };
     let linearizable = checkers.get("linearizable").map(|c| c.valid);
-    for (model, mut result) in ladder::check_register(history, &budget) {
+    for (model, mut result) in ladder::check_view(history, &rh, &budget) {
         // Linearizability implies every model of the ladder: an undecided weaker model is
         // settled by it (convergence is not implied: it is about the final reads).
         if result.valid == Validity::Unknown

@@ -100,8 +100,43 @@ impl RunDir {
         self.path.join("sunder.log")
     }
     /// `harness.pid`: present while the harness runs.
-    pub fn harness_pid(&self) -> PathBuf {
+    fn harness_pid(&self) -> PathBuf {
         self.path.join("harness.pid")
+    }
+
+    /// Records that this process runs `run_id` in this folder, until [`RunDir::mark_finished`].
+    pub fn mark_running(&self, run_id: &str) -> Result<()> {
+        let p = self.harness_pid();
+        std::fs::write(&p, format!("{} {run_id}\n", std::process::id()))
+            .with_context(|| format!("cannot write {}", p.display()))
+    }
+
+    /// The harness pid and run id recorded by [`RunDir::mark_running`], if the run has not
+    /// finished (its harness may since have died).
+    pub fn running_harness(&self) -> Option<(u32, String)> {
+        let text = std::fs::read_to_string(self.harness_pid()).ok()?;
+        let mut fields = text.split_whitespace();
+        let pid = fields.next()?.parse().ok()?;
+        Some((pid, fields.next().unwrap_or("").to_string()))
+    }
+
+    /// The run is over: its harness no longer owns anything.
+    pub fn mark_finished(&self) {
+        let _ = std::fs::remove_file(self.harness_pid());
+    }
+
+    /// Every run folder of a store (`store/<test>/<run>/`), sorted.
+    pub fn all(store: &Path) -> Result<Vec<RunDir>> {
+        let mut runs = vec![];
+        for test in sub_dirs(store)? {
+            runs.extend(sub_dirs(&test)?.into_iter().map(|path| RunDir { path }));
+        }
+        Ok(runs)
+    }
+
+    /// `nodes/<node>/pid` of every node that has a folder.
+    pub fn node_pid_files(&self) -> Vec<PathBuf> {
+        sub_dirs(&self.path.join("nodes")).unwrap_or_default().into_iter().map(|n| n.join("pid")).collect()
     }
     /// `nodes/<node>/`.
     pub fn node_dir(&self, node: &str) -> PathBuf {
@@ -119,6 +154,19 @@ impl RunDir {
         let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
         serde_json::from_str(&text).with_context(|| format!("{}: malformed test.json", p.display()))
     }
+}
+
+/// The sub-folders of `p`, sorted (symlinks such as `store/latest` are not followed).
+fn sub_dirs(p: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(p).with_context(|| format!("cannot list {}", p.display()))? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            out.push(e.path());
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Writes pretty JSON atomically enough for our purposes (temp file, rename).

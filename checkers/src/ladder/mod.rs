@@ -59,13 +59,22 @@ pub struct LadderBudget {
 /// Returns `(model, result)` in [`MODELS`] order. A history whose writes are not unique per
 /// key gets `unknown` everywhere, with the reason.
 pub fn check_register(history: &History, budget: &LadderBudget) -> Vec<(String, CheckerResult)> {
-    let rh = match RegisterHistory::from_history(history) {
-        Ok(rh) => rh,
+    match RegisterHistory::from_history(history) {
+        Ok(rh) => check_view(history, &rh, budget),
         Err(e) => {
             let reason = format!("not a history with unique writes per key: {}", e.0);
-            return MODELS.iter().map(|m| (m.to_string(), CheckerResult::unknown(reason.clone()))).collect();
+            MODELS.iter().map(|m| (m.to_string(), CheckerResult::unknown(reason.clone()))).collect()
         }
-    };
+    }
+}
+
+/// Like [`check_register`], on a register view the caller already extracted from
+/// `history` (so a caller deciding whether the ladder applies builds it only once).
+pub fn check_view(
+    history: &History,
+    rh: &RegisterHistory,
+    budget: &LadderBudget,
+) -> Vec<(String, CheckerResult)> {
     if rh.events.is_empty() {
         let reason = format!(
             "no read, write or cas took effect ({} other client ops ignored), so there is nothing to judge",
@@ -73,19 +82,19 @@ pub fn check_register(history: &History, budget: &LadderBudget) -> Vec<(String, 
         );
         return MODELS.iter().map(|m| (m.to_string(), CheckerResult::unknown(reason.clone()))).collect();
     }
-    let causal = causal::check_register_within(&rh, &CausalBudget::default()).into_named();
+    let causal = causal::check_register_within(rh, &CausalBudget::default()).into_named();
     // The search is the one costly check: skip it when a polynomial check already
     // disproves sequential consistency (it implies both CCv and CM).
     let sequential = if causal.iter().any(|(_, r)| r.valid == Validity::Invalid) {
         CheckerResult::unknown(NOT_SEARCHED)
     } else {
-        sequential::check_register(&rh, &budget.sequential)
+        sequential::check_register(rh, &budget.sequential)
     };
     let mut out = Vec::with_capacity(MODELS.len());
     out.push(("sequential".to_string(), sequential));
     out.extend(causal);
-    out.extend(session::check_register(&rh));
-    out.push(("convergence".to_string(), convergence::check_register(history, &rh)));
+    out.extend(session::check_register(rh));
+    out.push(("convergence".to_string(), convergence::check_register(history, rh)));
     settle_by_implication(&mut out);
     out
 }

@@ -37,11 +37,11 @@ const NETNS_PORT: u16 = 7000;
 
 /// Runs a test and returns the verdict's exit code.
 pub fn run(args: RunArgs) -> Result<u8> {
-    let (mut test, faults) = resolve(&args)?;
+    let (mut test, faults, kind) = resolve(&args)?;
     let store = absolute(&args.store)?;
     let dir = RunDir::create(&store, &test.name, test.seed, SystemTime::now())?;
     let log = RunLog::create(&dir.log(), args.quiet)?;
-    std::fs::write(dir.harness_pid(), format!("{} {}\n", std::process::id(), test.run_id))?;
+    dir.mark_running(&test.run_id)?;
     log.info(format!(
         "run {} of {} ({} nodes, {} workload, nemesis {}, seed {}) in {}",
         test.run_id,
@@ -52,7 +52,6 @@ pub fn run(args: RunArgs) -> Result<u8> {
         test.seed,
         dir.path.display()
     ));
-    let kind: NetKind = args.net.parse().map_err(|e| anyhow::anyhow!("--net: {e}"))?;
     let outcome = (|| {
         let network = Arc::new(
             Network::create(&NetworkConfig {
@@ -86,14 +85,14 @@ pub fn run(args: RunArgs) -> Result<u8> {
         network.teardown().context("cannot tear the test network down")?;
         outcome
     })();
-    let _ = std::fs::remove_file(dir.harness_pid());
+    dir.mark_finished();
     if let Err(e) = &outcome {
         log.detail(format!("error: {e:#}"));
     }
     outcome
 }
 
-fn resolve(args: &RunArgs) -> Result<(TestSpec, Vec<FaultKind>)> {
+fn resolve(args: &RunArgs) -> Result<(TestSpec, Vec<FaultKind>, NetKind)> {
     let Some(system) = sunder_systems::catalog::find(&args.system) else {
         let known: Vec<&str> = sunder_systems::catalog::SYSTEMS.iter().map(|s| s.name).collect();
         bail!("unknown system {:?}; known: {}", args.system, known.join(", "));
@@ -127,7 +126,7 @@ fn resolve(args: &RunArgs) -> Result<(TestSpec, Vec<FaultKind>)> {
     {
         bail!("--rate must be a positive number of ops/s");
     }
-    args.net.parse::<NetKind>().map_err(|e| anyhow::anyhow!("--net: {e}"))?;
+    let kind: NetKind = args.net.parse().map_err(|e| anyhow::anyhow!("--net: {e}"))?;
     let nemesis = args.nemesis.as_deref().unwrap_or(system.default_nemesis);
     let faults = parse_faults(nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
     let targets = match &args.nemesis_targets {
@@ -167,7 +166,7 @@ fn resolve(args: &RunArgs) -> Result<(TestSpec, Vec<FaultKind>)> {
         sunder_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: rfc3339(now),
     };
-    Ok((test, faults))
+    Ok((test, faults, kind))
 }
 
 fn absolute(p: &std::path::Path) -> Result<std::path::PathBuf> {
