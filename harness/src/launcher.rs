@@ -308,8 +308,9 @@ impl Drop for Cluster {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound, then released for the node to take).
+/// A free TCP port on 127.0.0.1 for a node to take, from outside the kernel's ephemeral
+/// range so nothing else is handed it first (see [`sunder_nemesis::net::ports`]).
 pub fn free_local_addr() -> Result<SocketAddr> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
-    Ok(l.local_addr()?)
+    let port = sunder_nemesis::net::ports::loopback_port().context("cannot find a free port")?;
+    Ok(SocketAddr::from(([127, 0, 0, 1], port)))
 }

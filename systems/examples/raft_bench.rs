@@ -60,8 +60,8 @@ impl Cluster {
         let _ = std::fs::remove_dir_all(&root);
         let mut addrs = BTreeMap::new();
         for i in 1..=3 {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
-            addrs.insert(format!("n{i}"), l.local_addr().expect("addr"));
+            let port = sunder_nemesis::net::ports::loopback_port().expect("a free loopback port");
+            addrs.insert(format!("n{i}"), std::net::SocketAddr::from(([127, 0, 0, 1], port)));
         }
         let options = json!({ "reads": reads }).to_string();
         let mut c = Cluster { root, addrs, options, children: BTreeMap::new() };

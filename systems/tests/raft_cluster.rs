@@ -41,7 +41,10 @@ impl Cluster {
         let _ = std::fs::remove_dir_all(&root);
         let mut listeners = BTreeMap::new();
         for i in 1..=n {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+            // A port outside the ephemeral range, so no connection made while the node is
+            // down can take it before `restart` binds it again.
+            let port = sunder_nemesis::net::ports::loopback_port().expect("a free loopback port");
+            let l = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the node's port");
             listeners.insert(format!("n{i}"), l);
         }
         let addrs = listeners.iter().map(|(id, l)| (id.clone(), l.local_addr().expect("addr"))).collect();

@@ -9,6 +9,7 @@ use crate::error::{NemesisError, Result};
 use crate::grudge::Grudge;
 use crate::net::CutStyle;
 use crate::net::names::{fnv1a, validate_nodes};
+use crate::net::ports;
 use crate::net::proxy::{self, Link, LinkRules};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -28,7 +29,7 @@ pub struct Local {
 }
 
 impl Local {
-    /// Picks a free loopback port per node, starts one proxy per directed link, and seeds
+    /// Picks a free loopback port per node (see [`crate::net::ports`]), starts one proxy per directed link, and seeds
     /// each link's loss draws from `seed`.
     pub fn create(nodes: &[String], seed: u64) -> Result<Local> {
         validate_nodes(nodes)?;
@@ -36,14 +37,13 @@ impl Local {
             TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
                 .map_err(|e| NemesisError::io("bind a loopback port", e))
         };
-        // Hold every node's probe listener until all are picked, so the ports differ; the
-        // node binds the port itself later.
-        let probes: Vec<TcpListener> = nodes.iter().map(|_| bind()).collect::<Result<_>>()?;
+        // Node ports come from outside the ephemeral range so that no proxy listener bound
+        // below, and no outgoing connection, can take one before (or while) its node
+        // listens on it.
         let mut listen = BTreeMap::new();
-        for (n, l) in nodes.iter().zip(&probes) {
-            listen.insert(n.clone(), l.local_addr().map_err(|e| NemesisError::io("read a bound port", e))?);
+        for n in nodes {
+            listen.insert(n.clone(), SocketAddr::from((Ipv4Addr::LOCALHOST, ports::loopback_port()?)));
         }
-        drop(probes);
         let mut links = BTreeMap::new();
         let mut listeners = Vec::new();
         for from in nodes {

@@ -10,6 +10,7 @@ pub mod local;
 pub mod names;
 pub mod namespace;
 pub mod netns;
+pub mod ports;
 pub mod proxy;
 
 use crate::error::{NemesisError, Result};
