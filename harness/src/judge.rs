@@ -99,16 +99,14 @@ pub fn judge(
     let mut ladder_models = vec![];
     let mut extra_models = vec![];
     match judgement {
-        Judgement::Register => {
-            let lin = linearizable::check(history, ModelKind::Kv, fail_semantics, &lin_budget);
-            ladder_models.push(("linearizable".to_string(), lin.valid));
-            checkers.insert("linearizable".to_string(), lin);
-            judge_ladder(history, limits, &mut checkers, &mut ladder_models, &mut extra_models);
-        }
-        Judgement::Linearizable(model) => {
+        Judgement::Register | Judgement::Linearizable(_) => {
+            let model = match judgement {
+                Judgement::Linearizable(model) => model.clone(),
+                _ => ModelKind::Kv,
+            };
             let register_like =
                 matches!(model, ModelKind::Kv | ModelKind::Register { .. } | ModelKind::CasRegister { .. });
-            let lin = linearizable::check(history, model.clone(), fail_semantics, &lin_budget);
+            let lin = linearizable::check(history, model, fail_semantics, &lin_budget);
             ladder_models.push(("linearizable".to_string(), lin.valid));
             checkers.insert("linearizable".to_string(), lin);
             if register_like {

@@ -5,12 +5,14 @@
 //!
 //! Layout:
 //! - [`cli`]: argument definitions.
-//! - [`commands`]: one file per subcommand (`run`, `check`, `node`, `cleanup`).
+//! - [`commands`]: one file per subcommand (`run`, `check`, `node`, `cleanup`, `report`,
+//!   `serve`).
 //! - [`launcher`]: node processes (start, health, kill, teardown).
 //! - [`runner`]: client workers and the run's phases.
 //! - [`recorder`]: the history as it is recorded.
 //! - [`judge`]: which checkers judge a history, and the composed verdict.
-//! - [`store`]: run folders; [`runlog`]: `sunder.log`; [`progress`]: the live progress line.
+//! - [`store`]: run folders; [`runlog`]: `sunder.log`; [`progress`]: the live progress line;
+//!   [`stop_signal`]: the Ctrl-C/SIGTERM every long-running command ends on.
 
 pub mod cli;
 pub mod commands;
@@ -20,6 +22,7 @@ pub mod progress;
 pub mod recorder;
 pub mod runlog;
 pub mod runner;
+pub mod stop_signal;
 pub mod store;
 
 /// Exit code when the harness itself failed or the arguments were bad.

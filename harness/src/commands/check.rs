@@ -10,6 +10,7 @@ use std::io::Write;
 use std::str::FromStr;
 use std::time::Duration;
 use sunder_check::import::{self, Format};
+use sunder_check::linearizable::ModelKind;
 
 /// Checks `args.path` and returns the verdict's exit code.
 pub fn run(args: CheckArgs) -> Result<u8> {
@@ -61,13 +62,11 @@ fn default_judgement(format: Format, history: &sunder_check::History) -> Result<
         // Sunder's own history: the register workload's full judgement.
         Format::Jsonl => Judgement::Register,
         // Porcupine's kv format: a string register per key.
-        Format::PorcupineKv => Judgement::Linearizable(sunder_check::linearizable::ModelKind::Kv),
+        Format::PorcupineKv => Judgement::Linearizable(ModelKind::Kv),
         // Jepsen's etcd log lines, as Porcupine checks them: a cas register starting at nil.
-        Format::JepsenLog => {
-            Judgement::Linearizable(sunder_check::linearizable::ModelKind::CasRegister { initial: None })
-        }
+        Format::JepsenLog => Judgement::Linearizable(ModelKind::CasRegister { initial: None }),
         _ if fs.iter().all(|f| ["get", "put", "append"].contains(f)) => {
-            Judgement::Linearizable(sunder_check::linearizable::ModelKind::Kv)
+            Judgement::Linearizable(ModelKind::Kv)
         }
         _ => bail!(
             "{format} files do not say what they model (functions seen: {}); pass --model, e.g. \

@@ -13,6 +13,7 @@ use crate::launcher::{Cluster, NodeSpec};
 use crate::recorder::Recorder;
 use crate::runlog::RunLog;
 use crate::runner::{self, RunSettings};
+use crate::stop_signal::stop_signal;
 use crate::store::{RunDir, TestSpec, rfc3339, write_json};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -215,10 +216,7 @@ async fn run_test(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let signals = tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+        stop_signal().await;
         let _ = stop_tx.send(true);
     });
 
@@ -298,8 +296,7 @@ async fn run_test(
     drop(cluster);
     // Nodes are gone, so the namespaces can go now, before the long check and render: a
     // harness killed from here on leaves nothing of the network behind.
-    let net = network_for_teardown.clone();
-    tokio::task::spawn_blocking(move || net.teardown())
+    tokio::task::spawn_blocking(move || network_for_teardown.teardown())
         .await?
         .context("cannot tear the test network down")?;
     let ops = Arc::into_inner(rec).context("recorder still shared")?.finish()?;

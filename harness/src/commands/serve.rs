@@ -3,6 +3,7 @@
 //! leaves the store.
 
 use crate::cli::ServeArgs;
+use crate::stop_signal::stop_signal;
 use anyhow::{Context, Result};
 
 /// Serves until SIGINT/SIGTERM; exit code 0.
@@ -17,15 +18,9 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             .await
             .with_context(|| format!("cannot bind {}", args.bind))?;
         println!("serving {} at http://{}/", store.display(), listener.local_addr()?);
-        let stop = async {
-            use tokio::signal::unix::{SignalKind, signal};
-            let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-            let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-        };
         tokio::select! {
             r = sunder_report::serve::serve_on(listener, store) => r.context("serve failed"),
-            _ = stop => Ok(()),
+            _ = stop_signal() => Ok(()),
         }
     })?;
     Ok(0)
