@@ -3,24 +3,18 @@
 //! arguments exit 3 with a message and start nothing.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn sunder() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sunder"))
-}
+mod support;
 
-fn temp_store(tag: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("sunder-test-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    p
-}
+use support::{TempDir, root_or_skip, sunder};
 
 #[test]
 fn single_kv_run_is_valid_and_stores_history_results_and_report() {
-    let store = temp_store("e2e");
+    let tmp = TempDir::new("e2e");
+    let store = tmp.path();
     let out = sunder()
         .args(["run", "--system", "single-kv", "--time-limit", "5", "--seed", "7", "--quiet", "--store"])
-        .arg(&store)
+        .arg(store)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -54,17 +48,16 @@ fn single_kv_run_is_valid_and_stores_history_results_and_report() {
     assert_eq!(check.status.code(), Some(expected));
     let rechecked: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
     assert_eq!(rechecked["valid"], results["valid"]);
-    std::fs::remove_dir_all(&store).unwrap();
 }
 
 fn assert_bad_arguments(args: &[&str], needle: &str) {
-    let store = temp_store("badargs");
-    let out = sunder().args(args).arg("--store").arg(&store).output().unwrap();
+    let tmp = TempDir::new("badargs");
+    let store = tmp.path();
+    let out = sunder().args(args).arg("--store").arg(store).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
     assert!(stderr.contains(needle), "{args:?}: expected {needle:?} in {stderr}");
-    assert!(!has_run_folder(&store), "{args:?} must not start a run");
-    let _ = std::fs::remove_dir_all(&store);
+    assert!(!has_run_folder(store), "{args:?} must not start a run");
 }
 
 fn has_run_folder(store: &Path) -> bool {
@@ -90,8 +83,8 @@ fn bad_arguments_exit_3_with_a_message() {
 
 #[test]
 fn check_names_file_and_line_of_a_malformed_history() {
-    let dir = temp_store("malformed");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = TempDir::new("malformed");
+    let dir = tmp.path();
     let file = dir.join("h.jsonl");
     std::fs::write(
         &file,
@@ -103,7 +96,6 @@ fn check_names_file_and_line_of_a_malformed_history() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("h.jsonl:2:") && stderr.contains("still open"), "{stderr}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn shared_data() -> PathBuf {
@@ -167,21 +159,17 @@ fn check_reads_porcupine_and_knossos_files_with_their_verdicts() {
 
 #[test]
 fn latency_faults_on_netns_are_refused_with_the_reason() {
-    if !nix::unistd::geteuid().is_root() {
-        if std::env::var_os("SUNDER_REQUIRE_NETNS").is_some() {
-            panic!("SUNDER_REQUIRE_NETNS is set but this test is not running as root");
-        }
-        eprintln!("SKIP (needs root): latency_faults_on_netns_are_refused_with_the_reason");
+    if !root_or_skip("latency_faults_on_netns_are_refused_with_the_reason") {
         return;
     }
-    let store = temp_store("latency-netns");
+    let tmp = TempDir::new("latency-netns");
+    let store = tmp.path();
     let out = sunder()
         .args(["run", "--net", "netns", "--nemesis", "latency", "--time-limit", "1", "--quiet", "--store"])
-        .arg(&store)
+        .arg(store)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("netem") && stderr.contains("--net local"), "{stderr}");
-    let _ = std::fs::remove_dir_all(&store);
 }

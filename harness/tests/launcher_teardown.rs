@@ -7,12 +7,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use sunder::launcher::{Cluster, NodeSpec, free_local_addr};
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("sunder-test-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
-}
+mod support;
+
+use support::{TempDir, sunder};
 
 fn alive(pid: u32) -> bool {
     // A zombie is dead for our purposes: it runs nothing and holds no port.
@@ -35,7 +32,8 @@ fn wait_dead(pid: u32, within: Duration) -> bool {
 
 #[test]
 fn three_node_cluster_starts_healthy_and_teardown_leaves_no_process() {
-    let dir = temp_dir("launch3");
+    let tmp = TempDir::new("launch3");
+    let dir = tmp.path();
     let specs: Vec<NodeSpec> = ["n1", "n2", "n3"]
         .iter()
         .map(|id| {
@@ -67,12 +65,12 @@ fn three_node_cluster_starts_healthy_and_teardown_leaves_no_process() {
         assert!(!alive(*p), "node pid {p} survived teardown");
     }
     drop(cluster);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn killing_a_node_reaps_it_and_restart_reuses_its_data_dir() {
-    let dir = temp_dir("restart");
+    let tmp = TempDir::new("restart");
+    let dir = tmp.path();
     let addr = free_local_addr().unwrap();
     let spec = NodeSpec {
         id: "n1".into(),
@@ -96,7 +94,6 @@ fn killing_a_node_reaps_it_and_restart_reuses_its_data_dir() {
     assert_ne!(cluster.pid("n1").unwrap(), first);
     assert!(dir.join("n1/data").is_dir());
     drop(cluster);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn read_pid(path: &Path) -> Option<u32> {
@@ -107,7 +104,7 @@ fn read_pid(path: &Path) -> Option<u32> {
 /// run folder and the node's pid.
 #[expect(clippy::zombie_processes, reason = "the child is handed to the caller, which waits for it")]
 fn start_long_run(store: &Path) -> (std::process::Child, PathBuf, u32) {
-    let mut harness = Command::new(env!("CARGO_BIN_EXE_sunder"))
+    let mut harness = sunder()
         .args(["run", "--system", "single-kv", "--time-limit", "60", "--quiet", "--rate", "500", "--store"])
         .arg(store)
         .stdout(Stdio::null())
@@ -133,8 +130,9 @@ fn start_long_run(store: &Path) -> (std::process::Child, PathBuf, u32) {
 
 #[test]
 fn sigkill_of_the_harness_leaves_no_node_and_a_readable_history() {
-    let store = temp_dir("sigkill");
-    let (mut harness, run, node_pid) = start_long_run(&store);
+    let tmp = TempDir::new("sigkill");
+    let store = tmp.path();
+    let (mut harness, run, node_pid) = start_long_run(store);
     harness.kill().unwrap(); // SIGKILL: no handler, no teardown code runs
     harness.wait().unwrap();
     assert!(wait_dead(node_pid, Duration::from_secs(5)), "node {node_pid} outlived its harness");
@@ -142,18 +140,17 @@ fn sigkill_of_the_harness_leaves_no_node_and_a_readable_history() {
     assert!(history.len() > 200);
 
     // The dead run's harness.pid is still there; cleanup finds nothing left to end.
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_sunder")).args(["cleanup", "--store"]).arg(&store).output().unwrap();
+    let out = sunder().args(["cleanup", "--store"]).arg(store).output().unwrap();
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("1 dead run(s), 0 node process(es) ended"), "{stdout}");
     assert!(!run.join("harness.pid").exists());
-    std::fs::remove_dir_all(&store).unwrap();
 }
 
 #[test]
 fn cleanup_ends_only_leftover_nodes_of_dead_runs() {
-    let store = temp_dir("cleanup");
+    let tmp = TempDir::new("cleanup");
+    let store = tmp.path();
     let run = store.join("t").join("20260101T000000.000Z-s1");
     std::fs::create_dir_all(run.join("nodes/n1")).unwrap();
     std::fs::create_dir_all(run.join("nodes/n2")).unwrap();
@@ -164,7 +161,7 @@ fn cleanup_ends_only_leftover_nodes_of_dead_runs() {
     std::fs::write(run.join("harness.pid"), format!("{dead_pid} deadbeef\n")).unwrap();
     // A leftover node of that run, started without a parent-death signal.
     let addr = free_local_addr().unwrap();
-    let mut node = Command::new(env!("CARGO_BIN_EXE_sunder"))
+    let mut node = sunder()
         .args([
             "node",
             "single-kv",
@@ -184,21 +181,20 @@ fn cleanup_ends_only_leftover_nodes_of_dead_runs() {
     let mut bystander = Command::new("sleep").arg("30").spawn().unwrap();
     std::fs::write(run.join("nodes/n2/pid"), format!("{}\n", bystander.id())).unwrap();
 
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_sunder")).args(["cleanup", "--store"]).arg(&store).output().unwrap();
+    let out = sunder().args(["cleanup", "--store"]).arg(store).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let status = node.wait().unwrap();
     assert!(!status.success(), "the leftover node was ended");
     assert!(bystander.try_wait().unwrap().is_none(), "a process that is not our node was touched");
     bystander.kill().unwrap();
     bystander.wait().unwrap();
-    std::fs::remove_dir_all(&store).unwrap();
 }
 
 #[test]
 fn ctrl_c_ends_the_run_early_with_teardown_and_results() {
-    let store = temp_dir("sigint");
-    let (mut harness, run, node_pid) = start_long_run(&store);
+    let tmp = TempDir::new("sigint");
+    let store = tmp.path();
+    let (mut harness, run, node_pid) = start_long_run(store);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(harness.id() as i32), nix::sys::signal::Signal::SIGINT)
         .unwrap();
     let started = Instant::now();
@@ -212,5 +208,4 @@ fn ctrl_c_ends_the_run_early_with_teardown_and_results() {
     assert!(matches!(status.code(), Some(0..=2)), "a verdict's exit code, got {status:?}");
     assert!(run.join("results.json").exists(), "results are written after Ctrl-C");
     assert!(!alive(node_pid), "node outlived the run");
-    std::fs::remove_dir_all(&store).unwrap();
 }

@@ -7,10 +7,13 @@
 //! Needs root (network namespaces). Without root the test prints a loud SKIP line, unless
 //! `SUNDER_REQUIRE_NETNS` is set, in which case it fails.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
+
+use support::{root_or_skip, sunder};
 
 /// Everything this test creates, undone on drop so a failing assertion leaves nothing:
 /// the harness (if still alive), whatever its run left (through `sunder cleanup`), the
@@ -35,25 +38,6 @@ impl Drop for Leftovers {
             let _ = Command::new("ip").args(["netns", "del", &ns]).status();
         }
     }
-}
-
-fn sunder() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sunder"))
-}
-
-/// True when the test may go on; false (after a loud SKIP line) when it must skip.
-fn root_or_skip(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("SUNDER_REQUIRE_NETNS").is_none(),
-        "{test} needs root, and SUNDER_REQUIRE_NETNS is set"
-    );
-    // Straight to fd 2: the test harness captures eprintln!, and a skip must be seen.
-    let _ =
-        writeln!(std::io::stderr(), "SKIP (needs root): {test}: network namespaces and iptables need root");
-    false
 }
 
 fn output_of(program: &str, args: &[&str]) -> String {

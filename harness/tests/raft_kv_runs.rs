@@ -10,29 +10,14 @@
 //! (each was checked over several seeds on a loaded 2-core machine).
 
 use serde_json::Value;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Mutex;
+
+mod support;
+
+use support::{TempDir, running_as_root, sunder};
 
 /// One run at a time in this test binary.
 static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// A store folder of its own for one test, removed when the test ends, failed or not.
-struct TempStore(PathBuf);
-
-impl TempStore {
-    fn new(tag: &str) -> TempStore {
-        let p = std::env::temp_dir().join(format!("sunder-test-raft-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        TempStore(p)
-    }
-}
-
-impl Drop for TempStore {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// What a finished run left behind.
 struct Finished {
@@ -82,23 +67,19 @@ impl Finished {
     }
 }
 
-fn running_as_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
 /// Runs `sunder run --system raft-kv` with `args`, quietly, in a fresh store. When
 /// `SUNDER_REQUIRE_NETNS` is set the network backend is forced to netns, so a machine
 /// that should isolate nodes in namespaces cannot silently fall back to the proxies.
 fn raft_run(tag: &str, args: &[&str]) -> Finished {
     let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let store = TempStore::new(tag);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sunder"));
-    cmd.args(["run", "--system", "raft-kv", "--quiet"]).args(args).arg("--store").arg(&store.0);
+    let store = TempDir::new(&format!("raft-{tag}"));
+    let mut cmd = sunder();
+    cmd.args(["run", "--system", "raft-kv", "--quiet"]).args(args).arg("--store").arg(store.path());
     if std::env::var_os("SUNDER_REQUIRE_NETNS").is_some() && !args.contains(&"--net") {
         cmd.args(["--net", "netns"]);
     }
     let out = cmd.output().expect("cannot start the sunder binary");
-    let run = store.0.join("latest");
+    let run = store.path().join("latest");
     let log = std::fs::read_to_string(run.join("sunder.log")).unwrap_or_default();
     let context = format!("stderr:\n{}\nsunder.log:\n{log}", String::from_utf8_lossy(&out.stderr));
     let read_json = |name: &str| -> Value {
