@@ -41,7 +41,7 @@ pub fn anomalies_of(inputs: &RunInputs) -> Vec<&Anomaly> {
 /// Renders the whole page.
 pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     let ops = &inputs.ops;
-    let Analysis { calls, index, faults, perf } = analysis;
+    let Analysis { calls, index, faults, perf, .. } = analysis;
     let anomalies = anomalies_of(inputs);
 
     let mut out = String::with_capacity(ops.len() * 16 + (1 << 20));
@@ -71,7 +71,7 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     anomaly_section(&mut out, &anomalies, inputs, calls, index);
     let shading = Shading { faults: &faults.faults, phases: &faults.phases };
     performance(&mut out, perf, faults, &shading);
-    availability_section(&mut out, inputs, calls, faults);
+    availability_section(&mut out, inputs, analysis);
     timeline_section(&mut out, inputs, calls);
     files(&mut out, inputs);
     out.push_str("</main>\n</body></html>\n");
@@ -366,14 +366,14 @@ fn availability_row(out: &mut String, label: &str, window: Option<&Window>, a: &
     );
 }
 
-fn availability_section(out: &mut String, inputs: &RunInputs, calls: &Calls, faults: &FaultMap) {
+fn availability_section(out: &mut String, inputs: &RunInputs, analysis: &Analysis) {
+    let Analysis { calls, faults, fault_availability, outside_faults, .. } = analysis;
     out.push_str("<section id=\"availability\"><h2>Availability per fault window</h2>\n<p class=\"note\">Share of calls invoked in each window that ended ok.</p>\n");
     out.push_str("<table class=\"availability\"><thead><tr><th>window</th><th>time</th><th>what</th><th class=\"num\">calls</th><th class=\"num\">ok</th><th class=\"num\">fail</th><th class=\"num\">info</th><th>availability</th></tr></thead><tbody>\n");
-    let (per, outside) = faults::availability(&inputs.ops, calls, &faults.faults);
-    for (i, (w, a)) in faults.faults.iter().zip(&per).enumerate() {
+    for (i, (w, a)) in faults.faults.iter().zip(fault_availability).enumerate() {
         availability_row(out, &format!("F{} {}", i + 1, text(&w.name)), Some(w), a);
     }
-    availability_row(out, "no fault active", None, &outside);
+    availability_row(out, "no fault active", None, outside_faults);
     let (phases, _) = faults::availability(&inputs.ops, calls, &faults.phases);
     for (p, a) in faults.phases.iter().zip(&phases) {
         let mut w = p.clone();
