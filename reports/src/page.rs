@@ -22,6 +22,11 @@ pub fn model_ladder() -> Vec<&'static str> {
     std::iter::once("linearizable").chain(sunder_check::ladder::MODELS).collect()
 }
 
+/// The page's Content-Security-Policy: no external resource of any kind, only the inline
+/// style, script and SVG it carries. `serve` sends the same policy with every page.
+pub(crate) const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
+
 /// A history whose times span less than this is treated as carrying no timing.
 const UNTIMED_SPAN_S: f64 = 0.001;
 
@@ -53,7 +58,7 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     };
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n<title>{word}: {} · Sunder</title>\n<style>\n{}</style></head>\n<body>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">\n<title>{word}: {} · Sunder</title>\n<style>\n{}</style></head>\n<body>\n",
         text(&title),
         include_str!("style.css")
     );
