@@ -13,13 +13,16 @@ use crate::plots::{self, Shading};
 use crate::run_folder::{HistoryStatus, RunInputs};
 use crate::test_info::display_value;
 use crate::{timeline, witness};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use sunder_check::verdict::{Anomaly, Validity};
 
-/// Models in the order the ladder shows them, strongest first: linearizability on top of
-/// the checkers' own ladder.
-pub fn model_ladder() -> Vec<&'static str> {
-    std::iter::once("linearizable").chain(sunder_check::ladder::MODELS).collect()
+/// Models in the order the ladder shows them: linearizability on top of the checkers' own
+/// ladder (strongest first), then any other model `judged` names, in its order.
+pub fn model_ladder(judged: &BTreeMap<String, Validity>) -> Vec<&str> {
+    let known: Vec<&str> = std::iter::once("linearizable").chain(sunder_check::ladder::MODELS).collect();
+    let others: Vec<&str> = judged.keys().map(String::as_str).filter(|m| !known.contains(m)).collect();
+    known.into_iter().chain(others).collect()
 }
 
 /// The page's Content-Security-Policy: no external resource of any kind, only the inline
@@ -161,9 +164,7 @@ fn models(out: &mut String, inputs: &RunInputs) {
         out.push_str("<p class=\"note\">No results: no model was judged.</p></section>\n");
         return;
     };
-    let ladder = model_ladder();
-    let mut names: Vec<&str> = ladder.clone();
-    names.extend(r.models.keys().map(String::as_str).filter(|m| !ladder.contains(m)));
+    let names = model_ladder(&r.models);
     if r.models.is_empty() {
         out.push_str("<p class=\"note\">No consistency model was judged for this workload.</p>\n");
     } else {

@@ -82,11 +82,8 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
             md(r.strongest_held.as_deref().unwrap_or("none")),
             md(r.weakest_failed.as_deref().unwrap_or("none"))
         );
-        let order = model_ladder();
-        let ladder: Vec<String> = order
-            .iter()
-            .copied()
-            .chain(r.models.keys().map(String::as_str).filter(|m| !order.contains(m)))
+        let ladder: Vec<String> = model_ladder(&r.models)
+            .into_iter()
             .filter_map(|m| {
                 r.models.get(m).map(|v| format!("{} {}", mark(*v).split(' ').next().unwrap_or(""), md(m)))
             })
