@@ -1,8 +1,9 @@
 //! What the report and the summary both draw from, computed once per render: the calls,
-//! the index-to-position map, fault windows and phases, and the performance data.
+//! the index-to-position map, fault windows and phases, availability per fault window, and
+//! the performance data.
 
 use crate::calls::{Calls, IndexMap};
-use crate::faults::FaultMap;
+use crate::faults::{self, Availability, FaultMap};
 use crate::latency::{self, PerfData};
 use crate::run_folder::RunInputs;
 
@@ -15,6 +16,10 @@ pub struct Analysis {
     pub index: IndexMap,
     /// Fault windows, phases and other nemesis ops.
     pub faults: FaultMap,
+    /// Outcomes of the calls invoked in each fault window, in `faults.faults` order.
+    pub fault_availability: Vec<Availability>,
+    /// Outcomes of the calls invoked outside every fault window.
+    pub outside_faults: Availability,
     /// Latency, throughput and quantiles.
     pub perf: PerfData,
 }
@@ -25,6 +30,8 @@ impl Analysis {
         let ops = &inputs.ops;
         let calls = Calls::pair(ops);
         let perf = latency::perf_data(ops, &calls);
-        Analysis { index: IndexMap::new(ops), faults: FaultMap::from_ops(ops), perf, calls }
+        let faults = FaultMap::from_ops(ops);
+        let (fault_availability, outside_faults) = faults::availability(ops, &calls, &faults.faults);
+        Analysis { index: IndexMap::new(ops), faults, fault_availability, outside_faults, perf, calls }
     }
 }

@@ -109,12 +109,13 @@ impl Availability {
     }
 }
 
-/// Outcomes of the calls invoked within each of `windows` (by invocation time), in one pass
-/// over calls sorted by time, plus the outcomes outside every window.
+/// Outcomes of the calls invoked within each of `windows` (by invocation time), plus the
+/// outcomes outside every window. A call counts in every window holding its invocation; a
+/// window of zero length still holds the calls invoked at its start.
 pub fn availability(ops: &[Op], calls: &Calls, windows: &[Window]) -> (Vec<Availability>, Availability) {
     let mut per = vec![Availability::default(); windows.len()];
     let mut outside = Availability::default();
-    // Windows are few; calls many. Sort window bounds once and sweep.
+    // Windows are few, so one pass over the calls tests each against all of them.
     for call in &calls.calls {
         let t = ops[call.invoke].time;
         let mut inside = false;

@@ -14,7 +14,7 @@ const MESSAGE_ANOMALIES: usize = 5;
 /// Op indices listed per anomaly at most; the report and results.json have them all.
 const LISTED_OPS: usize = 20;
 
-/// An anomaly's op indices as `1, 2, 3`, cut after [`LISTED_OPS`] with a count of the rest.
+/// An anomaly's op indices as `1, 2, 3`, cut after `LISTED_OPS` of them with a count of the rest.
 pub fn op_list(ops: &[u64]) -> String {
     let mut s: Vec<String> = ops.iter().take(LISTED_OPS).map(u64::to_string).collect();
     if ops.len() > LISTED_OPS {

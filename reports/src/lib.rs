@@ -4,11 +4,12 @@
 //! window, the paged timeline, links to logs), `junit.xml` and `summary.md`;
 //! [`serve::router`] serves a store of run folders over HTTP.
 //!
-//! Layout: [`run_folder`] reads the inputs tolerantly; [`calls`], [`faults`] and
-//! [`latency`] compute, and [`analysis`] holds their results for one render; [`plots`], [`witness`] and [`timeline`] draw; [`page`], [`junit`]
-//! and [`summary`] assemble the three files; [`escape`] is the one escaping function every
-//! untrusted value passes through; [`synthetic`] makes seeded run folders for tests and
-//! benchmarks.
+//! Layout: [`run_folder`] reads the inputs tolerantly (with [`test_info`] for `test.json`);
+//! [`calls`], [`faults`] and [`latency`] compute, and [`analysis`] holds their results for
+//! one render; [`plots`], [`witness`] and [`timeline`] draw; [`page`], [`junit`] and
+//! [`summary`] assemble the three files; [`escape`] is the one escaping function every
+//! untrusted value passes through; [`error`] says why a render could not start or be
+//! written; [`synthetic`] makes seeded run folders for tests and benchmarks.
 
 #![warn(missing_docs)]
 

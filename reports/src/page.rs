@@ -13,14 +13,22 @@ use crate::plots::{self, Shading};
 use crate::run_folder::{HistoryStatus, RunInputs};
 use crate::test_info::display_value;
 use crate::{timeline, witness};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use sunder_check::verdict::{Anomaly, Validity};
 
-/// Models in the order the ladder shows them, strongest first: linearizability on top of
-/// the checkers' own ladder.
-pub fn model_ladder() -> Vec<&'static str> {
-    std::iter::once("linearizable").chain(sunder_check::ladder::MODELS).collect()
+/// Models in the order the ladder shows them: linearizability on top of the checkers' own
+/// ladder (strongest first), then any other model `judged` names, in its order.
+pub fn model_ladder(judged: &BTreeMap<String, Validity>) -> Vec<&str> {
+    let known: Vec<&str> = std::iter::once("linearizable").chain(sunder_check::ladder::MODELS).collect();
+    let others: Vec<&str> = judged.keys().map(String::as_str).filter(|m| !known.contains(m)).collect();
+    known.into_iter().chain(others).collect()
 }
+
+/// The page's Content-Security-Policy: no external resource of any kind, only the inline
+/// style, script and SVG it carries. `serve` sends the same policy with every page.
+pub(crate) const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
 
 /// A history whose times span less than this is treated as carrying no timing.
 const UNTIMED_SPAN_S: f64 = 0.001;
@@ -41,7 +49,7 @@ pub fn anomalies_of(inputs: &RunInputs) -> Vec<&Anomaly> {
 /// Renders the whole page.
 pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     let ops = &inputs.ops;
-    let Analysis { calls, index, faults, perf } = analysis;
+    let Analysis { calls, index, faults, perf, .. } = analysis;
     let anomalies = anomalies_of(inputs);
 
     let mut out = String::with_capacity(ops.len() * 16 + (1 << 20));
@@ -53,7 +61,7 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     };
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n<title>{word}: {} · Sunder</title>\n<style>\n{}</style></head>\n<body>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">\n<title>{word}: {} · Sunder</title>\n<style>\n{}</style></head>\n<body>\n",
         text(&title),
         include_str!("style.css")
     );
@@ -71,7 +79,7 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     anomaly_section(&mut out, &anomalies, inputs, calls, index);
     let shading = Shading { faults: &faults.faults, phases: &faults.phases };
     performance(&mut out, perf, faults, &shading);
-    availability_section(&mut out, inputs, calls, faults);
+    availability_section(&mut out, inputs, analysis);
     timeline_section(&mut out, inputs, calls);
     files(&mut out, inputs);
     out.push_str("</main>\n</body></html>\n");
@@ -156,9 +164,7 @@ fn models(out: &mut String, inputs: &RunInputs) {
         out.push_str("<p class=\"note\">No results: no model was judged.</p></section>\n");
         return;
     };
-    let ladder = model_ladder();
-    let mut names: Vec<&str> = ladder.clone();
-    names.extend(r.models.keys().map(String::as_str).filter(|m| !ladder.contains(m)));
+    let names = model_ladder(&r.models);
     if r.models.is_empty() {
         out.push_str("<p class=\"note\">No consistency model was judged for this workload.</p>\n");
     } else {
@@ -366,14 +372,14 @@ fn availability_row(out: &mut String, label: &str, window: Option<&Window>, a: &
     );
 }
 
-fn availability_section(out: &mut String, inputs: &RunInputs, calls: &Calls, faults: &FaultMap) {
+fn availability_section(out: &mut String, inputs: &RunInputs, analysis: &Analysis) {
+    let Analysis { calls, faults, fault_availability, outside_faults, .. } = analysis;
     out.push_str("<section id=\"availability\"><h2>Availability per fault window</h2>\n<p class=\"note\">Share of calls invoked in each window that ended ok.</p>\n");
     out.push_str("<table class=\"availability\"><thead><tr><th>window</th><th>time</th><th>what</th><th class=\"num\">calls</th><th class=\"num\">ok</th><th class=\"num\">fail</th><th class=\"num\">info</th><th>availability</th></tr></thead><tbody>\n");
-    let (per, outside) = faults::availability(&inputs.ops, calls, &faults.faults);
-    for (i, (w, a)) in faults.faults.iter().zip(&per).enumerate() {
+    for (i, (w, a)) in faults.faults.iter().zip(fault_availability).enumerate() {
         availability_row(out, &format!("F{} {}", i + 1, text(&w.name)), Some(w), a);
     }
-    availability_row(out, "no fault active", None, &outside);
+    availability_row(out, "no fault active", None, outside_faults);
     let (phases, _) = faults::availability(&inputs.ops, calls, &faults.phases);
     for (p, a) in faults.phases.iter().zip(&phases) {
         let mut w = p.clone();

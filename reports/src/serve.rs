@@ -5,6 +5,7 @@
 //! outside the store is refused with 403 too. The harness binds it to 127.0.0.1.
 
 use crate::escape::{push_href_segment, text};
+use crate::page::CONTENT_SECURITY_POLICY;
 use crate::test_info::TestInfo;
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
@@ -17,9 +18,6 @@ use std::fmt::Write;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use sunder_check::verdict::Validity;
-
-/// Policy for pages we generate: no external resource of any kind.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
 
 /// The router serving `store`. The caller binds it (the harness: 127.0.0.1:8080).
 pub fn router(store: PathBuf) -> Router {
@@ -125,7 +123,7 @@ fn html_page(title: &str, body: &str) -> Response {
     let mut r = (StatusCode::OK, page).into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     r
 }
@@ -244,7 +242,7 @@ async fn run_file(State(store): State<Arc<PathBuf>>, UrlPath(rel): UrlPath<Strin
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
             h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
             if kind.starts_with("text/html") || kind.starts_with("image/svg") {
-                h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+                h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
             }
             r
         }

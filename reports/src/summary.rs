@@ -82,11 +82,8 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
             md(r.strongest_held.as_deref().unwrap_or("none")),
             md(r.weakest_failed.as_deref().unwrap_or("none"))
         );
-        let order = model_ladder();
-        let ladder: Vec<String> = order
-            .iter()
-            .copied()
-            .chain(r.models.keys().map(String::as_str).filter(|m| !order.contains(m)))
+        let ladder: Vec<String> = model_ladder(&r.models)
+            .into_iter()
             .filter_map(|m| {
                 r.models.get(m).map(|v| format!("{} {}", mark(*v).split(' ').next().unwrap_or(""), md(m)))
             })
@@ -112,7 +109,6 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     }
     let fm = &analysis.faults;
     if !fm.faults.is_empty() {
-        let (per, outside) = faults::availability(&inputs.ops, &analysis.calls, &fm.faults);
         let _ = writeln!(
             out,
             "### Availability per fault window\n\n| window | time (s) | calls | ok |\n|---|---|---|---|"
@@ -120,7 +116,7 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
         let pct = |a: &faults::Availability| {
             a.share().map(|s| format!("{:.1}%", s * 100.0)).unwrap_or_else(|| "–".into())
         };
-        for (i, (w, a)) in fm.faults.iter().zip(&per).enumerate() {
+        for (i, (w, a)) in fm.faults.iter().zip(&analysis.fault_availability).enumerate() {
             let _ = writeln!(
                 out,
                 "| F{} {} | {:.1}–{:.1} | {} | {} |",
@@ -132,7 +128,8 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
                 pct(a)
             );
         }
-        let _ = writeln!(out, "| no fault active | | {} | {} |\n", outside.calls, pct(&outside));
+        let outside = &analysis.outside_faults;
+        let _ = writeln!(out, "| no fault active | | {} | {} |\n", outside.calls, pct(outside));
     }
     out.push_str("Full report: `report.html` in the run folder.\n");
     out

@@ -325,8 +325,9 @@ impl SyntheticRun {
             out.flush()?;
             out.get_ref().sync_all()?;
         }
-        let history = History::new(ops.clone(), Strictness::Strict)
-            .map_err(|v| std::io::Error::other(v.to_string()))?;
+        let op_count = ops.len();
+        let history =
+            History::new(ops, Strictness::Strict).map_err(|v| std::io::Error::other(v.to_string()))?;
         let mut checkers = BTreeMap::new();
         checkers.insert("stats".to_string(), sunder_check::stats::check(&history));
         checkers.insert("convergence".to_string(), CheckerResult::valid());
@@ -389,7 +390,7 @@ impl SyntheticRun {
             }
             std::fs::write(nd.join("log"), log)?;
         }
-        Ok(Generated { ops: ops.len(), fault_windows, anomalies, valid: results.valid })
+        Ok(Generated { ops: op_count, fault_windows, anomalies, valid: results.valid })
     }
 }
 

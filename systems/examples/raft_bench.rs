@@ -103,13 +103,10 @@ impl Drop for Cluster {
     }
 }
 
-async fn leader(http: &reqwest::Client, c: &Cluster, exclude: Option<&str>) -> String {
+async fn leader(http: &reqwest::Client, c: &Cluster) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         for (id, addr) in &c.addrs {
-            if Some(id.as_str()) == exclude {
-                continue;
-            }
             if let Ok(r) = http.get(format!("http://{addr}/status")).send().await
                 && let Ok(s) = r.json::<Value>().await
                 && s["role"] == "leader"
@@ -191,7 +188,7 @@ async fn bench(secs: u64, paths: Vec<String>) {
     println!("{:<22} {:>5} {:>10} {:>9} {:>9}", "op", "conc", "ok ops/s", "p50 ms", "p99 ms");
     for reads in paths.iter().map(String::as_str) {
         let c = Cluster::start(reads);
-        let l = leader(&http, &c, None).await;
+        let l = leader(&http, &c).await;
         let addr = c.addrs[&l];
         for conc in [10, 100] {
             if reads == "read-index" {
@@ -210,7 +207,7 @@ async fn bench(secs: u64, paths: Vec<String>) {
     let mut samples = Vec::new();
     for _ in 0..3 {
         let mut c = Cluster::start("read-index");
-        let l = leader(&http, &c, None).await;
+        let l = leader(&http, &c).await;
         let _ = load(&http, c.addrs[&l], 10, 1, false).await;
         let killed = Instant::now();
         c.kill(&l);

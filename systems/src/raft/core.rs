@@ -246,11 +246,6 @@ impl RaftCore {
         &self.log
     }
 
-    /// The core's configuration.
-    pub fn config(&self) -> &CoreConfig {
-        &self.cfg
-    }
-
     fn quorum(&self) -> usize {
         let members = self.cfg.peers.len() + 1;
         members / 2 + 1
