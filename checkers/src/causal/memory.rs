@@ -112,7 +112,10 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, writers: &WritersByKey, 
                 }
                 let ev = &rh.events[e as usize];
                 let next = e + 1;
-                if (next as usize) < range_end(rh, ev.process) && in_past(next) && hb.join(e, next) {
+                if (next as usize) < rh.process_events(ev.process as usize).end
+                    && in_past(next)
+                    && hb.join(e, next)
+                {
                     work.push(next);
                 }
                 for &reader in
@@ -151,10 +154,6 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, writers: &WritersByKey, 
             }
         }
     }
-}
-
-fn range_end(rh: &RegisterHistory, process: u32) -> usize {
-    rh.starts[process as usize + 1] as usize
 }
 
 /// HB clocks as changes over CO's: only events whose clock grew get a copy, so checking
