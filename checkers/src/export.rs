@@ -45,7 +45,7 @@ fn op_map(out: &mut String, op: &Op, independent: bool) {
     match (&op.key, independent && !op.is_nemesis()) {
         (Some(key), true) => {
             out.push_str(", :value [");
-            edn_value(out, &Value::String(key.clone()));
+            edn_string(out, key);
             out.push(' ');
             edn_value(out, &op.value);
             out.push(']');
@@ -53,7 +53,7 @@ fn op_map(out: &mut String, op: &Op, independent: bool) {
         (key, _) => {
             if let Some(key) = key {
                 out.push_str(", :key ");
-                edn_value(out, &Value::String(key.clone()));
+                edn_string(out, key);
             }
             out.push_str(", :value ");
             edn_value(out, &op.value);
@@ -61,11 +61,11 @@ fn op_map(out: &mut String, op: &Op, independent: bool) {
     }
     if let Some(node) = &op.node {
         out.push_str(", :node ");
-        edn_value(out, &Value::String(node.clone()));
+        edn_string(out, node);
     }
     if let Some(error) = &op.error {
         out.push_str(", :error ");
-        edn_value(out, &Value::String(error.clone()));
+        edn_string(out, error);
     }
     out.push('}');
 }
@@ -82,8 +82,27 @@ fn keyword_or_string(out: &mut String, s: &str) {
         out.push(':');
         out.push_str(s);
     } else {
-        edn_value(out, &Value::String(s.to_string()));
+        edn_string(out, s);
     }
+}
+
+/// `s` as an EDN string literal.
+fn edn_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 fn edn_value(out: &mut String, v: &Value) {
@@ -95,23 +114,7 @@ fn edn_value(out: &mut String, v: &Value) {
         Value::Number(n) => {
             let _ = write!(out, "{n}");
         }
-        Value::String(s) => {
-            out.push('"');
-            for c in s.chars() {
-                match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\t' => out.push_str("\\t"),
-                    '\r' => out.push_str("\\r"),
-                    c if (c as u32) < 0x20 => {
-                        let _ = write!(out, "\\u{:04x}", c as u32);
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-        }
+        Value::String(s) => edn_string(out, s),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {

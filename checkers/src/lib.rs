@@ -10,6 +10,9 @@
 //! - [`stats`]: counts and availability; judges nothing.
 //! - [`import`]: Jepsen EDN/JSON/log and Porcupine kv histories to [`History`].
 //! - [`linearizable`]: the linearizability checker (search, models, generated histories).
+//! - [`ladder`]: every consistency model below linearizability on a register/kv history,
+//!   built from [`sequential`], [`causal`], [`session`] and [`convergence`].
+//! - [`bank`], [`counter`], [`set_full`], [`unique_ids`]: Jepsen's workload invariants.
 //! - [`export`]: any history as Jepsen EDN, for cross-checking with Knossos or Elle.
 //!
 //! Checkers take a `&History` and return a `CheckerResult`; the harness composes them.

@@ -67,8 +67,9 @@ pub fn stats(history: &History) -> Stats {
     s
 }
 
-/// The stats checker's result: always valid (it judges nothing), with the counts as details.
-/// A history with no client op at all is `unknown`: there is nothing to judge.
+/// The stats checker's result, with the counts as details: valid (it judges nothing),
+/// except for a history with no client op at all, which is `unknown`: there is nothing to
+/// judge.
 pub fn check(history: &History) -> CheckerResult {
     let s = stats(history);
     let r = if s.total.invoke == 0 {

@@ -14,8 +14,12 @@ use crate::verdict::Anomaly;
 use rustc_hash::FxHashMap;
 
 /// Appends a CyclicCF anomaly when CF ∪ CO has a cycle.
-pub fn cyclic_cf(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>) {
-    let writers: WritersByKey = rh.writers_by_key();
+pub fn cyclic_cf(
+    rh: &RegisterHistory,
+    order: &CausalOrder,
+    writers: &WritersByKey,
+    found: &mut Vec<Anomaly>,
+) {
     let mut edges = co_edges(rh);
     // Which read justified each CF edge, to explain it.
     let mut because: FxHashMap<(u32, u32), u32> = FxHashMap::default();

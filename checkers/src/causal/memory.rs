@@ -14,14 +14,13 @@
 //! cycle exactly when `b` is already in `a`'s clock at the fixpoint.
 
 use super::order::CausalOrder;
-use super::{anomaly, last_below, strict_limit};
+use super::{WritersByKey, anomaly, last_below, strict_limit};
 use crate::ladder::register::{RegisterHistory, Source};
 use crate::verdict::Anomaly;
 use rustc_hash::FxHashMap;
 
 /// Appends WriteHBInitRead and CyclicHB anomalies (at most one of each per process).
-pub fn check(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>) {
-    let writers = rh.writers_by_key();
+pub fn check(rh: &RegisterHistory, order: &CausalOrder, writers: &WritersByKey, found: &mut Vec<Anomaly>) {
     let n = rh.events.len();
     // Readers of each write, compressed: readers[reader_start[w]..reader_start[w + 1]].
     let mut reader_start = vec![0u32; n + 1];
@@ -113,7 +112,10 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>
                 }
                 let ev = &rh.events[e as usize];
                 let next = e + 1;
-                if (next as usize) < range_end(rh, ev.process) && in_past(next) && hb.join(e, next) {
+                if (next as usize) < rh.process_events(ev.process as usize).end
+                    && in_past(next)
+                    && hb.join(e, next)
+                {
                     work.push(next);
                 }
                 for &reader in
@@ -152,10 +154,6 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>
             }
         }
     }
-}
-
-fn range_end(rh: &RegisterHistory, process: u32) -> usize {
-    rh.starts[process as usize + 1] as usize
 }
 
 /// HB clocks as changes over CO's: only events whose clock grew get a copy, so checking

@@ -97,9 +97,11 @@ pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> Cau
             None
         }
     };
+    // Every pattern below reads each key's writers; list them once.
+    let writers: WritersByKey = rh.writers_by_key();
     if let Some(order) = &order {
-        write_co_init_reads(rh, order, &mut found);
-        write_co_reads(rh, order, &mut found);
+        write_co_init_reads(rh, order, &writers, &mut found);
+        write_co_reads(rh, order, &writers, &mut found);
     }
     if !found.is_empty() {
         let causal = finish(found, "causal");
@@ -116,9 +118,9 @@ pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> Cau
     }
     let order = order.expect("CO is acyclic when no CC pattern was found");
     let mut cf = Vec::new();
-    conflict::cyclic_cf(rh, &order, &mut cf);
+    conflict::cyclic_cf(rh, &order, &writers, &mut cf);
     let mut cm = Vec::new();
-    memory::check(rh, &order, &mut cm);
+    memory::check(rh, &order, &writers, &mut cm);
     CausalVerdicts {
         causal: finish(vec![], "causal"),
         convergence: finish(cf, "causal-convergence"),
@@ -195,8 +197,12 @@ pub(crate) fn strict_limit(rh: &RegisterHistory, e: u32, clock: &[u32], q: u32) 
     if ev.process == q { ev.pos } else { clock[q as usize] }
 }
 
-fn write_co_init_reads(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>) {
-    let writers = rh.writers_by_key();
+fn write_co_init_reads(
+    rh: &RegisterHistory,
+    order: &CausalOrder,
+    writers: &WritersByKey,
+    found: &mut Vec<Anomaly>,
+) {
     for (id, ev) in rh.events.iter().enumerate() {
         if ev.read != Some(Source::Init) {
             continue;
@@ -223,8 +229,12 @@ fn write_co_init_reads(rh: &RegisterHistory, order: &CausalOrder, found: &mut Ve
     }
 }
 
-fn write_co_reads(rh: &RegisterHistory, order: &CausalOrder, found: &mut Vec<Anomaly>) {
-    let writers = rh.writers_by_key();
+fn write_co_reads(
+    rh: &RegisterHistory,
+    order: &CausalOrder,
+    writers: &WritersByKey,
+    found: &mut Vec<Anomaly>,
+) {
     for (id, ev) in rh.events.iter().enumerate() {
         let Some(Source::Write(w)) = ev.read else { continue };
         let id = id as u32;

@@ -104,8 +104,6 @@ pub fn co_edges(rh: &RegisterHistory) -> Vec<(u32, u32)> {
 
 /// The causal order of a history whose CO is acyclic.
 pub struct CausalOrder {
-    /// Events in a topological order of CO.
-    pub topo: Vec<u32>,
     /// Flattened clocks: `clocks[e * width + q]` = number of `q`'s events in `e`'s causal
     /// past, `e` included.
     pub clocks: Vec<u32>,
@@ -117,6 +115,7 @@ impl CausalOrder {
     /// Computes CO, or returns a cycle of events when CO is cyclic.
     pub fn new(rh: &RegisterHistory) -> Result<CausalOrder, Vec<u32>> {
         let graph = Graph::from_edges(rh.events.len(), &co_edges(rh));
+        // Clocks are filled in a topological order of CO, so a predecessor's is ready first.
         let topo = graph.topological()?;
         let width = rh.process_count();
         let mut clocks = vec![0u32; rh.events.len() * width];
@@ -135,7 +134,7 @@ impl CausalOrder {
             }
             clocks[base + ev.process as usize] = ev.pos + 1;
         }
-        Ok(CausalOrder { topo, clocks, width })
+        Ok(CausalOrder { clocks, width })
     }
 
     /// The clock of event `e`.

@@ -7,6 +7,7 @@ mod reader;
 mod writer;
 
 pub use op::{Op, OpType, Process};
+pub(crate) use reader::validate_at_lines;
 pub use reader::{parse_jsonl, read_jsonl};
 pub use writer::HistoryWriter;
 

@@ -37,9 +37,19 @@ fn push_line(ops: &mut Vec<(usize, Op)>, path: &Path, line_no: usize, line: &str
 }
 
 fn finish(path: &Path, numbered: Vec<(usize, Op)>) -> Result<History, InputError> {
-    let lines: Vec<usize> = numbered.iter().map(|(n, _)| *n).collect();
-    let ops: Vec<Op> = numbered.into_iter().map(|(_, op)| op).collect();
-    History::new(ops, Strictness::Strict).map_err(|v| InputError::at(path, lines[v.position], v.problem))
+    let (lines, ops): (Vec<usize>, Vec<Op>) = numbered.into_iter().unzip();
+    validate_at_lines(path, ops, &lines, Strictness::Strict)
+}
+
+/// Validates ops read from `path`, where `lines[i]` is the line op `i` came from, so a
+/// violation names its line. Sunder's reader and every importer end here.
+pub(crate) fn validate_at_lines(
+    path: &Path,
+    ops: Vec<Op>,
+    lines: &[usize],
+    strictness: Strictness,
+) -> Result<History, InputError> {
+    History::new(ops, strictness).map_err(|v| InputError::at(path, lines[v.position], v.problem))
 }
 
 #[cfg(test)]

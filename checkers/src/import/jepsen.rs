@@ -5,7 +5,7 @@
 
 use super::edn::{Located, read_forms};
 use crate::error::InputError;
-use crate::history::{History, Op, OpType, Process, Strictness};
+use crate::history::{History, Op, OpType, Process, Strictness, validate_at_lines};
 use serde_json::Value;
 use std::path::Path;
 
@@ -97,7 +97,7 @@ fn build(path: &Path, forms: Vec<Located>) -> Result<History, InputError> {
         lines.push(form.line);
     }
     untuple_independent(&mut ops);
-    History::new(ops, Strictness::Lenient).map_err(|v| InputError::at(path, lines[v.position], v.problem))
+    validate_at_lines(path, ops, &lines, Strictness::Lenient)
 }
 
 /// Process numbers for histories written without `:process` (Elle's hand-written ones):

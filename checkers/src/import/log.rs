@@ -5,7 +5,7 @@
 
 use super::edn::read_one;
 use crate::error::InputError;
-use crate::history::{History, Op, OpType, Process, Strictness};
+use crate::history::{History, Op, OpType, Process, Strictness, validate_at_lines};
 use serde_json::Value;
 use std::path::Path;
 
@@ -27,7 +27,7 @@ pub fn from_log(path: &Path, text: &str) -> Result<History, InputError> {
         ops.push(op);
         lines.push(n + 1);
     }
-    History::new(ops, Strictness::Lenient).map_err(|v| InputError::at(path, lines[v.position], v.problem))
+    validate_at_lines(path, ops, &lines, Strictness::Lenient)
 }
 
 fn parse_line(position: u64, rest: &str) -> Result<Op, String> {

@@ -192,18 +192,19 @@ impl RegisterHistory {
                     c.invoke_index, rh.keys[c.key as usize]
                 )));
             }
+            let slot = (c.key, ValueKey::of(&value));
             if c.outcome == OpType::Fail {
-                rh.failed_writes.insert((c.key, ValueKey::of(&value)), c.invoke_index);
+                rh.failed_writes.insert(slot, c.invoke_index);
                 written[i] = value;
                 continue;
             }
-            if let Some(&j) = writer_of.get(&(c.key, ValueKey::of(&value))) {
+            if let Some(&j) = writer_of.get(&slot) {
                 return Err(NotDifferentiated(format!(
                     "ops {} and {} both write {} to key {:?}; the ladder needs unique writes per key",
                     calls[j].invoke_index, c.invoke_index, value, rh.keys[c.key as usize]
                 )));
             }
-            writer_of.insert((c.key, ValueKey::of(&value)), i);
+            writer_of.insert(slot, i);
             written[i] = value;
         }
         // A failed write sharing a value with a write that took effect makes reads ambiguous.

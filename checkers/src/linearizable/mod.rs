@@ -197,10 +197,12 @@ fn compile<M: Model>(
     let mut by_key: rustc_hash::FxHashMap<Option<String>, usize> = Default::default();
     for (inv, comp) in history.client_calls() {
         let completion = comp.map(|c| &ops[c]);
-        let outcome = match completion.map(|c| c.kind) {
-            Some(OpType::Ok) => Outcome::Ok(&ops[comp.unwrap_or(inv)].value),
-            Some(OpType::Fail) if fail_semantics == FailSemantics::NotApplied => continue,
-            Some(OpType::Fail) => Outcome::Fail,
+        let outcome = match completion {
+            Some(c) if c.kind == OpType::Ok => Outcome::Ok(&c.value),
+            Some(c) if c.kind == OpType::Fail => match fail_semantics {
+                FailSemantics::NotApplied => continue,
+                FailSemantics::CasMismatch => Outcome::Fail,
+            },
             _ => Outcome::Unknown,
         };
         let call = Call { invoke: &ops[inv], completion, outcome };

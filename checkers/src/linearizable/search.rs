@@ -68,11 +68,6 @@ impl Control {
             _ => None,
         }
     }
-
-    /// Peak memo bytes accounted so far.
-    pub fn memory_used(&self) -> u64 {
-        self.memory_used.load(Ordering::Relaxed)
-    }
 }
 
 /// How a partition's search ended.
@@ -262,11 +257,6 @@ impl<'a, M: Model> Search<'a, M> {
             decision: None,
             capture: None,
         }
-    }
-
-    /// The decision, once there is one.
-    pub fn decision(&self) -> Option<Decision> {
-        self.decision
     }
 
     /// Ends the search (releasing its memory from the shared account) with what it found;

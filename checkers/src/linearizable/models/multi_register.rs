@@ -4,7 +4,8 @@
 //! observed nothing.
 
 use crate::linearizable::model::{Call, Compiled, Model, Outcome, ValueTable};
-use serde_json::{Map, Value};
+use rustc_hash::FxHashMap;
+use serde_json::Value;
 
 /// One micro-op of a transaction.
 #[derive(Debug, Clone, Copy)]
@@ -30,20 +31,23 @@ pub enum Micro {
 pub struct MultiRegisterModel {
     values: ValueTable,
     keys: Vec<String>,
-    initial: Map<String, Value>,
+    /// Interned initial value of each key given one.
+    initial: FxHashMap<String, u32>,
 }
 
 impl MultiRegisterModel {
     /// Registers starting at the values of `initial` (a map key -> value); others at null.
     pub fn new(initial: Option<&Value>) -> Result<MultiRegisterModel, String> {
+        let mut values = ValueTable::new();
+        // Interned here, so the states `init` builds name only values the table holds.
         let initial = match initial {
-            None => Map::new(),
-            Some(Value::Object(m)) => m.clone(),
+            None => FxHashMap::default(),
+            Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), values.id(v))).collect(),
             Some(other) => {
                 return Err(format!("a multi-register's initial value must be a map, got {other}"));
             }
         };
-        Ok(MultiRegisterModel { values: ValueTable::new(), keys: Vec::new(), initial })
+        Ok(MultiRegisterModel { values, keys: Vec::new(), initial })
     }
 
     fn key_id(&mut self, k: &Value) -> u32 {
@@ -94,8 +98,7 @@ impl Model for MultiRegisterModel {
     }
 
     fn init(&self) -> Box<[u32]> {
-        let mut values = self.values.clone();
-        self.keys.iter().map(|k| self.initial.get(k).map(|v| values.id(v)).unwrap_or(0)).collect()
+        self.keys.iter().map(|k| self.initial.get(k).copied().unwrap_or(0)).collect()
     }
 
     fn step(&self, state: &Box<[u32]>, op: &Vec<Micro>) -> Option<Box<[u32]>> {
@@ -150,5 +153,24 @@ impl Model for MultiRegisterModel {
                 .map(|(k, v)| (self.keys[k].clone(), self.values.value(*v).clone()))
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Op, OpType};
+    use serde_json::json;
+
+    #[test]
+    fn describes_an_initial_value_no_op_mentions() {
+        let mut model = MultiRegisterModel::new(Some(&json!({"x": 5}))).unwrap();
+        let invoke = Op::client(0, 0, 0, OpType::Invoke, "txn", json!([["r", "x", null]]));
+        let read = json!([["r", "x", 3]]);
+        let call = Call { invoke: &invoke, completion: None, outcome: Outcome::Ok(&read) };
+        assert!(matches!(model.compile(&call), Ok(Compiled::Op { .. })));
+        let init = model.init();
+        assert_eq!(model.state_json(&init), json!({"x": 5}));
+        assert_eq!(model.describe_state(&init, None), "the registers held x=5");
     }
 }
