@@ -367,27 +367,30 @@ fn build(run_id: &str, nodes: &[String], prefix: [u8; 3], port: u16) -> Result<N
 /// still exists; a missing chain is not an error (already gone).
 pub fn remove_chains(run_id: &str, nodes: &[String]) -> Result<()> {
     let chain = names::chain(run_id);
+    let jump = format!("-A INPUT -j {chain}");
+    let created = format!("-N {chain}");
+    let files: Vec<NamespaceFile> =
+        nodes.iter().filter_map(|n| NamespaceFile::open(&names::node_ns(run_id, n)).ok()).collect();
+    // `-S` lists every chain of the filter table, the INPUT jump included, so one listing
+    // per namespace (all started together) tells both what to delete.
+    let listings =
+        run_all(files.iter().map(|f| ToolCall::new("iptables", &["-w", "-S"]).inside(f)).collect())?;
     let mut calls = Vec::new();
-    for n in nodes {
-        let Ok(file) = NamespaceFile::open(&names::node_ns(run_id, n)) else { continue };
-        let listed = ToolCall::new("iptables", &["-w", "-S", "INPUT"]).inside(&file).run()?;
-        let jump = listed.lines().any(|l| l.trim() == format!("-A INPUT -j {chain}"));
-        let has_chain = ToolCall::new("iptables", &["-w", "-S"])
-            .inside(&file)
-            .run()?
-            .lines()
-            .any(|l| l.trim() == format!("-N {chain}"));
+    for (file, listed) in files.iter().zip(&listings) {
+        let has_jump = listed.lines().any(|l| l.trim() == jump);
+        let has_chain = listed.lines().any(|l| l.trim() == created);
+        if !has_jump && !has_chain {
+            continue;
+        }
         let mut script = String::from("*filter\n");
-        if jump {
+        if has_jump {
             script.push_str(&format!("-D INPUT -j {chain}\n"));
         }
         if has_chain {
             script.push_str(&format!("-F {chain}\n-X {chain}\n"));
         }
         script.push_str("COMMIT\n");
-        if jump || has_chain {
-            calls.push(ToolCall::new("iptables-restore", &["--noflush", "-w"]).stdin(script).inside(&file));
-        }
+        calls.push(ToolCall::new("iptables-restore", &["--noflush", "-w"]).stdin(script).inside(file));
     }
     run_all(calls).map(|_| ())
 }
