@@ -101,11 +101,6 @@ impl Grudge {
         }
         g
     }
-
-    /// The underlying map.
-    pub fn as_map(&self) -> &BTreeMap<String, BTreeSet<String>> {
-        &self.0
-    }
 }
 
 /// The partition shapes Sunder knows.

@@ -16,7 +16,6 @@ use crate::net::names;
 use crate::net::namespace::{NamespaceFile, netns_path};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 /// Host number of the control namespace in the run's /24.
@@ -132,12 +131,6 @@ impl Netns {
         self.port
     }
 
-    /// The namespace file of `node` (`/run/netns/sunder-<run>-<node>`).
-    pub fn node_netns_file(&self, node: &str) -> Result<PathBuf> {
-        self.index(node)?;
-        Ok(netns_path(&names::node_ns(&self.run_id, node)))
-    }
-
     /// An open handle on `node`'s namespace (for `place_command` or `run_inside`).
     pub fn node_namespace(&self, node: &str) -> Result<&NamespaceFile> {
         self.node_files.get(node).ok_or_else(|| NemesisError::UnknownNode(node.to_string()))
@@ -191,14 +184,6 @@ impl Netns {
     /// Removes every loss rule; partition rules stay.
     pub fn clear_loss(&self) -> Result<()> {
         self.update(|f| f.loss.clear())
-    }
-
-    /// The rules currently meant to be in Sunder's chain of `node` (as `iptables -S` would
-    /// print them without the `-A CHAIN` head).
-    pub fn intended_rules(&self, node: &str) -> Result<Vec<String>> {
-        self.index(node)?;
-        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(self.chain_rules(&st.0, node))
     }
 
     /// `iptables -S` of Sunder's chain in `node`'s namespace, as the kernel has it.
