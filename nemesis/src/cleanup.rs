@@ -7,7 +7,7 @@
 
 use crate::error::{NemesisError, Result};
 use crate::net::names;
-use crate::net::namespace::NETNS_DIR;
+use crate::net::namespace::{NETNS_DIR, netns_path};
 use crate::net::netns;
 use crate::process::proc_state;
 use nix::sys::signal::{Signal, kill};
@@ -111,7 +111,7 @@ pub fn cmdline(pid: u32) -> Option<Vec<String>> {
 
 /// Pids of the processes whose network namespace is the named one.
 fn pids_in_namespace(ns: &str) -> Vec<u32> {
-    let Ok(target) = std::fs::metadata(Path::new(NETNS_DIR).join(ns)) else { return Vec::new() };
+    let Ok(target) = std::fs::metadata(netns_path(ns)) else { return Vec::new() };
     let Ok(procs) = std::fs::read_dir("/proc") else { return Vec::new() };
     procs
         .flatten()
@@ -131,27 +131,20 @@ pub fn find_leftovers(dead: &[DeadRun]) -> Result<Leftovers> {
     let mut seen = BTreeSet::new();
     for run in dead {
         names::validate_run_id(&run.run_id)?;
+        let mut claim = |pid: u32, found_by: String| {
+            if cmdline(pid).is_some_and(|a| is_node_command_of(&a, &run.run_id)) && seen.insert(pid) {
+                found.processes.push(LeftoverProcess { pid, run_id: run.run_id.clone(), found_by });
+            }
+        };
         for file in &run.pid_files {
             let Ok(text) = std::fs::read_to_string(file) else { continue };
             let Ok(pid) = text.trim().parse::<u32>() else { continue };
-            if cmdline(pid).is_some_and(|a| is_node_command_of(&a, &run.run_id)) && seen.insert(pid) {
-                found.processes.push(LeftoverProcess {
-                    pid,
-                    run_id: run.run_id.clone(),
-                    found_by: file.display().to_string(),
-                });
-            }
+            claim(pid, file.display().to_string());
         }
         if let Some(nss) = all.get(&run.run_id) {
             for ns in nss {
                 for pid in pids_in_namespace(ns) {
-                    if cmdline(pid).is_some_and(|a| is_node_command_of(&a, &run.run_id)) && seen.insert(pid) {
-                        found.processes.push(LeftoverProcess {
-                            pid,
-                            run_id: run.run_id.clone(),
-                            found_by: format!("namespace {ns}"),
-                        });
-                    }
+                    claim(pid, format!("namespace {ns}"));
                 }
             }
             found.namespaces.insert(run.run_id.clone(), nss.clone());

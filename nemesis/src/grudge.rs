@@ -6,8 +6,8 @@
 //! run's partitions follow from its seed.
 
 use crate::error::{NemesisError, Result};
+use rand::Rng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -100,11 +100,6 @@ impl Grudge {
             }
         }
         g
-    }
-
-    /// The underlying map.
-    pub fn as_map(&self) -> &BTreeMap<String, BTreeSet<String>> {
-        &self.0
     }
 }
 
@@ -244,37 +239,6 @@ fn ring(order: &[String], one_way: bool) -> Grudge {
         }
     }
     g
-}
-
-/// Isolates one random node, both ways.
-pub fn one(nodes: &[String], rng: &mut (impl Rng + ?Sized)) -> Result<Grudge> {
-    build(PartitionShape::One, false, nodes, None, rng)
-}
-
-/// Splits the nodes into two random halves that cannot talk.
-pub fn halves(nodes: &[String], rng: &mut (impl Rng + ?Sized)) -> Result<Grudge> {
-    build(PartitionShape::Halves, false, nodes, None, rng)
-}
-
-/// A random ring where every node sees a different majority.
-pub fn majorities_ring(nodes: &[String], rng: &mut (impl Rng + ?Sized)) -> Result<Grudge> {
-    build(PartitionShape::MajoritiesRing, false, nodes, None, rng)
-}
-
-/// Two random halves joined by one random node that sees both.
-pub fn bridge(nodes: &[String], rng: &mut (impl Rng + ?Sized)) -> Result<Grudge> {
-    build(PartitionShape::Bridge, false, nodes, None, rng)
-}
-
-/// Isolates `leader`, both ways.
-pub fn leader(nodes: &[String], leader: &str) -> Result<Grudge> {
-    build(
-        PartitionShape::Leader,
-        false,
-        nodes,
-        Some(leader),
-        &mut rand_chacha::ChaCha8Rng::from_seed([0; 32]),
-    )
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! - [`schedule`]: `--nemesis` fault lists and the seeded plan of faults.
 //! - [`nemesis`]: [`nemesis::Nemesis`], which runs the plan and heals everything at the end.
 //! - [`cleanup`]: leftovers of dead runs.
+//! - [`error`]: [`NemesisError`], the one error type every step returns.
 
 #![warn(missing_docs)]
 

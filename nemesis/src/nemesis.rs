@@ -130,7 +130,7 @@ impl<C: Cluster + 'static> Nemesis<C> {
                     }
                 }
                 let mut value = json!({"target": target.name(), "nodes": killed});
-                self.finish_start("kill", &mut value, nodes.is_none(), error.as_ref(), report);
+                self.finish_start(FaultKind::Kill, &mut value, nodes.is_none(), error.as_ref(), report);
                 self.active = Some(Active::Kill { nodes: killed });
                 error.map_or(Ok(()), Err)
             }
@@ -150,7 +150,7 @@ impl<C: Cluster + 'static> Nemesis<C> {
                 }
                 let names: Vec<&String> = paused.iter().map(|(n, _)| n).collect();
                 let mut value = json!({"target": target.name(), "nodes": names});
-                self.finish_start("pause", &mut value, nodes.is_none(), error.as_ref(), report);
+                self.finish_start(FaultKind::Pause, &mut value, nodes.is_none(), error.as_ref(), report);
                 self.active = Some(Active::Pause { nodes: paused });
                 error.map_or(Ok(()), Err)
             }
@@ -158,7 +158,7 @@ impl<C: Cluster + 'static> Nemesis<C> {
                 let clock = self.clock.clone().expect("checked in new");
                 let result = clock.skew_all(&offsets);
                 let mut value = json!({"mode": "skew", "offsets": offsets});
-                self.finish_start("clock", &mut value, false, result.as_ref().err(), report);
+                self.finish_start(FaultKind::Clock, &mut value, false, result.as_ref().err(), report);
                 self.active = Some(Active::Clock { nodes: offsets.keys().cloned().collect(), strobe: None });
                 result
             }
@@ -175,7 +175,7 @@ impl<C: Cluster + 'static> Nemesis<C> {
                 });
                 let mut value =
                     json!({"mode": "strobe", "offsets": offsets, "period-ms": period.as_millis() as u64});
-                self.finish_start("clock", &mut value, false, None, report);
+                self.finish_start(FaultKind::Clock, &mut value, false, None, report);
                 self.active = Some(Active::Clock {
                     nodes: offsets.keys().cloned().collect(),
                     strobe: Some((tx, handle)),
@@ -187,7 +187,7 @@ impl<C: Cluster + 'static> Nemesis<C> {
                 let net = Arc::clone(&self.network);
                 let result = blocking(move || net.loss(&set, probability)).await;
                 let mut value = json!({"nodes": nodes, "probability": probability});
-                self.finish_start("loss", &mut value, false, result.as_ref().err(), report);
+                self.finish_start(FaultKind::Loss, &mut value, false, result.as_ref().err(), report);
                 self.active = Some(Active::Loss { nodes, probability });
                 result
             }
@@ -196,7 +196,7 @@ impl<C: Cluster + 'static> Nemesis<C> {
                 let net = Arc::clone(&self.network);
                 let result = blocking(move || net.latency(&set, delay)).await;
                 let mut value = json!({"nodes": nodes, "delay-ms": delay.as_millis() as u64});
-                self.finish_start("latency", &mut value, false, result.as_ref().err(), report);
+                self.finish_start(FaultKind::Latency, &mut value, false, result.as_ref().err(), report);
                 self.active = Some(Active::Latency { nodes, delay });
                 result
             }
@@ -228,7 +228,7 @@ impl<C: Cluster + 'static> Nemesis<C> {
             blocking(move || net.partition(&cut)).await
         };
         let mut value = json!({"shape": shape.name(), "one-way": one_way, "grudge": g});
-        self.finish_start("partition", &mut value, no_leader, result.as_ref().err(), report);
+        self.finish_start(FaultKind::Partition, &mut value, no_leader, result.as_ref().err(), report);
         self.active = Some(Active::Partition { value });
         result
     }
@@ -236,7 +236,7 @@ impl<C: Cluster + 'static> Nemesis<C> {
     /// Adds the skip reason or error to a start value and reports it.
     fn finish_start(
         &self,
-        kind: &str,
+        kind: FaultKind,
         value: &mut Value,
         no_leader: bool,
         error: Option<&NemesisError>,
@@ -248,7 +248,7 @@ impl<C: Cluster + 'static> Nemesis<C> {
         if let Some(e) = error {
             value["error"] = json!(e.to_string());
         }
-        report(&format!("start-{kind}"), value.clone());
+        report(&format!("start-{}", kind.name()), value.clone());
     }
 
     /// The nodes of `target`: the planned ones, or the leader (None when there is none).
@@ -266,7 +266,7 @@ impl<C: Cluster + 'static> Nemesis<C> {
             Active::Partition { value } => {
                 let net = Arc::clone(&self.network);
                 let r = blocking(move || net.heal()).await;
-                ("partition", value, r)
+                (FaultKind::Partition, value, r)
             }
             Active::Kill { nodes } => {
                 let mut r = Ok(());
@@ -275,7 +275,7 @@ impl<C: Cluster + 'static> Nemesis<C> {
                         r = Err(NemesisError::Cluster(format!("restart {n}: {e}")));
                     }
                 }
-                ("kill", json!({"nodes": nodes}), r)
+                (FaultKind::Kill, json!({"nodes": nodes}), r)
             }
             Active::Pause { nodes } => {
                 let mut r = Ok(());
@@ -288,7 +288,7 @@ impl<C: Cluster + 'static> Nemesis<C> {
                     }
                 }
                 let names: Vec<&String> = nodes.iter().map(|(n, _)| n).collect();
-                ("pause", json!({"nodes": names}), r)
+                (FaultKind::Pause, json!({"nodes": names}), r)
             }
             Active::Clock { nodes, strobe } => {
                 let mut r = Ok(());
@@ -302,23 +302,23 @@ impl<C: Cluster + 'static> Nemesis<C> {
                 for n in &nodes {
                     r = r.and(clock.skew(n, 0.0));
                 }
-                ("clock", json!({"nodes": nodes}), r)
+                (FaultKind::Clock, json!({"nodes": nodes}), r)
             }
             Active::Loss { nodes, probability } => {
                 let net = Arc::clone(&self.network);
                 let r = blocking(move || net.clear_loss()).await;
-                ("loss", json!({"nodes": nodes, "probability": probability}), r)
+                (FaultKind::Loss, json!({"nodes": nodes, "probability": probability}), r)
             }
             Active::Latency { nodes, delay } => {
                 let net = Arc::clone(&self.network);
                 let r = blocking(move || net.clear_latency()).await;
-                ("latency", json!({"nodes": nodes, "delay-ms": delay.as_millis() as u64}), r)
+                (FaultKind::Latency, json!({"nodes": nodes, "delay-ms": delay.as_millis() as u64}), r)
             }
         };
         if let Err(e) = &result {
             value["error"] = json!(e.to_string());
         }
-        report(&format!("stop-{kind}"), value);
+        report(&format!("stop-{}", kind.name()), value);
         result
     }
 }

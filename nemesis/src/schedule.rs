@@ -101,7 +101,8 @@ pub struct NemesisConfig {
     pub shapes: Vec<PartitionShape>,
     /// Whether one-way variants of the partitions may be drawn.
     pub one_way: bool,
-    /// Targets of kill, pause, clock and loss faults (`leader` only for kill and pause).
+    /// Targets of kill, pause, clock, loss and latency faults (`leader` only for kill and
+    /// pause).
     pub targets: Vec<Target>,
     /// Probability of losing a packet during a loss fault.
     pub loss_probability: f64,
@@ -113,7 +114,7 @@ pub struct NemesisConfig {
 
 impl NemesisConfig {
     /// The defaults: every shape and target, one-way variants on, 20 % loss, skew up to
-    /// 60 s.
+    /// 60 s, 50 ms latency.
     pub fn new(faults: Vec<FaultKind>, interval: Duration, seed: u64) -> NemesisConfig {
         NemesisConfig {
             faults,

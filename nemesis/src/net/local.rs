@@ -29,14 +29,10 @@ pub struct Local {
 }
 
 impl Local {
-    /// Picks a free loopback port per node (see [`crate::net::ports`]), starts one proxy per directed link, and seeds
-    /// each link's loss draws from `seed`.
+    /// Picks a free loopback port per node (see [`crate::net::ports`]), starts one proxy per
+    /// directed link, and seeds each link's loss draws from `seed`.
     pub fn create(nodes: &[String], seed: u64) -> Result<Local> {
         validate_nodes(nodes)?;
-        let bind = || {
-            TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-                .map_err(|e| NemesisError::io("bind a loopback port", e))
-        };
         // Node ports come from outside the ephemeral range so that no proxy listener bound
         // below, and no outgoing connection, can take one before (or while) its node
         // listens on it.
@@ -48,7 +44,8 @@ impl Local {
         let mut listeners = Vec::new();
         for from in nodes {
             for to in nodes.iter().filter(|t| *t != from) {
-                let l = bind()?;
+                let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                    .map_err(|e| NemesisError::io("bind a loopback port", e))?;
                 l.set_nonblocking(true)
                     .map_err(|e| NemesisError::io("make a proxy listener non-blocking", e))?;
                 let addr = l.local_addr().map_err(|e| NemesisError::io("read a proxy port", e))?;

@@ -92,9 +92,9 @@ impl NamespaceFile {
     }
 }
 
-/// Moves the calling thread into the network namespace open at `fd`; meant for `pre_exec`
-/// hooks of callers that manage their own descriptors. Only a syscall: async-signal-safe.
-pub fn enter_fd_in_child(fd: std::os::fd::RawFd) -> std::io::Result<()> {
+/// Moves the calling thread into the network namespace open at `fd`, from a `pre_exec`
+/// hook. Only a syscall: async-signal-safe.
+fn enter_fd_in_child(fd: std::os::fd::RawFd) -> std::io::Result<()> {
     // SAFETY: plain syscall on a caller-provided descriptor.
     if unsafe { nix::libc::setns(fd, nix::libc::CLONE_NEWNET) } == 0 {
         Ok(())

@@ -16,7 +16,6 @@ use crate::net::names;
 use crate::net::namespace::{NamespaceFile, netns_path};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 /// Host number of the control namespace in the run's /24.
@@ -132,12 +131,6 @@ impl Netns {
         self.port
     }
 
-    /// The namespace file of `node` (`/run/netns/sunder-<run>-<node>`).
-    pub fn node_netns_file(&self, node: &str) -> Result<PathBuf> {
-        self.index(node)?;
-        Ok(netns_path(&names::node_ns(&self.run_id, node)))
-    }
-
     /// An open handle on `node`'s namespace (for `place_command` or `run_inside`).
     pub fn node_namespace(&self, node: &str) -> Result<&NamespaceFile> {
         self.node_files.get(node).ok_or_else(|| NemesisError::UnknownNode(node.to_string()))
@@ -191,14 +184,6 @@ impl Netns {
     /// Removes every loss rule; partition rules stay.
     pub fn clear_loss(&self) -> Result<()> {
         self.update(|f| f.loss.clear())
-    }
-
-    /// The rules currently meant to be in Sunder's chain of `node` (as `iptables -S` would
-    /// print them without the `-A CHAIN` head).
-    pub fn intended_rules(&self, node: &str) -> Result<Vec<String>> {
-        self.index(node)?;
-        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(self.chain_rules(&st.0, node))
     }
 
     /// `iptables -S` of Sunder's chain in `node`'s namespace, as the kernel has it.
@@ -367,27 +352,30 @@ fn build(run_id: &str, nodes: &[String], prefix: [u8; 3], port: u16) -> Result<N
 /// still exists; a missing chain is not an error (already gone).
 pub fn remove_chains(run_id: &str, nodes: &[String]) -> Result<()> {
     let chain = names::chain(run_id);
+    let jump = format!("-A INPUT -j {chain}");
+    let created = format!("-N {chain}");
+    let files: Vec<NamespaceFile> =
+        nodes.iter().filter_map(|n| NamespaceFile::open(&names::node_ns(run_id, n)).ok()).collect();
+    // `-S` lists every chain of the filter table, the INPUT jump included, so one listing
+    // per namespace (all started together) tells both what to delete.
+    let listings =
+        run_all(files.iter().map(|f| ToolCall::new("iptables", &["-w", "-S"]).inside(f)).collect())?;
     let mut calls = Vec::new();
-    for n in nodes {
-        let Ok(file) = NamespaceFile::open(&names::node_ns(run_id, n)) else { continue };
-        let listed = ToolCall::new("iptables", &["-w", "-S", "INPUT"]).inside(&file).run()?;
-        let jump = listed.lines().any(|l| l.trim() == format!("-A INPUT -j {chain}"));
-        let has_chain = ToolCall::new("iptables", &["-w", "-S"])
-            .inside(&file)
-            .run()?
-            .lines()
-            .any(|l| l.trim() == format!("-N {chain}"));
+    for (file, listed) in files.iter().zip(&listings) {
+        let has_jump = listed.lines().any(|l| l.trim() == jump);
+        let has_chain = listed.lines().any(|l| l.trim() == created);
+        if !has_jump && !has_chain {
+            continue;
+        }
         let mut script = String::from("*filter\n");
-        if jump {
+        if has_jump {
             script.push_str(&format!("-D INPUT -j {chain}\n"));
         }
         if has_chain {
             script.push_str(&format!("-F {chain}\n-X {chain}\n"));
         }
         script.push_str("COMMIT\n");
-        if jump || has_chain {
-            calls.push(ToolCall::new("iptables-restore", &["--noflush", "-w"]).stdin(script).inside(&file));
-        }
+        calls.push(ToolCall::new("iptables-restore", &["--noflush", "-w"]).stdin(script).inside(file));
     }
     run_all(calls).map(|_| ())
 }
