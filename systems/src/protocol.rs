@@ -31,6 +31,63 @@ pub struct CasRequest {
     pub to: Value,
 }
 
+/// Body of `POST /set/{key}`: add one element to the set under `key`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetAddRequest {
+    /// The element to add; unique per run, so a read names the add it saw.
+    pub element: Value,
+}
+
+/// Body of `GET /set/{key}` replies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetReadReply {
+    /// Every element the set holds, in no particular order.
+    pub elements: Vec<Value>,
+}
+
+/// Body of `POST /counter/{key}`: add `delta` (negative to decrement).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CounterAddRequest {
+    /// The amount to add.
+    pub delta: i64,
+}
+
+/// Body of `GET /counter/{key}` replies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CounterReadReply {
+    /// The counter's value, `0` when never added to.
+    pub value: i64,
+}
+
+/// One micro-operation of a transaction: `["r", key, null]` (the reply fills in what was
+/// read), `["append", key, value]` or `["w", key, value]`.
+pub type MicroOp = (String, Value, Value);
+
+/// Body of `POST /txn` requests and of its `200` replies (reads filled in).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TxnBody {
+    /// The micro-operations, applied in order as one transaction.
+    pub ops: Vec<MicroOp>,
+}
+
+/// Body of `GET /accounts` replies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BalancesReply {
+    /// Balance by account, all read in one consistent snapshot.
+    pub balances: std::collections::BTreeMap<String, i64>,
+}
+
+/// Body of `POST /transfer`: move `amount` from one account to another.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransferRequest {
+    /// The account debited.
+    pub from: String,
+    /// The account credited.
+    pub to: String,
+    /// How much; positive.
+    pub amount: i64,
+}
+
 /// Body of every error reply.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorReply {
