@@ -33,7 +33,7 @@ pub fn check_register(history: &History, rh: &RegisterHistory) -> CheckerResult 
     let Some(marker) =
         ops.iter().position(|op| op.is_nemesis() && op.f == "phase" && op.value == json!("final"))
     else {
-        return CheckerResult::unknown(
+        return CheckerResult::not_applicable(
             "the history has no final phase (no nemesis op with f \"phase\" and value \"final\"), so convergence cannot be judged",
         );
     };

@@ -14,6 +14,8 @@
 //!   built from [`sequential`], [`causal`], [`session`] and [`convergence`].
 //! - [`bank`], [`counter`], [`set_full`], [`unique_ids`]: Jepsen's workload invariants.
 //! - [`export`]: any history as Jepsen EDN, for cross-checking with Knossos or Elle.
+//! - [`plan`]: which checkers judge a history ([`plan::Plan`]), and [`plan::judge`], which
+//!   runs them and composes `results.json`.
 //!
 //! Checkers take a `&History` and return a `CheckerResult`; the harness composes them.
 
@@ -38,3 +40,4 @@ pub use verdict::{Anomaly, CheckerResult, Results, Validity};
 pub mod export;
 pub mod import;
 pub mod linearizable;
+pub mod plan;

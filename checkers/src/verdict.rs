@@ -99,12 +99,22 @@ pub struct CheckerResult {
     /// Anything else the checker measured (counts, partitions decided, timings).
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub details: Value,
+    /// The checker does not apply to this history (e.g. convergence on a history with no
+    /// final phase); `reason` says why, and the result takes no part in the verdict.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_applicable: bool,
 }
 
 impl CheckerResult {
     /// A valid result with no details.
     pub fn valid() -> CheckerResult {
-        CheckerResult { valid: Validity::Valid, reason: None, anomalies: vec![], details: Value::Null }
+        CheckerResult {
+            valid: Validity::Valid,
+            reason: None,
+            anomalies: vec![],
+            details: Value::Null,
+            not_applicable: false,
+        }
     }
 
     /// An unknown result; `reason` must say why.
@@ -114,12 +124,19 @@ impl CheckerResult {
             reason: Some(reason.into()),
             anomalies: vec![],
             details: Value::Null,
+            not_applicable: false,
         }
+    }
+
+    /// A checker that does not apply to this history; `reason` must say why. It takes no
+    /// part in the composed verdict.
+    pub fn not_applicable(reason: impl Into<String>) -> CheckerResult {
+        CheckerResult { not_applicable: true, ..CheckerResult::unknown(reason) }
     }
 
     /// An invalid result proven by `anomalies`.
     pub fn invalid(anomalies: Vec<Anomaly>) -> CheckerResult {
-        CheckerResult { valid: Validity::Invalid, reason: None, anomalies, details: Value::Null }
+        CheckerResult { valid: Validity::Invalid, anomalies, ..CheckerResult::valid() }
     }
 
     /// The same result with `details` attached.
@@ -167,7 +184,7 @@ impl Results {
         let mut valid = Validity::Valid;
         let mut reasons = vec![];
         let mut anomalies = vec![];
-        for (name, r) in &checkers {
+        for (name, r) in checkers.iter().filter(|(_, r)| !r.not_applicable) {
             valid = valid.and(r.valid);
             if r.valid == Validity::Unknown {
                 reasons.push(format!("{name}: {}", r.reason.as_deref().unwrap_or("no reason given")));
@@ -213,6 +230,19 @@ mod tests {
         assert_eq!(r.reason.as_deref(), Some("b: over budget"));
         c.insert("c".to_string(), CheckerResult::invalid(vec![]));
         assert_eq!(Results::compose(c, vec![], Value::Null).valid, Validity::Invalid);
+    }
+
+    #[test]
+    fn a_checker_that_does_not_apply_takes_no_part_in_the_verdict() {
+        let mut c = BTreeMap::new();
+        c.insert("linearizable".to_string(), CheckerResult::valid());
+        c.insert("convergence".to_string(), CheckerResult::not_applicable("no final phase"));
+        let r = Results::compose(c, vec![], Value::Null);
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.reason, None);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["checkers"]["convergence"]["not_applicable"], true);
+        assert!(json["checkers"]["linearizable"].get("not_applicable").is_none());
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The key-value state machine every KV system applies commands to, in order. Keeping it
-//! apart from replication means single-kv and raft-kv agree on what get, put and cas mean.
+//! The state machine every replicated-log system applies commands to, in order: registers
+//! (get, put, cas), grow-only sets (add, read) and counters (add, read) under string keys.
+//! Keeping it apart from replication means single-kv and raft-kv agree on what each
+//! operation means.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -30,6 +32,41 @@ pub enum Command {
         /// New value.
         to: Value,
     },
+    /// Add an element to the set under `key`.
+    #[serde(rename = "set-add")]
+    SetAdd {
+        /// The key.
+        key: String,
+        /// The element.
+        element: Value,
+    },
+    /// Read the whole set under `key`.
+    #[serde(rename = "set-read")]
+    SetRead {
+        /// The key.
+        key: String,
+    },
+    /// Add `delta` to the counter under `key`.
+    #[serde(rename = "counter-add")]
+    CounterAdd {
+        /// The key.
+        key: String,
+        /// The amount, negative to decrement.
+        delta: i64,
+    },
+    /// Read the counter under `key`.
+    #[serde(rename = "counter-read")]
+    CounterRead {
+        /// The key.
+        key: String,
+    },
+}
+
+impl Command {
+    /// True for the commands that change nothing (a read path may serve them without the log).
+    pub fn is_read(&self) -> bool {
+        matches!(self, Command::Get { .. } | Command::SetRead { .. } | Command::CounterRead { .. })
+    }
 }
 
 /// What applying a command produced.
@@ -39,7 +76,8 @@ pub enum Outcome {
     Value(Value),
     /// A put, or a cas whose expectation held.
     Done,
-    /// A cas whose expectation did not hold; nothing changed.
+    /// A cas whose expectation did not hold, or a counter add that would overflow;
+    /// nothing changed.
     Mismatch,
 }
 
@@ -47,6 +85,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KvStore {
     map: BTreeMap<String, Value>,
+    sets: BTreeMap<String, Vec<Value>>,
+    counters: BTreeMap<String, i64>,
 }
 
 impl KvStore {
@@ -66,7 +106,46 @@ impl KvStore {
                     Outcome::Mismatch
                 }
             }
+            Command::SetAdd { key, element } => {
+                let set = self.sets.entry(key.clone()).or_default();
+                if !set.contains(element) {
+                    set.push(element.clone());
+                }
+                Outcome::Done
+            }
+            Command::SetRead { key } => Outcome::Value(self.set(key)),
+            Command::CounterAdd { key, delta } => {
+                let counter = self.counters.entry(key.clone()).or_default();
+                match counter.checked_add(*delta) {
+                    Some(v) => {
+                        *counter = v;
+                        Outcome::Done
+                    }
+                    None => Outcome::Mismatch,
+                }
+            }
+            Command::CounterRead { key } => Outcome::Value(self.counter(key)),
         }
+    }
+
+    /// What a read command returns, without changing anything; `None` for a write.
+    pub fn read(&self, cmd: &Command) -> Option<Value> {
+        match cmd {
+            Command::Get { key } => Some(self.get(key)),
+            Command::SetRead { key } => Some(self.set(key)),
+            Command::CounterRead { key } => Some(self.counter(key)),
+            _ => None,
+        }
+    }
+
+    /// The elements of the set under `key`, `[]` when absent.
+    pub fn set(&self, key: &str) -> Value {
+        Value::Array(self.sets.get(key).cloned().unwrap_or_default())
+    }
+
+    /// The counter under `key`, `0` when absent.
+    pub fn counter(&self, key: &str) -> Value {
+        Value::from(self.counters.get(key).copied().unwrap_or(0))
     }
 
     /// The value of `key`, `null` when absent.
@@ -93,5 +172,27 @@ mod tests {
             Outcome::Mismatch
         );
         assert_eq!(kv.apply(&Command::Get { key: k }), Outcome::Value(json!(1)));
+    }
+
+    #[test]
+    fn set_add_is_idempotent_and_reads_every_element() {
+        let mut kv = KvStore::default();
+        let k = "s".to_string();
+        for e in [1, 2, 1, 3] {
+            assert_eq!(kv.apply(&Command::SetAdd { key: k.clone(), element: json!(e) }), Outcome::Done);
+        }
+        assert_eq!(kv.read(&Command::SetRead { key: k }), Some(json!([1, 2, 3])));
+        assert_eq!(kv.read(&Command::SetRead { key: "other".into() }), Some(json!([])));
+    }
+
+    #[test]
+    fn counter_adds_and_refuses_overflow_without_changing() {
+        let mut kv = KvStore::default();
+        let k = "c".to_string();
+        assert_eq!(kv.apply(&Command::CounterAdd { key: k.clone(), delta: 5 }), Outcome::Done);
+        assert_eq!(kv.apply(&Command::CounterAdd { key: k.clone(), delta: -2 }), Outcome::Done);
+        assert_eq!(kv.apply(&Command::CounterAdd { key: k.clone(), delta: i64::MAX }), Outcome::Mismatch);
+        assert_eq!(kv.read(&Command::CounterRead { key: k }), Some(json!(3)));
+        assert_eq!(kv.read(&Command::Put { key: "x".into(), value: json!(1) }), None);
     }
 }

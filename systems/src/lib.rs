@@ -1,12 +1,17 @@
-//! `sunder-systems`: the systems under test, each a node program started as
+//! `sunder-systems`: the systems under test. Each is a [`SystemSpec`] in [`catalog`]; a
+//! built-in one is a node program started as
 //! `sunder node <system> --id ID --listen ADDR --data DIR [--peer ID=ADDR]... [-o KEY=VALUE]...`.
 //!
 //! Layout:
-//! - [`node`]: [`node::NodeConfig`], what the launcher tells every node, and [`node::run`],
-//!   which starts the named system and serves until SIGTERM.
-//! - [`catalog`]: the systems Sunder knows and the `-o` options each accepts.
-//! - [`protocol`]: the HTTP/JSON wire types of DESIGN.md, shared by every system.
-//! - [`kv`]: the key-value state machine (get, put, cas) every KV system applies.
+//! - [`config`]: [`config::NodeConfig`], what the launcher tells every built-in node, and its
+//!   `-o` option lookups.
+//! - [`spec`]: [`spec::SystemSpec`], a system as one value: nodes, options, how a node starts,
+//!   ports, health and leader probes, protocol, capabilities.
+//! - [`catalog`]: the list of systems Sunder knows.
+//! - [`node`]: [`node::run`], which starts the named built-in system and serves until SIGTERM.
+//! - [`protocol`]: the HTTP/JSON wire types of DESIGN.md, shared by every system and client.
+//! - [`kv`]: the state machine (registers, sets, counters) every log-based system applies.
+//! - [`routes`]: DESIGN.md's client routes over any [`routes::Replica`].
 //! - [`single_kv`]: one in-memory node; linearizable by construction, the control case.
 //! - [`raft`]: raft-kv, a durable Raft key-value store with switchable read paths and
 //!   plantable bugs.
@@ -15,10 +20,15 @@
 //! backend carries their traffic.
 
 pub mod catalog;
+pub mod config;
 pub mod kv;
 pub mod node;
 pub mod protocol;
+pub mod routes;
 pub mod raft;
 pub mod single_kv;
+pub mod spec;
 
-pub use node::{NodeConfig, NodeError, run};
+pub use config::{NodeConfig, NodeError};
+pub use node::run;
+pub use spec::SystemSpec;

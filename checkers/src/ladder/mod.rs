@@ -121,10 +121,9 @@ pub fn settle_by_implication(results: &mut [(String, CheckerResult)]) {
                 format!("{weak_name} fails, and {strong} implies it (its own check: {why})")
             };
             *r = CheckerResult {
-                valid: Validity::Invalid,
                 reason: Some(reason),
-                anomalies: weak.anomalies,
                 details: r.details.take(),
+                ..CheckerResult::invalid(weak.anomalies)
             };
         }
     }

@@ -14,7 +14,7 @@ pub mod search;
 pub use crate::import::FailSemantics;
 
 use crate::history::{History, OpType};
-use crate::verdict::{Anomaly, CheckerResult, Validity};
+use crate::verdict::{Anomaly, CheckerResult};
 use model::{Call, Compiled, Model, Outcome};
 use models::*;
 use search::{Control, Decision, Entry, Search, Searched, StopReason};
@@ -258,14 +258,14 @@ fn run<M: Model>(
     if let Some(i) = invalid {
         let anomaly = witness(history, &model, &partitions[i], results[i].best_depth, deadline, memory_limit);
         details["invalid_partition"] = json!(partitions[i].key);
-        return CheckerResult { valid: Validity::Invalid, reason: None, anomalies: vec![anomaly], details };
+        return CheckerResult::invalid(vec![anomaly]).with_details(details);
     }
     let stopped: Vec<&Option<String>> = (0..partitions.len())
         .filter(|&i| matches!(results[i].decision, Decision::Stopped(_)))
         .map(|i| &partitions[i].key)
         .collect();
     if stopped.is_empty() {
-        return CheckerResult { valid: Validity::Valid, reason: None, anomalies: vec![], details };
+        return CheckerResult::valid().with_details(details);
     }
     let why = match control.stopped() {
         Some(StopReason::Time) => format!(
@@ -282,16 +282,12 @@ fn run<M: Model>(
             .take(50)
             .collect::<Vec<_>>()
     );
-    CheckerResult {
-        valid: Validity::Unknown,
-        reason: Some(format!(
-            "{why}: {decided} of {} partitions were decided (all linearizable), {} were not",
-            partitions.len(),
-            stopped.len()
-        )),
-        anomalies: vec![],
-        details,
-    }
+    CheckerResult::unknown(format!(
+        "{why}: {decided} of {} partitions were decided (all linearizable), {} were not",
+        partitions.len(),
+        stopped.len()
+    ))
+    .with_details(details)
 }
 
 /// Where one partition's search is between rounds.

@@ -7,7 +7,7 @@
 //! channel.
 
 use crate::kv::{Command, KvStore, Outcome};
-use crate::node::wall_clock_ms;
+use crate::config::wall_clock_ms;
 use crate::protocol::ApiError;
 use crate::raft::core::{CoreConfig, CoreStatus, RaftCore, Ready};
 use crate::raft::message::{Message, NodeId, Payload};
@@ -36,8 +36,8 @@ pub enum Event {
     },
     /// A client read.
     Read {
-        /// The key.
-        key: String,
+        /// A read command (`Get`, `SetRead` or `CounterRead`).
+        query: Command,
         /// Where the value goes.
         reply: Reply<Value>,
     },
@@ -57,7 +57,7 @@ struct PendingWrite {
 }
 
 struct PendingRead {
-    key: String,
+    query: Command,
     reply: Reply<Value>,
     since: Instant,
 }
@@ -197,7 +197,7 @@ impl Driver {
                     let _ = reply.send(Err(not_leader(e.leader)));
                 }
             },
-            Event::Read { key, reply } => self.read(key, reply),
+            Event::Read { query, reply } => self.read(query, reply),
             Event::Inbound(msgs) => {
                 for m in msgs {
                     self.core.step(m);
@@ -210,16 +210,15 @@ impl Driver {
         }
     }
 
-    fn read(&mut self, key: String, reply: Reply<Value>) {
-        let read = PendingRead { key, reply, since: Instant::now() };
+    fn read(&mut self, query: Command, reply: Reply<Value>) {
+        let read = PendingRead { query, reply, since: Instant::now() };
         match self.opts.reads {
             ReadPath::Local => {
-                let value = self.kv.get(&read.key);
+                let value = self.kv.read(&read.query).unwrap_or_default();
                 let _ = read.reply.send(Ok(value));
             }
             ReadPath::Log => {
-                let command = Command::Get { key: read.key.clone() };
-                match self.core.propose(command) {
+                match self.core.propose(read.query.clone()) {
                     Ok((index, term)) => {
                         self.log_reads.entry(index).or_default().push((term, read));
                     }
@@ -311,7 +310,7 @@ impl Driver {
         let (now, later): (Vec<_>, Vec<_>) = self.applied_reads.drain(..).partition(|(i, _)| *i <= applied);
         self.applied_reads = later;
         for (_, r) in now {
-            let value = self.kv.get(&r.key);
+            let value = self.kv.read(&r.query).unwrap_or_default();
             let _ = r.reply.send(Ok(value));
         }
         Ok(())

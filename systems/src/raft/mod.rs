@@ -19,7 +19,7 @@ pub mod options;
 pub mod server;
 pub mod storage;
 
-use crate::catalog::SystemSpec;
+use crate::spec::{Capabilities, HealthProbe, LeaderProbe, Program, Protocol, SystemSpec};
 
 pub use server::{serve, serve_on};
 
@@ -32,4 +32,15 @@ pub const SPEC: SystemSpec = SystemSpec {
     default_nodes: 5,
     default_nemesis: "partition,kill",
     options: options::OPTION_SPECS,
+    program: Program::Builtin(|cfg, shutdown| Box::pin(serve(cfg, shutdown))),
+    ports: &["client"],
+    health: HealthProbe::HttpGet("/status"),
+    leader: LeaderProbe::SunderStatus,
+    protocol: Protocol::SunderHttp,
+    capabilities: Capabilities {
+        workloads: &["register", "set", "counter"],
+        cas: true,
+        backends: &["netns", "local"],
+        clock_faults: true,
+    },
 };

@@ -2,8 +2,7 @@
 //! planted bugs to switch on, and the timing. Each option's one-line doc lives in
 //! [`crate::raft::SPEC`]; `docs/raft-kv.md` says what each planted bug breaks.
 
-use crate::catalog::OptionSpec;
-use crate::node::{NodeConfig, NodeError};
+use crate::config::{NodeConfig, NodeError, OptionSpec};
 
 /// How a node answers `GET /kv/{key}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +74,7 @@ pub const TICK_MS: u64 = 10;
 impl RaftOptions {
     /// Reads the options of `cfg`, rejecting values that make no sense.
     pub fn from_config(cfg: &NodeConfig) -> Result<RaftOptions, NodeError> {
-        let spec = &crate::raft::SPEC;
+        let spec = OPTION_SPECS;
         let reads = match cfg.option(spec, "reads") {
             "log" => ReadPath::Log,
             "read-index" => ReadPath::ReadIndex,

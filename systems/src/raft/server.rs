@@ -1,16 +1,18 @@
 //! The HTTP face of a raft-kv node, on the one port DESIGN.md gives each node: the
-//! client protocol (`GET/PUT /kv/{key}`, `POST /kv/{key}/cas`, `GET /status`) and the
+//! client protocol ([`crate::routes`]: registers, sets and counters, each through the log or
+//! the read path; `GET /status`) and the
 //! peer route `POST /raft/messages`, which takes a batch of Raft messages one way (the
 //! replies travel back as messages of their own). One sender task per peer batches
 //! whatever the driver queued into a single request over a reused connection.
 
 use crate::kv::{Command, Outcome};
-use crate::node::{NodeConfig, NodeError, wall_clock_ms};
-use crate::protocol::{ApiError, CasRequest, ReadReply, WriteRequest};
+use crate::config::{NodeConfig, NodeError, wall_clock_ms};
+use crate::protocol::ApiError;
+use crate::routes::Replica;
 use crate::raft::driver::{self, Driver, Event};
 use crate::raft::message::Message;
 use crate::raft::options::RaftOptions;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -41,10 +43,7 @@ struct Node {
 type Shared = Arc<Node>;
 
 /// Serves a raft-kv node on `cfg.listen` until `shutdown` resolves.
-pub async fn serve(
-    cfg: NodeConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), NodeError> {
+pub async fn serve(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), NodeError> {
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
     serve_on(listener, cfg, shutdown).await
 }
@@ -80,13 +79,9 @@ pub async fn serve_on(
         .map_err(|e| NodeError::Io(std::io::Error::other(e)))?;
     let (events, thread) = driver::spawn(driver);
     let node = Arc::new(Node { id: cfg.id.clone(), events: events.clone(), request_timeout });
-    let app = Router::new()
-        .route("/kv/{key}", get(read).put(write))
-        .route("/kv/{key}/cas", post(cas))
-        .route("/status", get(status))
-        .route("/raft/messages", post(inbound))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(node);
+    let app = crate::routes::router(node.clone())
+        .merge(Router::new().route("/status", get(status)).route("/raft/messages", post(inbound)).with_state(node))
+        .layer(DefaultBodyLimit::max(MAX_BODY));
     // The driver ending (a disk failure) also stops the server: a node that cannot
     // persist must not keep answering.
     let (dead_tx, dead_rx) = oneshot::channel::<()>();
@@ -156,31 +151,14 @@ async fn ask<T>(
     }
 }
 
-async fn read(State(node): State<Shared>, Path(key): Path<String>) -> Result<Json<ReadReply>, ApiError> {
-    // A read changes nothing, so even a timed-out read certainly had no effect.
-    let value = ask(&node, |reply| Event::Read { key, reply }, true).await?;
-    Ok(Json(ReadReply { value }))
-}
+impl Replica for Node {
+    async fn write(&self, command: Command) -> Result<Outcome, ApiError> {
+        ask(self, |reply| Event::Write { command, reply }, false).await
+    }
 
-async fn write(
-    State(node): State<Shared>,
-    Path(key): Path<String>,
-    Json(req): Json<WriteRequest>,
-) -> Result<Json<Value>, ApiError> {
-    let command = Command::Put { key, value: req.value };
-    ask(&node, |reply| Event::Write { command, reply }, false).await?;
-    Ok(Json(json!({})))
-}
-
-async fn cas(
-    State(node): State<Shared>,
-    Path(key): Path<String>,
-    Json(req): Json<CasRequest>,
-) -> Result<Json<Value>, ApiError> {
-    let command = Command::Cas { key, from: req.from, to: req.to };
-    match ask(&node, |reply| Event::Write { command, reply }, false).await? {
-        Outcome::Done => Ok(Json(json!({}))),
-        _ => Err(ApiError::definite(StatusCode::PRECONDITION_FAILED, "value did not match")),
+    async fn read(&self, query: Command) -> Result<Value, ApiError> {
+        // A read changes nothing, so even a timed-out read certainly had no effect.
+        ask(self, |reply| Event::Read { query, reply }, true).await
     }
 }
 

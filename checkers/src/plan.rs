@@ -1,0 +1,178 @@
+//! What a history is judged by, and the judging itself. A [`Plan`] lists the checkers a
+//! history gets, each with its parameters: a workload hands its plan to the harness (a set
+//! workload's `set-full`, a counter workload's bounds), `sunder check --model M` builds one
+//! from a name, and [`judge`] runs it and composes `results.json` by DESIGN.md's rule. The
+//! harness names no workload and no checker: it passes plans through.
+
+use crate::bank::{self, BankSettings};
+use crate::counter::{self, CounterSettings};
+use crate::history::History;
+use crate::import::FailSemantics;
+use crate::ladder::{self, LadderBudget, register::RegisterHistory};
+use crate::linearizable::{self, Budget, ModelKind};
+use crate::sequential::SearchBudget;
+use crate::set_full::{self, SetFullSettings};
+use crate::unique_ids;
+use crate::verdict::{CheckerResult, Results, Validity};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// One checker, with the parameters it needs.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// Linearizability against a model; for register-like models (kv, register,
+    /// cas-register) also every model of the consistency ladder below it.
+    Linearizable(ModelKind),
+    /// Jepsen's bank invariants.
+    Bank(BankSettings),
+    /// Jepsen's set checker (a final read holds every acknowledged add).
+    Set,
+    /// Jepsen's set-full checker (lost, stale and never-read elements).
+    SetFull(SetFullSettings),
+    /// Jepsen's counter checker (every read within the bounds the adds allow).
+    Counter(CounterSettings),
+    /// Jepsen's unique-ids checker.
+    UniqueIds,
+}
+
+/// The checkers one history is judged by.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// In the order they run; results are keyed by checker name.
+    pub checks: Vec<Check>,
+}
+
+impl Plan {
+    /// A plan of one checker.
+    pub fn one(check: Check) -> Plan {
+        Plan { checks: vec![check] }
+    }
+}
+
+/// The invariant checkers `--model` accepts by name.
+pub const INVARIANT_CHECKERS: &[&str] = &["bank", "set", "set-full", "counter", "unique-ids"];
+
+impl FromStr for Plan {
+    type Err = String;
+
+    /// `bank`, `set`, `set-full`, `counter`, `unique-ids` are invariant checkers with
+    /// Jepsen's defaults; any linearizability model name (`cas-register 0`, `kv`, `mutex`,
+    /// ...) checks linearizability; `linearizable:MODEL` forces the linearizability reading
+    /// of a name both share (`linearizable:set`, `linearizable:counter`).
+    fn from_str(s: &str) -> Result<Plan, String> {
+        Ok(Plan::one(match s.trim() {
+            "bank" => Check::Bank(BankSettings::default()),
+            "set" => Check::Set,
+            "set-full" => Check::SetFull(SetFullSettings::default()),
+            "counter" => Check::Counter(CounterSettings::default()),
+            "unique-ids" => Check::UniqueIds,
+            other => {
+                let model = other.strip_prefix("linearizable:").unwrap_or(other);
+                Check::Linearizable(ModelKind::from_str(model).map_err(|e| {
+                    format!("{e}; or an invariant checker: {}", INVARIANT_CHECKERS.join(", "))
+                })?)
+            }
+        }))
+    }
+}
+
+/// How much the search-based checkers may spend, each.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Wall-clock budget of the linearizability and sequential searches.
+    pub time: Duration,
+    /// Bytes of linearizability search memo; `None`: the checker's default.
+    pub memory_bytes: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { time: Duration::from_secs(120), memory_bytes: None }
+    }
+}
+
+/// Judges `history` by `plan`; `fail_semantics` says how its source's `fail` ops read.
+pub fn judge(history: &History, plan: &Plan, fail_semantics: FailSemantics, limits: Limits) -> Results {
+    let mut checkers = BTreeMap::new();
+    let stats = crate::stats::check(history);
+    let stats_details = stats.details.clone();
+    checkers.insert("stats".to_string(), stats);
+    let mut models = vec![];
+    let mut extra_models = vec![];
+    for check in &plan.checks {
+        match check {
+            Check::Linearizable(model) => {
+                let budget = Budget { time: Some(limits.time), memory_bytes: limits.memory_bytes };
+                let register_like =
+                    matches!(model, ModelKind::Kv | ModelKind::Register { .. } | ModelKind::CasRegister { .. });
+                let lin = linearizable::check(history, model.clone(), fail_semantics, &budget);
+                models.push(("linearizable".to_string(), lin.valid));
+                let held = lin.valid;
+                checkers.insert("linearizable".to_string(), lin);
+                if register_like {
+                    judge_ladder(history, limits, held, &mut checkers, &mut models, &mut extra_models);
+                }
+            }
+            Check::Bank(settings) => {
+                checkers.insert("bank".into(), bank::check(history, settings));
+            }
+            Check::Set => {
+                checkers.insert("set".into(), set_full::check_set(history));
+            }
+            Check::SetFull(settings) => {
+                checkers.insert("set-full".into(), set_full::check(history, settings));
+            }
+            Check::Counter(settings) => {
+                checkers.insert("counter".into(), counter::check(history, settings));
+            }
+            Check::UniqueIds => {
+                checkers.insert("unique-ids".into(), unique_ids::check(history, &Default::default()));
+            }
+        }
+    }
+    let mut results = Results::compose(checkers, models, stats_details);
+    results.models.extend(extra_models);
+    results
+}
+
+/// Runs the ladder when the history is one it applies to (writes unique per key): a foreign
+/// history that reuses values is judged by linearizability alone, not marked unknown.
+fn judge_ladder(
+    history: &History,
+    limits: Limits,
+    linearizable: Validity,
+    checkers: &mut BTreeMap<String, CheckerResult>,
+    models: &mut Vec<(String, Validity)>,
+    extra_models: &mut Vec<(String, Validity)>,
+) {
+    // The ladder speaks of registers: reads, writes and cas with unique values per key.
+    // Porcupine's get/put/append strings, or a foreign history reusing values, are judged by
+    // linearizability alone rather than marked unknown.
+    let Ok(rh) = RegisterHistory::from_history(history) else { return };
+    if rh.ignored > 0 {
+        return;
+    }
+    let budget =
+        LadderBudget { sequential: SearchBudget { max_time: limits.time, ..SearchBudget::default() } };
+    for (model, mut result) in ladder::check_view(history, &rh, &budget) {
+        // Linearizability implies every model of the ladder: an undecided weaker model is
+        // settled by it (convergence is not implied: it is about the final reads).
+        if result.valid == Validity::Unknown && linearizable == Validity::Valid && model != "convergence" {
+            let why = result.reason.take().unwrap_or_default();
+            result = CheckerResult {
+                valid: Validity::Valid,
+                reason: Some(format!("implied by linearizability (its own check: {why})")),
+                ..result
+            };
+        }
+        if result.not_applicable {
+            // Judged nothing: listed among the checkers with its reason, not among the models.
+        } else if model == "convergence" {
+            extra_models.push((model.clone(), result.valid));
+        } else {
+            models.push((model.clone(), result.valid));
+        }
+        checkers.insert(model, result);
+    }
+}

@@ -1,0 +1,166 @@
+//! What a system under test is, as one value the harness looks up by name (DESIGN.md, "Two
+//! seams"): its node counts and `-o` options, how one node starts (a built-in `sunder node`
+//! program, or an external program with an argument template), its named ports, how to ask
+//! a node whether it is healthy and whom it thinks leads, the protocol its clients speak,
+//! and what it supports. The launcher, the runner, the nemesis' leader targeting and
+//! `sunder cleanup` read everything from here, so a new system is one folder plus one line in
+//! [`crate::catalog`]. It depends only on [`crate::config`], which depends on nothing, so the
+//! imports run one way: config, spec, each system, catalog, node.
+
+pub use crate::config::OptionSpec;
+use crate::config::{NodeConfig, NodeError};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A future that resolves when a node should stop (SIGTERM or SIGINT).
+pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A built-in node program: serves `NodeConfig` until the shutdown future resolves.
+pub type ServeFn = fn(NodeConfig, Shutdown) -> Pin<Box<dyn Future<Output = Result<(), NodeError>> + Send>>;
+
+/// How one node of a system is started.
+#[derive(Clone, Copy)]
+pub enum Program {
+    /// `sunder node <name> --id ID --listen ADDR --data DIR [--peer ID=ADDR]... [-o K=V]...`,
+    /// served in-process by this function.
+    Builtin(ServeFn),
+    /// Another binary. Every argument is a template; the launcher fills in `{id}`, `{data}`,
+    /// `{listen:PORT}` (the address to bind the named port on), `{addr:PORT}` (the address
+    /// others dial it at), `{cluster:PORT}` (`n1=ADDR,n2=ADDR,...` over every node) and
+    /// `{cluster_urls:PORT}` (the same with `http://` before each address), and `{option:KEY}`
+    /// (a `-o` value or its default).
+    External {
+        /// The program, found on `PATH` when it is not a path.
+        command: &'static str,
+        /// Its argument templates.
+        args: &'static [&'static str],
+    },
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Program::Builtin(_) => f.write_str("Builtin"),
+            Program::External { command, args } => {
+                f.debug_struct("External").field("command", command).field("args", args).finish()
+            }
+        }
+    }
+}
+
+/// How the harness asks a node whether it is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthProbe {
+    /// `GET PATH` on the node's client port answers 2xx.
+    HttpGet(&'static str),
+}
+
+/// How the harness learns which node leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaderProbe {
+    /// The system has no leader: runs wait for none, and faults aimed at the leader are refused.
+    None,
+    /// Sunder's `GET /status` with `role`, `term` and `leader` fields.
+    SunderStatus,
+}
+
+/// The protocol a system's clients speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Sunder's HTTP/JSON routes (DESIGN.md, "Protocol of Sunder's own systems").
+    SunderHttp,
+}
+
+impl Protocol {
+    /// The name recorded in `test.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::SunderHttp => "sunder-http",
+        }
+    }
+}
+
+/// What a system supports, so the harness refuses a run that could not mean anything.
+#[derive(Debug, Clone, Copy)]
+pub struct Capabilities {
+    /// Workloads it implements the routes of.
+    pub workloads: &'static [&'static str],
+    /// Whether the register workload may issue compare-and-set.
+    pub cas: bool,
+    /// Network backends it runs on (`netns`, `local`).
+    pub backends: &'static [&'static str],
+    /// Whether libfaketime's clock faults reach its nodes.
+    pub clock_faults: bool,
+}
+
+/// One system under test.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemSpec {
+    /// The name given to `--system` and `sunder node`.
+    pub name: &'static str,
+    /// One line on what it is.
+    pub doc: &'static str,
+    /// Fewest nodes it runs with.
+    pub min_nodes: usize,
+    /// Most nodes it runs with.
+    pub max_nodes: usize,
+    /// Nodes a run gets when `--nodes` is not given.
+    pub default_nodes: usize,
+    /// Faults a run injects when `--nemesis` is not given (`none`, or e.g. `partition,kill`).
+    pub default_nemesis: &'static str,
+    /// Options it accepts.
+    pub options: &'static [OptionSpec],
+    /// How a node starts.
+    pub program: Program,
+    /// Named ports per node; the first is the one clients and health checks use.
+    pub ports: &'static [&'static str],
+    /// How to tell a node is up.
+    pub health: HealthProbe,
+    /// How to find the leader.
+    pub leader: LeaderProbe,
+    /// What clients speak.
+    pub protocol: Protocol,
+    /// What it supports.
+    pub capabilities: Capabilities,
+}
+
+impl SystemSpec {
+    /// Whether the system has a leader a run should wait for and faults can aim at.
+    pub fn has_leader(&self) -> bool {
+        self.leader != LeaderProbe::None
+    }
+
+    /// Whether it implements `workload`'s routes.
+    pub fn supports_workload(&self, workload: &str) -> bool {
+        self.capabilities.workloads.contains(&workload)
+    }
+
+    /// Whether it runs on the network backend named `backend`.
+    pub fn supports_backend(&self, backend: &str) -> bool {
+        self.capabilities.backends.contains(&backend)
+    }
+
+    /// The default of option `key`, if it declares one.
+    pub fn option_default(&self, key: &str) -> Option<&'static str> {
+        self.options.iter().find(|o| o.key == key).map(|o| o.default)
+    }
+
+    /// Checks `-o` keys against this system's options; the error names the offending key
+    /// and lists the accepted ones.
+    pub fn validate_options<'a>(
+        &self,
+        options: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), String> {
+        for (k, _) in options {
+            if !self.options.iter().any(|o| o.key == k) {
+                let known: Vec<&str> = self.options.iter().map(|o| o.key).collect();
+                return Err(if known.is_empty() {
+                    format!("{} takes no -o options, got {k:?}", self.name)
+                } else {
+                    format!("{} has no option {k:?}; it accepts: {}", self.name, known.join(", "))
+                });
+            }
+        }
+        Ok(())
+    }
+}
