@@ -118,13 +118,13 @@ pub fn judge(history: &History, plan: &Plan, fail_semantics: FailSemantics, limi
                 checkers.insert("bank".into(), bank::check(history, settings));
             }
             Check::Set => {
-                checkers.insert("set".into(), set_full::check_set(history));
+                checkers.insert("set".into(), per_key(history, set_full::check_set));
             }
             Check::SetFull(settings) => {
-                checkers.insert("set-full".into(), set_full::check(history, settings));
+                checkers.insert("set-full".into(), per_key(history, |h| set_full::check(h, settings)));
             }
             Check::Counter(settings) => {
-                checkers.insert("counter".into(), counter::check(history, settings));
+                checkers.insert("counter".into(), per_key(history, |h| counter::check(h, settings)));
             }
             Check::UniqueIds => {
                 checkers.insert("unique-ids".into(), unique_ids::check(history, &Default::default()));
@@ -134,6 +134,55 @@ pub fn judge(history: &History, plan: &Plan, fail_semantics: FailSemantics, limi
     let mut results = Results::compose(checkers, models, stats_details);
     results.models.extend(extra_models);
     results
+}
+
+/// Runs a single-object checker on each key's ops on its own, as Jepsen's `independent`
+/// checker does, when the history's client ops name more than one key; anomalies keep the
+/// history's own op indices. A history with one key (or none) is checked whole.
+fn per_key(history: &History, check: impl Fn(&History) -> CheckerResult) -> CheckerResult {
+    let mut by_key: BTreeMap<&str, Vec<crate::history::Op>> = BTreeMap::new();
+    for op in history.ops().iter().filter(|o| !o.is_nemesis()) {
+        by_key.entry(op.key.as_deref().unwrap_or("")).or_default().push(op.clone());
+    }
+    if by_key.len() <= 1 {
+        return check(history);
+    }
+    let mut valid = Validity::Valid;
+    let mut anomalies = vec![];
+    let mut reasons = vec![];
+    let mut details = serde_json::Map::new();
+    let mut applicable = false;
+    for (key, ops) in by_key {
+        // Each key's ops are a subsequence of a validated history, so they pair up again.
+        let result = match History::new(ops, crate::history::Strictness::Lenient) {
+            Ok(sub) => check(&sub),
+            Err(v) => CheckerResult::unknown(format!("key {key}: {v}")),
+        };
+        if result.not_applicable {
+            continue;
+        }
+        applicable = true;
+        valid = valid.and(result.valid);
+        if let Some(r) = &result.reason
+            && result.valid == Validity::Unknown
+        {
+            reasons.push(format!("key {key}: {r}"));
+        }
+        anomalies.extend(result.anomalies);
+        details.insert(
+            key.to_string(),
+            serde_json::json!({ "valid": result.valid, "reason": result.reason, "details": result.details }),
+        );
+    }
+    if !applicable {
+        return CheckerResult::not_applicable("no key of the history has the ops this checker needs");
+    }
+    let result = match valid {
+        Validity::Valid => CheckerResult::valid(),
+        Validity::Invalid => CheckerResult::invalid(anomalies),
+        Validity::Unknown => CheckerResult::unknown(reasons.join("; ")),
+    };
+    result.with_details(serde_json::json!({ "keys": details }))
 }
 
 /// Runs the ladder when the history is one it applies to (writes unique per key): a foreign

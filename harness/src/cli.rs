@@ -61,21 +61,25 @@ pub struct RunArgs {
     /// Number of nodes (default: the system's usual size).
     #[arg(long)]
     pub nodes: Option<usize>,
-    /// The workload clients run.
+    /// The workload clients run: register, set, counter.
     #[arg(long, default_value = "register")]
     pub workload: String,
-    /// Keys the workload spreads over.
-    #[arg(long, default_value_t = 5)]
-    pub keys: usize,
+    /// Workload option KEY=VALUE (repeatable), e.g. `-w keys=3`, `-w negative=true`.
+    #[arg(short = 'w', value_name = "KEY=VALUE")]
+    pub workload_options: Vec<String>,
+    /// Keys the workload spreads over (the same as `-w keys=K`).
+    #[arg(long)]
+    pub keys: Option<usize>,
     /// Concurrent client workers.
     #[arg(long, default_value_t = 10)]
     pub concurrency: usize,
     /// Total operations per second cap (default: as fast as the system answers).
     #[arg(long)]
     pub rate: Option<f64>,
-    /// Seconds of the main phase.
-    #[arg(long, default_value_t = 10.0)]
-    pub time_limit: f64,
+    /// Seconds of the main phase (default: 30 with faults, enough for several windows of
+    /// each, else 10).
+    #[arg(long)]
+    pub time_limit: Option<f64>,
     /// Seed for every random choice (default: drawn from the clock, and recorded).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -127,7 +131,7 @@ pub struct CheckArgs {
     /// What to check against: a linearizability model (`kv`, `register`, `cas-register 0`,
     /// `multi-register`, `fifo-queue`, `mutex`, `linearizable:set`, ...) or an invariant
     /// checker (`bank`, `set`, `set-full`, `counter`, `unique-ids`). Default: the run's
-    /// workload, or what the file's format makes unambiguous.
+    /// workload (from `test.json`), or what the file's contents make unambiguous.
     #[arg(long)]
     pub model: Option<String>,
     /// The file's format: auto, jsonl, jepsen-edn, jepsen-json, jepsen-log, porcupine-kv.

@@ -1,6 +1,9 @@
-//! Starts and stops the nodes of a cluster. Each node is a real OS process, `sunder node
-//! <system> ...` (this same binary), with its own data dir and log under the run folder
-//! and a pid file `sunder cleanup` can find.
+//! Starts and stops the nodes of a cluster, as the system's [`SystemSpec`] says: each node
+//! is a real OS process, `sunder node <system> ...` (this same binary) for a built-in
+//! system or the system's own program with its argument template filled in, with its own
+//! data dir and log under the run folder, a pid file `sunder cleanup` can find, and
+//! `SUNDER_RUN_ID` in its environment. Health is the system's probe; the leader, where it
+//! has one, comes from the nodes' own `/status`.
 //!
 //! Why a spawner thread: `PR_SET_PDEATHSIG` fires when the *thread* that forked the child
 //! exits (NOTES.md), and async runtimes retire threads. Every fork happens on one thread
@@ -20,6 +23,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sunder_nemesis::Network;
 use sunder_nemesis::process::ClusterError;
+use sunder_systems::spec::{HealthProbe, LeaderProbe, Program, SystemSpec};
+
+/// The environment variable every node process carries, naming its run.
+pub const RUN_ID_ENV: &str = "SUNDER_RUN_ID";
 
 /// How to start one node.
 #[derive(Debug, Clone)]
@@ -42,7 +49,7 @@ type SpawnReply = mpsc::Sender<std::io::Result<Child>>;
 
 /// A running cluster. Dropping it stops every node (SIGKILL, reaped).
 pub struct Cluster {
-    system: String,
+    system: &'static SystemSpec,
     options: BTreeMap<String, String>,
     specs: BTreeMap<String, NodeSpec>,
     children: Mutex<BTreeMap<String, Child>>,
@@ -54,9 +61,13 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Prepares a cluster whose nodes run as `<this executable> node ...`; nothing starts
-    /// until [`Cluster::start_all`].
-    pub fn new(system: &str, options: BTreeMap<String, String>, specs: Vec<NodeSpec>) -> Result<Cluster> {
+    /// Prepares a cluster of `system`, whose built-in nodes run as `<this executable> node
+    /// ...`; nothing starts until [`Cluster::start_all`].
+    pub fn new(
+        system: &'static SystemSpec,
+        options: BTreeMap<String, String>,
+        specs: Vec<NodeSpec>,
+    ) -> Result<Cluster> {
         let exe = std::env::current_exe().context("cannot find the sunder executable")?;
         Cluster::with_executable(exe, system, options, specs)
     }
@@ -64,7 +75,7 @@ impl Cluster {
     /// Like [`Cluster::new`], with the `sunder` executable given (tests pass the built binary).
     pub fn with_executable(
         exe: PathBuf,
-        system: &str,
+        system: &'static SystemSpec,
         options: BTreeMap<String, String>,
         specs: Vec<NodeSpec>,
     ) -> Result<Cluster> {
@@ -75,7 +86,7 @@ impl Cluster {
             }
         })?;
         Ok(Cluster {
-            system: system.to_string(),
+            system,
             options,
             specs: specs.into_iter().map(|s| (s.id.clone(), s)).collect(),
             children: Mutex::new(BTreeMap::new()),
@@ -93,6 +104,11 @@ impl Cluster {
         self.run_id = Some(run_id.to_string());
         self.network = Some(network);
         self
+    }
+
+    /// The system this cluster runs.
+    pub fn system(&self) -> &'static SystemSpec {
+        self.system
     }
 
     /// Node ids in order.
@@ -128,22 +144,9 @@ impl Cluster {
             .append(true)
             .open(spec.dir.join("log"))
             .with_context(|| format!("cannot open the log of {id}"))?;
-        let mut cmd = Command::new(&self.exe);
-        cmd.arg("node")
-            .arg(&self.system)
-            .args(["--id", id])
-            .arg("--listen")
-            .arg(spec.listen.to_string())
-            .arg("--data")
-            .arg(&data);
-        for (peer, addr) in &spec.peers {
-            cmd.arg("--peer").arg(format!("{peer}={addr}"));
-        }
+        let mut cmd = self.command(spec, &data)?;
         if let Some(run_id) = &self.run_id {
-            cmd.args(["--run-id", run_id]);
-        }
-        for (k, v) in &self.options {
-            cmd.arg("-o").arg(format!("{k}={v}"));
+            cmd.env(RUN_ID_ENV, run_id);
         }
         cmd.envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -187,8 +190,94 @@ impl Cluster {
         Ok(())
     }
 
-    /// Waits until every node answers `GET /status`, or fails naming the node and showing
-    /// the end of its log.
+    /// The command line of one node: `sunder node ...` for a built-in system, else the
+    /// system's program with its templates filled in.
+    fn command(&self, spec: &NodeSpec, data: &std::path::Path) -> Result<Command> {
+        let id = &spec.id;
+        Ok(match self.system.program {
+            Program::Builtin(_) => {
+                let mut cmd = Command::new(&self.exe);
+                cmd.arg("node")
+                    .arg(self.system.name)
+                    .args(["--id", id])
+                    .arg("--listen")
+                    .arg(spec.listen.to_string())
+                    .arg("--data")
+                    .arg(data);
+                for (peer, addr) in &spec.peers {
+                    cmd.arg("--peer").arg(format!("{peer}={addr}"));
+                }
+                if let Some(run_id) = &self.run_id {
+                    cmd.args(["--run-id", run_id]);
+                }
+                for (k, v) in &self.options {
+                    cmd.arg("-o").arg(format!("{k}={v}"));
+                }
+                cmd
+            }
+            Program::External { command, args } => {
+                let mut cmd = Command::new(command);
+                for template in args {
+                    cmd.arg(self.fill(template, spec, data)?);
+                }
+                cmd
+            }
+        })
+    }
+
+    /// Fills one argument template of an external program (see [`Program::External`]).
+    fn fill(&self, template: &str, spec: &NodeSpec, data: &std::path::Path) -> Result<String> {
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let close = rest[open..].find('}').ok_or_else(|| anyhow!("unclosed {{ in {template:?}"))? + open;
+            let name = &rest[open + 1..close];
+            let (what, arg) = name.split_once(':').unwrap_or((name, ""));
+            let port = |addr: SocketAddr| -> Result<SocketAddr> {
+                let offset = if arg.is_empty() {
+                    0
+                } else {
+                    self.system.ports.iter().position(|p| *p == arg).ok_or_else(|| {
+                        anyhow!("{template:?}: {} has no port {arg:?}", self.system.name)
+                    })?
+                };
+                Ok(SocketAddr::new(addr.ip(), addr.port() + offset as u16))
+            };
+            let cluster = |urls: bool| -> Result<String> {
+                let mut all: Vec<(String, SocketAddr)> = vec![(spec.id.clone(), port(spec.client_addr)?)];
+                for (peer, addr) in &spec.peers {
+                    all.push((peer.clone(), port(*addr)?));
+                }
+                all.sort();
+                let scheme = if urls { "http://" } else { "" };
+                Ok(all.iter().map(|(id, a)| format!("{id}={scheme}{a}")).collect::<Vec<_>>().join(","))
+            };
+            out += &match what {
+                "id" => spec.id.clone(),
+                "data" => data.display().to_string(),
+                "listen" => port(spec.listen)?.to_string(),
+                "addr" => port(spec.client_addr)?.to_string(),
+                "cluster" => cluster(false)?,
+                "cluster_urls" => cluster(true)?,
+                "option" => match self.options.get(arg) {
+                    Some(v) => v.clone(),
+                    None => self
+                        .system
+                        .option_default(arg)
+                        .ok_or_else(|| anyhow!("{template:?}: {} has no option {arg:?}", self.system.name))?
+                        .to_string(),
+                },
+                _ => bail!("{template:?}: unknown placeholder {{{name}}}"),
+            };
+            rest = &rest[close + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// Waits until every node passes the system's health probe, or fails naming the node
+    /// and showing the end of its log.
     pub async fn wait_healthy(&self, http: &reqwest::Client, timeout: Duration) -> Result<()> {
         for id in self.ids() {
             self.wait_node(http, &id, timeout).await?;
@@ -196,10 +285,11 @@ impl Cluster {
         Ok(())
     }
 
-    /// Waits until one node answers `GET /status`.
+    /// Waits until one node passes the system's health probe.
     pub async fn wait_node(&self, http: &reqwest::Client, id: &str, timeout: Duration) -> Result<()> {
         let spec = &self.specs[id];
-        let url = format!("http://{}/status", spec.client_addr);
+        let HealthProbe::HttpGet(path) = self.system.health;
+        let url = format!("http://{}{path}", spec.client_addr);
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(r) = http.get(&url).timeout(Duration::from_millis(500)).send().await
@@ -294,7 +384,12 @@ impl sunder_nemesis::process::Cluster for Cluster {
     }
 
     async fn leader(&self) -> Option<String> {
-        sunder_nemesis::status::leader_from_status(&self.client_addrs(), Duration::from_millis(500)).await
+        match self.system.leader {
+            LeaderProbe::None => None,
+            LeaderProbe::SunderStatus => {
+                sunder_nemesis::status::leader_from_status(&self.client_addrs(), Duration::from_millis(500)).await
+            }
+        }
     }
 }
 

@@ -1,8 +1,9 @@
-//! The runner: drives the workload through its phases. Main: `concurrency` workers, each
-//! one process at a time, until the time limit or Ctrl-C; a worker whose op ended `info`
-//! goes on under a fresh process number. Heal: every fault ends (the nemesis's job), then
-//! the system gets time to recover. Final: a read of every key on every node, so checkers
-//! can judge convergence and lost writes.
+//! The runner: drives a workload through its phases, knowing it only as a `dyn Workload`
+//! and its client only as a `dyn Client`. Main: `concurrency` workers, each one process at
+//! a time, until the time limit or Ctrl-C; a worker whose op ended `info` goes on under a
+//! fresh process number. Heal: every fault ends (the nemesis's job), then the system gets
+//! time to recover. Final: the workload's final operations on every node, so checkers can
+//! judge convergence and lost writes.
 
 use crate::recorder::Recorder;
 use serde_json::json;
@@ -10,9 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use sunder_check::history::{Op, OpType, Process};
-use sunder_workloads::kv_client::KvClient;
-use sunder_workloads::register::RegisterGenerator;
-use sunder_workloads::{Completion, Invocation, Outcome};
+use sunder_workloads::client::Client;
+use sunder_workloads::{Completion, Invocation, Outcome, Workload};
 use tokio::sync::watch;
 
 /// Pause after a node could not serve an op (down, partitioned away, no leader).
@@ -27,10 +27,10 @@ pub struct RunSettings {
     pub rate: Option<f64>,
     /// Length of the main phase.
     pub time_limit: Duration,
-    /// Keys the workload spreads over.
-    pub keys: usize,
     /// The run's seed.
     pub seed: u64,
+    /// Node ids; worker `w` talks to node `w mod n`.
+    pub nodes: Vec<String>,
 }
 
 fn op_type(o: Outcome) -> OpType {
@@ -45,7 +45,7 @@ fn op_type(o: Outcome) -> OpType {
 /// completion.
 pub async fn perform(
     rec: &Recorder,
-    client: &KvClient,
+    client: &dyn Client,
     process: u64,
     node: &str,
     inv: &Invocation,
@@ -56,7 +56,7 @@ pub async fn perform(
         process: Process::Client(process),
         kind,
         f: inv.f.to_string(),
-        key: Some(inv.key.clone()),
+        key: inv.key.clone(),
         value,
         node: Some(node.to_string()),
         error,
@@ -71,11 +71,12 @@ pub async fn perform(
 /// unused process number.
 pub async fn main_phase(
     rec: Arc<Recorder>,
-    client: KvClient,
+    client: Arc<dyn Client>,
+    workload: Arc<dyn Workload>,
     settings: &RunSettings,
     stop: watch::Receiver<bool>,
 ) -> u64 {
-    let nodes = client.node_ids();
+    let nodes = &settings.nodes;
     let c = settings.concurrency as u64;
     let deadline = Instant::now() + settings.time_limit;
     // Each worker paces itself to its share of the total rate.
@@ -86,7 +87,7 @@ pub async fn main_phase(
         let client = client.clone();
         let node = nodes[w as usize % nodes.len()].clone();
         let mut stop = stop.clone();
-        let mut generator = RegisterGenerator::new(settings.seed, w, c, settings.keys);
+        let mut generator = workload.generator(settings.seed, w, c);
         tasks.push(tokio::spawn(async move {
             let mut process = w;
             let mut next_at = Instant::now();
@@ -102,8 +103,8 @@ pub async fn main_phase(
                     }
                 }
                 let inv = generator.next_op();
-                let done = perform(&rec, &client, process, &node, &inv).await;
-                generator.observe(&inv, done.outcome == Outcome::Ok, &done.value);
+                let done = perform(&rec, client.as_ref(), process, &node, &inv).await;
+                generator.observe(&inv, &done);
                 if done.outcome == Outcome::Info {
                     process += c;
                 }
@@ -127,27 +128,36 @@ pub async fn main_phase(
     next
 }
 
-/// How long the final phase keeps retrying a read that did not succeed.
+/// How long the final phase keeps retrying an operation that did not succeed.
 const FINAL_READ_DEADLINE: Duration = Duration::from_secs(15);
 
-/// The final phase: reads every key on every node, concurrently across nodes. A read that
-/// does not succeed (no leader yet, node still catching up) is retried until it does or the
-/// deadline passes, so convergence is judged on what the system settles to, not on an
-/// election in progress. Every attempt is in the history.
-pub async fn final_phase(rec: Arc<Recorder>, client: KvClient, keys: usize, first_process: u64) {
+/// The final phase: the workload's final operations on every node, concurrently across
+/// nodes. One that does not succeed (no leader yet, node still catching up) is retried
+/// until it does or the deadline passes, so convergence is judged on what the system
+/// settles to, not on an election in progress. Every attempt is in the history.
+pub async fn final_phase(
+    rec: Arc<Recorder>,
+    client: Arc<dyn Client>,
+    workload: &dyn Workload,
+    nodes: &[String],
+    first_process: u64,
+) {
     rec.nemesis("phase", json!("final"));
     let next_process = Arc::new(AtomicU64::new(first_process));
     let deadline = Instant::now() + FINAL_READ_DEADLINE;
+    let final_ops = Arc::new(workload.final_ops());
     let mut tasks = Vec::new();
-    for node in client.node_ids() {
+    for node in nodes {
+        let node = node.clone();
         let rec = rec.clone();
         let client = client.clone();
         let next_process = next_process.clone();
+        let final_ops = final_ops.clone();
         tasks.push(tokio::spawn(async move {
             let mut process = next_process.fetch_add(1, Ordering::Relaxed);
-            for inv in RegisterGenerator::final_reads(keys) {
+            for inv in final_ops.iter() {
                 loop {
-                    let done = perform(&rec, &client, process, &node, &inv).await;
+                    let done = perform(&rec, client.as_ref(), process, &node, inv).await;
                     if done.outcome == Outcome::Info {
                         process = next_process.fetch_add(1, Ordering::Relaxed);
                     }

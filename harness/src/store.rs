@@ -23,8 +23,12 @@ pub struct TestSpec {
     pub nodes: Vec<String>,
     /// The workload.
     pub workload: String,
-    /// Keys the workload spreads over.
-    pub keys: usize,
+    /// The workload's `-w` options as given (defaults are the workload's own).
+    #[serde(default)]
+    pub workload_options: BTreeMap<String, String>,
+    /// The protocol the clients spoke.
+    #[serde(default)]
+    pub protocol: String,
     /// Client workers.
     pub concurrency: usize,
     /// Total ops/s cap, if any.

@@ -1,7 +1,8 @@
 //! What faults a run injects and in which order: `--nemesis partition,kill,pause,clock,loss,latency`
-//! parses into [`FaultKind`]s, and a [`Schedule`] draws from the run's seed, one fault at a
-//! time, the kind, its shape or target, the nodes it hits and its parameters. Only the
-//! `leader` choices are left open, because only the running cluster can name its leader.
+//! parses into [`FaultKind`]s, and a [`Schedule`] takes the kinds in turn and draws from the
+//! run's seed, one fault at a time, its shape or target, the nodes it hits and its
+//! parameters. Only the `leader` choices are left open, because only the running cluster can
+//! name its leader.
 //! The [`crate::nemesis::Nemesis`] runs the plans: a quiet wait, a wait with the fault in
 //! force, and so on, each wait drawn between half and one and a half intervals from a
 //! second seeded RNG (so the faults drawn do not depend on how many waits were drawn).
@@ -216,6 +217,8 @@ pub struct Schedule {
     nodes: Vec<String>,
     rng: ChaCha8Rng,
     timing: ChaCha8Rng,
+    /// Faults drawn so far; kinds take turns so every kind asked for gets its windows.
+    drawn: usize,
 }
 
 impl Schedule {
@@ -241,7 +244,7 @@ impl Schedule {
         }
         let rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6e65_6d65_7369_7321);
         let timing = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x7469_6d69_6e67);
-        Ok(Schedule { cfg, nodes: nodes.to_vec(), rng, timing })
+        Ok(Schedule { cfg, nodes: nodes.to_vec(), rng, timing, drawn: 0 })
     }
 
     /// The configuration.
@@ -254,9 +257,12 @@ impl Schedule {
         self.cfg.interval.mul_f64(self.timing.random_range(0.5..1.5))
     }
 
-    /// The next fault to inject, or None when no fault kinds were asked for.
+    /// The next fault to inject, or None when no fault kinds were asked for. Kinds take
+    /// turns in the order given (a short run with `partition,kill` gets both); the seed
+    /// draws each fault's shape, targets and parameters.
     pub fn next_fault(&mut self) -> Option<Plan> {
-        let kind = *self.cfg.faults.choose(&mut self.rng)?;
+        let kind = *self.cfg.faults.get(self.drawn % self.cfg.faults.len().max(1))?;
+        self.drawn += 1;
         Some(match kind {
             FaultKind::Partition => {
                 let fitting: Vec<PartitionShape> =

@@ -92,8 +92,10 @@ pub struct TransferRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorReply {
     /// What went wrong.
+    #[serde(default)]
     pub error: String,
-    /// True only when the operation certainly did not take effect.
+    /// True only when the operation certainly did not take effect; absent means false.
+    #[serde(default)]
     pub definite: bool,
     /// The leader to retry at, when a follower refuses a request.
     #[serde(default, skip_serializing_if = "Option::is_none")]

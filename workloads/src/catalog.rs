@@ -1,19 +1,17 @@
-//! The workloads Sunder knows, so the CLI can reject an unknown one by name.
+//! The list of workloads Sunder knows. Adding a workload is one file under `workloads/src/`
+//! and one line here.
 
-/// One workload.
-#[derive(Debug, Clone, Copy)]
-pub struct WorkloadSpec {
-    /// The name given to `--workload`.
-    pub name: &'static str,
-    /// One line on what clients do.
-    pub doc: &'static str,
-}
+use crate::workload::WorkloadSpec;
 
 /// Every workload.
-pub const WORKLOADS: &[WorkloadSpec] =
-    &[WorkloadSpec { name: "register", doc: "reads, writes and compare-and-set over K keys" }];
+pub const WORKLOADS: &[WorkloadSpec] = &[crate::register::SPEC, crate::set::SPEC, crate::counter::SPEC];
 
 /// Looks a workload up by name.
 pub fn find(name: &str) -> Option<&'static WorkloadSpec> {
     WORKLOADS.iter().find(|w| w.name == name)
+}
+
+/// The names of every workload, for error messages.
+pub fn names() -> Vec<&'static str> {
+    WORKLOADS.iter().map(|w| w.name).collect()
 }

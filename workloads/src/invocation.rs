@@ -3,15 +3,40 @@
 
 use serde_json::Value;
 
+/// What kind of object an operation acts on; a client picks the route by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Object {
+    /// A register: `read`, `write`, `cas`.
+    Register,
+    /// A grow-only set: `add`, `read`.
+    Set,
+    /// A counter: `add` (a signed delta), `read`.
+    Counter,
+    /// A transaction of micro-ops: `txn`.
+    Txn,
+    /// Bank accounts: `transfer`, `read` (every balance).
+    Bank,
+}
+
 /// One operation to perform.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invocation {
-    /// `read`, `write` or `cas`.
+    /// What it acts on.
+    pub object: Object,
+    /// The history's `f`: `read`, `write`, `cas`, `add`, `txn`, `transfer`.
     pub f: &'static str,
-    /// The key.
-    pub key: String,
-    /// The argument: `null` for a read, the value for a write, `[from, to]` for a cas.
+    /// The key, for keyed objects.
+    pub key: Option<String>,
+    /// The argument: `null` for a read, the value for a write, `[from, to]` for a cas, the
+    /// element or delta for an add, the micro-ops of a txn, `{from, to, amount}` of a transfer.
     pub value: Value,
+}
+
+impl Invocation {
+    /// A keyed invocation.
+    pub fn keyed(object: Object, f: &'static str, key: impl Into<String>, value: Value) -> Invocation {
+        Invocation { object, f, key: Some(key.into()), value }
+    }
 }
 
 /// How an operation ended.

@@ -1,19 +1,27 @@
-//! `sunder-workloads`: what clients do. Seeded generators decide each operation; clients
-//! carry it to a node over the system's protocol and report how it ended, `ok`, `fail` or
-//! `info`, by the rule that makes a checker's verdict true: `fail` only when the node said
-//! the operation certainly did not happen.
+//! `sunder-workloads`: what clients do. A workload is one [`workload::WorkloadSpec`] value:
+//! its `-w` options, a seeded generator per worker, the final phase's operations and the
+//! checkers that judge it. A client speaks one protocol and reports how each operation ended,
+//! `ok`, `fail` or `info`, by the rule that makes a checker's verdict true: `fail` only when
+//! the node said the operation certainly did not happen.
 //!
 //! Layout:
 //! - [`invocation`]: [`invocation::Invocation`] and [`invocation::Completion`], the
 //!   generator-to-client and client-to-runner shapes.
-//! - [`register`]: the register workload's seeded generator (read, write, cas over K keys,
-//!   write values unique per key).
-//! - [`kv_client`]: the HTTP client for DESIGN.md's key-value protocol.
-//! - [`catalog`]: the workloads Sunder knows.
+//! - [`workload`]: the [`workload::Workload`] and [`workload::Generator`] seams, options and
+//!   the seeded-value rules every workload shares.
+//! - [`register`], [`set`], [`counter`]: the workloads.
+//! - [`catalog`]: the list of workloads Sunder knows.
+//! - [`client`]: the [`client::Client`] seam and the client for a system's protocol.
+//! - [`sunder_http`]: the client for Sunder's own HTTP protocol.
 
 pub mod catalog;
+pub mod client;
+pub mod counter;
 pub mod invocation;
-pub mod kv_client;
 pub mod register;
+pub mod set;
+pub mod sunder_http;
+pub mod workload;
 
-pub use invocation::{Completion, Invocation, Outcome};
+pub use invocation::{Completion, Invocation, Object, Outcome};
+pub use workload::{Generator, Workload, WorkloadSpec};

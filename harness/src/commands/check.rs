@@ -1,16 +1,25 @@
-//! `sunder check PATH`: re-judges a stored run folder (rewriting its `results.json`) or any
-//! history file (Sunder JSONL, Jepsen EDN/JSON/log lines, Porcupine kv), and exits with the
-//! verdict's code.
+//! `sunder check PATH`: re-judges a stored run folder (rewriting its `results.json` and
+//! report) or any history file (Sunder JSONL, Jepsen EDN/JSON/log lines, Porcupine kv), and
+//! exits with the verdict's code. A run folder is judged by its own workload's plan, as
+//! recorded in `test.json`; a bare file by `--model`, or by what its contents make
+//! unambiguous.
 
 use crate::cli::CheckArgs;
-use crate::judge::{self, Judgement, Limits};
+use crate::judge::{self, Limits};
 use crate::store::{RunDir, write_json};
 use anyhow::{Result, anyhow, bail};
+use serde_json::Value;
+use std::collections::BTreeSet;
 use std::io::Write;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
+use sunder_check::History;
+use sunder_check::counter::CounterSettings;
 use sunder_check::import::{self, Format};
 use sunder_check::linearizable::ModelKind;
+use sunder_check::plan::{Check, Plan};
+use sunder_check::set_full::SetFullSettings;
 
 /// Checks `args.path` and returns the verdict's exit code.
 pub fn run(args: CheckArgs) -> Result<u8> {
@@ -25,28 +34,29 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         Some(mib) => limits.memory_bytes = Some(mib << 20),
         None => {}
     }
-    let asked =
-        args.model.as_deref().map(Judgement::from_str).transpose().map_err(|e| anyhow!("--model: {e}"))?;
+    let asked = args.model.as_deref().map(Plan::from_str).transpose().map_err(|e| anyhow!("--model: {e}"))?;
     let format = Format::from_str(&args.format).map_err(|e| anyhow!("--format: {e}"))?;
     let results = if args.path.is_dir() {
         let dir = RunDir::open(&args.path);
-        let test = dir.read_test()?;
-        let judgement = match asked {
-            Some(j) => j,
-            None => judge::for_workload(&test.workload)?,
+        let plan = match asked {
+            Some(p) => p,
+            None => run_plan(&dir)?,
         };
         let imported = import::load(&dir.history(), Format::Jsonl)?;
-        let results = judge::judge(&imported.history, &judgement, imported.fail_semantics, limits);
+        let results = judge::judge(&imported.history, &plan, imported.fail_semantics, limits);
         write_json(&dir.results(), &results)?;
         crate::commands::report::render(&dir.path, &crate::runlog::RunLog::quiet());
         results
     } else {
         let imported = import::load(&args.path, format)?;
-        let judgement = match asked {
-            Some(j) => j,
-            None => default_judgement(imported.format, &imported.history)?,
+        let plan = match asked {
+            Some(p) => p,
+            None => match beside_run(&args.path, imported.format) {
+                Some(dir) => run_plan(&dir)?,
+                None => default_plan(imported.format, &imported.history)?,
+            },
         };
-        judge::judge(&imported.history, &judgement, imported.fail_semantics, limits)
+        judge::judge(&imported.history, &plan, imported.fail_semantics, limits)
     };
     let text = if args.json { serde_json::to_string_pretty(&results)? } else { judge::summary(&results) };
     // A closed pipe (`| head`) is the reader's choice, not a failure: the verdict still counts.
@@ -54,24 +64,42 @@ pub fn run(args: CheckArgs) -> Result<u8> {
     Ok(results.valid.exit_code() as u8)
 }
 
+/// The plan of a stored run: its workload's, with the options it ran with.
+fn run_plan(dir: &RunDir) -> Result<Plan> {
+    let test = dir.read_test()?;
+    judge::plan_for_run(&test.workload, &test.workload_options)
+}
+
+/// A Sunder history file inside a run folder (beside its `test.json`) is that run's.
+fn beside_run(path: &Path, format: Format) -> Option<RunDir> {
+    let dir = path.parent()?;
+    (format == Format::Jsonl && dir.join("test.json").is_file()).then(|| RunDir::open(dir))
+}
+
 /// What a file is checked for when `--model` is not given: only where it is unambiguous.
-fn default_judgement(format: Format, history: &sunder_check::History) -> Result<Judgement> {
-    let fs: std::collections::BTreeSet<&str> =
-        history.ops().iter().filter(|o| !o.is_nemesis()).map(|o| o.f.as_str()).collect();
-    Ok(match format {
-        // Sunder's own history: the register workload's full judgement.
-        Format::Jsonl => Judgement::Register,
+fn default_plan(format: Format, history: &History) -> Result<Plan> {
+    let client = || history.ops().iter().filter(|o| !o.is_nemesis());
+    let fs: BTreeSet<&str> = client().map(|o| o.f.as_str()).collect();
+    let only = |allowed: &[&str]| !fs.is_empty() && fs.iter().all(|f| allowed.contains(f));
+    let read_values = || client().filter(|o| o.f == "read" && o.kind == sunder_check::OpType::Ok).map(|o| &o.value);
+    Ok(Plan::one(match format {
         // Porcupine's kv format: a string register per key.
-        Format::PorcupineKv => Judgement::Linearizable(ModelKind::Kv),
+        Format::PorcupineKv => Check::Linearizable(ModelKind::Kv),
         // Jepsen's etcd log lines, as Porcupine checks them: a cas register starting at nil.
-        Format::JepsenLog => Judgement::Linearizable(ModelKind::CasRegister { initial: None }),
-        _ if fs.iter().all(|f| ["get", "put", "append"].contains(f)) => {
-            Judgement::Linearizable(ModelKind::Kv)
+        Format::JepsenLog => Check::Linearizable(ModelKind::CasRegister { initial: None }),
+        // Sunder's own history: the workload its ops belong to.
+        Format::Jsonl if only(&["read", "write", "cas"]) => Check::Linearizable(ModelKind::Kv),
+        Format::Jsonl if only(&["add", "read"]) && read_values().all(Value::is_array) => {
+            Check::SetFull(SetFullSettings::default())
         }
+        Format::Jsonl if only(&["add", "read"]) && read_values().all(Value::is_i64) => {
+            Check::Counter(CounterSettings::default())
+        }
+        _ if only(&["get", "put", "append"]) => Check::Linearizable(ModelKind::Kv),
         _ => bail!(
             "{format} files do not say what they model (functions seen: {}); pass --model, e.g. \
-             --model 'cas-register 0' (Knossos), --model bank, --model set-full",
+             --model 'cas-register 0' (Knossos), --model bank, --model set-full, --model counter",
             fs.into_iter().collect::<Vec<_>>().join(", ")
         ),
-    })
+    }))
 }

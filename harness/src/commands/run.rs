@@ -24,11 +24,17 @@ use sunder_check::history::{History, HistoryWriter, Strictness};
 use sunder_check::import::Format;
 use sunder_nemesis::schedule::{FaultKind, NemesisConfig, parse_faults};
 use sunder_nemesis::{Clock, Nemesis, NetKind, Network, NetworkConfig, Target};
-use sunder_workloads::kv_client::KvClient;
+use sunder_systems::SystemSpec;
+use sunder_workloads::Workload;
 use tokio::sync::watch;
 
 /// How long a node gets to become healthy.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(20);
+/// The main phase's length when `--time-limit` is not given and faults are injected: with
+/// the default 3 s interval, several windows of each default fault.
+const DEFAULT_TIME_LIMIT_WITH_FAULTS: f64 = 30.0;
+/// The main phase's length when `--time-limit` is not given and nothing is injected.
+const DEFAULT_TIME_LIMIT: f64 = 10.0;
 /// How long a cluster gets to elect a leader before clients start anyway.
 const LEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long nodes get to exit after SIGTERM before SIGKILL.
@@ -38,7 +44,7 @@ const NETNS_PORT: u16 = 7000;
 
 /// Runs a test and returns the verdict's exit code.
 pub fn run(args: RunArgs) -> Result<u8> {
-    let (mut test, faults, kind) = resolve(&args)?;
+    let Resolved { mut test, faults, net: kind, system, workload } = resolve(&args)?;
     let store = absolute(&args.store)?;
     let dir = RunDir::create(&store, &test.name, test.seed, SystemTime::now())?;
     let log = RunLog::create(&dir.log(), args.quiet)?;
@@ -68,6 +74,14 @@ pub fn run(args: RunArgs) -> Result<u8> {
         if faults.contains(&FaultKind::Latency) && network.kind() == NetKind::Netns {
             bail!("{}", sunder_nemesis::net::latency_unsupported());
         }
+        if !system.supports_backend(&network.kind().to_string()) {
+            bail!(
+                "{} runs only on the {} backend(s), not {}",
+                system.name,
+                system.capabilities.backends.join(", "),
+                network.kind()
+            );
+        }
         test.net = network.kind().to_string();
         // Still single-threaded here: after this, every socket lives in the test network.
         network.enter_control().context("cannot enter the control namespace")?;
@@ -79,7 +93,8 @@ pub fn run(args: RunArgs) -> Result<u8> {
         let specs = node_specs(&dir, &test.nodes, &network, clock.as_ref())?;
         dir.write_test(&test)?;
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        let outcome = rt.block_on(run_test(&args, &test, &faults, &dir, &log, network.clone(), clock, specs));
+        let parts = RunParts { system, workload, network: network.clone(), clock, specs };
+        let outcome = rt.block_on(run_test(&args, &test, &faults, &dir, &log, parts));
         drop(rt);
         // Idempotent: already done after a normal run; this covers an early error. Nodes are
         // stopped by now (a namespace lives on while a process is inside it).
@@ -93,15 +108,19 @@ pub fn run(args: RunArgs) -> Result<u8> {
     outcome
 }
 
-fn resolve(args: &RunArgs) -> Result<(TestSpec, Vec<FaultKind>, NetKind)> {
+/// Everything a run is made of, resolved and checked before anything starts.
+struct Resolved {
+    test: TestSpec,
+    faults: Vec<FaultKind>,
+    net: NetKind,
+    system: &'static SystemSpec,
+    workload: Arc<dyn Workload>,
+}
+
+fn resolve(args: &RunArgs) -> Result<Resolved> {
     let Some(system) = sunder_systems::catalog::find(&args.system) else {
-        let known: Vec<&str> = sunder_systems::catalog::SYSTEMS.iter().map(|s| s.name).collect();
-        bail!("unknown system {:?}; known: {}", args.system, known.join(", "));
+        bail!("unknown system {:?}; known: {}", args.system, sunder_systems::catalog::names().join(", "));
     };
-    if sunder_workloads::catalog::find(&args.workload).is_none() {
-        let known: Vec<&str> = sunder_workloads::catalog::WORKLOADS.iter().map(|w| w.name).collect();
-        bail!("unknown workload {:?}; known: {}", args.workload, known.join(", "));
-    }
     let n = args.nodes.unwrap_or(system.default_nodes);
     if n < system.min_nodes || n > system.max_nodes {
         bail!("{} runs with {} to {} nodes, not {n}", system.name, system.min_nodes, system.max_nodes);
@@ -111,10 +130,45 @@ fn resolve(args: &RunArgs) -> Result<(TestSpec, Vec<FaultKind>, NetKind)> {
     system
         .validate_options(options.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(anyhow::Error::msg)?;
-    if args.keys == 0 || args.concurrency == 0 {
-        bail!("--keys and --concurrency must be at least 1");
+    let mut workload_options: BTreeMap<String, String> =
+        args.workload_options.iter().map(|o| key_value(o)).collect::<Result<_>>().context("-w")?;
+    if let Some(k) = args.keys
+        && workload_options.insert("keys".into(), k.to_string()).is_some_and(|v| v != k.to_string())
+    {
+        bail!("--keys {k} and -w keys=... disagree; give one");
     }
-    for (flag, v) in [("--time-limit", args.time_limit), ("--nemesis-interval", args.nemesis_interval)] {
+    if !system.supports_workload(&args.workload) {
+        bail!(
+            "{} does not implement the {} workload; it supports: {}",
+            system.name,
+            args.workload,
+            system.capabilities.workloads.join(", ")
+        );
+    }
+    if !system.capabilities.cas && args.workload == "register" {
+        match workload_options.get("cas").map(String::as_str) {
+            Some("true") => bail!("{} has no honest compare-and-set; leave out -w cas=true", system.name),
+            _ => {
+                workload_options.insert("cas".into(), "false".into());
+            }
+        }
+    }
+    let workload: Arc<dyn Workload> = Arc::from(judge::workload(&args.workload, &workload_options)?);
+    if args.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    let kind: NetKind = args.net.parse().map_err(|e| anyhow::anyhow!("--net: {e}"))?;
+    let nemesis = args.nemesis.as_deref().unwrap_or(system.default_nemesis);
+    let faults = parse_faults(nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
+    if faults.contains(&FaultKind::Clock) && !system.capabilities.clock_faults {
+        bail!("clock faults do not reach {}'s nodes; leave clock out of --nemesis", system.name);
+    }
+    let time_limit = args.time_limit.unwrap_or(if faults.is_empty() {
+        DEFAULT_TIME_LIMIT
+    } else {
+        DEFAULT_TIME_LIMIT_WITH_FAULTS
+    });
+    for (flag, v) in [("--time-limit", time_limit), ("--nemesis-interval", args.nemesis_interval)] {
         if !(v > 0.0 && v.is_finite()) {
             bail!("{flag} must be a positive number of seconds");
         }
@@ -127,9 +181,6 @@ fn resolve(args: &RunArgs) -> Result<(TestSpec, Vec<FaultKind>, NetKind)> {
     {
         bail!("--rate must be a positive number of ops/s");
     }
-    let kind: NetKind = args.net.parse().map_err(|e| anyhow::anyhow!("--net: {e}"))?;
-    let nemesis = args.nemesis.as_deref().unwrap_or(system.default_nemesis);
-    let faults = parse_faults(nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
     let targets = match &args.nemesis_targets {
         Some(list) => list
             .split(',')
@@ -138,6 +189,9 @@ fn resolve(args: &RunArgs) -> Result<(TestSpec, Vec<FaultKind>, NetKind)> {
             .map_err(|e| anyhow::anyhow!("--nemesis-targets: {e}"))?,
         None => vec![],
     };
+    if !system.has_leader() && targets.iter().any(|t| t == Target::Leader.name()) {
+        bail!("{} has no leader, so --nemesis-targets leader cannot aim at one", system.name);
+    }
     let now = SystemTime::now();
     let nanos = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
     let seed = args.seed.unwrap_or(nanos % 1_000_000);
@@ -152,10 +206,11 @@ fn resolve(args: &RunArgs) -> Result<(TestSpec, Vec<FaultKind>, NetKind)> {
         system: system.name.to_string(),
         nodes: (1..=n).map(|i| format!("n{i}")).collect(),
         workload: args.workload.clone(),
-        keys: args.keys,
+        workload_options,
+        protocol: system.protocol.name().to_string(),
         concurrency: args.concurrency,
         rate: args.rate,
-        time_limit_s: args.time_limit,
+        time_limit_s: time_limit,
         seed,
         net: String::new(),
         nemesis: faults.iter().map(|f| f.name().to_string()).collect(),
@@ -167,7 +222,7 @@ fn resolve(args: &RunArgs) -> Result<(TestSpec, Vec<FaultKind>, NetKind)> {
         sunder_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: rfc3339(now),
     };
-    Ok((test, faults, kind))
+    Ok(Resolved { test, faults, net: kind, system, workload })
 }
 
 fn absolute(p: &std::path::Path) -> Result<std::path::PathBuf> {
@@ -194,19 +249,27 @@ fn node_specs(dir: &RunDir, ids: &[String], net: &Network, clock: Option<&Clock>
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a run's async part is handed: the system and workload, and the network, clock and
+/// node layout built while the harness was still single-threaded.
+struct RunParts {
+    system: &'static SystemSpec,
+    workload: Arc<dyn Workload>,
+    network: Arc<Network>,
+    clock: Option<Clock>,
+    specs: Vec<NodeSpec>,
+}
+
 async fn run_test(
     args: &RunArgs,
     test: &TestSpec,
     faults: &[FaultKind],
     dir: &RunDir,
     log: &RunLog,
-    network: Arc<Network>,
-    clock: Option<Clock>,
-    specs: Vec<NodeSpec>,
+    parts: RunParts,
 ) -> Result<u8> {
+    let RunParts { system, workload, network, clock, specs } = parts;
     let cluster = Arc::new(
-        Cluster::new(&test.system, test.options.clone(), specs)?.in_network(&test.run_id, network.clone()),
+        Cluster::new(system, test.options.clone(), specs)?.in_network(&test.run_id, network.clone()),
     );
     let http = reqwest::Client::builder().no_proxy().build()?;
     cluster.start_all()?;
@@ -223,13 +286,17 @@ async fn run_test(
     let history =
         if args.no_record { HistoryWriter::in_memory() } else { HistoryWriter::create(&dir.history())? };
     let rec = Arc::new(Recorder::new(history));
-    let client = KvClient::new(cluster.client_addrs(), Duration::from_millis(test.op_timeout_ms))?;
+    let client = sunder_workloads::client::for_protocol(
+        system.protocol,
+        cluster.client_addrs(),
+        Duration::from_millis(test.op_timeout_ms),
+    )?;
     let settings = RunSettings {
         concurrency: test.concurrency,
         rate: test.rate,
         time_limit: Duration::from_secs_f64(test.time_limit_s),
-        keys: test.keys,
         seed: test.seed,
+        nodes: cluster.ids(),
     };
 
     let mut cfg =
@@ -257,7 +324,8 @@ async fn run_test(
 
     let progress = crate::progress::start(rec.clone(), settings.time_limit, args.quiet);
     let (started, cpu_before) = (std::time::Instant::now(), harness_cpu_seconds());
-    let next_process = runner::main_phase(rec.clone(), client.clone(), &settings, stop_rx.clone()).await;
+    let next_process =
+        runner::main_phase(rec.clone(), client.clone(), workload.clone(), &settings, stop_rx.clone()).await;
     progress.abort();
     let completed = rec.counters.completed();
     let (secs, cpu) = (started.elapsed().as_secs_f64(), harness_cpu_seconds() - cpu_before);
@@ -288,7 +356,7 @@ async fn run_test(
         wait_leader(&cluster, log).await;
         tokio::time::sleep(Duration::from_secs_f64(test.recovery_s)).await;
     }
-    runner::final_phase(rec.clone(), client, test.keys, next_process).await;
+    runner::final_phase(rec.clone(), client, workload.as_ref(), &settings.nodes, next_process).await;
     signals.abort();
 
     let stopper = cluster.clone();
@@ -305,9 +373,8 @@ async fn run_test(
 
     let history = History::new(ops, Strictness::Strict)
         .map_err(|v| anyhow::anyhow!("recorded history is invalid: {v}"))?;
-    let judgement = judge::for_workload(&test.workload)?;
     let results =
-        judge::judge(&history, &judgement, Format::Jsonl.fail_semantics(), judge::Limits::default());
+        judge::judge(&history, &workload.plan(), Format::Jsonl.fail_semantics(), judge::Limits::default());
     write_json(&dir.results(), &results)?;
     log.info(judge::summary(&results));
     crate::commands::report::render(&dir.path, log);
@@ -328,8 +395,12 @@ fn harness_cpu_seconds() -> f64 {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
-/// Waits until some node says it leads, so clients do not start into an election.
+/// Waits until some node says it leads, so clients do not start into an election; a
+/// system without a leader waits for nothing.
 async fn wait_leader(cluster: &Cluster, log: &RunLog) {
+    if !cluster.system().has_leader() {
+        return;
+    }
     let deadline = tokio::time::Instant::now() + LEADER_TIMEOUT;
     while tokio::time::Instant::now() < deadline {
         if let Some(l) = sunder_nemesis::process::Cluster::leader(cluster).await {

@@ -1,0 +1,174 @@
+//! The client for Sunder's own HTTP protocol (DESIGN.md): registers, sets, counters,
+//! transactions and bank accounts. It reuses connections, bounds every operation by a
+//! timeout, and classifies the reply: `ok` on success, `fail` only for a definite refusal
+//! (`definite: true`, a 412 cas mismatch, a 409 abort or refusal) or a connection that
+//! could not be established (the request never left the client), and `info` for everything
+//! else, timeouts and connections broken mid-request included, because the request may
+//! have been applied. A definite refusal that names the leader is retried once at that
+//! leader.
+
+use crate::client::{Client, ClientError, Pending};
+use crate::invocation::{Completion, Invocation, Object, Outcome};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+use sunder_systems::protocol::ErrorReply;
+
+/// An HTTP client for every node of one cluster.
+#[derive(Debug, Clone)]
+pub struct SunderHttp {
+    http: reqwest::Client,
+    nodes: BTreeMap<String, SocketAddr>,
+}
+
+enum Reply {
+    Done(Completion),
+    /// Definitely not applied, and the node named a leader to try instead.
+    Redirect(Completion, String),
+}
+
+/// Which field of a `200` reply holds what an op returned, for the ops that return something.
+fn result_field(inv: &Invocation) -> Option<&'static str> {
+    match (inv.object, inv.f) {
+        (Object::Register | Object::Counter, "read") => Some("value"),
+        (Object::Set, "read") => Some("elements"),
+        (Object::Bank, "read") => Some("balances"),
+        (Object::Txn, _) => Some("ops"),
+        _ => None,
+    }
+}
+
+impl SunderHttp {
+    /// A client for `nodes` (id to client address) with a per-operation `timeout`.
+    pub fn new(nodes: BTreeMap<String, SocketAddr>, timeout: Duration) -> Result<SunderHttp, ClientError> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_max_idle_per_host(256)
+            .build()?;
+        Ok(SunderHttp { http, nodes })
+    }
+
+    /// Performs `inv` at `node`, following one leader redirect.
+    pub async fn perform(&self, node: &str, inv: &Invocation) -> Completion {
+        match self.attempt(node, inv).await {
+            Reply::Done(c) => c,
+            Reply::Redirect(_, leader) if leader != node && self.nodes.contains_key(&leader) => {
+                match self.attempt(&leader, inv).await {
+                    Reply::Done(c) | Reply::Redirect(c, _) => c,
+                }
+            }
+            Reply::Redirect(c, _) => c,
+        }
+    }
+
+    fn request(&self, addr: SocketAddr, inv: &Invocation) -> Result<reqwest::RequestBuilder, String> {
+        let key = || inv.key.as_deref().ok_or_else(|| format!("{} needs a key", inv.f));
+        let base = format!("http://{addr}");
+        Ok(match (inv.object, inv.f) {
+            (Object::Register, "read") => self.http.get(format!("{base}/kv/{}", key()?)),
+            (Object::Register, "write") => {
+                self.http.put(format!("{base}/kv/{}", key()?)).json(&json!({ "value": inv.value }))
+            }
+            (Object::Register, "cas") => self
+                .http
+                .post(format!("{base}/kv/{}/cas", key()?))
+                .json(&json!({ "from": inv.value[0], "to": inv.value[1] })),
+            (Object::Set, "read") => self.http.get(format!("{base}/set/{}", key()?)),
+            (Object::Set, "add") => {
+                self.http.post(format!("{base}/set/{}", key()?)).json(&json!({ "element": inv.value }))
+            }
+            (Object::Counter, "read") => self.http.get(format!("{base}/counter/{}", key()?)),
+            (Object::Counter, "add") => {
+                self.http.post(format!("{base}/counter/{}", key()?)).json(&json!({ "delta": inv.value }))
+            }
+            (Object::Txn, "txn") => self.http.post(format!("{base}/txn")).json(&json!({ "ops": inv.value })),
+            (Object::Bank, "read") => self.http.get(format!("{base}/accounts")),
+            (Object::Bank, "transfer") => self.http.post(format!("{base}/transfer")).json(&inv.value),
+            (object, f) => return Err(format!("no route for {f} on a {object:?}")),
+        })
+    }
+
+    async fn attempt(&self, node: &str, inv: &Invocation) -> Reply {
+        let completion = |outcome, value, error: Option<String>, unavailable| Completion {
+            outcome,
+            value,
+            node: node.to_string(),
+            error,
+            unavailable,
+        };
+        let done = |outcome, value, error| Reply::Done(completion(outcome, value, error, false));
+        let Some(&addr) = self.nodes.get(node) else {
+            return done(Outcome::Fail, inv.value.clone(), Some(format!("no such node {node}")));
+        };
+        let req = match self.request(addr, inv) {
+            Ok(r) => r,
+            Err(e) => return done(Outcome::Fail, inv.value.clone(), Some(e)),
+        };
+        let resp = match req.send().await {
+            Ok(r) => r,
+            // No connection was made, so no byte of the request was sent: certainly not applied.
+            Err(e) if e.is_connect() => {
+                return Reply::Done(completion(Outcome::Fail, inv.value.clone(), Some(describe(&e)), true));
+            }
+            Err(e) => return done(Outcome::Info, inv.value.clone(), Some(describe(&e))),
+        };
+        let status = resp.status();
+        let body = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => return done(Outcome::Info, inv.value.clone(), Some(describe(&e))),
+        };
+        if status.is_success() {
+            let Some(field) = result_field(inv) else { return done(Outcome::Ok, inv.value.clone(), None) };
+            return match serde_json::from_slice::<Value>(&body).ok().and_then(|v| v.get(field).cloned()) {
+                Some(v) => done(Outcome::Ok, v, None),
+                // A read that returned garbage tells us nothing, and changed nothing either; a
+                // transaction that did may have committed.
+                None if inv.object == Object::Txn => {
+                    done(Outcome::Info, inv.value.clone(), Some("unparseable transaction reply".into()))
+                }
+                None => done(Outcome::Fail, Value::Null, Some("unparseable read reply".into())),
+            };
+        }
+        if status.as_u16() == 412 && inv.f == "cas" {
+            return done(Outcome::Fail, inv.value.clone(), Some("cas mismatch".into()));
+        }
+        match serde_json::from_slice::<ErrorReply>(&body) {
+            Ok(e) if e.definite => {
+                let msg = format!("{status}: {}", e.error);
+                let unavailable = status.as_u16() == 503 || status.as_u16() == 421;
+                let c = completion(Outcome::Fail, inv.value.clone(), Some(msg), unavailable);
+                match e.leader {
+                    Some(l) => Reply::Redirect(c, l),
+                    None => Reply::Done(c),
+                }
+            }
+            Ok(e) => done(Outcome::Info, inv.value.clone(), Some(format!("{status}: {}", e.error))),
+            Err(_) => done(Outcome::Info, inv.value.clone(), Some(format!("{status} with no error body"))),
+        }
+    }
+}
+
+impl Client for SunderHttp {
+    fn invoke<'a>(&'a self, node: &'a str, inv: &'a Invocation) -> Pending<'a> {
+        Box::pin(self.perform(node, inv))
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timeout".into()
+    } else if e.is_connect() {
+        "connection refused or unreachable".into()
+    } else {
+        let mut s = e.to_string();
+        let mut src = std::error::Error::source(e);
+        while let Some(inner) = src {
+            s = format!("{s}: {inner}");
+            src = inner.source();
+        }
+        s
+    }
+}
