@@ -1,8 +1,9 @@
-//! The counter invariant, with Jepsen's semantics: the counter starts at a known value and
-//! only grows by `add` of non-negative amounts; every `ok` read must lie between the sum of
-//! acknowledged adds completed before the read began (lower bound) and the sum of every add
-//! invoked before the read completed that did not fail (upper bound: `info` and pending
-//! adds may have happened).
+//! The counter invariant, with Jepsen's semantics extended to decrements: the counter
+//! starts at a known value and changes by `add` of signed amounts; every `ok` read must lie
+//! between the lowest and highest values the adds allow. For non-negative adds that is
+//! Jepsen's rule: the sum of acknowledged adds completed before the read began (lower bound)
+//! and the sum of every add invoked before the read completed that did not fail (upper
+//! bound: `info` and pending adds may have happened). A decrement counts the other way.
 
 use crate::history::{History, OpType, Process};
 use crate::verdict::{Anomaly, CheckerResult};
@@ -19,12 +20,25 @@ pub struct CounterSettings {
     pub initial: i64,
 }
 
-/// Checks every `ok` read of a counter history against the bounds adds allow.
+/// What the adds seen so far allow, split by sign: a positive add raises the upper bound
+/// once it may have happened and the lower bound once it certainly has; a negative add the
+/// other way round. Sums are `i128`, so no history of `i64` adds can overflow them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    positive_certain: i128,
+    positive_possible: i128,
+    negative_certain: i128,
+    negative_possible: i128,
+}
+
+/// Checks every `ok` read of a counter history against the bounds adds allow. With only
+/// non-negative adds these are Jepsen's bounds; a negative add (a decrement) may lower the
+/// counter from its invocation on, and certainly has once acknowledged.
 pub fn check(history: &History, settings: &CounterSettings) -> CheckerResult {
     let ops = history.ops();
-    let mut lower = settings.initial;
-    let mut upper = settings.initial;
-    let mut pending: FxHashMap<Process, i64> = FxHashMap::default();
+    let initial = i128::from(settings.initial);
+    let mut sums = Sums::default();
+    let mut pending: FxHashMap<Process, Sums> = FxHashMap::default();
     let mut reads = 0usize;
     let mut errors = Vec::new();
     let mut error_count = 0usize;
@@ -33,18 +47,18 @@ pub fn check(history: &History, settings: &CounterSettings) -> CheckerResult {
             continue;
         }
         let amount = || match op.value.as_i64() {
-            Some(a) if a >= 0 => Ok(a),
+            Some(a) => Ok(i128::from(a)),
             _ => Err(CheckerResult::unknown(format!(
-                "op {}: a counter add must carry a non-negative integer, got {}",
+                "op {}: a counter add must carry an integer, got {}",
                 op.index, op.value
             ))),
         };
         match (op.f.as_str(), op.kind) {
             ("read", OpType::Invoke) => {
-                pending.insert(op.process, lower);
+                pending.insert(op.process, sums);
             }
             ("read", OpType::Ok) => {
-                let Some(low) = pending.remove(&op.process) else { continue };
+                let Some(at_invoke) = pending.remove(&op.process) else { continue };
                 let Some(value) = op.value.as_i64() else {
                     return CheckerResult::unknown(format!(
                         "op {}: a counter read must return an integer, got {}",
@@ -52,6 +66,11 @@ pub fn check(history: &History, settings: &CounterSettings) -> CheckerResult {
                     ));
                 };
                 reads += 1;
+                // Lowest: the adds certain before the read began, and every decrement that
+                // may have happened before it ended; highest, the other way round.
+                let low = initial + at_invoke.positive_certain + sums.negative_possible;
+                let upper = initial + sums.positive_possible + at_invoke.negative_certain;
+                let value = i128::from(value);
                 if value < low || value > upper {
                     error_count += 1;
                     if errors.len() < MAX_ANOMALIES {
@@ -63,7 +82,7 @@ pub fn check(history: &History, settings: &CounterSettings) -> CheckerResult {
                                 op.process
                             ),
                             ops: vec![inv, op.index],
-                            witness: json!({ "lower": low, "value": value, "upper": upper }),
+                            witness: json!({ "lower": low.to_string(), "value": value.to_string(), "upper": upper.to_string() }),
                         });
                     }
                 }
@@ -72,19 +91,24 @@ pub fn check(history: &History, settings: &CounterSettings) -> CheckerResult {
                 let failed = history.partner(pos).is_some_and(|c| ops[c].kind == OpType::Fail);
                 if !failed {
                     match amount() {
-                        Ok(a) => upper += a,
+                        Ok(a) if a >= 0 => sums.positive_possible += a,
+                        Ok(a) => sums.negative_possible += a,
                         Err(r) => return r,
                     }
                 }
             }
             ("add", OpType::Ok) => match amount() {
-                Ok(a) => lower += a,
+                Ok(a) if a >= 0 => sums.positive_certain += a,
+                Ok(a) => sums.negative_certain += a,
                 Err(r) => return r,
             },
             _ => {}
         }
     }
-    let details = json!({ "read-count": reads, "error-count": error_count, "final-bounds": [lower, upper] });
+    let lower = initial + sums.positive_certain + sums.negative_possible;
+    let upper = initial + sums.positive_possible + sums.negative_certain;
+    let bound = |b: i128| i64::try_from(b).map_or_else(|_| json!(b.to_string()), |v| json!(v));
+    let details = json!({ "read-count": reads, "error-count": error_count, "final-bounds": [bound(lower), bound(upper)] });
     if errors.is_empty() {
         let mut r = CheckerResult::valid().with_details(details);
         if reads == 0 {

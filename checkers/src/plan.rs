@@ -104,8 +104,10 @@ pub fn judge(history: &History, plan: &Plan, fail_semantics: FailSemantics, limi
         match check {
             Check::Linearizable(model) => {
                 let budget = Budget { time: Some(limits.time), memory_bytes: limits.memory_bytes };
-                let register_like =
-                    matches!(model, ModelKind::Kv | ModelKind::Register { .. } | ModelKind::CasRegister { .. });
+                let register_like = matches!(
+                    model,
+                    ModelKind::Kv | ModelKind::Register { .. } | ModelKind::CasRegister { .. }
+                );
                 let lin = linearizable::check(history, model.clone(), fail_semantics, &budget);
                 models.push(("linearizable".to_string(), lin.valid));
                 let held = lin.valid;

@@ -68,12 +68,11 @@ pub fn stats(history: &History) -> Stats {
 }
 
 /// The stats checker's result, with the counts as details: valid (it judges nothing),
-/// except for a history with no client op at all, which is `unknown`: there is nothing to
-/// judge.
+/// except for a history with no client op at all, where it does not apply (and says so).
 pub fn check(history: &History) -> CheckerResult {
     let s = stats(history);
     let r = if s.total.invoke == 0 {
-        CheckerResult::unknown("the history holds no client operation")
+        CheckerResult::not_applicable("the history holds no client operation")
     } else {
         CheckerResult::valid()
     };

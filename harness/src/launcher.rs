@@ -235,13 +235,14 @@ impl Cluster {
             let name = &rest[open + 1..close];
             let (what, arg) = name.split_once(':').unwrap_or((name, ""));
             let port = |addr: SocketAddr| -> Result<SocketAddr> {
-                let offset = if arg.is_empty() {
-                    0
-                } else {
-                    self.system.ports.iter().position(|p| *p == arg).ok_or_else(|| {
-                        anyhow!("{template:?}: {} has no port {arg:?}", self.system.name)
-                    })?
-                };
+                let offset =
+                    if arg.is_empty() {
+                        0
+                    } else {
+                        self.system.ports.iter().position(|p| *p == arg).ok_or_else(|| {
+                            anyhow!("{template:?}: {} has no port {arg:?}", self.system.name)
+                        })?
+                    };
                 Ok(SocketAddr::new(addr.ip(), addr.port() + offset as u16))
             };
             let cluster = |urls: bool| -> Result<String> {
@@ -387,7 +388,8 @@ impl sunder_nemesis::process::Cluster for Cluster {
         match self.system.leader {
             LeaderProbe::None => None,
             LeaderProbe::SunderStatus => {
-                sunder_nemesis::status::leader_from_status(&self.client_addrs(), Duration::from_millis(500)).await
+                sunder_nemesis::status::leader_from_status(&self.client_addrs(), Duration::from_millis(500))
+                    .await
             }
         }
     }

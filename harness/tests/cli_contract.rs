@@ -2,11 +2,11 @@
 //! holding a readable history, `results.json`, and the exit code of its verdict; bad
 //! arguments exit 3 with a message and start nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 mod support;
 
-use support::{TempDir, root_or_skip, sunder};
+use support::{TempDir, root_or_skip, shared_data, sunder};
 
 #[test]
 fn single_kv_run_is_valid_and_stores_history_results_and_report() {
@@ -96,18 +96,6 @@ fn check_names_file_and_line_of_a_malformed_history() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("h.jsonl:2:") && stderr.contains("still open"), "{stderr}");
-}
-
-fn shared_data() -> PathBuf {
-    let dir = std::env::var_os("SUNDER_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    assert!(
-        dir.join("MANIFEST.tsv").exists(),
-        "the external histories are missing at {}: put shared/ beside the repository or set SUNDER_DATA",
-        dir.display()
-    );
-    dir
 }
 
 #[test]

@@ -49,7 +49,8 @@ fn three_node_cluster_starts_healthy_and_teardown_leaves_no_process() {
         })
         .collect();
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_sunder"));
-    let cluster = Cluster::with_executable(exe, &sunder_systems::single_kv::SPEC, BTreeMap::new(), specs).unwrap();
+    let cluster =
+        Cluster::with_executable(exe, &sunder_systems::single_kv::SPEC, BTreeMap::new(), specs).unwrap();
     cluster.start_all().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -81,7 +82,8 @@ fn killing_a_node_reaps_it_and_restart_reuses_its_data_dir() {
         env: vec![],
     };
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_sunder"));
-    let cluster = Cluster::with_executable(exe, &sunder_systems::single_kv::SPEC, BTreeMap::new(), vec![spec]).unwrap();
+    let cluster =
+        Cluster::with_executable(exe, &sunder_systems::single_kv::SPEC, BTreeMap::new(), vec![spec]).unwrap();
     cluster.start_all().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();

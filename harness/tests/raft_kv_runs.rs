@@ -9,94 +9,15 @@
 //! Seeds are fixed, and every setting was chosen so the verdict does not hinge on timing
 //! (each was checked over several seeds on a loaded 2-core machine).
 
-use serde_json::Value;
-use std::sync::Mutex;
-
 mod support;
 
-use support::{TempDir, running_as_root, sunder};
+use support::{Finished, assert_backend};
 
-/// One run at a time in this test binary.
-static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// What a finished run left behind.
-struct Finished {
-    code: Option<i32>,
-    results: Value,
-    test: Value,
-    /// stderr and `sunder.log`, for failure messages (the store is gone by then).
-    context: String,
-}
-
-impl Finished {
-    fn anomaly_kinds(&self) -> Vec<String> {
-        let mut kinds: Vec<String> = self.results["anomalies"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|x| x["kind"].as_str().map(str::to_string)).collect())
-            .unwrap_or_default();
-        kinds.sort();
-        kinds.dedup();
-        kinds
-    }
-
-    /// Why each checker that did not say valid said so, and the first anomaly in full.
-    fn reasons(&self) -> String {
-        let mut out = String::new();
-        if let Some(checkers) = self.results["checkers"].as_object() {
-            for (name, c) in checkers.iter().filter(|(_, c)| c["valid"] != true) {
-                out.push_str(&format!("  {name}: {} ({})\n", c["valid"], c["reason"]));
-            }
-        }
-        if let Some(first) = self.results["anomalies"].get(0) {
-            out.push_str(&format!("  first anomaly: {} {}\n", first["kind"], first["explanation"]));
-        }
-        out
-    }
-
-    fn summary(&self) -> String {
-        format!(
-            "exit {:?}, valid {}, models {}, anomaly kinds {:?}, stats {}\n{}{}",
-            self.code,
-            self.results["valid"],
-            self.results["models"],
-            self.anomaly_kinds(),
-            self.results["stats"]["total"],
-            self.reasons(),
-            self.context
-        )
-    }
-}
-
-/// Runs `sunder run --system raft-kv` with `args`, quietly, in a fresh store. When
-/// `SUNDER_REQUIRE_NETNS` is set the network backend is forced to netns, so a machine
-/// that should isolate nodes in namespaces cannot silently fall back to the proxies.
+/// Runs `sunder run --system raft-kv` with `args` in a fresh store (see [`support::run`]).
 fn raft_run(tag: &str, args: &[&str]) -> Finished {
-    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let store = TempDir::new(&format!("raft-{tag}"));
-    let mut cmd = sunder();
-    cmd.args(["run", "--system", "raft-kv", "--quiet"]).args(args).arg("--store").arg(store.path());
-    if std::env::var_os("SUNDER_REQUIRE_NETNS").is_some() && !args.contains(&"--net") {
-        cmd.args(["--net", "netns"]);
-    }
-    let out = cmd.output().expect("cannot start the sunder binary");
-    let run = store.path().join("latest");
-    let log = std::fs::read_to_string(run.join("sunder.log")).unwrap_or_default();
-    let context = format!("stderr:\n{}\nsunder.log:\n{log}", String::from_utf8_lossy(&out.stderr));
-    let read_json = |name: &str| -> Value {
-        let text = std::fs::read_to_string(run.join(name))
-            .unwrap_or_else(|e| panic!("no {name} ({e}); exit {:?}\n{context}", out.status.code()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"))
-    };
-    let results = read_json("results.json");
-    let test = read_json("test.json");
-    Finished { code: out.status.code(), results, test, context }
-}
-
-/// On a root machine the run must have used namespaces (that is what these tests are for).
-fn assert_backend(run: &Finished, expected_when_root: &str) {
-    if running_as_root() {
-        assert_eq!(run.test["net"], expected_when_root, "{}", run.summary());
-    }
+    let mut all = vec!["--system", "raft-kv"];
+    all.extend_from_slice(args);
+    support::run(&format!("raft-{tag}"), &all)
 }
 
 #[test]

@@ -24,8 +24,8 @@ pub mod config;
 pub mod kv;
 pub mod node;
 pub mod protocol;
-pub mod routes;
 pub mod raft;
+pub mod routes;
 pub mod single_kv;
 pub mod spec;
 

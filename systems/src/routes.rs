@@ -35,7 +35,10 @@ pub fn router<R: Replica>(replica: Arc<R>) -> Router {
         .with_state(replica)
 }
 
-async fn kv_read<R: Replica>(State(r): State<Arc<R>>, Path(key): Path<String>) -> Result<Json<ReadReply>, ApiError> {
+async fn kv_read<R: Replica>(
+    State(r): State<Arc<R>>,
+    Path(key): Path<String>,
+) -> Result<Json<ReadReply>, ApiError> {
     Ok(Json(ReadReply { value: r.read(Command::Get { key }).await? }))
 }
 

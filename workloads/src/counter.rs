@@ -75,7 +75,11 @@ mod tests {
     fn decrements_only_when_asked() {
         let deltas = |negative| {
             let mut g = CounterWorkload { keys: 2, negative }.generator(4, 0, 1);
-            (0..500).map(|_| g.next_op()).filter(|o| o.f == "add").map(|o| o.value.as_i64().unwrap()).collect::<Vec<_>>()
+            (0..500)
+                .map(|_| g.next_op())
+                .filter(|o| o.f == "add")
+                .map(|o| o.value.as_i64().unwrap())
+                .collect::<Vec<_>>()
         };
         assert!(deltas(false).iter().all(|&d| (1..=5).contains(&d)));
         let mixed = deltas(true);

@@ -4,9 +4,7 @@
 //! cas expects the last value its worker saw, so that it succeeds often enough to matter.
 
 use crate::invocation::{Completion, Invocation, Object, Outcome};
-use crate::workload::{
-    Generator, OptionSpec, Workload, WorkloadSpec, key_name, unique_value, worker_rng,
-};
+use crate::workload::{Generator, OptionSpec, Workload, WorkloadSpec, key_name, unique_value, worker_rng};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
@@ -43,7 +41,9 @@ impl Workload for Register {
     }
 
     fn final_ops(&self) -> Vec<Invocation> {
-        (0..self.keys).map(|k| Invocation::keyed(Object::Register, "read", key_name(k), Value::Null)).collect()
+        (0..self.keys)
+            .map(|k| Invocation::keyed(Object::Register, "read", key_name(k), Value::Null))
+            .collect()
     }
 
     fn plan(&self) -> Plan {
@@ -105,7 +105,8 @@ impl Generator for RegisterGenerator {
 
     /// An ok read or write, or a successful cas, is the latest value this worker knows.
     fn observe(&mut self, inv: &Invocation, done: &Completion) {
-        let Some(k) = inv.key.as_deref().and_then(|k| k.strip_prefix('k')).and_then(|i| i.parse::<usize>().ok())
+        let Some(k) =
+            inv.key.as_deref().and_then(|k| k.strip_prefix('k')).and_then(|i| i.parse::<usize>().ok())
         else {
             return;
         };

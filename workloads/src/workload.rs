@@ -75,11 +75,12 @@ impl WorkloadOptions {
     fn raw(&self, key: &str) -> &str {
         match self.given.get(key) {
             Some(v) => v,
-            None => {
-                self.declared.iter().find(|o| o.key == key).map(|o| o.default).unwrap_or_else(|| {
-                    panic!("workload option {key} is read but not declared")
-                })
-            }
+            None => self
+                .declared
+                .iter()
+                .find(|o| o.key == key)
+                .map(|o| o.default)
+                .unwrap_or_else(|| panic!("workload option {key} is read but not declared")),
         }
     }
 

@@ -80,7 +80,10 @@ pub fn check_view(
             "no read, write or cas took effect ({} other client ops ignored), so there is nothing to judge",
             rh.ignored
         );
-        return MODELS.iter().map(|m| (m.to_string(), CheckerResult::unknown(reason.clone()))).collect();
+        return MODELS
+            .iter()
+            .map(|m| (m.to_string(), CheckerResult::not_applicable(reason.clone())))
+            .collect();
     }
     let causal = causal::check_register_within(rh, &CausalBudget::default()).into_named();
     // The search is the one costly check: skip it when a polynomial check already

@@ -81,7 +81,8 @@ fn default_plan(format: Format, history: &History) -> Result<Plan> {
     let client = || history.ops().iter().filter(|o| !o.is_nemesis());
     let fs: BTreeSet<&str> = client().map(|o| o.f.as_str()).collect();
     let only = |allowed: &[&str]| !fs.is_empty() && fs.iter().all(|f| allowed.contains(f));
-    let read_values = || client().filter(|o| o.f == "read" && o.kind == sunder_check::OpType::Ok).map(|o| &o.value);
+    let read_values =
+        || client().filter(|o| o.f == "read" && o.kind == sunder_check::OpType::Ok).map(|o| &o.value);
     Ok(Plan::one(match format {
         // Porcupine's kv format: a string register per key.
         Format::PorcupineKv => Check::Linearizable(ModelKind::Kv),

@@ -6,8 +6,8 @@
 //! fsync here never stalls the HTTP runtime, which talks to this thread through a
 //! channel.
 
-use crate::kv::{Command, KvStore, Outcome};
 use crate::config::wall_clock_ms;
+use crate::kv::{Command, KvStore, Outcome};
 use crate::protocol::ApiError;
 use crate::raft::core::{CoreConfig, CoreStatus, RaftCore, Ready};
 use crate::raft::message::{Message, NodeId, Payload};
@@ -217,16 +217,14 @@ impl Driver {
                 let value = self.kv.read(&read.query).unwrap_or_default();
                 let _ = read.reply.send(Ok(value));
             }
-            ReadPath::Log => {
-                match self.core.propose(read.query.clone()) {
-                    Ok((index, term)) => {
-                        self.log_reads.entry(index).or_default().push((term, read));
-                    }
-                    Err(e) => {
-                        let _ = read.reply.send(Err(not_leader(e.leader)));
-                    }
+            ReadPath::Log => match self.core.propose(read.query.clone()) {
+                Ok((index, term)) => {
+                    self.log_reads.entry(index).or_default().push((term, read));
                 }
-            }
+                Err(e) => {
+                    let _ = read.reply.send(Err(not_leader(e.leader)));
+                }
+            },
             ReadPath::Lease if self.lease_valid() => {
                 let index = self.core.status().commit_index;
                 self.applied_reads.push((index, read));

@@ -5,13 +5,13 @@
 //! replies travel back as messages of their own). One sender task per peer batches
 //! whatever the driver queued into a single request over a reused connection.
 
-use crate::kv::{Command, Outcome};
 use crate::config::{NodeConfig, NodeError, wall_clock_ms};
+use crate::kv::{Command, Outcome};
 use crate::protocol::ApiError;
-use crate::routes::Replica;
 use crate::raft::driver::{self, Driver, Event};
 use crate::raft::message::Message;
 use crate::raft::options::RaftOptions;
+use crate::routes::Replica;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -43,7 +43,10 @@ struct Node {
 type Shared = Arc<Node>;
 
 /// Serves a raft-kv node on `cfg.listen` until `shutdown` resolves.
-pub async fn serve(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), NodeError> {
+pub async fn serve(
+    cfg: NodeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
     serve_on(listener, cfg, shutdown).await
 }
@@ -80,7 +83,12 @@ pub async fn serve_on(
     let (events, thread) = driver::spawn(driver);
     let node = Arc::new(Node { id: cfg.id.clone(), events: events.clone(), request_timeout });
     let app = crate::routes::router(node.clone())
-        .merge(Router::new().route("/status", get(status)).route("/raft/messages", post(inbound)).with_state(node))
+        .merge(
+            Router::new()
+                .route("/status", get(status))
+                .route("/raft/messages", post(inbound))
+                .with_state(node),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY));
     // The driver ending (a disk failure) also stops the server: a node that cannot
     // persist must not keep answering.
