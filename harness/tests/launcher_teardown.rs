@@ -211,3 +211,59 @@ fn ctrl_c_ends_the_run_early_with_teardown_and_results() {
     assert!(run.join("results.json").exists(), "results are written after Ctrl-C");
     assert!(!alive(node_pid), "node outlived the run");
 }
+
+/// An external program described only by its spec: the `sunder` binary itself, started
+/// through an argument template rather than as a built-in node, with a health probe of its
+/// own. The template's placeholders must be filled from the node's layout, the node must
+/// carry its run id in its environment, and teardown must leave nothing behind.
+#[test]
+fn an_external_program_starts_from_its_argument_template_and_is_torn_down() {
+    use sunder_systems::spec::{Program, SystemSpec};
+    let exe: &'static str = Box::leak(env!("CARGO_BIN_EXE_sunder").to_string().into_boxed_str());
+    let spec: &'static SystemSpec = Box::leak(Box::new(SystemSpec {
+        name: "external-single-kv",
+        program: Program::External {
+            command: exe,
+            args: &["node", "single-kv", "--id", "{id}", "--listen", "{listen:client}", "--data", "{data}"],
+        },
+        health: sunder_systems::spec::HealthProbe::HttpGet("/kv/health-probe"),
+        ..sunder_systems::single_kv::SPEC
+    }));
+    let tmp = TempDir::new("external");
+    let addr = free_local_addr().unwrap();
+    let node = NodeSpec {
+        id: "n1".into(),
+        listen: addr,
+        client_addr: addr,
+        peers: BTreeMap::new(),
+        dir: tmp.path().join("n1"),
+        env: vec![],
+    };
+    let network = std::sync::Arc::new(
+        sunder_nemesis::Network::create(&sunder_nemesis::NetworkConfig {
+            kind: sunder_nemesis::NetKind::Local,
+            run_id: "e0e0e0e0".into(),
+            nodes: vec!["n1".into()],
+            port: 7000,
+            seed: 1,
+        })
+        .unwrap(),
+    );
+    let cluster = Cluster::with_executable(PathBuf::from(exe), spec, BTreeMap::new(), vec![node])
+        .unwrap()
+        .in_network("e0e0e0e0", network);
+    cluster.start_all().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    rt.block_on(cluster.wait_healthy(&http, Duration::from_secs(20))).unwrap();
+    let pid = cluster.pid("n1").unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let args: Vec<String> =
+        cmdline.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into()).collect();
+    let data = tmp.path().join("n1/data").display().to_string();
+    assert_eq!(&args[1..], ["node", "single-kv", "--id", "n1", "--listen", &addr.to_string(), "--data", &data]);
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    assert!(environ.split(|b| *b == 0).any(|v| v == b"SUNDER_RUN_ID=e0e0e0e0"), "no run id in the environment");
+    cluster.stop_all(Duration::from_secs(3));
+    assert!(wait_dead(pid, Duration::from_secs(5)), "external node {pid} survived teardown");
+}

@@ -9,11 +9,13 @@
 
 use crate::client::{Client, ClientError, Pending};
 use crate::invocation::{Completion, Invocation, Object, Outcome};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
-use sunder_systems::protocol::ErrorReply;
+use sunder_systems::protocol::{
+    CasRequest, CounterAddRequest, ErrorReply, MicroOp, SetAddRequest, TransferRequest, TxnBody, WriteRequest,
+};
 
 /// An HTTP client for every node of one cluster.
 #[derive(Debug, Clone)]
@@ -64,29 +66,42 @@ impl SunderHttp {
         }
     }
 
+    /// The HTTP request for `inv`, its body built from the protocol's own wire types.
     fn request(&self, addr: SocketAddr, inv: &Invocation) -> Result<reqwest::RequestBuilder, String> {
         let key = || inv.key.as_deref().ok_or_else(|| format!("{} needs a key", inv.f));
         let base = format!("http://{addr}");
+        let body = |what: &str| format!("{} of a {:?} needs {what}, got {}", inv.f, inv.object, inv.value);
         Ok(match (inv.object, inv.f) {
             (Object::Register, "read") => self.http.get(format!("{base}/kv/{}", key()?)),
-            (Object::Register, "write") => {
-                self.http.put(format!("{base}/kv/{}", key()?)).json(&json!({ "value": inv.value }))
-            }
+            (Object::Register, "write") => self
+                .http
+                .put(format!("{base}/kv/{}", key()?))
+                .json(&WriteRequest { value: inv.value.clone() }),
             (Object::Register, "cas") => self
                 .http
                 .post(format!("{base}/kv/{}/cas", key()?))
-                .json(&json!({ "from": inv.value[0], "to": inv.value[1] })),
+                .json(&CasRequest { from: inv.value[0].clone(), to: inv.value[1].clone() }),
             (Object::Set, "read") => self.http.get(format!("{base}/set/{}", key()?)),
-            (Object::Set, "add") => {
-                self.http.post(format!("{base}/set/{}", key()?)).json(&json!({ "element": inv.value }))
-            }
+            (Object::Set, "add") => self
+                .http
+                .post(format!("{base}/set/{}", key()?))
+                .json(&SetAddRequest { element: inv.value.clone() }),
             (Object::Counter, "read") => self.http.get(format!("{base}/counter/{}", key()?)),
             (Object::Counter, "add") => {
-                self.http.post(format!("{base}/counter/{}", key()?)).json(&json!({ "delta": inv.value }))
+                let delta = inv.value.as_i64().ok_or_else(|| body("an integer delta"))?;
+                self.http.post(format!("{base}/counter/{}", key()?)).json(&CounterAddRequest { delta })
             }
-            (Object::Txn, "txn") => self.http.post(format!("{base}/txn")).json(&json!({ "ops": inv.value })),
+            (Object::Txn, "txn") => {
+                let ops: Vec<MicroOp> =
+                    serde_json::from_value(inv.value.clone()).map_err(|_| body("[[f, key, value], ...]"))?;
+                self.http.post(format!("{base}/txn")).json(&TxnBody { ops })
+            }
             (Object::Bank, "read") => self.http.get(format!("{base}/accounts")),
-            (Object::Bank, "transfer") => self.http.post(format!("{base}/transfer")).json(&inv.value),
+            (Object::Bank, "transfer") => {
+                let t: TransferRequest =
+                    serde_json::from_value(inv.value.clone()).map_err(|_| body("{from, to, amount}"))?;
+                self.http.post(format!("{base}/transfer")).json(&t)
+            }
             (object, f) => return Err(format!("no route for {f} on a {object:?}")),
         })
     }

@@ -137,6 +137,13 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
     {
         bail!("--keys {k} and -w keys=... disagree; give one");
     }
+    if sunder_workloads::catalog::find(&args.workload).is_none() {
+        bail!(
+            "unknown workload {:?}; known: {}",
+            args.workload,
+            sunder_workloads::catalog::names().join(", ")
+        );
+    }
     if !system.supports_workload(&args.workload) {
         bail!(
             "{} does not implement the {} workload; it supports: {}",
