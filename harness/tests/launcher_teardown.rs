@@ -258,12 +258,21 @@ fn an_external_program_starts_from_its_argument_template_and_is_torn_down() {
     rt.block_on(cluster.wait_healthy(&http, Duration::from_secs(20))).unwrap();
     let pid = cluster.pid("n1").unwrap();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    let args: Vec<String> =
-        cmdline.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into()).collect();
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into())
+        .collect();
     let data = tmp.path().join("n1/data").display().to_string();
-    assert_eq!(&args[1..], ["node", "single-kv", "--id", "n1", "--listen", &addr.to_string(), "--data", &data]);
+    assert_eq!(
+        &args[1..],
+        ["node", "single-kv", "--id", "n1", "--listen", &addr.to_string(), "--data", &data]
+    );
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
-    assert!(environ.split(|b| *b == 0).any(|v| v == b"SUNDER_RUN_ID=e0e0e0e0"), "no run id in the environment");
+    assert!(
+        environ.split(|b| *b == 0).any(|v| v == b"SUNDER_RUN_ID=e0e0e0e0"),
+        "no run id in the environment"
+    );
     cluster.stop_all(Duration::from_secs(3));
     assert!(wait_dead(pid, Duration::from_secs(5)), "external node {pid} survived teardown");
 }

@@ -93,8 +93,11 @@ async fn successes_are_ok_and_reads_record_what_they_returned() {
 async fn definite_refusals_and_cas_mismatches_are_fail() {
     let cas = register("cas", json!([1, 2]));
     assert_eq!(outcome_of(Answer::Reply(412, "{}"), &cas).await.outcome, Outcome::Fail);
-    let c = outcome_of(Answer::Reply(503, r#"{"error":"no leader","definite":true}"#), &register("write", json!(1)))
-        .await;
+    let c = outcome_of(
+        Answer::Reply(503, r#"{"error":"no leader","definite":true}"#),
+        &register("write", json!(1)),
+    )
+    .await;
     assert_eq!(c.outcome, Outcome::Fail);
     assert!(c.unavailable, "a 503 refusal should make the worker back off");
     let txn = Invocation { object: Object::Txn, f: "txn", key: None, value: json!([["r", "x", null]]) };

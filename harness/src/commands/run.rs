@@ -144,6 +144,10 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
             sunder_workloads::catalog::names().join(", ")
         );
     }
+    // Recorded whole, defaults included, so test.json says exactly what ran.
+    for o in sunder_workloads::catalog::find(&args.workload).map_or(&[][..], |w| w.options) {
+        workload_options.entry(o.key.to_string()).or_insert_with(|| o.default.to_string());
+    }
     if !system.supports_workload(&args.workload) {
         bail!(
             "{} does not implement the {} workload; it supports: {}",
@@ -153,12 +157,10 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
         );
     }
     if !system.capabilities.cas && args.workload == "register" {
-        match workload_options.get("cas").map(String::as_str) {
-            Some("true") => bail!("{} has no honest compare-and-set; leave out -w cas=true", system.name),
-            _ => {
-                workload_options.insert("cas".into(), "false".into());
-            }
+        if args.workload_options.iter().any(|o| o == "cas=true") {
+            bail!("{} has no honest compare-and-set; leave out -w cas=true", system.name);
         }
+        workload_options.insert("cas".into(), "false".into());
     }
     let workload: Arc<dyn Workload> = Arc::from(judge::workload(&args.workload, &workload_options)?);
     if args.concurrency == 0 {
