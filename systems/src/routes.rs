@@ -1,12 +1,13 @@
-//! The client routes of DESIGN.md's protocol (registers, sets, counters) written once for
+//! The client routes of DESIGN.md's protocol (registers, sets, counters, transactions and
+//! the bank) written once for
 //! every system that applies [`Command`]s to a [`crate::kv::KvStore`]: single-kv applies them
 //! under a lock, raft-kv through its log. A system implements [`Replica`] (how a write and a
 //! read reach its state machine) and merges [`router`] with its own `/status` and peer routes.
 
 use crate::kv::{Command, Outcome};
 use crate::protocol::{
-    ApiError, CasRequest, CounterAddRequest, CounterReadReply, ReadReply, SetAddRequest, SetReadReply,
-    WriteRequest,
+    ApiError, BalancesReply, CasRequest, CounterAddRequest, CounterReadReply, ReadReply, SetAddRequest,
+    SetReadReply, TransferRequest, TxnBody, WriteRequest,
 };
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -32,6 +33,9 @@ pub fn router<R: Replica>(replica: Arc<R>) -> Router {
         .route("/kv/{key}/cas", post(kv_cas::<R>))
         .route("/set/{key}", get(set_read::<R>).post(set_add::<R>))
         .route("/counter/{key}", get(counter_read::<R>).post(counter_add::<R>))
+        .route("/txn", post(txn::<R>))
+        .route("/transfer", post(transfer::<R>))
+        .route("/accounts", get(accounts::<R>))
         .with_state(replica)
 }
 
@@ -100,4 +104,40 @@ async fn counter_read<R: Replica>(
         Some(value) => Ok(Json(CounterReadReply { value })),
         None => Err(ApiError::definite(StatusCode::INTERNAL_SERVER_ERROR, "counter is not an integer")),
     }
+}
+
+/// A refusal of the state machine: certainly not applied.
+fn refused(why: String) -> ApiError {
+    ApiError::definite(StatusCode::UNPROCESSABLE_ENTITY, why)
+}
+
+async fn txn<R: Replica>(State(r): State<Arc<R>>, Json(req): Json<TxnBody>) -> Result<Json<Value>, ApiError> {
+    let command = Command::Txn { ops: req.ops };
+    let done = if command.is_read() {
+        r.read(command).await?
+    } else {
+        match r.write(command).await? {
+            Outcome::Value(v) => v,
+            Outcome::Refused(why) => return Err(refused(why)),
+            other => return Err(refused(format!("unexpected outcome {other:?}"))),
+        }
+    };
+    Ok(Json(json!({ "ops": done })))
+}
+
+async fn transfer<R: Replica>(
+    State(r): State<Arc<R>>,
+    Json(req): Json<TransferRequest>,
+) -> Result<Json<Value>, ApiError> {
+    match r.write(Command::Transfer { from: req.from, to: req.to, amount: req.amount }).await? {
+        Outcome::Done => Ok(Json(json!({}))),
+        Outcome::Refused(why) => Err(refused(why)),
+        _ => Err(ApiError::definite(StatusCode::CONFLICT, "insufficient funds")),
+    }
+}
+
+async fn accounts<R: Replica>(State(r): State<Arc<R>>) -> Result<Json<BalancesReply>, ApiError> {
+    let balances = serde_json::from_value(r.read(Command::ReadAccounts).await?)
+        .map_err(|e| ApiError::definite(StatusCode::INTERNAL_SERVER_ERROR, format!("balances: {e}")))?;
+    Ok(Json(BalancesReply { balances }))
 }

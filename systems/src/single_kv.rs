@@ -23,14 +23,14 @@ pub const SPEC: SystemSpec = SystemSpec {
     default_nodes: 1,
     // One in-memory node: a partition cuts nothing and a kill loses everything by design.
     default_nemesis: "none",
-    options: &[],
+    options: &crate::kv::BANK_OPTIONS,
     program: Program::Builtin(|cfg, shutdown| Box::pin(serve(cfg, shutdown))),
     ports: &["client"],
     health: HealthProbe::HttpGet("/status"),
     leader: LeaderProbe::None,
     protocol: Protocol::SunderHttp,
     capabilities: Capabilities {
-        workloads: &["register", "set", "counter"],
+        workloads: &["register", "set", "counter", "bank", "list-append", "rw-register"],
         cas: true,
         backends: &["netns", "local"],
         clock_faults: true,
@@ -52,16 +52,17 @@ impl Replica for Node {
     }
 }
 
-/// The HTTP routes of a single-kv node.
-pub fn router(id: &str) -> Router {
-    let node = Arc::new(Node { id: id.to_string(), kv: Mutex::new(KvStore::default()) });
+/// The HTTP routes of a single-kv node holding `kv`.
+pub fn router(id: &str, kv: KvStore) -> Router {
+    let node = Arc::new(Node { id: id.to_string(), kv: Mutex::new(kv) });
     crate::routes::router(node.clone()).merge(Router::new().route("/status", get(status)).with_state(node))
 }
 
 /// Serves until `shutdown` resolves.
 pub async fn serve(cfg: NodeConfig, shutdown: Shutdown) -> Result<(), NodeError> {
+    let kv = crate::kv::initial_store(&cfg, &crate::kv::BANK_OPTIONS)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
-    axum::serve(listener, router(&cfg.id)).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, router(&cfg.id, kv)).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
 

@@ -4,7 +4,8 @@
 use crate::workload::WorkloadSpec;
 
 /// Every workload.
-pub const WORKLOADS: &[WorkloadSpec] = &[crate::register::SPEC, crate::set::SPEC, crate::counter::SPEC];
+pub const WORKLOADS: &[WorkloadSpec] =
+    &[crate::register::SPEC, crate::set::SPEC, crate::counter::SPEC, crate::bank::SPEC];
 
 /// Looks a workload up by name.
 pub fn find(name: &str) -> Option<&'static WorkloadSpec> {

@@ -9,11 +9,12 @@
 //!   generator-to-client and client-to-runner shapes.
 //! - [`workload`]: the [`workload::Workload`] and [`workload::Generator`] seams, options and
 //!   the seeded-value rules every workload shares.
-//! - [`register`], [`set`], [`counter`]: the workloads.
+//! - [`register`], [`set`], [`counter`], [`bank`]: the workloads.
 //! - [`catalog`]: the list of workloads Sunder knows.
 //! - [`client`]: the [`client::Client`] seam and the client for a system's protocol.
 //! - [`sunder_http`]: the client for Sunder's own HTTP protocol.
 
+pub mod bank;
 pub mod catalog;
 pub mod client;
 pub mod counter;

@@ -116,6 +116,14 @@ pub trait Workload: Send + Sync {
 
     /// The checkers that judge this workload's histories.
     fn plan(&self) -> Plan;
+
+    /// `-o` settings this workload needs of any system that declares the option (the bank's
+    /// accounts and starting balance), so the system starts in the state the checkers
+    /// assume. The harness applies each where the system declares the key, and refuses a
+    /// user's `-o` that contradicts it.
+    fn system_options(&self) -> Vec<(&'static str, String)> {
+        vec![]
+    }
 }
 
 /// A seeded source of operations for one worker.

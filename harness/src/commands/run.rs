@@ -163,6 +163,21 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
         workload_options.insert("cas".into(), "false".into());
     }
     let workload: Arc<dyn Workload> = Arc::from(judge::workload(&args.workload, &workload_options)?);
+    let mut options = options;
+    for (key, value) in workload.system_options() {
+        if system.option_default(key).is_none() {
+            continue;
+        }
+        match options.get(key) {
+            Some(given) if *given != value => bail!(
+                "-o {key}={given} contradicts the {} workload, which needs {key}={value} (set it with -w)",
+                args.workload
+            ),
+            _ => {
+                options.insert(key.to_string(), value);
+            }
+        }
+    }
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }

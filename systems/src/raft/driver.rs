@@ -101,6 +101,7 @@ impl Driver {
     pub fn open(
         id: &str,
         data: &Path,
+        kv: KvStore,
         opts: RaftOptions,
         peers: HashMap<NodeId, mpsc::UnboundedSender<Message>>,
     ) -> Result<Driver, StorageError> {
@@ -123,7 +124,7 @@ impl Driver {
         Ok(Driver {
             core,
             storage,
-            kv: KvStore::default(),
+            kv,
             opts,
             peers,
             writes: BTreeMap::new(),

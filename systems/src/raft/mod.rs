@@ -38,7 +38,7 @@ pub const SPEC: SystemSpec = SystemSpec {
     leader: LeaderProbe::SunderStatus,
     protocol: Protocol::SunderHttp,
     capabilities: Capabilities {
-        workloads: &["register", "set", "counter"],
+        workloads: &["register", "set", "counter", "bank", "list-append", "rw-register"],
         cas: true,
         backends: &["netns", "local"],
         clock_faults: true,

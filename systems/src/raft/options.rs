@@ -66,6 +66,8 @@ pub const OPTION_SPECS: &[OptionSpec] = &[
         default: "1000",
         doc: "how long a request waits for commit before an indefinite error (ms)",
     },
+    crate::kv::BANK_OPTIONS[0],
+    crate::kv::BANK_OPTIONS[1],
 ];
 
 /// Milliseconds per core tick.

@@ -59,6 +59,7 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
     let opts = RaftOptions::from_config(&cfg)?;
+    let kv = crate::kv::initial_store(&cfg, crate::raft::options::OPTION_SPECS)?;
     let client = reqwest::Client::builder()
         .no_proxy()
         .connect_timeout(Duration::from_millis(200))
@@ -76,7 +77,7 @@ pub async fn serve_on(
     let request_timeout = Duration::from_millis(opts.request_timeout_ms);
     let data = cfg.data.clone();
     let id = cfg.id.clone();
-    let driver = tokio::task::spawn_blocking(move || Driver::open(&id, &data, opts, peers))
+    let driver = tokio::task::spawn_blocking(move || Driver::open(&id, &data, kv, opts, peers))
         .await
         .map_err(|e| NodeError::Io(std::io::Error::other(e)))?
         .map_err(|e| NodeError::Io(std::io::Error::other(e)))?;
