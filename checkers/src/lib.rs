@@ -14,6 +14,7 @@
 //!   built from [`sequential`], [`causal`], [`session`] and [`convergence`].
 //! - [`bank`], [`counter`], [`set_full`], [`unique_ids`]: Jepsen's workload invariants.
 //! - [`export`]: any history as Jepsen EDN, for cross-checking with Knossos or Elle.
+//! - [`txn`]: isolation levels of transactional histories (list-append, rw-register), Elle-style.
 //!
 //! Checkers take a `&History` and return a `CheckerResult`; the harness composes them.
 
@@ -38,3 +39,4 @@ pub use verdict::{Anomaly, CheckerResult, Results, Validity};
 pub mod export;
 pub mod import;
 pub mod linearizable;
+pub mod txn;

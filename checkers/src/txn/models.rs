@@ -1,0 +1,102 @@
+//! The isolation ladder and what each anomaly rules out. The ladder, weakest first:
+//! read-uncommitted < read-committed < monotonic-atomic-view < repeatable-read and
+//! snapshot-isolation (incomparable) < serializable < strong-session-serializable <
+//! strict-serializable. An anomaly rules out the models that proscribe it and, by
+//! implication, every stronger model; a model holds when no anomaly rules it out and every
+//! search it depends on finished.
+
+use super::cycles::Decided;
+
+/// Every model, strongest first (the order `results.json` lists models in).
+pub const MODELS: [&str; 8] = [
+    "strict-serializable",
+    "strong-session-serializable",
+    "serializable",
+    "snapshot-isolation",
+    "repeatable-read",
+    "monotonic-atomic-view",
+    "read-committed",
+    "read-uncommitted",
+];
+
+/// The models directly stronger than `model`.
+fn stronger(model: &str) -> &'static [&'static str] {
+    match model {
+        "read-uncommitted" => &["read-committed"],
+        "read-committed" => &["monotonic-atomic-view"],
+        "monotonic-atomic-view" => &["repeatable-read", "snapshot-isolation"],
+        "repeatable-read" | "snapshot-isolation" => &["serializable"],
+        "serializable" => &["strong-session-serializable"],
+        "strong-session-serializable" => &["strict-serializable"],
+        _ => &[],
+    }
+}
+
+/// The weakest models an anomaly kind violates directly.
+fn proscribed_by(kind: &str) -> &'static [&'static str] {
+    let base = kind.trim_end_matches("-realtime").trim_end_matches("-process");
+    if kind.ends_with("-realtime") {
+        return &["strict-serializable"];
+    }
+    if kind.ends_with("-process") && base != kind {
+        return &["strong-session-serializable"];
+    }
+    match base {
+        "G0" | "internal" | "duplicate-elements" | "incompatible-order" | "cyclic-versions"
+        | "garbage-read" => &["read-uncommitted"],
+        "G1a" | "G1b" | "G1c" | "dirty-update" => &["read-committed"],
+        "fractured-read" => &["monotonic-atomic-view"],
+        "lost-update" | "G-single" | "G-nonadjacent" => &["repeatable-read", "snapshot-isolation"],
+        "G2-item" => &["repeatable-read"],
+        _ => &["serializable"],
+    }
+}
+
+/// Every model `kind` rules out, strongest first.
+pub fn ruled_out_by(kind: &str) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = vec![];
+    let mut todo: Vec<&'static str> = proscribed_by(kind).to_vec();
+    while let Some(m) = todo.pop() {
+        if !out.contains(&m) {
+            out.push(m);
+            todo.extend_from_slice(stronger(m));
+        }
+    }
+    MODELS.iter().copied().filter(|m| out.contains(m)).collect()
+}
+
+/// Whether the searches `model` depends on all finished.
+pub(crate) fn decided(model: &str, d: &Decided, inference_done: bool) -> bool {
+    inference_done
+        && match model {
+            "read-uncommitted" => d.g0,
+            "read-committed" | "monotonic-atomic-view" => d.g0 && d.g1c,
+            "repeatable-read" | "serializable" => d.g1c && d.full,
+            "snapshot-isolation" => d.g1c && d.si,
+            "strong-session-serializable" => d.full && d.process,
+            _ => d.full && d.process && d.realtime,
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn g2_item_rules_out_repeatable_read_but_not_snapshot_isolation() {
+        let out = ruled_out_by("G2-item");
+        assert!(out.contains(&"repeatable-read") && out.contains(&"serializable"));
+        assert!(!out.contains(&"snapshot-isolation"));
+    }
+
+    #[test]
+    fn realtime_cycles_rule_out_only_strict_serializability() {
+        assert_eq!(ruled_out_by("G-single-realtime"), vec!["strict-serializable"]);
+        assert_eq!(ruled_out_by("G1c-process"), vec!["strict-serializable", "strong-session-serializable"]);
+    }
+
+    #[test]
+    fn g0_rules_out_the_whole_ladder() {
+        assert_eq!(ruled_out_by("G0").len(), MODELS.len());
+    }
+}
