@@ -65,7 +65,7 @@ impl Successors for NoAdjacentRw<'_> {
     }
     fn successor(&self, s: u32, i: usize) -> Option<u32> {
         let (w, mask) = self.graph.nth(s >> 1, i / 2);
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             (mask & (WW | WR) != 0).then_some(w * 2)
         } else {
             (mask & RW != 0 && s & 1 == 0).then_some(w * 2 + 1)

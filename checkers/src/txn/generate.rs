@@ -59,6 +59,9 @@ impl Default for GenerateOptions {
     }
 }
 
+/// A planned transaction: (is an append, key, value) per micro-op.
+type Plan = Vec<(bool, usize, u64)>;
+
 struct Executor {
     rng: ChaCha8Rng,
     ops: Vec<Op>,
@@ -94,7 +97,7 @@ impl Executor {
         k
     }
 
-    fn plan(&mut self, max_ops: usize) -> Vec<(bool, usize, u64)> {
+    fn plan(&mut self, max_ops: usize) -> Plan {
         let n = self.rng.random_range(1..=max_ops.max(1));
         (0..n)
             .map(|_| {
@@ -189,8 +192,7 @@ pub fn list_append(opts: &GenerateOptions) -> History {
         let k = ex.fresh_key();
         ex.active.push(k);
     }
-    let mut workers: Vec<(u64, Option<Vec<(bool, usize, u64)>>)> =
-        (0..opts.processes.max(1)).map(|p| (p, None)).collect();
+    let mut workers: Vec<(u64, Option<Plan>)> = (0..opts.processes.max(1)).map(|p| (p, None)).collect();
     let inject_at = opts.inject.map(|_| ex.rng.random_range(0..opts.transactions.max(1)));
     let mut invoked = 0;
     let mut completed = 0;

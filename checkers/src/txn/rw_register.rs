@@ -134,15 +134,15 @@ pub(crate) fn infer(
     };
     if assume.sequential {
         let mut last: FxHashMap<(u64, u32), Touch> = FxHashMap::default();
-        for t in 0..tx.txns.len() {
-            if tx.txns[t].outcome != Outcome::Committed {
+        for (txn, mine) in tx.txns.iter().zip(&touches) {
+            if txn.outcome != Outcome::Committed {
                 continue;
             }
-            for x in &touches[t] {
-                if let Some(b) = last.get(&(tx.txns[t].process, x.key)) {
+            for x in mine {
+                if let Some(b) = last.get(&(txn.process, x.key)) {
                     link(&mut version_edges, b, x);
                 }
-                last.insert((tx.txns[t].process, x.key), *x);
+                last.insert((txn.process, x.key), *x);
             }
         }
     }
