@@ -175,13 +175,13 @@ fn identifies_incompatible_order() {
         ],
         false,
     );
-    assert_kind(&judge(&h, LA), "incompatible-order", "read-uncommitted", None);
+    assert_kind(&judge(&h, LA), "incompatible-order", "read-committed", None);
 }
 
 #[test]
 fn identifies_internal_inconsistency() {
     let h = history(&[(0, Done, json!([["append", "x", 1], ["r", "x", []]]))], false);
-    assert_kind(&judge(&h, LA), "internal", "read-uncommitted", None);
+    assert_kind(&judge(&h, LA), "internal", "read-committed", Some("read-uncommitted"));
 }
 
 #[test]
@@ -200,7 +200,7 @@ fn identifies_dirty_update() {
 #[test]
 fn identifies_garbage_read_only_when_asked() {
     let h = history(&[(0, Done, json!([["r", "x", 7]]))], false);
-    assert_kind(&judge(&h, RW), "garbage-read", "read-uncommitted", None);
+    assert_kind(&judge(&h, RW), "garbage-read", "read-committed", Some("read-uncommitted"));
     let quiet = check(&h, &TxnOptions { model: RW, ..Default::default() });
     assert_eq!(quiet.result.valid, Validity::Valid);
 }

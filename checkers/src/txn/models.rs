@@ -42,11 +42,21 @@ fn proscribed_by(kind: &str) -> &'static [&'static str] {
         return &["strong-session-serializable"];
     }
     match base {
-        "G0" | "internal" | "duplicate-elements" | "incompatible-order" | "cyclic-versions"
-        | "garbage-read" => &["read-uncommitted"],
-        "G1a" | "G1b" | "G1c" | "dirty-update" => &["read-committed"],
+        // Elle's PL-1 (read uncommitted) proscribes these: version orders must be total.
+        "G0" | "duplicate-elements" | "cyclic-versions" => &["read-uncommitted"],
+        // Elle: incompatible orders and dirty updates imply an aborted read (G1a). Plume
+        // (OOPSLA 2024, Theorem 3) puts thin-air reads and a transaction contradicting its
+        // own reads and writes (TAP-a, c, d, e) below read committed; Elle, whose ladder
+        // has read atomic, places `internal` there instead.
+        "G1a" | "G1b" | "G1c" | "dirty-update" | "incompatible-order" | "internal" | "garbage-read" => {
+            &["read-committed"]
+        }
+        // Bailis: monotonic atomic view forbids seeing only part of a transaction.
         "fractured-read" => &["monotonic-atomic-view"],
+        // Elle: lost update is proscribed by repeatable read and, through parallel SI's
+        // update atomicity, by snapshot isolation; SI proscribes G-single and G-nonadjacent.
         "lost-update" | "G-single" | "G-nonadjacent" => &["repeatable-read", "snapshot-isolation"],
+        // Adya: PL-2.99 proscribes G2-item; snapshot isolation allows write skew.
         "G2-item" => &["repeatable-read"],
         _ => &["serializable"],
     }
@@ -93,6 +103,12 @@ mod tests {
     fn realtime_cycles_rule_out_only_strict_serializability() {
         assert_eq!(ruled_out_by("G-single-realtime"), vec!["strict-serializable"]);
         assert_eq!(ruled_out_by("G1c-process"), vec!["strict-serializable", "strong-session-serializable"]);
+    }
+
+    #[test]
+    fn internal_inconsistency_rules_out_read_committed_as_plume_says() {
+        assert!(ruled_out_by("internal").contains(&"read-committed"));
+        assert!(!ruled_out_by("internal").contains(&"read-uncommitted"));
     }
 
     #[test]
