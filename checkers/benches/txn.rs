@@ -30,13 +30,14 @@ fn report(name: &str, history: &sunder_check::History, loaded_s: f64) {
     let r = check(history, &TxnOptions::default());
     let wall = t0.elapsed().as_secs_f64();
     println!(
-        "{name}: {} txns, {} edges, verdict {}, check {wall:.2} s wall / {:.2} s cpu (load/generate {loaded_s:.2} s), peak RSS {:.0} MiB ({before:.0} MiB before the check), anomalies {}",
+        "{name}: {} txns, {} edges, verdict {}, check {wall:.2} s wall / {:.2} s cpu (load/generate {loaded_s:.2} s), peak RSS {:.0} MiB ({before:.0} MiB before the check), anomalies {}, phases {}",
         r.result.details["transactions"],
         r.result.details["edges"],
         r.result.valid.as_str(),
         cpu_seconds() - cpu0,
         peak_rss_mib(),
         r.result.details["anomaly_counts"],
+        r.result.details["seconds"],
     );
 }
 

@@ -28,7 +28,12 @@ impl fmt::Display for Scalar {
     }
 }
 
-/// Assigns dense `u32` ids to scalars and remembers each one for explanations.
+/// Small non-negative integers (the common case: Elle's and Sunder's generators write
+/// counters) are their own id, with no table entry; anything else gets an id at or above
+/// this offset.
+const TABLE_OFFSET: u32 = 1 << 31;
+
+/// Assigns `u32` ids to scalars and remembers the ones that need a table for explanations.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
     ids: FxHashMap<Scalar, u32>,
@@ -38,23 +43,27 @@ pub(crate) struct Interner {
 impl Interner {
     /// The id of `s`, allocating one on first sight.
     pub(crate) fn intern(&mut self, s: Scalar) -> u32 {
+        if let Scalar::Int(i) = s
+            && (0..i64::from(TABLE_OFFSET)).contains(&i)
+        {
+            return i as u32;
+        }
         if let Some(&id) = self.ids.get(&s) {
             return id;
         }
-        let id = self.names.len() as u32;
+        let id = TABLE_OFFSET + self.names.len() as u32;
         self.ids.insert(s.clone(), id);
         self.names.push(s);
         id
     }
 
-    /// The text of an id (`INITIAL` reads as "nothing").
+    /// The text of an id (`INITIAL` reads as "nil").
     pub(crate) fn name(&self, id: u32) -> String {
-        if id == INITIAL { "nil".into() } else { self.names[id as usize].to_string() }
-    }
-
-    /// How many distinct scalars were seen.
-    pub(crate) fn len(&self) -> usize {
-        self.names.len()
+        match id {
+            INITIAL => "nil".into(),
+            small if small < TABLE_OFFSET => small.to_string(),
+            other => self.names[(other - TABLE_OFFSET) as usize].to_string(),
+        }
     }
 }
 
@@ -215,6 +224,19 @@ mod tests {
         assert_eq!((s, n), (0, 2));
         assert_eq!(t.mops[0].kind, MopKind::Append);
         assert_eq!(t.list(&t.mops[1]).len(), 2);
+    }
+
+    #[test]
+    fn small_integers_are_their_own_id_and_everything_else_is_named_back() {
+        let mut i = Interner::default();
+        assert_eq!(i.intern(Scalar::Int(42)), 42);
+        let x = i.intern(Scalar::Text("x".into()));
+        let neg = i.intern(Scalar::Int(-1));
+        assert_ne!(x, neg);
+        assert_eq!(
+            (i.name(42), i.name(x), i.name(neg), i.name(INITIAL)),
+            ("42".into(), "x".into(), "-1".into(), "nil".into())
+        );
     }
 
     #[test]

@@ -200,7 +200,6 @@ pub fn check(history: &History, opts: &TxnOptions) -> TxnReport {
     let details = json!({
         "transactions": tx.txns.len(),
         "keys": keys,
-        "distinct_values": tx.table.values.len(),
         "edges": edge_count,
         "largest_scc": search.as_ref().map_or(0, |s| s.largest_scc),
         "cyclic_sccs": search.as_ref().map_or(0, |s| s.cyclic_sccs),
