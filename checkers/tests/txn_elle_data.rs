@@ -44,9 +44,9 @@ fn rows() -> Vec<Row> {
             failed: &["read-committed"],
             ..row("elle-cli/anomalies/list-append-anomaly-g1a-aborted-read.json", LA, INVALID, &["G1a"])
         },
-        // Named G1b after its file, but no read in it is intermediate: T3 read [1] after T2's
-        // append of 2 completed, a stale read that only real time exposes (Elle's verdict,
-        // invalid, agrees; its default models include strict serializability).
+        // Named G1b after its file, but no read in it is intermediate: T5 read [1] after T3's
+        // append of 2 had completed, a stale read that only real time exposes (Elle's
+        // verdict, invalid, agrees; its default models include strict serializability).
         Row {
             failed: &["strict-serializable"],
             held: &["serializable"],
