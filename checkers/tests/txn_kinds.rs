@@ -263,3 +263,15 @@ fn malformed_micro_ops_give_unknown_naming_the_op() {
     let reason = r.result.reason.unwrap();
     assert!(reason.contains("op 1") && reason.contains("micro-op 1"), "{reason}");
 }
+
+#[test]
+fn reports_a_few_witnesses_per_kind_and_counts_them_all() {
+    let mut txns = vec![];
+    for i in 0..50u64 {
+        txns.push((2 * i, Fail, json!([["append", format!("k{i}"), 1]])));
+        txns.push((2 * i + 1, Done, json!([["r", format!("k{i}"), [1]]])));
+    }
+    let r = judge(&history(&txns, false), LA);
+    assert_eq!(r.result.anomalies.iter().filter(|a| a.kind == "G1a").count(), 8);
+    assert_eq!(r.result.details["anomaly_counts"]["G1a"], 50);
+}

@@ -4,7 +4,7 @@
 //! none, names each one (G0, G1a, G1b, G1c, G-single, G2-item, lost update, ...), explains
 //! it in plain words and says which models of the ladder it rules out.
 //!
-//! Layout: [`micro`] parses micro-ops and interns keys and values; `transactions` collects
+//! Layout: `micro` parses micro-ops and interns keys and values; `transactions` collects
 //! them per transaction; `list_append` and `rw_register` infer version orders and edges;
 //! `order` adds process and real-time edges; `graph` holds the flat graph, Tarjan and BFS;
 //! `cycles` searches and classifies; `anomaly` narrates; [`models`] maps anomalies to the
@@ -16,7 +16,7 @@ mod cycles;
 pub mod generate;
 mod graph;
 mod list_append;
-pub mod micro;
+mod micro;
 pub mod models;
 mod order;
 pub mod plume;
@@ -33,6 +33,9 @@ use micro::ReadShape;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use transactions::Transactions;
+
+/// At most this many anomalies of one kind are reported; the rest are counted.
+const WITNESSES_PER_KIND: usize = 8;
 
 /// Which kind of transactional workload a history comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -182,9 +185,17 @@ pub fn check(history: &History, opts: &TxnOptions) -> TxnReport {
     }
     let ruled_out: BTreeMap<String, Vec<&str>> =
         counts.keys().map(|k| (k.clone(), models::ruled_out_by(k))).collect();
+    // A broken system can produce thousands of one kind; a few witnesses each say enough,
+    // and `anomaly_counts` keeps the totals.
+    let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
     let anomalies: Vec<Anomaly> = found
         .iter()
         .filter(|f| relevant(f))
+        .filter(|f| {
+            let n = shown.entry(f.kind.as_str()).or_default();
+            *n += 1;
+            *n <= WITNESSES_PER_KIND
+        })
         .map(|f| {
             let mut ops: Vec<u64> = f.txns.iter().map(|&t| tx.txns[t as usize].index).collect();
             ops.sort_unstable();
