@@ -34,7 +34,12 @@ fn rows() -> Vec<Row> {
     vec![
         Row {
             failed: &["serializable", "snapshot-isolation"],
-            ..row("elle-cli/anomalies/list-append-anomaly-g-single-item.json", LA, INVALID, &["G-single"])
+            ..row(
+                "elle-cli/anomalies/list-append-anomaly-g-single-item.json",
+                LA,
+                INVALID,
+                &["G-single-item"],
+            )
         },
         Row {
             failed: &["read-uncommitted"],
@@ -54,7 +59,7 @@ fn rows() -> Vec<Row> {
                 "elle-cli/anomalies/list-append-anomaly-g1b-intermediate-read.json",
                 LA,
                 INVALID,
-                &["G-single-realtime"],
+                &["G-single-item-realtime"],
             )
         },
         Row {
@@ -81,7 +86,7 @@ fn rows() -> Vec<Row> {
             failed: &["snapshot-isolation"],
             ..row("elle-cli/anomalies/list-append-anomaly-lost-update.json", LA, INVALID, &["lost-update"])
         },
-        row("elle-cli/anomalies/rw-register-anomaly-g-single-item.json", RW, INVALID, &["G-single"]),
+        row("elle-cli/anomalies/rw-register-anomaly-g-single-item.json", RW, INVALID, &["G-single-item"]),
         Row {
             linearizable_keys: true,
             failed: &["read-uncommitted"],

@@ -24,7 +24,7 @@ fn a_single_injected_anomaly_is_always_found() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let kinds = [
         (Injected::LostUpdate, "lost-update", "snapshot-isolation"),
-        (Injected::StaleRead, "G-single-realtime", "strict-serializable"),
+        (Injected::StaleRead, "G-single-item-realtime", "strict-serializable"),
         (Injected::AbortedRead, "G1a", "read-committed"),
     ];
     for case in 0..60 {

@@ -115,7 +115,7 @@ fn identifies_g_single_read_skew() {
         true,
     );
     let r = judge(&h, LA);
-    assert_kind(&r, "G-single", "snapshot-isolation", Some("read-committed"));
+    assert_kind(&r, "G-single-item", "snapshot-isolation", Some("read-committed"));
     assert_kind(&r, "fractured-read", "monotonic-atomic-view", Some("read-committed"));
 }
 
@@ -143,7 +143,7 @@ fn identifies_g_nonadjacent_cycle() {
         ],
         true,
     );
-    assert_kind(&judge(&h, LA), "G-nonadjacent", "snapshot-isolation", Some("read-committed"));
+    assert_kind(&judge(&h, LA), "G-nonadjacent-item", "snapshot-isolation", Some("read-committed"));
 }
 
 #[test]
@@ -252,7 +252,7 @@ fn identifies_a_stale_read_by_real_time() {
         false,
     );
     let r = judge(&h, LA);
-    assert_kind(&r, "G-single-realtime", "strict-serializable", Some("strong-session-serializable"));
+    assert_kind(&r, "G-single-item-realtime", "strict-serializable", Some("strong-session-serializable"));
 }
 
 #[test]

@@ -125,8 +125,8 @@ fn names_the_kind_each_detectable_pattern_is_in_elles_words() {
         ("f", "G1b"),
         ("g", "G1c-process"),
         ("k", "fractured-read"),
-        ("m", "G-single-process"),
-        ("n", "G-single-process"),
+        ("m", "G-single-item-process"),
+        ("n", "G-single-item-process"),
     ];
     for (tap, kind) in expected {
         let h = plume::load(Path::new(&format!("/work/shared/data/plume/tap-{tap}.txt"))).unwrap();

@@ -1,6 +1,6 @@
 //! Anomalies as the transactional checker reports them: a machine name in Elle's vocabulary,
 //! the transactions involved, and a sentence that reads the evidence in plain words. Cycles
-//! are classified here (G0, G1c, G-single, G-nonadjacent, G2-item, with a `-process` or
+//! are classified here (G0, G1c, G-single-item, G-nonadjacent-item, G2-item, with a `-process` or
 //! `-realtime` suffix when session or real-time order closes them) and narrated edge by edge.
 
 use super::graph::{PROCESS, REALTIME, RW, WR, WW, kind_name};
@@ -38,11 +38,12 @@ pub(crate) fn classify(steps: &[Step]) -> String {
     let base = match rw.len() {
         0 if steps.iter().all(|s| s.kind != WR) => "G0",
         0 => "G1c",
-        1 => "G-single",
+        // Every rw edge inferred here is on an item (no predicates), so Elle's item names.
+        1 => "G-single-item",
         _ => {
             let n = steps.len();
             let adjacent = (0..n).any(|i| steps[i].kind == RW && steps[(i + 1) % n].kind == RW);
-            if adjacent { "G2-item" } else { "G-nonadjacent" }
+            if adjacent { "G2-item" } else { "G-nonadjacent-item" }
         }
     };
     if steps.iter().any(|s| s.kind == REALTIME) {
@@ -185,11 +186,11 @@ mod tests {
     fn classifies_cycles_by_their_rw_edges() {
         assert_eq!(classify(&[s(WW), s(WW)]), "G0");
         assert_eq!(classify(&[s(WW), s(WR)]), "G1c");
-        assert_eq!(classify(&[s(WR), s(RW)]), "G-single");
-        assert_eq!(classify(&[s(RW), s(WR), s(RW), s(WW)]), "G-nonadjacent");
+        assert_eq!(classify(&[s(WR), s(RW)]), "G-single-item");
+        assert_eq!(classify(&[s(RW), s(WR), s(RW), s(WW)]), "G-nonadjacent-item");
         assert_eq!(classify(&[s(RW), s(RW)]), "G2-item");
         assert_eq!(classify(&[s(RW), s(WW), s(RW)]), "G2-item");
-        assert_eq!(classify(&[s(RW), s(REALTIME)]), "G-single-realtime");
+        assert_eq!(classify(&[s(RW), s(REALTIME)]), "G-single-item-realtime");
         assert_eq!(classify(&[s(WW), s(PROCESS)]), "G0-process");
     }
 }

@@ -1,5 +1,5 @@
 //! The cycle search, in Elle's order of strength: G0 among ww edges, G1c among ww and wr,
-//! G-single (one rw edge closed by ww/wr), the snapshot-isolation cycles (no two adjacent
+//! G-single-item (one rw edge closed by ww/wr), the snapshot-isolation cycles (no two adjacent
 //! rw edges, found as a cycle of the product graph that remembers whether the last edge was
 //! rw), G2-item in the full graph, then cycles that need process order and real-time order.
 //! Each search is one strongly-connected-components pass (linear) plus a breadth-first
@@ -47,7 +47,7 @@ pub(crate) struct Search {
 
 /// At most this many cycles are narrated per component search.
 const WITNESSES: usize = 8;
-/// rw edges tried per component when looking for a G-single.
+/// rw edges tried per component when looking for a G-single-item.
 const SINGLE_TRIES: usize = 16;
 
 /// The data graph with one bit of memory: node `2v + f` is transaction `v` reached by an rw
@@ -174,7 +174,7 @@ fn run(g: &Graph, say: &Narrator<'_>, meter: &Meter, s: &mut Search) -> Result<(
     s.decided.g1c = true;
     meter.time("searching G1c")?;
 
-    // G-single, then G2-item, per component of the full data graph.
+    // G-single-item, then G2-item, per component of the full data graph.
     let full = tarjan(&Restricted { graph: g, allowed: DATA });
     s.largest_scc = full.largest();
     let cyclic = full.nontrivial();
@@ -210,7 +210,7 @@ fn run(g: &Graph, say: &Narrator<'_>, meter: &Meter, s: &mut Search) -> Result<(
                 items += 1;
             }
         }
-        meter.time("searching G-single and G2-item cycles")?;
+        meter.time("searching G-single-item and G2-item cycles")?;
     }
     s.decided.full = true;
 

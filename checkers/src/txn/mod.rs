@@ -1,7 +1,7 @@
 //! The transactional checker: which isolation level a history of transactions really had.
 //! Like Elle, it infers a dependency graph between transactions (ww, wr, rw from the
 //! values, plus process and real-time order), finds its cycles and the anomalies that need
-//! none, names each one (G0, G1a, G1b, G1c, G-single, G2-item, lost update, ...), explains
+//! none, names each one (G0, G1a, G1b, G1c, G-single-item, G2-item, lost update, ...), explains
 //! it in plain words and says which models of the ladder it rules out.
 //!
 //! Layout: `micro` parses micro-ops and interns keys and values; `transactions` collects

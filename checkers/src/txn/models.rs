@@ -54,8 +54,9 @@ fn proscribed_by(kind: &str) -> &'static [&'static str] {
         // Bailis: monotonic atomic view forbids seeing only part of a transaction.
         "fractured-read" => &["monotonic-atomic-view"],
         // Elle: lost update is proscribed by repeatable read and, through parallel SI's
-        // update atomicity, by snapshot isolation; SI proscribes G-single and G-nonadjacent.
-        "lost-update" | "G-single" | "G-nonadjacent" => &["repeatable-read", "snapshot-isolation"],
+        // update atomicity, by snapshot isolation; SI proscribes G-single and G-nonadjacent (and
+        // so their item cases).
+        "lost-update" | "G-single-item" | "G-nonadjacent-item" => &["repeatable-read", "snapshot-isolation"],
         // Adya: PL-2.99 proscribes G2-item; snapshot isolation allows write skew.
         "G2-item" => &["repeatable-read"],
         _ => &["serializable"],
@@ -101,7 +102,7 @@ mod tests {
 
     #[test]
     fn realtime_cycles_rule_out_only_strict_serializability() {
-        assert_eq!(ruled_out_by("G-single-realtime"), vec!["strict-serializable"]);
+        assert_eq!(ruled_out_by("G-single-item-realtime"), vec!["strict-serializable"]);
         assert_eq!(ruled_out_by("G1c-process"), vec!["strict-serializable", "strong-session-serializable"]);
     }
 
