@@ -1,4 +1,5 @@
-//! Generated list-append histories for tests and benchmarks: a seeded serial executor.
+//! Generated list-append (and rw-register) histories for tests and benchmarks: a seeded
+//! serial executor.
 //! Concurrent client processes invoke transactions of a few micro-ops over a rotating pool
 //! of keys (Elle's key-count and max-writes-per-key ideas, which keep lists short); each
 //! transaction takes effect atomically at its completion, so every generated history is
@@ -71,9 +72,21 @@ struct Executor {
     next_value: u64,
     next_process: u64,
     max_writes: usize,
+    /// rw-register instead of list-append: writes overwrite, reads return the last value.
+    register: bool,
 }
 
 impl Executor {
+    /// A write micro-op of this history's shape.
+    fn write(&self, k: usize, v: u64) -> Value {
+        if self.register { json!(["w", k, v]) } else { json!(["append", k, v]) }
+    }
+
+    /// A read micro-op returning `state` (a whole list, or its last element).
+    fn read(&self, k: usize, state: &[u64]) -> Value {
+        if self.register { json!(["r", k, state.last()]) } else { json!(["r", k, state]) }
+    }
+
     fn emit(&mut self, process: u64, kind: OpType, value: Value) {
         let i = self.ops.len() as u64;
         self.ops.push(Op::client(i, i, process, kind, "txn", value));
@@ -121,19 +134,17 @@ impl Executor {
                 if effective {
                     self.lists[k].push(v);
                 }
-                mops.push(json!(["append", k, v]));
+                mops.push(self.write(k, v));
             } else {
-                mops.push(json!(["r", k, self.lists[k]]));
+                mops.push(self.read(k, &self.lists[k]));
             }
         }
         Value::Array(mops)
     }
 
-    fn invocation(plan: &[(bool, usize, u64)]) -> Value {
+    fn invocation(&self, plan: &[(bool, usize, u64)]) -> Value {
         Value::Array(
-            plan.iter()
-                .map(|&(a, k, v)| if a { json!(["append", k, v]) } else { json!(["r", k, null]) })
-                .collect(),
+            plan.iter().map(|&(a, k, v)| if a { self.write(k, v) } else { json!(["r", k, null]) }).collect(),
         )
     }
 
@@ -150,35 +161,49 @@ impl Executor {
         let (v1, v2) = (self.next_value - 1, self.next_value);
         match kind {
             Injected::LostUpdate => {
-                self.emit(a, OpType::Invoke, json!([["r", k, null], ["append", k, v1]]));
-                self.emit(b, OpType::Invoke, json!([["r", k, null], ["append", k, v2]]));
-                self.emit(a, OpType::Ok, json!([["r", k, before], ["append", k, v1]]));
-                self.emit(b, OpType::Ok, json!([["r", k, before], ["append", k, v2]]));
+                let (w1, w2, r) = (self.write(k, v1), self.write(k, v2), self.read(k, &before));
+                self.emit(a, OpType::Invoke, json!([["r", k, null], w1]));
+                self.emit(b, OpType::Invoke, json!([["r", k, null], w2]));
+                self.emit(a, OpType::Ok, json!([r, w1]));
+                self.emit(b, OpType::Ok, json!([r, w2]));
                 self.lists[k].extend([v1, v2]);
             }
             Injected::StaleRead => {
-                self.emit(a, OpType::Invoke, json!([["append", k, v1]]));
-                self.emit(a, OpType::Ok, json!([["append", k, v1]]));
+                let (w1, r) = (self.write(k, v1), self.read(k, &before));
+                self.emit(a, OpType::Invoke, json!([w1]));
+                self.emit(a, OpType::Ok, json!([w1]));
                 self.emit(b, OpType::Invoke, json!([["r", k, null]]));
-                self.emit(b, OpType::Ok, json!([["r", k, before]]));
+                self.emit(b, OpType::Ok, json!([r]));
                 self.lists[k].push(v1);
             }
             Injected::AbortedRead => {
-                self.emit(a, OpType::Invoke, json!([["append", k, v1]]));
-                self.emit(a, OpType::Fail, json!([["append", k, v1]]));
+                let w1 = self.write(k, v1);
+                self.emit(a, OpType::Invoke, json!([w1]));
+                self.emit(a, OpType::Fail, json!([w1]));
                 self.lists[k].push(v1);
             }
         }
         self.writes[k] += 2;
         self.emit(c, OpType::Invoke, json!([["r", k, null]]));
-        let now = self.lists[k].clone();
-        self.emit(c, OpType::Ok, json!([["r", k, now]]));
+        let now = self.read(k, &self.lists[k]);
+        self.emit(c, OpType::Ok, json!([now]));
     }
 }
 
 /// Generates a list-append history.
 pub fn list_append(opts: &GenerateOptions) -> History {
+    generate(opts, false)
+}
+
+/// Generates an rw-register history: the same executor, with writes that overwrite and
+/// reads that return one value (`null` before the first write). Values are unique.
+pub fn rw_register(opts: &GenerateOptions) -> History {
+    generate(opts, true)
+}
+
+fn generate(opts: &GenerateOptions, register: bool) -> History {
     let mut ex = Executor {
+        register,
         rng: ChaCha8Rng::seed_from_u64(opts.seed),
         ops: Vec::with_capacity(opts.transactions * 2 + 8),
         lists: vec![],
@@ -206,7 +231,7 @@ pub fn list_append(opts: &GenerateOptions) -> History {
         match workers[w].1.take() {
             None if invoked < opts.transactions => {
                 let plan = ex.plan(opts.max_ops);
-                ex.emit(workers[w].0, OpType::Invoke, Executor::invocation(&plan));
+                ex.emit(workers[w].0, OpType::Invoke, ex.invocation(&plan));
                 workers[w].1 = Some(plan);
                 invoked += 1;
             }
@@ -215,11 +240,11 @@ pub fn list_append(opts: &GenerateOptions) -> History {
                 let p = workers[w].0;
                 let roll: f64 = ex.rng.random();
                 if roll < opts.fail_rate {
-                    ex.emit(p, OpType::Fail, Executor::invocation(&plan));
+                    ex.emit(p, OpType::Fail, ex.invocation(&plan));
                 } else if roll < opts.fail_rate + opts.info_rate {
                     let effective = ex.rng.random_bool(0.5);
                     ex.apply(&plan, effective);
-                    ex.emit(p, OpType::Info, Executor::invocation(&plan));
+                    ex.emit(p, OpType::Info, ex.invocation(&plan));
                     workers[w].0 = ex.fresh_process();
                 } else {
                     let done = ex.apply(&plan, true);

@@ -176,6 +176,10 @@ pub(crate) fn infer(
         }
     }
     version_edges.retain(|e| e.1 != e.2);
+    // nil is every key's first version: a version ordered before nil closes a cycle.
+    let before_nil: Vec<(u32, u32, u32)> =
+        version_edges.iter().filter(|e| e.2 == INITIAL).map(|&(k, a, _)| (k, INITIAL, a)).collect();
+    version_edges.extend(before_nil);
     version_edges.sort_unstable();
     version_edges.dedup();
     meter.memory(version_edges.len() as u64 * 24, "the version orders")?;
