@@ -1,8 +1,9 @@
-//! Every transactional row of `/work/shared/data/MANIFEST.tsv` (elle/, elle-cli/elle/,
+//! Every transactional row of `shared/data/MANIFEST.tsv` (elle/, elle-cli/elle/,
 //! elle-cli/anomalies/ and its EXPECTED.tsv), loaded through `import::load` as the CLI
 //! would, must get Elle's verdict and anomaly kinds.
 
-use std::path::Path;
+mod txn_support;
+
 use sunder_check::Validity;
 use sunder_check::import::{Format, load};
 use sunder_check::txn::{TxnModel, TxnOptions, TxnReport, check};
@@ -116,7 +117,7 @@ fn rows() -> Vec<Row> {
 }
 
 fn judge(r: &Row) -> TxnReport {
-    let imported = load(Path::new(&format!("/work/shared/data/{}", r.path)), Format::Auto).unwrap();
+    let imported = load(&txn_support::data(r.path), Format::Auto).unwrap();
     let opts = TxnOptions {
         model: r.model,
         linearizable_keys: r.linearizable_keys,

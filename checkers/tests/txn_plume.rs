@@ -1,5 +1,5 @@
 //! Plume's transactional anomalous patterns TAP-a to TAP-n, as stored in
-//! `/work/shared/data/plume/`, classified against the paper: Si Liu, Long Gu, Hengfeng Wei,
+//! `shared/data/plume/`, classified against the paper: Si Liu, Long Gu, Hengfeng Wei,
 //! David Basin, "Plume: Efficient and Complete Black-Box Checking of Weak Isolation Levels",
 //! OOPSLA 2024, Section 3.2 and Table 1, whose Theorems 3-5 state that a history satisfies
 //! Read Committed iff it has none of TAP-a..i, Read Atomic iff none of TAP-a..l, and
@@ -14,7 +14,8 @@
 //! sessions are processes, with `sequential_keys` (a session sees a key's versions in order,
 //! which TCC guarantees) and `garbage_reads` (a read of a value nobody wrote is TAP-a).
 
-use std::path::Path;
+mod txn_support;
+
 use sunder_check::Validity;
 use sunder_check::txn::{TxnModel, TxnOptions, check, plume};
 
@@ -75,8 +76,7 @@ fn classifies_every_plume_pattern_as_the_paper_does() {
         ..Default::default()
     };
     for t in TAPS {
-        let path = format!("/work/shared/data/plume/tap-{}.txt", t.tap);
-        let h = plume::load(Path::new(&path)).unwrap();
+        let h = plume::load(&txn_support::data(&format!("plume/tap-{}.txt", t.tap))).unwrap();
         let r = check(&h, &opts);
         let kinds: Vec<&str> = r.result.anomalies.iter().map(|a| a.kind.as_str()).collect();
         let what = format!("TAP-{} {}: {kinds:?} {:?}", t.tap, t.name, r.models);
@@ -129,7 +129,7 @@ fn names_the_kind_each_detectable_pattern_is_in_elles_words() {
         ("n", "G-single-item-process"),
     ];
     for (tap, kind) in expected {
-        let h = plume::load(Path::new(&format!("/work/shared/data/plume/tap-{tap}.txt"))).unwrap();
+        let h = plume::load(&txn_support::data(&format!("plume/tap-{tap}.txt"))).unwrap();
         let r = check(&h, &opts);
         assert!(r.result.anomalies.iter().any(|a| a.kind == kind), "TAP-{tap}: {:?}", r.result.anomalies);
     }
