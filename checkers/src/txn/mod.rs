@@ -8,7 +8,7 @@
 //! them per transaction; `list_append` and `rw_register` infer version orders and edges;
 //! `order` adds process and real-time edges; `graph` holds the flat graph, Tarjan and BFS;
 //! `cycles` searches and classifies; `anomaly` narrates; [`models`] maps anomalies to the
-//! ladder; [`plume`] reads Plume's text format; [`generate`] makes list-append histories.
+//! ladder and `report` turns the findings into verdicts; [`plume`] reads Plume's text format; [`generate`] makes list-append histories.
 
 mod anomaly;
 mod budget;
@@ -20,22 +20,19 @@ mod micro;
 pub mod models;
 mod order;
 pub mod plume;
+mod report;
 mod rw_register;
 mod transactions;
 
 pub use budget::TxnBudget;
 
 use crate::history::History;
-use crate::verdict::{Anomaly, CheckerResult, Validity};
-use anomaly::{Found, Narrator};
+use crate::verdict::{CheckerResult, Validity};
+use anomaly::Narrator;
 use budget::{Exhausted, Meter};
 use micro::ReadShape;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use transactions::Transactions;
-
-/// At most this many anomalies of one kind are reported; the rest are counted.
-const WITNESSES_PER_KIND: usize = 8;
 
 /// Which kind of transactional workload a history comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -151,83 +148,17 @@ pub fn check(history: &History, opts: &TxnOptions) -> TxnReport {
         }
         Err(Exhausted(why)) => (vec![], None, 0, 0, Some(why), meter.elapsed()),
     };
-    found.extend(search.as_ref().map(|s| s.found.clone()).unwrap_or_default());
-    let decided = search.as_ref().map(|s| s.decided).unwrap_or_default();
-    let inference_done = search.is_some();
-
-    // Model verdicts, strongest first.
-    let mut failed: BTreeMap<&str, ()> = BTreeMap::new();
-    for f in &found {
-        for m in models::ruled_out_by(&f.kind) {
-            failed.insert(m, ());
-        }
-    }
-    let verdicts: Vec<(String, Validity)> = models::MODELS
-        .iter()
-        .filter(|m| judged.iter().any(|j| j == *m))
-        .map(|&m| {
-            let v = if failed.contains_key(m) {
-                Validity::Invalid
-            } else if models::decided(m, &decided, inference_done) {
-                Validity::Valid
-            } else {
-                Validity::Unknown
-            };
-            (m.to_string(), v)
-        })
-        .collect();
-
-    // Anomalies that rule out a judged model make the verdict; the others are counted.
-    let relevant = |f: &Found| models::ruled_out_by(&f.kind).iter().any(|m| judged.iter().any(|j| j == m));
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for f in &found {
-        *counts.entry(f.kind.clone()).or_default() += 1;
-    }
-    let ruled_out: BTreeMap<String, Vec<&str>> =
-        counts.keys().map(|k| (k.clone(), models::ruled_out_by(k))).collect();
-    // A broken system can produce thousands of one kind; a few witnesses each say enough,
-    // and `anomaly_counts` keeps the totals.
-    let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
-    let anomalies: Vec<Anomaly> = found
-        .iter()
-        .filter(|f| relevant(f))
-        .filter(|f| {
-            let n = shown.entry(f.kind.as_str()).or_default();
-            *n += 1;
-            *n <= WITNESSES_PER_KIND
-        })
-        .map(|f| {
-            let mut ops: Vec<u64> = f.txns.iter().map(|&t| tx.txns[t as usize].index).collect();
-            ops.sort_unstable();
-            ops.dedup();
-            Anomaly {
-                kind: f.kind.clone(),
-                explanation: f.explanation.clone(),
-                ops,
-                witness: f.witness.clone(),
-            }
-        })
-        .collect();
-    let details = json!({
+    let decided = search.as_ref().map(|s| s.decided);
+    let stats = json!({
         "transactions": tx.txns.len(),
         "keys": keys,
         "edges": edge_count,
         "largest_scc": search.as_ref().map_or(0, |s| s.largest_scc),
         "cyclic_sccs": search.as_ref().map_or(0, |s| s.cyclic_sccs),
-        "anomaly_counts": counts,
-        "ruled_out_by": ruled_out,
-        "not_judged": found.iter().filter(|f| !relevant(f)).map(|f| f.kind.clone()).collect::<Vec<_>>(),
         "seconds": { "collect": collected, "infer": inferred, "total": meter.elapsed() },
     });
-    let any_unknown = verdicts.iter().any(|(_, v)| *v == Validity::Unknown);
-    let result = if !anomalies.is_empty() {
-        CheckerResult::invalid(anomalies)
-    } else if any_unknown {
-        CheckerResult::unknown(stopped.unwrap_or_else(|| "a search did not finish".into()))
-    } else {
-        CheckerResult::valid()
-    };
-    TxnReport { result: result.with_details(details), models: verdicts }
+    found.extend(search.map(|s| s.found).unwrap_or_default());
+    report::assemble(report::Run { tx: &tx, judged: &judged, found, decided, stopped, stats })
 }
 
 fn unknown_everywhere(judged: &[String], reason: String) -> TxnReport {

@@ -77,16 +77,15 @@ pub fn ruled_out_by(kind: &str) -> Vec<&'static str> {
 }
 
 /// Whether the searches `model` depends on all finished.
-pub(crate) fn decided(model: &str, d: &Decided, inference_done: bool) -> bool {
-    inference_done
-        && match model {
-            "read-uncommitted" => d.g0,
-            "read-committed" | "monotonic-atomic-view" => d.g0 && d.g1c,
-            "repeatable-read" | "serializable" => d.g1c && d.full,
-            "snapshot-isolation" => d.g1c && d.si,
-            "strong-session-serializable" => d.full && d.process,
-            _ => d.full && d.process && d.realtime,
-        }
+pub(crate) fn decided(model: &str, d: &Decided) -> bool {
+    match model {
+        "read-uncommitted" => d.g0,
+        "read-committed" | "monotonic-atomic-view" => d.g0 && d.g1c,
+        "repeatable-read" | "serializable" => d.g1c && d.full,
+        "snapshot-isolation" => d.g1c && d.si,
+        "strong-session-serializable" => d.full && d.process,
+        _ => d.full && d.process && d.realtime,
+    }
 }
 
 #[cfg(test)]
