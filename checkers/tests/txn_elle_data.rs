@@ -160,3 +160,16 @@ fn every_anomaly_names_the_history_indices_of_its_transactions() {
     assert_eq!(g0.witness["cycle"].as_array().unwrap().len(), 2);
     assert!(g0.explanation.contains("T1") && g0.explanation.contains("T3"), "{}", g0.explanation);
 }
+
+#[test]
+fn models_compose_into_strongest_held_and_weakest_failed() {
+    use std::collections::BTreeMap;
+    use sunder_check::Results;
+    let r = judge(&row("elle/si-without-g-single.edn", LA, INVALID, &[]));
+    let mut checkers = BTreeMap::new();
+    checkers.insert("txn".to_string(), r.result.clone());
+    let composed = Results::compose(checkers, r.models.clone(), serde_json::Value::Null);
+    assert_eq!(composed.strongest_held.as_deref(), Some("snapshot-isolation"), "{:?}", r.models);
+    assert_eq!(composed.weakest_failed.as_deref(), Some("repeatable-read"), "{:?}", r.models);
+    assert_eq!(composed.valid, Validity::Invalid);
+}
