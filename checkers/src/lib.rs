@@ -16,6 +16,7 @@
 //! - [`export`]: any history as Jepsen EDN, for cross-checking with Knossos or Elle.
 //! - [`plan`]: which checkers judge a history ([`plan::Plan`]), and [`plan::judge`], which
 //!   runs them and composes `results.json`.
+//! - [`txn`]: isolation levels of transactional histories (list-append, rw-register), Elle-style.
 //!
 //! Checkers take a `&History` and return a `CheckerResult`; the harness composes them.
 
@@ -41,3 +42,4 @@ pub mod export;
 pub mod import;
 pub mod linearizable;
 pub mod plan;
+pub mod txn;
