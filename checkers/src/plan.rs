@@ -12,6 +12,7 @@ use crate::ladder::{self, LadderBudget, register::RegisterHistory};
 use crate::linearizable::{self, Budget, ModelKind};
 use crate::sequential::SearchBudget;
 use crate::set_full::{self, SetFullSettings};
+use crate::txn::{self, TxnModel, TxnOptions};
 use crate::unique_ids;
 use crate::verdict::{CheckerResult, Results, Validity};
 use std::collections::BTreeMap;
@@ -34,6 +35,9 @@ pub enum Check {
     Counter(CounterSettings),
     /// Jepsen's unique-ids checker.
     UniqueIds,
+    /// Isolation levels of a transactional history (list-append or rw-register), from the
+    /// cycles of its dependency graph; judged under `sunder check`'s time budget.
+    Transactions(TxnOptions),
 }
 
 /// The checkers one history is judged by.
@@ -53,6 +57,39 @@ impl Plan {
 /// The invariant checkers `--model` accepts by name.
 pub const INVARIANT_CHECKERS: &[&str] = &["bank", "set", "set-full", "counter", "unique-ids"];
 
+/// The transactional checkers `--model` accepts, each optionally followed by Elle's key
+/// assumptions (`linearizable-keys`, `sequential-keys`, `wfr-keys`) and the isolation
+/// models to judge (default: all), e.g. `rw-register linearizable-keys` or `list-append
+/// serializable`.
+pub const TRANSACTIONAL_CHECKERS: &[&str] = &["list-append", "rw-register"];
+
+/// Parses `list-append ...` or `rw-register ...`; `None` when `s` names neither.
+fn transactional(s: &str) -> Option<Result<TxnOptions, String>> {
+    let mut words = s.split_whitespace();
+    let model = match words.next()? {
+        "list-append" => TxnModel::ListAppend,
+        "rw-register" => TxnModel::RwRegister,
+        _ => return None,
+    };
+    let mut opts = TxnOptions { model, ..TxnOptions::default() };
+    for w in words {
+        match w.trim_start_matches("--") {
+            "linearizable-keys" => opts.linearizable_keys = true,
+            "sequential-keys" => opts.sequential_keys = true,
+            "wfr-keys" => opts.wfr_keys = true,
+            m if txn::models::MODELS.contains(&m) => opts.consistency_models.push(m.to_string()),
+            other => {
+                return Some(Err(format!(
+                    "{other:?} is neither a key assumption (linearizable-keys, sequential-keys, wfr-keys) \
+                     nor an isolation model ({})",
+                    txn::models::MODELS.join(", ")
+                )));
+            }
+        }
+    }
+    Some(Ok(opts))
+}
+
 impl FromStr for Plan {
     type Err = String;
 
@@ -67,10 +104,17 @@ impl FromStr for Plan {
             "set-full" => Check::SetFull(SetFullSettings::default()),
             "counter" => Check::Counter(CounterSettings::default()),
             "unique-ids" => Check::UniqueIds,
+            other if transactional(other).is_some() => {
+                Check::Transactions(transactional(other).expect("just matched")?)
+            }
             other => {
                 let model = other.strip_prefix("linearizable:").unwrap_or(other);
                 Check::Linearizable(ModelKind::from_str(model).map_err(|e| {
-                    format!("{e}; or an invariant checker: {}", INVARIANT_CHECKERS.join(", "))
+                    format!(
+                        "{e}; or an invariant checker: {}; or a transactional one: {}",
+                        INVARIANT_CHECKERS.join(", "),
+                        TRANSACTIONAL_CHECKERS.join(", ")
+                    )
                 })?)
             }
         }))
@@ -130,6 +174,17 @@ pub fn judge(history: &History, plan: &Plan, fail_semantics: FailSemantics, limi
             }
             Check::UniqueIds => {
                 checkers.insert("unique-ids".into(), unique_ids::check(history, &Default::default()));
+            }
+            Check::Transactions(opts) => {
+                let mut opts = opts.clone();
+                opts.budget.time = limits.time;
+                let report = txn::check(history, &opts);
+                let name = match opts.model {
+                    TxnModel::ListAppend => "list-append",
+                    TxnModel::RwRegister => "rw-register",
+                };
+                models.extend(report.models);
+                checkers.insert(name.into(), report.result);
             }
         }
     }

@@ -97,6 +97,20 @@ fn default_plan(format: Format, history: &History) -> Result<Plan> {
             Check::Counter(CounterSettings::default())
         }
         _ if only(&["get", "put", "append"]) => Check::Linearizable(ModelKind::Kv),
+        // Transactions: list-append when any micro-op appends, else read-write registers.
+        _ if only(&["txn"]) => {
+            let appends = client().any(|o| {
+                o.value.as_array().is_some_and(|ops| {
+                    ops.iter().any(|m| {
+                        m.get(0)
+                            .and_then(Value::as_str)
+                            .is_some_and(|f| f.trim_start_matches(':') == "append")
+                    })
+                })
+            });
+            let model = if appends { "list-append" } else { "rw-register" };
+            Plan::from_str(model).map_err(|e| anyhow!(e))?.checks.remove(0)
+        }
         _ => bail!(
             "{format} files do not say what they model (functions seen: {}); pass --model, e.g. \
              --model 'cas-register 0' (Knossos), --model bank, --model set-full, --model counter",
