@@ -28,7 +28,8 @@ pub struct CoordinatorConfig {
     pub retry_ms: u64,
     /// Planted bug: commit decisions are not logged, so a restart forgets them.
     pub unsafe_no_decision_log: bool,
-    /// Test hook: wait this long between logging a commit and telling participants.
+    /// Test hook: wait this long between logging the commit of a transaction that
+    /// writes and telling its participants (queries about it go unanswered meanwhile).
     pub pause_before_commit_ms: u64,
 }
 
@@ -41,6 +42,7 @@ struct Active {
     next: usize,
     reads: Reads,
     started: u64,
+    writes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +58,8 @@ struct Committing {
     phase: Phase,
     phase_started: u64,
     send_at: u64,
+    /// Test hook: nothing about the outcome leaves before this time.
+    paused_until: u64,
 }
 
 /// The transactions this node coordinates.
@@ -89,6 +93,7 @@ impl Coordinator {
                             phase: Phase::Commit,
                             phase_started: now,
                             send_at: now,
+                            paused_until: now,
                         },
                     );
                 }
@@ -111,6 +116,7 @@ impl Coordinator {
         }
         // Shards orders nodes the way a BTreeMap orders their names: this is shard order.
         let plan: Vec<(NodeId, Vec<(usize, Op)>)> = by_owner.into_iter().collect();
+        let writes = plan.iter().any(|(_, ops)| ops.iter().any(|(_, op)| op.writes()));
         if plan.is_empty() {
             out.reply(request, Ok(Vec::new()));
             return;
@@ -119,7 +125,7 @@ impl Coordinator {
         let txn =
             TxnId { coordinator: self.cfg.id.clone(), incarnation: self.incarnation, seq: self.next_seq };
         out.send(&plan[0].0, Message::Prepare { txn: txn.clone(), ops: plan[0].1.clone() });
-        self.active.insert(txn, Active { request, plan, next: 0, reads: Vec::new(), started: now });
+        self.active.insert(txn, Active { request, plan, next: 0, reads: Vec::new(), started: now, writes });
     }
 
     /// Handles a message meant for the coordinator side.
@@ -151,7 +157,9 @@ impl Coordinator {
                 }
             }
             Message::Query { txn } => {
-                if self.committed.contains(&txn) {
+                if self.committing.get(&txn).is_some_and(|c| now < c.paused_until) {
+                    // The test hook holds the outcome back, from queries too.
+                } else if self.committed.contains(&txn) {
                     out.send(from, Message::Decision { txn, commit: true });
                 } else if !self.active.contains_key(&txn) {
                     // Presumed abort: no commit record means no commit was ever sent.
@@ -203,15 +211,17 @@ impl Coordinator {
             Protocol::TwoPhase => Phase::Commit,
             Protocol::ThreePhase => Phase::PreCommit,
         };
+        let pause = if a.writes { self.cfg.pause_before_commit_ms } else { 0 };
         let c = Committing {
             unacked: participants.iter().cloned().collect(),
             participants,
             phase,
-            phase_started: now,
-            send_at: now + self.cfg.pause_before_commit_ms,
+            phase_started: now + pause,
+            send_at: now + pause,
+            paused_until: now + pause,
         };
         self.committing.insert(txn.clone(), c);
-        if self.cfg.pause_before_commit_ms == 0 {
+        if pause == 0 {
             self.send_phase(&txn, now, out);
         }
     }

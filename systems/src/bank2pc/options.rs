@@ -75,7 +75,7 @@ pub const OPTION_SPECS: &[OptionSpec] = &[
     OptionSpec {
         key: "debug-pause-before-commit-ms",
         default: "0",
-        doc: "test hook: wait this long between logging a commit and sending it (ms)",
+        doc: "test hook: wait this long between logging a writing commit and sending it (ms)",
     },
 ];
 
