@@ -192,6 +192,8 @@ async fn three_nodes_serve_the_protocol_and_concurrent_transfers_keep_the_total(
     assert_eq!(code, 200);
     assert_eq!(get(&c, &cluster, "n3", "/kv/x").await, (200, json!({"value": 7})));
     assert_eq!(get(&c, &cluster, "n2", "/kv/never").await, (200, json!({"value": null})));
+    let (code, body) = post(&c, &cluster, "n2", "/kv/x/cas", json!({"from": 7, "to": 8})).await;
+    assert_eq!((code, body["definite"].clone()), (404, json!(true)), "no cas: {body}");
 
     // Insufficient funds: a definite 409, nothing moved.
     let (code, body) =
@@ -300,6 +302,51 @@ async fn stopped_coordinator_leaves_participants_in_doubt_until_it_restarts() {
             assert!(Instant::now() < deadline, "{node} still holds locks");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_pc_participants_finish_alone_while_the_coordinator_is_down() {
+    let options = [("protocol", "3pc"), ("debug-pause-before-commit-ms", "60000")];
+    let mut cluster = Cluster::start("3pc-alone", 3, &options);
+    let c = client();
+    wait_until_up(&c, &cluster, &["n1", "n2", "n3"]).await;
+    let shards = cluster.shards();
+    let accounts: Vec<String> = (0..5).map(|i| format!("a{i}")).collect();
+    let on =
+        |node: &str| accounts.iter().find(|a| shards.owner(a) == node).cloned().expect("an account there");
+    let (x, y) = (on("n2"), on("n3"));
+
+    // 3PC answers only after its pre-commit round, which the pause holds back.
+    let transfer =
+        c.post(cluster.url("n1", "/transfer")).json(&json!({"from": x, "to": y, "amount": 30})).send();
+    assert!(tokio::time::timeout(Duration::from_millis(200), transfer).await.is_err(), "no early answer");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    for node in ["n2", "n3"] {
+        loop {
+            let s = get(&c, &cluster, node, "/status").await.1;
+            if s["in_doubt"].as_array().map(Vec::len) == Some(1) {
+                assert_eq!(s["in_doubt"][0]["precommitted"], false, "{s}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "{node} never voted: {s}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let stopped = Instant::now();
+    cluster.stop("n1");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for node in ["n2", "n3"] {
+        while get(&c, &cluster, node, "/status").await.1["in_doubt"] != json!([]) {
+            assert!(Instant::now() < deadline, "{node} still in doubt without its coordinator");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    eprintln!("3PC participants decided alone {:?} after the coordinator stopped", stopped.elapsed());
+    // Never pre-committed, so both aborted: nothing moved, nothing is locked.
+    for (node, key) in [("n2", &x), ("n3", &y)] {
+        assert_eq!(get(&c, &cluster, node, &format!("/kv/{key}")).await, (200, json!({"value": 100})));
+        assert_eq!(get(&c, &cluster, node, "/status").await.1["locks"], json!([]));
     }
 }
 

@@ -7,7 +7,8 @@
 //!
 //! Three-phase commit adds a round between the decision and the commit: every
 //! participant must acknowledge a pre-commit first (or the round times out), so a
-//! participant that hears nothing more knows which way the others will go.
+//! participant that hears nothing more knows which way the others will go; the client
+//! hears of the commit only when that round is over.
 
 use crate::bank2pc::core::{Protocol, Ready, RequestId};
 use crate::bank2pc::message::{Message, NodeId, Op, Reads, Record, TxnId, Vote};
@@ -60,6 +61,8 @@ struct Committing {
     send_at: u64,
     /// Test hook: nothing about the outcome leaves before this time.
     paused_until: u64,
+    /// Three-phase commit: the client's reply, held until the pre-commit round is over.
+    reply: Option<(RequestId, Reads)>,
 }
 
 /// The transactions this node coordinates.
@@ -94,6 +97,7 @@ impl Coordinator {
                             phase_started: now,
                             send_at: now,
                             paused_until: now,
+                            reply: None,
                         },
                     );
                 }
@@ -138,7 +142,7 @@ impl Coordinator {
                 {
                     c.unacked.remove(from);
                     if c.unacked.is_empty() {
-                        Self::enter_commit(c, now);
+                        Self::enter_commit(c, now, out);
                         self.send_phase(&txn, now, out);
                     }
                 }
@@ -206,10 +210,15 @@ impl Coordinator {
         self.committed.insert(txn.clone());
         let mut reads = a.reads;
         reads.sort_by_key(|(i, _)| *i);
-        out.reply(a.request, Ok(reads));
-        let phase = match self.cfg.protocol {
-            Protocol::TwoPhase => Phase::Commit,
-            Protocol::ThreePhase => Phase::PreCommit,
+        // 2PC answers once the commit is durable: from then on it will happen. 3PC waits
+        // for the pre-commit round, because participants that never pre-commit abort on
+        // their own if the coordinator dies now.
+        let (phase, reply) = match self.cfg.protocol {
+            Protocol::TwoPhase => {
+                out.reply(a.request, Ok(reads));
+                (Phase::Commit, None)
+            }
+            Protocol::ThreePhase => (Phase::PreCommit, Some((a.request, reads))),
         };
         let pause = if a.writes { self.cfg.pause_before_commit_ms } else { 0 };
         let c = Committing {
@@ -219,6 +228,7 @@ impl Coordinator {
             phase_started: now + pause,
             send_at: now + pause,
             paused_until: now + pause,
+            reply,
         };
         self.committing.insert(txn.clone(), c);
         if pause == 0 {
@@ -236,7 +246,10 @@ impl Coordinator {
         out.reply(a.request, Err(reason));
     }
 
-    fn enter_commit(c: &mut Committing, now: u64) {
+    fn enter_commit(c: &mut Committing, now: u64, out: &mut Ready) {
+        if let Some((request, reads)) = c.reply.take() {
+            out.reply(request, Ok(reads));
+        }
         c.phase = Phase::Commit;
         c.unacked = c.participants.iter().cloned().collect();
         c.phase_started = now;
@@ -273,7 +286,7 @@ impl Coordinator {
         for txn in due {
             let c = self.committing.get_mut(&txn).expect("listed");
             if c.phase == Phase::PreCommit && now.saturating_sub(c.phase_started) >= self.cfg.timeout_ms {
-                Self::enter_commit(c, now);
+                Self::enter_commit(c, now, out);
                 self.send_phase(&txn, now, out);
             } else if now >= c.send_at {
                 self.send_phase(&txn, now, out);

@@ -101,6 +101,7 @@ pub async fn serve_on(
         .route("/kv/{key}", get(read).put(write))
         .route("/status", get(status))
         .route("/2pc/messages", post(inbound))
+        .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(node);
     // The driver ending (a disk failure) also stops the server: a node that cannot log
@@ -322,6 +323,10 @@ async fn status(State(node): State<Shared>) -> Result<Json<Value>, ApiError> {
         .and_then(Result::ok)
         .ok_or_else(|| ApiError::definite(StatusCode::SERVICE_UNAVAILABLE, "node did not answer"))?;
     Ok(Json(status_json(&node, s)))
+}
+
+async fn unknown_route() -> ApiError {
+    ApiError::definite(StatusCode::NOT_FOUND, "bank-2pc does not serve this route")
 }
 
 async fn inbound(State(node): State<Shared>, Json(batch): Json<PeerBatch>) -> StatusCode {
