@@ -617,3 +617,12 @@ fn every_planted_bug_breaks_the_bank_in_some_random_run() {
         assert!(!broken.is_empty(), "{name} never broke the bank in 12 random runs");
     }
 }
+
+#[test]
+fn three_pc_breaks_the_bank_in_some_random_partitioned_run() {
+    let broken: Vec<u64> = (0..12)
+        .filter(|seed| broke_the_bank(&random_run(*seed, |c| c.protocol = Protocol::ThreePhase).0))
+        .collect();
+    eprintln!("3pc: broke the bank with seeds {broken:?}");
+    assert!(!broken.is_empty(), "3PC kept the bank in 12 random partitioned runs");
+}
