@@ -350,6 +350,24 @@ async fn three_pc_participants_finish_alone_while_the_coordinator_is_down() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_coordinator_is_the_only_node_that_takes_transactions() {
+    let cluster = Cluster::start("fixed", 3, &[("coordinator", "n1")]);
+    let c = client();
+    wait_until_up(&c, &cluster, &["n1", "n2", "n3"]).await;
+    let body = json!({"from": "a0", "to": "a1", "amount": 5});
+    let (code, reply) = post(&c, &cluster, "n2", "/transfer", body.clone()).await;
+    assert_eq!((code, reply["definite"].clone(), reply["leader"].clone()), (421, json!(true), json!("n1")));
+    assert_eq!(get(&c, &cluster, "n3", "/status").await.1["role"], "participant");
+    assert_eq!(get(&c, &cluster, "n1", "/status").await.1["role"], "coordinator");
+    assert_eq!(post(&c, &cluster, "n1", "/transfer", body).await.0, 200);
+    let balances = get(&c, &cluster, "n1", "/accounts").await.1;
+    assert_eq!(
+        (balances["balances"]["a0"].clone(), balances["balances"]["a1"].clone()),
+        (json!(95), json!(105))
+    );
+}
+
 #[test]
 fn bad_options_are_rejected_naming_the_value() {
     for (key, value) in [("protocol", "4pc"), ("coordinator", "n9"), ("accounts", "a,a"), ("timeout-ms", "x")]
