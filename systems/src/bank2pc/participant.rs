@@ -113,11 +113,11 @@ impl Participant {
                 }
                 Record::Voted { txn, locks, writes, reads } => {
                     held.insert(txn.clone(), locks.clone());
-                    let since = now;
+                    // The log keeps no time: doubt restarts now, and the first tick asks.
                     let prepared = Prepared {
                         writes: writes.clone(),
                         reads: reads.clone(),
-                        since,
+                        since: now,
                         last_query: 0,
                         precommitted: false,
                     };
@@ -158,7 +158,7 @@ impl Participant {
     pub fn step(&mut self, msg: Message, now: u64, out: &mut Ready) {
         match msg {
             Message::Prepare { txn, ops } => self.prepare(txn, ops, now, out),
-            Message::PreCommit { txn } => self.precommit(txn, now, out),
+            Message::PreCommit { txn } => self.precommit(txn, out),
             Message::Decision { txn, commit } => {
                 let ack = commit;
                 self.finish(&txn, commit, now, out);
@@ -284,7 +284,7 @@ impl Participant {
         }
     }
 
-    fn precommit(&mut self, txn: TxnId, _now: u64, out: &mut Ready) {
+    fn precommit(&mut self, txn: TxnId, out: &mut Ready) {
         let coordinator = txn.coordinator.clone();
         if let Some(p) = self.prepared.get_mut(&txn) {
             if !p.precommitted {
