@@ -15,10 +15,13 @@
 //! - [`single_kv`]: one in-memory node; linearizable by construction, the control case.
 //! - [`raft`]: raft-kv, a durable Raft key-value store with switchable read paths and
 //!   plantable bugs.
+//! - [`bank2pc`]: bank-2pc, a sharded transactional store and bank by two-phase (or
+//!   three-phase) commit, with plantable bugs.
 //!
 //! Nodes learn their peers' addresses from the launcher and never care which network
 //! backend carries their traffic.
 
+pub mod bank2pc;
 pub mod catalog;
 pub mod config;
 pub mod kv;
