@@ -92,6 +92,38 @@ pub fn sunder_namespaces() -> Result<BTreeMap<String, Vec<String>>> {
     Ok(by_run)
 }
 
+/// A namespace younger than this is never called orphaned: between creating its namespaces
+/// and moving into its control namespace, a starting harness is not inside it yet.
+pub const ORPHAN_MIN_AGE: Duration = Duration::from_secs(60);
+
+/// Runs whose namespaces outlived their harness, found without any run folder: the harness
+/// moves into its run's control namespace before it opens a socket and stays there, so a
+/// run whose control namespace holds no process (and is older than [`ORPHAN_MIN_AGE`]) has
+/// no harness left. A run without a control namespace has none either. Each comes back as a
+/// [`DeadRun`] with no pid files; [`find_leftovers`] then finds its nodes through their
+/// namespaces. This is how `sunder cleanup` removes what a run whose folder is gone left.
+pub fn orphaned_runs() -> Result<Vec<DeadRun>> {
+    orphaned_runs_older_than(ORPHAN_MIN_AGE)
+}
+
+/// [`orphaned_runs`] with another minimum age (tests use zero).
+pub fn orphaned_runs_older_than(min_age: Duration) -> Result<Vec<DeadRun>> {
+    let mut dead = Vec::new();
+    for (run, nss) in sunder_namespaces()? {
+        let ctl = names::control_ns(&run);
+        let harness_alive = nss.contains(&ctl) && !pids_in_namespace(&ctl).is_empty();
+        let young = nss.iter().any(|ns| {
+            std::fs::metadata(netns_path(ns))
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age < min_age))
+        });
+        if !harness_alive && !young {
+            dead.push(DeadRun { run_id: run, pid_files: Vec::new() });
+        }
+    }
+    Ok(dead)
+}
+
 /// Whether `args` (a `/proc/PID/cmdline` split at NULs) is a Sunder node of `run_id`: an
 /// argument naming the `sunder` binary followed by `node`, and some argument containing
 /// the run id.
