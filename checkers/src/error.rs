@@ -42,6 +42,17 @@ impl InputError {
         InputError { path: path.to_path_buf(), line: None, column: None, problem: problem.into() }
     }
 
+    /// A JSON syntax error in the text at `line` (whose own line 1 serde's position counts
+    /// from: `first_line` is where that text starts in the file), located by line and column
+    /// instead of serde's "at line 1 column 26" appended to the message.
+    pub fn json(path: &Path, first_line: usize, what: &str, e: &serde_json::Error) -> InputError {
+        let text = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        let problem = text.strip_suffix(&suffix).unwrap_or(&text);
+        let line = first_line + e.line().saturating_sub(1);
+        InputError::at_column(path, line, e.column().max(1), format!("{what}: {problem}"))
+    }
+
     /// The file could not be read.
     pub fn io(path: &Path, e: std::io::Error) -> InputError {
         InputError::whole(path, format!("cannot read: {}", io_problem(&e)))

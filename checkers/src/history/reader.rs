@@ -24,20 +24,12 @@ pub fn parse_jsonl(path: &Path, text: &str) -> Result<History, InputError> {
         if line.trim().is_empty() {
             continue;
         }
-        let op: Op = serde_json::from_str(line).map_err(|e| malformed(path, n + 1, &e))?;
+        let op: Op =
+            serde_json::from_str(line).map_err(|e| InputError::json(path, n + 1, "malformed op", &e))?;
         check_order(path, n + 1, &op, ops.last())?;
         ops.push((n + 1, op));
     }
     finish(path, ops)
-}
-
-/// A serde error at `line`, its position given as the line's column rather than in serde's
-/// own words ("at line 1 column 26": every line of JSONL is line 1 to serde).
-fn malformed(path: &Path, line: usize, e: &serde_json::Error) -> InputError {
-    let text = e.to_string();
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
-    let problem = text.strip_suffix(&suffix).unwrap_or(&text);
-    InputError::at_column(path, line, e.column().max(1), format!("malformed op: {problem}"))
 }
 
 /// The index and time rules of Sunder's file, checked against the op before.

@@ -22,8 +22,8 @@ pub fn from_edn(path: &Path, text: &str) -> Result<History, InputError> {
 pub fn from_json(path: &Path, text: &str) -> Result<History, InputError> {
     let trimmed = text.trim_start();
     let forms = if trimmed.starts_with('[') {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| InputError::at(path, e.line(), format!("malformed JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| InputError::json(path, 1, "malformed JSON", &e))?;
         let Value::Array(items) = value else { unreachable!("text starts with '['") };
         let lines = element_lines(text);
         items
@@ -38,7 +38,7 @@ pub fn from_json(path: &Path, text: &str) -> Result<History, InputError> {
                 continue;
             }
             let value = serde_json::from_str(line)
-                .map_err(|e| InputError::at(path, n + 1, format!("malformed JSON: {e}")))?;
+                .map_err(|e| InputError::json(path, n + 1, "malformed JSON", &e))?;
             forms.push(Located { line: n + 1, value });
         }
         forms
@@ -303,6 +303,17 @@ mod tests {
             assert_eq!(h.op_numbering(), OpNumbering::Position, "{text}");
             assert_eq!(h.ops().iter().map(|o| o.index).collect::<Vec<_>>(), vec![0, 1]);
         }
+    }
+
+    #[test]
+    fn names_line_and_column_of_a_json_syntax_error_once() {
+        let e = from_json(
+            Path::new("h.json"),
+            "[{\"process\":0,\"type\":\"invoke\",\"f\":\"read\"},\n {\"process\" 0}]",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(e, "h.json:2:13: malformed JSON: expected `:`");
     }
 
     #[test]

@@ -337,6 +337,12 @@ mod tests {
             "N",
             "#",
             "\\newline",
+            "\0",
+            "\u{1b}[2J",
+            "\u{feff}",
+            "{\"index\":0,\"time\":-1,",
+            "lein test x\n",
+            "INFO  jepsen.util - Relative time\n",
         ];
         for _ in 0..5_000 {
             let n = rng.random_range(0..30);
