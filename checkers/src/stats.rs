@@ -2,7 +2,7 @@
 //! share of completed ops that were `ok`). It never fails a run; it gives every report and
 //! summary its numbers.
 
-use crate::history::{History, OpType};
+use crate::history::{History, OpNumbering, OpType};
 use crate::verdict::CheckerResult;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -38,6 +38,8 @@ pub struct Stats {
     pub nemesis_ops: u64,
     /// Availability over all client ops.
     pub availability: f64,
+    /// What the op numbers of every anomaly and witness are (`index` or `position`).
+    pub op_numbers: OpNumbering,
 }
 
 /// Counts a history's ops.
@@ -64,6 +66,7 @@ pub fn stats(history: &History) -> Stats {
         }
     }
     s.availability = s.total.availability();
+    s.op_numbers = history.op_numbering();
     s
 }
 

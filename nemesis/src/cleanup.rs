@@ -3,7 +3,9 @@
 //! and removes exactly that. Which runs are dead is the harness's call (it knows each
 //! run's harness pid); this module only acts on the run ids it is given, and a process is
 //! killed only if its `/proc/PID/cmdline` shows a `sunder node` command carrying that run
-//! id, so a recycled pid or someone else's namespace is never touched.
+//! id, so a recycled pid or someone else's namespace is never touched. libfaketime's files
+//! in `/dev/shm` of the run's node pids (those killed here, and those named by its pid
+//! files whose processes are gone) are removed too.
 
 use crate::error::{NemesisError, Result};
 use crate::net::names;
@@ -45,12 +47,15 @@ pub struct Leftovers {
     pub namespaces: BTreeMap<String, Vec<String>>,
     /// Node processes of dead runs.
     pub processes: Vec<LeftoverProcess>,
+    /// Pids from dead runs' pid files whose processes are gone but whose libfaketime
+    /// files are still in `/dev/shm`.
+    pub faketime_pids: Vec<u32>,
 }
 
 impl Leftovers {
     /// True when nothing was found.
     pub fn is_empty(&self) -> bool {
-        self.namespaces.is_empty() && self.processes.is_empty()
+        self.namespaces.is_empty() && self.processes.is_empty() && self.faketime_pids.is_empty()
     }
 }
 
@@ -61,6 +66,8 @@ pub struct CleanupReport {
     pub killed: Vec<u32>,
     /// Namespaces deleted.
     pub namespaces: Vec<String>,
+    /// libfaketime files removed from `/dev/shm`.
+    pub faketime_files: Vec<PathBuf>,
     /// What could not be removed, and why.
     pub problems: Vec<String>,
 }
@@ -83,6 +90,38 @@ pub fn sunder_namespaces() -> Result<BTreeMap<String, Vec<String>>> {
         v.sort();
     }
     Ok(by_run)
+}
+
+/// A namespace younger than this is never called orphaned: between creating its namespaces
+/// and moving into its control namespace, a starting harness is not inside it yet.
+pub const ORPHAN_MIN_AGE: Duration = Duration::from_secs(60);
+
+/// Runs whose namespaces outlived their harness, found without any run folder: the harness
+/// moves into its run's control namespace before it opens a socket and stays there, so a
+/// run whose control namespace holds no process (and is older than [`ORPHAN_MIN_AGE`]) has
+/// no harness left. A run without a control namespace has none either. Each comes back as a
+/// [`DeadRun`] with no pid files; [`find_leftovers`] then finds its nodes through their
+/// namespaces. This is how `sunder cleanup` removes what a run whose folder is gone left.
+pub fn orphaned_runs() -> Result<Vec<DeadRun>> {
+    orphaned_runs_older_than(ORPHAN_MIN_AGE)
+}
+
+/// [`orphaned_runs`] with another minimum age (tests use zero).
+pub fn orphaned_runs_older_than(min_age: Duration) -> Result<Vec<DeadRun>> {
+    let mut dead = Vec::new();
+    for (run, nss) in sunder_namespaces()? {
+        let ctl = names::control_ns(&run);
+        let harness_alive = nss.contains(&ctl) && !pids_in_namespace(&ctl).is_empty();
+        let young = nss.iter().any(|ns| {
+            std::fs::metadata(netns_path(ns))
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age < min_age))
+        });
+        if !harness_alive && !young {
+            dead.push(DeadRun { run_id: run, pid_files: Vec::new() });
+        }
+    }
+    Ok(dead)
 }
 
 /// Whether `args` (a `/proc/PID/cmdline` split at NULs) is a Sunder node of `run_id`: an
@@ -139,6 +178,9 @@ pub fn find_leftovers(dead: &[DeadRun]) -> Result<Leftovers> {
         for file in &run.pid_files {
             let Ok(text) = std::fs::read_to_string(file) else { continue };
             let Ok(pid) = text.trim().parse::<u32>() else { continue };
+            if cmdline(pid).is_none() && crate::clock::faketime_files(pid).iter().any(|f| f.exists()) {
+                found.faketime_pids.push(pid);
+            }
             claim(pid, file.display().to_string());
         }
         if let Some(nss) = all.get(&run.run_id) {
@@ -174,6 +216,10 @@ pub fn remove(leftovers: &Leftovers) -> CleanupReport {
             Err(e) => report.problems.push(format!("kill {}: {e}", p.pid)),
         }
     }
+    // Killed nodes are reaped by their parent or by init; a zombie still has its /proc
+    // entry, so its files wait for the next cleanup rather than be taken from a live pid.
+    let pids = report.killed.iter().chain(&leftovers.faketime_pids).copied().collect::<Vec<_>>();
+    report.faketime_files = crate::clock::remove_faketime_leftovers(pids);
     for (run, nss) in &leftovers.namespaces {
         let nodes: Vec<String> = nss
             .iter()

@@ -5,6 +5,12 @@
 //! `FAKETIME_DONT_FAKE_MONOTONIC=1` leaves the monotonic clock alone, so timers and
 //! timeouts inside the node keep working. Skew sets an offset; strobe flips one back and
 //! forth until told to stop.
+//!
+//! libfaketime keeps a shared-memory segment and a semaphore per process,
+//! `/dev/shm/faketime_shm_<pid>` and `/dev/shm/sem.faketime_sem_<pid>`, and removes them
+//! only at a normal exit: a SIGKILLed node leaves both behind. [`remove_faketime_leftovers`]
+//! removes them for the pids a run started, once those processes are gone; the harness
+//! calls it after teardown, and [`crate::cleanup::remove`] after killing a dead run's nodes.
 
 use crate::error::{NemesisError, Result};
 use std::collections::BTreeMap;
@@ -14,6 +20,33 @@ use std::time::Duration;
 
 /// Where Debian's libfaketime package installs the preload library.
 pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// Where libfaketime puts its per-process shared memory and semaphore.
+pub const SHM_DIR: &str = "/dev/shm";
+
+/// The files libfaketime made for process `pid`: its shared memory and its semaphore.
+pub fn faketime_files(pid: u32) -> [PathBuf; 2] {
+    let dir = Path::new(SHM_DIR);
+    [dir.join(format!("faketime_shm_{pid}")), dir.join(format!("sem.faketime_sem_{pid}"))]
+}
+
+/// Removes libfaketime's files of each of `pids` whose process is gone, and returns those
+/// removed. A pid still alive keeps its files: it is running, or its number was reused by a
+/// process whose files they now are.
+pub fn remove_faketime_leftovers(pids: impl IntoIterator<Item = u32>) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for pid in pids {
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        for file in faketime_files(pid) {
+            if std::fs::remove_file(&file).is_ok() {
+                removed.push(file);
+            }
+        }
+    }
+    removed
+}
 
 /// Per-node faketime control files.
 #[derive(Debug, Clone)]

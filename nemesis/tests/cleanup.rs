@@ -1,63 +1,23 @@
 //! Recovery after a harness dies by SIGKILL in the middle of a partition: a child process
-//! (this test binary, re-run as a "harness") builds a netns network, starts fake node
-//! processes whose command line reads `sunder node <run id> ...` inside the namespaces,
+//! (the `sunder-nemesis-doomed-harness` helper binary) builds a netns network, starts fake
+//! node processes whose command line reads `sunder node <run id>` inside the namespaces,
 //! cuts the network and waits; the test kills it, then `cleanup` must remove exactly
 //! that run's namespaces, chains and node processes, and nothing of a live bystander run.
 
 mod support;
 
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use sunder_nemesis::cleanup::{self, DeadRun};
 use sunder_nemesis::grudge::Grudge;
-use sunder_nemesis::net::{NetKind, Network, NetworkConfig};
+use sunder_nemesis::net::{NetKind, Network, NetworkConfig, names};
 use sunder_nemesis::process::proc_state;
 use support::*;
 
 const CHILD_RUN: &str = "SUNDER_CLEANUP_CHILD_RUN";
 const CHILD_DIR: &str = "SUNDER_CLEANUP_CHILD_DIR";
-const FAKE_NODE: &str = "SUNDER_FAKE_NODE";
-
-/// Entry point of the fake node processes: sleeps until killed. A no-op in normal runs.
-#[test]
-fn fake_node_process() {
-    if std::env::var(FAKE_NODE).is_ok() {
-        loop {
-            std::thread::sleep(Duration::from_secs(3600));
-        }
-    }
-}
-
-/// Entry point of the doomed "harness": builds the run and waits to be killed. A no-op in
-/// normal runs.
-#[test]
-fn doomed_harness_process() {
-    let (Ok(run_id), Ok(dir)) = (std::env::var(CHILD_RUN), std::env::var(CHILD_DIR)) else { return };
-    let dir = PathBuf::from(dir);
-    let net = Network::create(&NetworkConfig {
-        kind: NetKind::Netns,
-        run_id: run_id.clone(),
-        nodes: nodes(3),
-        port: 7000,
-        seed: 1,
-    })
-    .unwrap();
-    for n in net.nodes() {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.arg0("sunder").args(["node", &run_id, "--exact", "fake_node_process"]).env(FAKE_NODE, "1");
-        net.prepare_node_command(n, &mut cmd).unwrap();
-        let child = cmd.spawn().unwrap();
-        std::fs::write(dir.join(format!("{n}.pid")), format!("{}\n", child.id())).unwrap();
-        std::mem::forget(child);
-    }
-    net.partition(&Grudge::isolate(net.nodes(), "n1")).unwrap();
-    std::fs::write(dir.join("ready"), "").unwrap();
-    loop {
-        std::thread::sleep(Duration::from_secs(3600));
-    }
-}
+const FAKE_NODE_EXE: &str = "SUNDER_FAKE_NODE_EXE";
 
 fn alive(pid: u32) -> bool {
     !matches!(proc_state(pid), None | Some('Z'))
@@ -85,9 +45,16 @@ fn cleanup_after_sigkilled_harness_removes_exactly_the_dead_runs_leftovers() {
     bystander_cmd.arg("600");
     bystander.prepare_node_command("n2", &mut bystander_cmd).unwrap();
     let mut bystander_proc = bystander_cmd.spawn().unwrap();
+    // Its "harness", living in its control namespace as a real harness does.
+    let bystander_ctl = sunder_nemesis::net::namespace::netns_path(&names::control_ns(&run_id("alive")));
+    let mut bystander_harness = Command::new("nsenter")
+        .arg(format!("--net={}", bystander_ctl.display()))
+        .args(["sleep", "600"])
+        .spawn()
+        .unwrap();
 
-    let mut harness = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "doomed_harness_process", "--nocapture"])
+    let mut harness = Command::new(env!("CARGO_BIN_EXE_sunder-nemesis-doomed-harness"))
+        .env(FAKE_NODE_EXE, env!("CARGO_BIN_EXE_sunder-nemesis-fake-node"))
         .env(CHILD_RUN, &dead_run)
         .env(CHILD_DIR, &dir.0)
         .spawn()
@@ -107,6 +74,34 @@ fn cleanup_after_sigkilled_harness_removes_exactly_the_dead_runs_leftovers() {
     assert!(node_pids.iter().all(|p| alive(*p)), "fake nodes should outlive the harness");
     let before = cleanup::sunder_namespaces().unwrap();
     assert_eq!(before.get(&dead_run).map(Vec::len), Some(5), "{before:?}");
+
+    // With its run folder gone, the dead run is still found: nothing lives in its control
+    // namespace. The bystander's harness does, and a run under a minute old never counts.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let orphans = loop {
+        let orphans: Vec<String> = cleanup::orphaned_runs_older_than(Duration::ZERO)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.run_id)
+            .collect();
+        if !orphans.contains(&run_id("alive")) || Instant::now() > deadline {
+            break orphans;
+        }
+        std::thread::sleep(Duration::from_millis(20)); // nsenter is still entering
+    };
+    assert!(orphans.contains(&dead_run), "{orphans:?}");
+    assert!(!orphans.contains(&run_id("alive")), "{orphans:?}");
+    assert!(
+        cleanup::orphaned_runs().unwrap().iter().all(|d| d.run_id != dead_run),
+        "a young run was orphaned"
+    );
+    let by_namespace =
+        cleanup::find_leftovers(&[DeadRun { run_id: dead_run.clone(), pid_files: vec![] }]).unwrap();
+    let mut via_ns: Vec<u32> = by_namespace.processes.iter().map(|p| p.pid).collect();
+    via_ns.sort();
+    let mut expected_pids = node_pids.clone();
+    expected_pids.sort();
+    assert_eq!(via_ns, expected_pids, "nodes found through the namespaces alone");
 
     let leftovers = cleanup::find_leftovers(&[DeadRun { run_id: dead_run.clone(), pid_files }]).unwrap();
     let mut found: Vec<u32> = leftovers.processes.iter().map(|p| p.pid).collect();
@@ -134,5 +129,7 @@ fn cleanup_after_sigkilled_harness_removes_exactly_the_dead_runs_leftovers() {
 
     bystander_proc.kill().unwrap();
     bystander_proc.wait().unwrap();
+    bystander_harness.kill().unwrap();
+    bystander_harness.wait().unwrap();
     bystander.teardown().unwrap();
 }

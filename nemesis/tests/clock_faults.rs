@@ -45,8 +45,10 @@ impl ClockReader {
 
 impl Drop for ClockReader {
     fn drop(&mut self) {
+        // SIGKILL, as teardown's last resort does, then what teardown does after it.
         let _ = self.child.kill();
         let _ = self.child.wait();
+        sunder_nemesis::clock::remove_faketime_leftovers([self.child.id()]);
     }
 }
 
@@ -78,7 +80,18 @@ fn faketime_env_leaves_the_monotonic_clock_alone() {
     // `cat /proc/uptime` is kernel text, but `date` reads CLOCK_REALTIME and must move,
     // while a monotonic-based sleep must still take its real time.
     let t = std::time::Instant::now();
-    let out = Command::new("bash").args(["-c", "sleep 0.2; date +%s"]).envs(env).output().unwrap();
+    let child = Command::new("bash")
+        .args(["-c", "sleep 0.2; date +%s"])
+        .envs(env)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    // bash execs its last command, and the exec'd `date` does not remove the files its
+    // pid's libfaketime made: even a clean exit can leave them.
+    sunder_nemesis::clock::remove_faketime_leftovers([pid]);
+    assert!(sunder_nemesis::clock::faketime_files(pid).iter().all(|f| !f.exists()));
     assert!(t.elapsed() >= Duration::from_millis(200) && t.elapsed() < Duration::from_secs(5));
     let shown: f64 = String::from_utf8(out.stdout).unwrap().trim().parse().unwrap();
     assert!((shown - now_secs() - 5000.0).abs() < 2.0, "date showed {shown}");
@@ -124,4 +137,64 @@ fn clock_without_libfaketime_says_how_to_install_it() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("apt-get install -y libfaketime"), "{err}");
+}
+
+/// A `sleep` under libfaketime, SIGKILLed once libfaketime has made its files, and reaped:
+/// what a node killed with clock faults leaves. Returns its pid.
+fn sigkilled_faketime_process(clock: &Clock) -> u32 {
+    let mut child = Command::new("sleep").arg("30").envs(clock.faketime_env("n1").unwrap()).spawn().unwrap();
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !sunder_nemesis::clock::faketime_files(pid).iter().all(|f| f.exists()) {
+        assert!(std::time::Instant::now() < deadline, "libfaketime never made its files for {pid}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    pid
+}
+
+#[test]
+fn removes_what_libfaketime_leaves_in_dev_shm_for_a_sigkilled_node() {
+    let dir = TempDir::new("shm");
+    let clock = Clock::new(&dir.0, &nodes(1)).unwrap();
+    let pid = sigkilled_faketime_process(&clock);
+    let files = sunder_nemesis::clock::faketime_files(pid);
+    assert!(files.iter().all(|f| f.exists()), "SIGKILL should leave {files:?} behind");
+    let removed = sunder_nemesis::clock::remove_faketime_leftovers([pid]);
+    assert_eq!(removed, files.to_vec());
+    assert!(files.iter().all(|f| !f.exists()), "{files:?} still in /dev/shm after teardown");
+}
+
+#[test]
+fn keeps_the_faketime_files_of_a_process_still_running() {
+    let dir = TempDir::new("shm-alive");
+    let clock = Clock::new(&dir.0, &nodes(1)).unwrap();
+    let mut child = Command::new("sleep").arg("30").envs(clock.faketime_env("n1").unwrap()).spawn().unwrap();
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !sunder_nemesis::clock::faketime_files(pid)[0].exists() {
+        assert!(std::time::Instant::now() < deadline, "libfaketime never made its files");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(sunder_nemesis::clock::remove_faketime_leftovers([pid]).is_empty());
+    assert!(sunder_nemesis::clock::faketime_files(pid)[0].exists());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    sunder_nemesis::clock::remove_faketime_leftovers([pid]);
+}
+
+#[test]
+fn cleanup_of_a_dead_run_removes_its_nodes_faketime_files() {
+    let dir = TempDir::new("shm-cleanup");
+    let clock = Clock::new(&dir.0, &nodes(1)).unwrap();
+    let pid = sigkilled_faketime_process(&clock);
+    let pid_file = dir.0.join("n1.pid");
+    std::fs::write(&pid_file, format!("{pid}\n")).unwrap();
+    let dead = sunder_nemesis::cleanup::DeadRun { run_id: run_id("shm"), pid_files: vec![pid_file] };
+    let found = sunder_nemesis::cleanup::find_leftovers(&[dead]).unwrap();
+    assert_eq!(found.faketime_pids, vec![pid]);
+    let report = sunder_nemesis::cleanup::remove(&found);
+    assert_eq!(report.faketime_files, sunder_nemesis::clock::faketime_files(pid).to_vec());
+    assert!(sunder_nemesis::clock::faketime_files(pid).iter().all(|f| !f.exists()));
 }

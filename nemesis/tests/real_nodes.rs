@@ -1,6 +1,8 @@
 //! Faults against real Sunder nodes: this test binary re-runs itself as
-//! `sunder node <run id> ...` processes serving `single-kv` (from `sunder-systems`), each
+//! `sunder node <run id>` processes serving `single-kv` (from `sunder-systems`), each
 //! started where the network puts it (inside its namespace on netns) under libfaketime.
+//! It is a `harness = false` target: its `main` is the node program when started with a
+//! node config, and otherwise runs its one test, so no pseudo-test is counted as passing.
 //! The test's own runtime lives in the control namespace on netns, as the harness's
 //! does, and observes every fault through the nodes' `GET /status` and `/proc`.
 
@@ -22,13 +24,57 @@ use support::*;
 
 const NODE_CONFIG: &str = "SUNDER_TEST_NODE_CONFIG";
 
-/// Entry point of the node processes; a no-op in normal runs.
-#[test]
-fn single_kv_node_process() {
+/// The node program when started with a node config; otherwise the test runner.
+fn main() {
     if let Ok(cfg) = std::env::var(NODE_CONFIG) {
         let cfg: sunder_systems::NodeConfig = serde_json::from_str(&cfg).unwrap();
         sunder_systems::run("single-kv", cfg).unwrap();
         std::process::exit(0);
+    }
+    run_tests(&[(
+        "kill_pause_and_clock_faults_show_in_real_nodes_status",
+        kill_pause_and_clock_faults_show_in_real_nodes_status,
+    )]);
+}
+
+/// A minimal libtest: runs the tests whose names match the command line's filters (all
+/// without one), prints one line each and a summary, and fails the process when one fails.
+/// `--list` lists them, as `cargo test -- --list` expects.
+fn run_tests(tests: &[(&str, fn())]) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let exact = args.iter().any(|a| a == "--exact");
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let chosen: Vec<&(&str, fn())> = tests
+        .iter()
+        .filter(|(name, _)| {
+            filters.is_empty()
+                || filters.iter().any(|f| if exact { f == name } else { name.contains(f.as_str()) })
+        })
+        .collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in &chosen {
+            println!("{name}: test");
+        }
+        return;
+    }
+    println!("\nrunning {} test{}", chosen.len(), if chosen.len() == 1 { "" } else { "s" });
+    let mut failed = Vec::new();
+    for (name, test) in &chosen {
+        let passed = std::panic::catch_unwind(test).is_ok();
+        println!("test {name} ... {}", if passed { "ok" } else { "FAILED" });
+        if !passed {
+            failed.push(*name);
+        }
+    }
+    let verdict = if failed.is_empty() { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {verdict}. {} passed; {} failed; 0 ignored; 0 measured; {} filtered out\n",
+        chosen.len() - failed.len(),
+        failed.len(),
+        tests.len() - chosen.len()
+    );
+    if !failed.is_empty() {
+        std::process::exit(101);
     }
 }
 
@@ -39,9 +85,23 @@ struct NodeProcesses {
     clock: Clock,
     data: std::path::PathBuf,
     children: Mutex<BTreeMap<String, Child>>,
+    /// Every pid ever started, restarts included: teardown cleans up after each.
+    started: Mutex<Vec<u32>>,
 }
 
 impl NodeProcesses {
+    /// Teardown as the harness does it: SIGKILL and reap every node, then remove what
+    /// libfaketime left in /dev/shm for every pid the run started. Returns those pids.
+    fn stop_all(&self) -> Vec<u32> {
+        for c in self.children.lock().unwrap().values_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let started = self.started.lock().unwrap().clone();
+        sunder_nemesis::clock::remove_faketime_leftovers(started.iter().copied());
+        started
+    }
+
     fn spawn(&self, node: &str) -> Child {
         let cfg = sunder_systems::NodeConfig {
             id: node.to_string(),
@@ -52,11 +112,13 @@ impl NodeProcesses {
         };
         let mut cmd = Command::new(std::env::current_exe().unwrap());
         cmd.arg0("sunder")
-            .args(["node", &self.run_id, "--exact", "single_kv_node_process", "--quiet"])
+            .args(["node", &self.run_id])
             .env(NODE_CONFIG, serde_json::to_string(&cfg).unwrap())
             .envs(self.clock.faketime_env(node).unwrap());
         self.net.prepare_node_command(node, &mut cmd).unwrap();
-        cmd.spawn().unwrap()
+        let child = cmd.spawn().unwrap();
+        self.started.lock().unwrap().push(child.id());
+        child
     }
 
     fn addrs(&self) -> BTreeMap<String, SocketAddr> {
@@ -90,10 +152,7 @@ impl Cluster for NodeProcesses {
 
 impl Drop for NodeProcesses {
     fn drop(&mut self) {
-        for c in self.children.lock().unwrap().values_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.stop_all();
     }
 }
 
@@ -113,7 +172,6 @@ fn skew_ms(status: &serde_json::Value) -> i64 {
     status["wall_clock_ms"].as_i64().expect("wall_clock_ms in /status") - now
 }
 
-#[test]
 fn kill_pause_and_clock_faults_show_in_real_nodes_status() {
     let kind = if netns_available().is_ok() { NetKind::Netns } else { NetKind::Local };
     let run_id = run_id("real");
@@ -152,6 +210,7 @@ async fn scenario(net: Arc<Network>, clock: Clock, run_id: String, dir: std::pat
         clock: clock.clone(),
         data: dir.join("data"),
         children: Mutex::new(BTreeMap::new()),
+        started: Mutex::new(Vec::new()),
     });
     for n in nodes(3) {
         let child = cluster.spawn(&n);
@@ -204,4 +263,13 @@ async fn scenario(net: Arc<Network>, clock: Clock, run_id: String, dir: std::pat
     let fs: Vec<&str> = ops.iter().map(|(f, _)| f.as_str()).collect();
     assert_eq!(fs, ["start-clock", "stop-clock", "start-pause", "stop-pause", "start-kill", "stop-kill"]);
     assert_eq!(ops[4].1["nodes"], serde_json::json!(["n1"]));
+
+    // Teardown leaves nothing of the run in /dev/shm, the killed node's files included.
+    let started = cluster.stop_all();
+    assert_eq!(started.len(), 4, "three nodes and one restart: {started:?}");
+    for pid in started {
+        for file in sunder_nemesis::clock::faketime_files(pid) {
+            assert!(!file.exists(), "{} left after teardown", file.display());
+        }
+    }
 }

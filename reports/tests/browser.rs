@@ -115,11 +115,10 @@ const PROBE: &str = r#"<script>
 #[test]
 fn chromium_opens_report_and_serve_index_without_console_errors() {
     let Some(exe) = chromium() else {
-        if std::env::var("SUNDER_REQUIRE_BROWSER").as_deref() == Ok("1") {
-            panic!("SUNDER_REQUIRE_BROWSER=1 but chromium is not installed (apt-get install -y chromium)");
-        }
-        eprintln!(
-            "\n\n*** SKIP: browser test: chromium not found (apt-get install -y chromium, or set SUNDER_CHROMIUM) ***\n\n"
+        scratch_dir::skip_unless_required(
+            "chromium_opens_report_and_serve_index_without_console_errors",
+            "SUNDER_REQUIRE_BROWSER",
+            "chromium is not installed (apt-get install -y chromium, or set SUNDER_CHROMIUM)",
         );
         return;
     };

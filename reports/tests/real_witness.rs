@@ -15,15 +15,7 @@ use sunder_check::verdict::{Results, Validity};
 
 #[test]
 fn draws_the_real_linearizability_checkers_witness() {
-    // The shared data set: `$SUNDER_DATA`, or `shared/data` beside the repository.
-    let data = std::env::var_os("SUNDER_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    let source = data.join("knossos/cas-register/bad/cas-failure.edn");
-    if !source.exists() {
-        eprintln!("\n*** SKIP: {} not found (set SUNDER_DATA) ***\n", source.display());
-        return;
-    }
+    let source = scratch_dir::data_dir().join("knossos/cas-register/bad/cas-failure.edn");
     let imported = load(&source, Format::Auto).unwrap();
     let result = check(
         &imported.history,

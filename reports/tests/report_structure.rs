@@ -18,6 +18,12 @@ fn check_golden(name: &str, actual: &str) {
     assert_eq!(actual, expected, "structure differs from {} (SUNDER_BLESS=1 to accept)", path.display());
 }
 
+/// The results.json of a fixture, to hold a report to what it says.
+fn fixture_results(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name).join("results.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
 #[test]
 fn valid_run_report_has_every_section_and_no_anomaly() {
     let run = ScratchDir::fixture("valid");
@@ -31,8 +37,9 @@ fn valid_run_report_has_every_section_and_no_anomaly() {
 #[test]
 fn invalid_run_report_draws_the_linearizability_witness() {
     let run = ScratchDir::fixture("invalid");
+    let anomalies = fixture_results("invalid")["anomalies"].as_array().unwrap().len();
     let s = sunder_report::render_run(run.path()).unwrap();
-    assert_eq!((s.verdict, s.anomalies), (Some(Validity::Invalid), 2));
+    assert_eq!((s.verdict, s.anomalies), (Some(Validity::Invalid), anomalies));
     let html = std::fs::read_to_string(&s.report).unwrap();
     check_golden("invalid.structure.txt", &structure(&html));
     assert!(html.contains("could not be linearized"));
@@ -64,7 +71,8 @@ fn malformed_history_line_is_located_and_the_other_ops_are_drawn() {
     let s = sunder_report::render_run(run.path()).unwrap();
     assert_eq!(s.ops, 300);
     let problem = s.problems.iter().find(|p| p.contains("history.jsonl")).expect("history problem reported");
-    assert!(problem.contains("history.jsonl:151: malformed op"), "{problem}");
+    // Line 151, and the column where the JSON stops making sense.
+    assert!(problem.contains("history.jsonl:151:12: malformed op"), "{problem}");
     let html = std::fs::read_to_string(&s.report).unwrap();
     assert!(html.contains("invalid (salvaged lines shown)"));
     assert!(html.contains("data-rows=\""));
@@ -83,10 +91,15 @@ fn not_a_folder_is_an_error_naming_the_path() {
 fn bare_history_file_renders_into_another_folder() {
     let source = ScratchDir::fixture("invalid");
     let out = ScratchDir::new("bare-out");
+    let history = sunder_check::history::read_jsonl(&source.path().join("history.jsonl")).unwrap();
     let s = sunder_report::render_history(&source.path().join("history.jsonl"), out.path()).unwrap();
-    assert_eq!((s.ops, s.verdict), (120, None));
+    assert_eq!((s.ops, s.verdict), (history.len(), None));
     assert!(s.report.starts_with(out.path()) && s.report.exists() && s.junit.exists() && s.summary.exists());
     let html = std::fs::read_to_string(&s.report).unwrap();
-    assert!(html.contains("data-rows=\"66\""));
+    // One timeline row per client call and per nemesis event.
+    let nemesis =
+        history.ops().iter().filter(|o| o.is_nemesis() && o.kind != sunder_check::OpType::Invoke).count();
+    let rows = history.client_calls().count() + nemesis;
+    assert!(html.contains(&format!("data-rows=\"{rows}\"")), "no timeline of {rows} rows");
     assert!(!source.path().join("report.html").exists(), "nothing written beside the history");
 }

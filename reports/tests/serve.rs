@@ -49,7 +49,8 @@ async fn index_lists_runs_with_settings_and_verdict_colour() {
     let first = body.split("<tr class=\"run").nth(1).unwrap();
     assert!(first.contains("v-invalid") && first.contains("latest"), "{first}");
     assert!(first.contains("href=\"/runs/register/20261126T031000Z-s7/report.html\""));
-    for col in ["single-kv", "register", "partition, kill", "42"] {
+    // The fixtures' own settings: raft-kv runs, register workload, their faults and seeds.
+    for col in ["raft-kv", "register", "partition, kill", "42"] {
         assert!(body.contains(col), "{col} missing from the index");
     }
     assert!(body.contains("v-valid"));

@@ -21,6 +21,40 @@ pub struct History {
     ops: Vec<Op>,
     /// For each op position, the position of its partner (invoke <-> completion).
     partner: Vec<Option<usize>>,
+    /// What the ops' `index` numbers are.
+    numbering: OpNumbering,
+}
+
+/// What the `index` of a history's ops is, and so what the op numbers in anomalies and
+/// witnesses mean: a user must be able to find the op in their own file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpNumbering {
+    /// The file's own numbers: Sunder's `index`, or a Jepsen history's `:index`.
+    #[default]
+    Index,
+    /// The file carries no index: each op's 0-based position among the file's ops.
+    Position,
+}
+
+impl OpNumbering {
+    /// `index` or `position`, as written in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpNumbering::Index => "index",
+            OpNumbering::Position => "position",
+        }
+    }
+
+    /// What an op number means, in words, for a report or summary.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            OpNumbering::Index => "op numbers are the history's own indices",
+            OpNumbering::Position => {
+                "op numbers are 0-based positions among the file's ops (the file has no indices)"
+            }
+        }
+    }
 }
 
 /// What is wrong with a sequence of ops, and at which position.
@@ -82,7 +116,8 @@ impl History {
                 return Err(Violation {
                     position: i,
                     problem: format!(
-                        "process {p} issued an op after its info at op {at}; a process whose op is indeterminate must not be reused"
+                        "process {p} issued an op after its info at op {}; a process whose op is indeterminate must not be reused",
+                        ops[at].index
                     ),
                 });
             }
@@ -92,8 +127,8 @@ impl History {
                         return Err(Violation {
                             position: i,
                             problem: format!(
-                                "process {p} invoked {} while its invocation at op {j} is still open",
-                                op.f
+                                "process {p} invoked {} while its invocation at op {} is still open",
+                                op.f, ops[j].index
                             ),
                         });
                     }
@@ -110,8 +145,8 @@ impl History {
                         return Err(Violation {
                             position: i,
                             problem: format!(
-                                "process {p} completed {} but invoked {} at op {j}",
-                                op.f, ops[j].f
+                                "process {p} completed {} but invoked {} at op {}",
+                                op.f, ops[j].f, ops[j].index
                             ),
                         });
                     }
@@ -123,7 +158,19 @@ impl History {
                 }
             }
         }
-        Ok(History { ops, partner })
+        Ok(History { ops, partner, numbering: OpNumbering::Index })
+    }
+
+    /// The same history, its op indices declared to mean `numbering` (importers say so
+    /// when a file has no indices of its own).
+    pub fn with_numbering(mut self, numbering: OpNumbering) -> History {
+        self.numbering = numbering;
+        self
+    }
+
+    /// What the ops' `index` numbers are.
+    pub fn op_numbering(&self) -> OpNumbering {
+        self.numbering
     }
 
     /// All ops in history order.

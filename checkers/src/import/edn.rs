@@ -11,6 +11,8 @@ use serde_json::{Map, Number, Value};
 pub struct EdnError {
     /// 1-based line of the problem.
     pub line: usize,
+    /// 1-based column (in bytes) of the problem, when it is known.
+    pub column: Option<usize>,
     /// What is wrong.
     pub problem: String,
 }
@@ -107,11 +109,17 @@ impl Reader<'_> {
     }
 
     fn error(&self, problem: impl Into<String>) -> EdnError {
-        EdnError { line: self.line, problem: problem.into() }
+        EdnError { line: self.line, column: Some(self.column_of(self.pos)), problem: problem.into() }
     }
 
     fn error_at(&self, line: usize, problem: impl Into<String>) -> EdnError {
-        EdnError { line, problem: problem.into() }
+        EdnError { line, column: None, problem: problem.into() }
+    }
+
+    /// The 1-based column of byte `pos` on its line.
+    fn column_of(&self, pos: usize) -> usize {
+        let pos = pos.min(self.bytes.len());
+        pos - self.bytes[..pos].iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1) + 1
     }
 
     /// Skips whitespace, commas, comments and `#_` discarded forms.
@@ -177,7 +185,7 @@ impl Reader<'_> {
             b'#' => return self.read_dispatch(),
             b':' => {
                 self.pos += 1;
-                let tok = self.read_token();
+                let tok = self.read_name("keyword")?;
                 if tok.is_empty() {
                     return Err(self.error("a keyword needs a name after ':'"));
                 }
@@ -185,7 +193,7 @@ impl Reader<'_> {
             }
             b')' | b']' | b'}' => return Err(self.error(format!("unexpected '{}'", c as char))),
             _ => {
-                let tok = self.read_token();
+                let tok = self.read_name("symbol")?;
                 if tok.is_empty() {
                     return Err(self.error(format!("unexpected character '{}'", c as char)));
                 }
@@ -337,6 +345,20 @@ impl Reader<'_> {
         })
     }
 
+    /// A keyword's or symbol's name. A control byte cannot be part of one: EDN allows none,
+    /// and one NUL in `:value` would silently make it another key.
+    fn read_name(&mut self, what: &str) -> Result<&str, EdnError> {
+        let start = self.pos;
+        while let Some(c) = self.peek().filter(|c| !is_delimiter(*c)) {
+            if c.is_ascii_control() {
+                return Err(self.error(format!("control byte 0x{c:02x} inside a {what}")));
+            }
+            self.pos += 1;
+        }
+        std::str::from_utf8(&self.bytes[start..self.pos])
+            .map_err(|_| self.error(format!("a {what} is not valid UTF-8")))
+    }
+
     fn read_token(&mut self) -> &str {
         let start = self.pos;
         while self.peek().is_some_and(|c| !is_delimiter(c)) {
@@ -429,6 +451,15 @@ mod tests {
             let e = read_forms(&format!("{{:a {deep}}}")).unwrap_err();
             assert!(e.problem.contains("nested more than"), "{}", e.problem);
         }
+    }
+
+    #[test]
+    fn refuses_control_bytes_inside_keywords_and_symbols_with_their_column() {
+        let e = read_forms("{:process 0,\n :val\0ue 3}").unwrap_err();
+        assert_eq!((e.line, e.column), (2, Some(6)));
+        assert_eq!(e.problem, "control byte 0x00 inside a keyword");
+        let e = read_one("ni\x07l").unwrap_err();
+        assert_eq!((e.line, e.column, e.problem.as_str()), (1, Some(3), "control byte 0x07 inside a symbol"));
     }
 
     #[test]

@@ -5,13 +5,16 @@
 
 use super::edn::{Located, read_forms};
 use crate::error::InputError;
-use crate::history::{History, Op, OpType, Process, Strictness, validate_at_lines};
+use crate::history::{History, Op, OpNumbering, OpType, Process, Strictness, validate_at_lines};
 use serde_json::Value;
 use std::path::Path;
 
 /// Reads Jepsen EDN: one vector of op maps, or one map a line.
 pub fn from_edn(path: &Path, text: &str) -> Result<History, InputError> {
-    let forms = read_forms(text).map_err(|e| InputError::at(path, e.line, e.problem))?;
+    let forms = read_forms(text).map_err(|e| match e.column {
+        Some(column) => InputError::at_column(path, e.line, column, e.problem),
+        None => InputError::at(path, e.line, e.problem),
+    })?;
     build(path, forms)
 }
 
@@ -19,8 +22,8 @@ pub fn from_edn(path: &Path, text: &str) -> Result<History, InputError> {
 pub fn from_json(path: &Path, text: &str) -> Result<History, InputError> {
     let trimmed = text.trim_start();
     let forms = if trimmed.starts_with('[') {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| InputError::at(path, e.line(), format!("malformed JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| InputError::json(path, 1, "malformed JSON", &e))?;
         let Value::Array(items) = value else { unreachable!("text starts with '['") };
         let lines = element_lines(text);
         items
@@ -35,7 +38,7 @@ pub fn from_json(path: &Path, text: &str) -> Result<History, InputError> {
                 continue;
             }
             let value = serde_json::from_str(line)
-                .map_err(|e| InputError::at(path, n + 1, format!("malformed JSON: {e}")))?;
+                .map_err(|e| InputError::json(path, n + 1, "malformed JSON", &e))?;
             forms.push(Located { line: n + 1, value });
         }
         forms
@@ -86,6 +89,7 @@ fn build(path: &Path, forms: Vec<Located>) -> Result<History, InputError> {
     let mut lines = Vec::with_capacity(forms.len());
     let anonymous = !forms.iter().any(|f| f.value.get("process").is_some());
     let mut numbering = AnonymousProcesses::default();
+    let mut file_indices = Vec::with_capacity(forms.len());
     for form in forms {
         let mut value = form.value;
         if anonymous && let Value::Object(m) = &mut value {
@@ -93,11 +97,29 @@ fn build(path: &Path, forms: Vec<Located>) -> Result<History, InputError> {
             m.insert("process".into(), process.into());
         }
         let op = to_op(ops.len() as u64, &value).map_err(|p| InputError::at(path, form.line, p))?;
+        file_indices.push(value.get("index").and_then(Value::as_u64));
         ops.push(op);
         lines.push(form.line);
     }
     untuple_independent(&mut ops);
-    validate_at_lines(path, ops, &lines, Strictness::Lenient)
+    let numbering = adopt_file_indices(&mut ops, &file_indices);
+    Ok(validate_at_lines(path, ops, &lines, Strictness::Lenient)?.with_numbering(numbering))
+}
+
+/// Numbers the ops by the file's own `:index` when every op carries one and they increase
+/// (Jepsen writes them so), since those are the numbers a user can look up; otherwise the
+/// ops keep their positions, and the result says so. Indices may have gaps: Jepsen drops
+/// ops from a history it writes and keeps the others' numbers.
+fn adopt_file_indices(ops: &mut [Op], file_indices: &[Option<u64>]) -> OpNumbering {
+    let increasing = file_indices.windows(2).all(|w| matches!(w, [Some(a), Some(b)] if a < b));
+    let complete = file_indices.iter().all(Option::is_some);
+    if ops.is_empty() || !increasing || !complete {
+        return OpNumbering::Position;
+    }
+    for (op, index) in ops.iter_mut().zip(file_indices) {
+        op.index = index.expect("checked complete above");
+    }
+    OpNumbering::Index
 }
 
 /// Process numbers for histories written without `:process` (Elle's hand-written ones):
@@ -258,6 +280,40 @@ mod tests {
         let text = "[{\"process\":0,\"type\":\"invoke\",\"f\":\"read\"},\n {\"process\":0,\"type\":\"later\",\"f\":\"read\"}]";
         let e = from_json(Path::new("h.json"), text).unwrap_err();
         assert!(e.to_string().starts_with("h.json:2: unknown op type 'later'"), "{e}");
+    }
+
+    #[test]
+    fn keeps_the_files_own_indices_with_their_gaps() {
+        let h = from_edn(
+            Path::new("h.edn"),
+            "{:index 3, :process 0, :type :invoke, :f :read}\n{:index 7, :process 0, :type :ok, :f :read, :value 1}",
+        )
+        .unwrap();
+        assert_eq!(h.op_numbering(), OpNumbering::Index);
+        assert_eq!(h.ops().iter().map(|o| o.index).collect::<Vec<_>>(), vec![3, 7]);
+    }
+
+    #[test]
+    fn numbers_by_position_when_indices_are_missing_or_out_of_order() {
+        for text in [
+            "{:index 3, :process 0, :type :invoke, :f :read}\n{:process 0, :type :ok, :f :read}",
+            "{:index 3, :process 0, :type :invoke, :f :read}\n{:index 3, :process 0, :type :ok, :f :read}",
+        ] {
+            let h = from_edn(Path::new("h.edn"), text).unwrap();
+            assert_eq!(h.op_numbering(), OpNumbering::Position, "{text}");
+            assert_eq!(h.ops().iter().map(|o| o.index).collect::<Vec<_>>(), vec![0, 1]);
+        }
+    }
+
+    #[test]
+    fn names_line_and_column_of_a_json_syntax_error_once() {
+        let e = from_json(
+            Path::new("h.json"),
+            "[{\"process\":0,\"type\":\"invoke\",\"f\":\"read\"},\n {\"process\" 0}]",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(e, "h.json:2:13: malformed JSON: expected `:`");
     }
 
     #[test]

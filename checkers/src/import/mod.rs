@@ -1,17 +1,22 @@
 //! Importers: other tools' history files become a validated [`History`], so every checker
 //! can judge Jepsen's, Knossos's and Porcupine's data as well as Sunder's own. [`load`] reads
-//! a file in a given [`Format`] (or detects it from the content), and says in
-//! [`Imported::fail_semantics`] how that source's `fail` ops are meant, because the sources
-//! disagree (see [`FailSemantics`]).
+//! a file (within the limits of [`source`]) in a given [`Format`] (or detects it from the
+//! content), and says in [`Imported::fail_semantics`] how that source's `fail` ops are meant,
+//! because the sources disagree (see [`FailSemantics`]), and in [`Imported::model_as_meant`]
+//! how its registers start (Knossos's `nil` reading for Jepsen files).
 
 mod edn;
 mod jepsen;
 mod log;
+pub mod source;
 
 pub use edn::{EdnError, Located, read_forms, read_one};
+pub use source::read_text;
 
 use crate::error::InputError;
-use crate::history::{History, read_jsonl};
+use crate::history::History;
+use crate::linearizable::ModelKind;
+use serde_json::{Value, json};
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -98,6 +103,27 @@ pub enum FailSemantics {
     CasMismatch,
 }
 
+/// Lines of a file that held no op and were skipped (a console log's header and trailer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SkippedLines {
+    /// How many lines were skipped.
+    pub count: usize,
+    /// The first few of them (1-based line numbers), to point a user at them.
+    pub first: Vec<usize>,
+}
+
+impl SkippedLines {
+    /// Line numbers kept in [`SkippedLines::first`].
+    pub const SHOWN: usize = 10;
+
+    fn note(&mut self, line: usize) {
+        self.count += 1;
+        if self.first.len() < Self::SHOWN {
+            self.first.push(line);
+        }
+    }
+}
+
 /// A history read from a file, with what the checker needs to know about its source.
 #[derive(Debug, Clone)]
 pub struct Imported {
@@ -107,15 +133,48 @@ pub struct Imported {
     pub format: Format,
     /// How this source's `fail` ops are to be read.
     pub fail_semantics: FailSemantics,
+    /// Lines that were not ops and were skipped (only the Jepsen log format skips any).
+    pub skipped: SkippedLines,
 }
 
-/// Reads `path` in `format` (detecting it when [`Format::Auto`]) and validates it.
-pub fn load(path: &Path, format: Format) -> Result<Imported, InputError> {
-    if format == Format::Jsonl {
-        let history = read_jsonl(path)?;
-        return Ok(Imported { history, format, fail_semantics: format.fail_semantics() });
+impl Imported {
+    /// The register model `asked` as this file's authors meant it. Jepsen histories
+    /// (`history.edn`, Jepsen JSON) were judged by Knossos, whose `register` and
+    /// `cas-register` start at `nil` and read a `nil` result as "not observed": a bare
+    /// `register` or `cas-register` means that for them, exactly as `register nil` does. An
+    /// initial value given in the model string is kept as given. Sunder's own histories and
+    /// Porcupine's logs keep Sunder's reading (start at `null`, a `null` read means never
+    /// written), which is Porcupine's too.
+    pub fn model_as_meant(&self, asked: ModelKind) -> ModelKind {
+        let knossos = matches!(self.format, Format::JepsenEdn | Format::JepsenJson);
+        match asked {
+            ModelKind::Register { initial: None } if knossos => {
+                ModelKind::Register { initial: Some(Value::Null) }
+            }
+            ModelKind::CasRegister { initial: None } if knossos => {
+                ModelKind::CasRegister { initial: Some(Value::Null) }
+            }
+            other => other,
+        }
     }
-    let text = std::fs::read_to_string(path).map_err(|e| InputError::io(path, e))?;
+
+    /// What was read and how, for `results.json` (`"source"`) and the summary: the format,
+    /// what op numbers mean, and how many lines were skipped.
+    pub fn source_json(&self) -> Value {
+        json!({
+            "format": self.format.as_str(),
+            "op-numbers": self.history.op_numbering().as_str(),
+            "skipped-lines": self.skipped.count,
+            "first-skipped-lines": self.skipped.first,
+        })
+    }
+}
+
+/// Reads `path` (`-` for standard input) in `format`, detecting it when [`Format::Auto`],
+/// and validates it. Only a regular file or a pipe is read, and within the limits of
+/// [`source`].
+pub fn load(path: &Path, format: Format) -> Result<Imported, InputError> {
+    let text = read_text(path)?;
     parse(path, &text, format)
 }
 
@@ -125,62 +184,90 @@ pub fn parse(path: &Path, text: &str, format: Format) -> Result<Imported, InputE
         Format::Auto => detect(path, text)?,
         f => f,
     };
+    let mut skipped = SkippedLines::default();
     let history = match format {
         Format::Auto => unreachable!("detect never answers Auto"),
         Format::Jsonl => crate::history::parse_jsonl(path, text)?,
         Format::JepsenEdn | Format::PorcupineKv => jepsen::from_edn(path, text)?,
         Format::JepsenJson => jepsen::from_json(path, text)?,
-        Format::JepsenLog => log::from_log(path, text)?,
+        Format::JepsenLog => {
+            let (history, s) = log::from_log(path, text)?;
+            skipped = s;
+            history
+        }
     };
-    Ok(Imported { history, format, fail_semantics: format.fail_semantics() })
+    Ok(Imported { history, format, fail_semantics: format.fail_semantics(), skipped })
 }
 
-/// Guesses the format from the first meaningful line; refuses when it cannot tell.
+/// Meaningful lines [`detect`] looks at: enough to see past a console log's header.
+pub const DETECTION_WINDOW: usize = 2_000;
+
+/// Guesses the format from the first [`DETECTION_WINDOW`] meaningful lines: each line votes
+/// for the format it looks like, and the format most lines look like wins, so lines that are
+/// not ops (a `lein test` header, logger lines) do not decide. Refuses when no line looks
+/// like any format.
 pub fn detect(path: &Path, text: &str) -> Result<Format, InputError> {
-    let Some((line_no, line)) = text
-        .lines()
-        .enumerate()
-        .map(|(n, l)| (n + 1, l.trim()))
-        .find(|(_, l)| !l.is_empty() && !l.starts_with(';'))
-    else {
+    let meaningful = || {
+        text.lines()
+            .enumerate()
+            .map(|(n, l)| (n + 1, l.trim()))
+            .filter(|(_, l)| !l.is_empty() && !l.starts_with(';'))
+    };
+    let Some((first_line, first)) = meaningful().next() else {
         return Err(InputError::whole(
             path,
             "the file is empty: there is no history to detect a format from",
         ));
     };
+    // A file that opens a vector holds one array of ops: JSON or EDN, never JSONL.
+    let in_vector = first.starts_with('[') || first.starts_with('(');
+    let mut votes: Vec<(Format, usize)> = Vec::new();
+    for (_, line) in meaningful().take(DETECTION_WINDOW) {
+        if let Some(format) = line_format(line, in_vector) {
+            match votes.iter_mut().find(|(f, _)| *f == format) {
+                Some((_, n)) => *n += 1,
+                None => votes.push((format, 1)),
+            }
+        }
+    }
+    // The most votes win; on a tie, the format seen first.
+    let winner = votes.iter().copied().fold(None, |best: Option<(Format, usize)>, (f, n)| match best {
+        Some((_, m)) if m >= n => best,
+        _ => Some((f, n)),
+    });
+    match winner {
+        Some((Format::PorcupineKv, _)) if in_vector => Ok(Format::JepsenEdn),
+        Some((format, _)) => Ok(format),
+        None => Err(InputError::at(
+            path,
+            first_line,
+            "cannot tell the format from this line or the ones after it (not Sunder JSONL, Jepsen EDN or JSON, a Jepsen log line or Porcupine kv); pass --format",
+        )),
+    }
+}
+
+/// The format one meaningful line looks like, if any.
+fn line_format(line: &str, in_vector: bool) -> Option<Format> {
     if log::is_log_line(line) {
-        return Ok(Format::JepsenLog);
+        return Some(Format::JepsenLog);
     }
     let body = line.trim_start_matches(['[', '(']).trim_start();
     if body.starts_with("{\"") || body.starts_with('{') && body[1..].trim_start().starts_with('"') {
-        // Sunder's own op lines must carry index and time; Jepsen JSON maps need neither.
-        if !line.starts_with('[') && serde_json::from_str::<crate::history::Op>(line).is_ok() {
-            return Ok(Format::Jsonl);
+        // Sunder's writer puts index first and always writes time; a line so shaped is
+        // Sunder's even when it does not parse, so its error is the JSONL reader's.
+        let sunder_shaped = body.starts_with("{\"index\":") && body.contains("\"time\":");
+        if !in_vector && (sunder_shaped || serde_json::from_str::<crate::history::Op>(line).is_ok()) {
+            return Some(Format::Jsonl);
         }
-        return Ok(Format::JepsenJson);
+        return Some(Format::JepsenJson);
     }
     if body.starts_with('{') || body.starts_with("#jepsen") || body.starts_with("#{") {
-        if line.starts_with('{')
-            && (body.contains(":f :get") || body.contains(":f :put") || body.contains(":f :append"))
-        {
-            return Ok(Format::PorcupineKv);
+        if body.contains(":f :get") || body.contains(":f :put") || body.contains(":f :append") {
+            return Some(Format::PorcupineKv);
         }
-        return Ok(Format::JepsenEdn);
+        return Some(Format::JepsenEdn);
     }
-    if line == "[" || line == "(" || line == "[]" {
-        // A vector opened on its own line: look at the next meaningful line.
-        let rest: String = text.lines().skip(line_no).collect::<Vec<_>>().join("\n");
-        return match detect(path, &rest) {
-            Ok(Format::Jsonl) => Ok(Format::JepsenJson),
-            Ok(Format::PorcupineKv) => Ok(Format::JepsenEdn),
-            other => other,
-        };
-    }
-    Err(InputError::at(
-        path,
-        line_no,
-        "cannot tell the format from this line (not Sunder JSONL, Jepsen EDN or JSON, a Jepsen log line or Porcupine kv); pass --format",
-    ))
+    None
 }
 
 #[cfg(test)]
@@ -250,6 +337,12 @@ mod tests {
             "N",
             "#",
             "\\newline",
+            "\0",
+            "\u{1b}[2J",
+            "\u{feff}",
+            "{\"index\":0,\"time\":-1,",
+            "lein test x\n",
+            "INFO  jepsen.util - Relative time\n",
         ];
         for _ in 0..5_000 {
             let n = rng.random_range(0..30);

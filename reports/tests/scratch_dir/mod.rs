@@ -1,5 +1,6 @@
 //! Temporary run folders for the integration tests: each is removed when dropped, also when
 //! the test fails, and fixtures are copied in so rendering never writes into the source tree.
+//! Also the one way a test skips: [`skip_unless_required`].
 
 #![allow(dead_code)]
 
@@ -105,4 +106,33 @@ pub fn structure(html: &str) -> String {
     lines.push(format!("file links: {}", attrs(files, "<a ", "href").join(" ")));
     lines.push(format!("log tails: {}", files.matches("<details class=\"log-tail\">").count()));
     lines.join("\n") + "\n"
+}
+
+/// Skips a test whose tool is missing, visibly: the notice goes to the stderr handle itself,
+/// which libtest does not capture (`eprintln!` inside a test is captured and hidden unless it
+/// fails). When `switch` (a `SUNDER_REQUIRE_*` variable) is `1`, as in CI, it panics
+/// instead, so a skip can never pass for a success there.
+pub fn skip_unless_required(test: &str, switch: &str, why: &str) {
+    use std::io::Write;
+    if std::env::var(switch).as_deref() == Ok("1") {
+        panic!("{test}: {switch}=1 but {why}");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "==================== SKIP {test}: {why} (set {switch}=1 to make this a failure) ===================="
+    );
+}
+
+/// The shared data set (`$SUNDER_DATA`, or `shared/data` beside the repository). It is part
+/// of the test suite, so its absence fails the test rather than skipping it.
+pub fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("SUNDER_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
+    assert!(
+        dir.join("MANIFEST.tsv").is_file(),
+        "the shared data set is missing: no MANIFEST.tsv in {}; set SUNDER_DATA to the folder holding it",
+        dir.display()
+    );
+    dir
 }

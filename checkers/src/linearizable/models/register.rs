@@ -2,9 +2,13 @@
 //! a kv history is checked one register at a time. The state is one interned value.
 //!
 //! Two readings of `null` exist. Sunder's and Porcupine's registers start at `null`, and a
-//! read of `null` means the key was never written. Knossos's models are given an explicit
-//! initial value (`(cas-register 0)`) and read a `nil` result as "not observed"; that
-//! reading is chosen when an initial value is given.
+//! read of `null` means the key was never written: it is checked like any other read.
+//! Knossos's `Register` and `CASRegister` start at `nil` (or at the value given,
+//! `(cas-register 0)`) and accept a read of `nil` in any state, as "not observed". The
+//! Knossos reading is chosen when an initial value is given (`register nil` is Knossos's
+//! bare `(register)`), and `Imported::model_as_meant` gives it to every Jepsen EDN or JSON
+//! file, so `--model cas-register` on a Jepsen history means what Knossos meant.
+//! docs/history.md has the table.
 
 use crate::linearizable::model::{Call, Compiled, Model, Outcome, ValueTable, subject};
 use serde_json::Value;
