@@ -53,6 +53,9 @@ pub struct Cluster {
     options: BTreeMap<String, String>,
     specs: BTreeMap<String, NodeSpec>,
     children: Mutex<BTreeMap<String, Child>>,
+    /// Every pid this cluster ever started, restarts included, so what a killed node left
+    /// behind (libfaketime's shared memory) can be found by pid after teardown.
+    started: Mutex<Vec<u32>>,
     spawn_tx: Mutex<Option<mpsc::Sender<(Command, SpawnReply)>>>,
     spawner: Option<std::thread::JoinHandle<()>>,
     exe: PathBuf,
@@ -90,6 +93,7 @@ impl Cluster {
             options,
             specs: specs.into_iter().map(|s| (s.id.clone(), s)).collect(),
             children: Mutex::new(BTreeMap::new()),
+            started: Mutex::new(Vec::new()),
             spawn_tx: Mutex::new(Some(tx)),
             spawner: Some(spawner),
             exe,
@@ -186,6 +190,7 @@ impl Cluster {
             .map_err(|_| anyhow!("node spawner is gone"))?
             .with_context(|| format!("cannot start node {id}"))?;
         std::fs::write(spec.dir.join("pid"), format!("{}\n", child.id()))?;
+        self.started.lock().expect("started lock").push(child.id());
         self.children.lock().expect("children lock").insert(id.to_string(), child);
         Ok(())
     }
@@ -313,6 +318,11 @@ impl Cluster {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// Every pid this cluster started, restarts included.
+    pub fn started_pids(&self) -> Vec<u32> {
+        self.started.lock().expect("started lock").clone()
     }
 
     /// The exit status of a node that has exited, reaping it.

@@ -24,7 +24,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("sunder: error: {e:#}");
+            // Errors quote paths and history text: escape what could drive the terminal.
+            eprintln!("sunder: error: {}", sunder_check::error::terminal_safe(&format!("{e:#}")));
             ExitCode::from(EXIT_HARNESS_FAILED)
         }
     }

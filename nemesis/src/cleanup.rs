@@ -148,6 +148,18 @@ pub fn cmdline(pid: u32) -> Option<Vec<String>> {
     )
 }
 
+/// Whether `pid` is a node of `run_id`: a `sunder node` of that run by its command line, or
+/// any process (an external system's own binary) whose environment carries the launcher's
+/// `SUNDER_RUN_ID=<run id>`.
+pub fn is_node_of(pid: u32, run_id: &str) -> bool {
+    if cmdline(pid).is_some_and(|a| is_node_command_of(&a, run_id)) {
+        return true;
+    }
+    let marker = format!("SUNDER_RUN_ID={run_id}");
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == marker.as_bytes()))
+}
+
 /// Pids of the processes whose network namespace is the named one.
 fn pids_in_namespace(ns: &str) -> Vec<u32> {
     let Ok(target) = std::fs::metadata(netns_path(ns)) else { return Vec::new() };
@@ -171,7 +183,7 @@ pub fn find_leftovers(dead: &[DeadRun]) -> Result<Leftovers> {
     for run in dead {
         names::validate_run_id(&run.run_id)?;
         let mut claim = |pid: u32, found_by: String| {
-            if cmdline(pid).is_some_and(|a| is_node_command_of(&a, &run.run_id)) && seen.insert(pid) {
+            if is_node_of(pid, &run.run_id) && seen.insert(pid) {
                 found.processes.push(LeftoverProcess { pid, run_id: run.run_id.clone(), found_by });
             }
         };
@@ -202,7 +214,7 @@ pub fn remove(leftovers: &Leftovers) -> CleanupReport {
     let mut report = CleanupReport::default();
     for p in &leftovers.processes {
         // The pid may have been recycled since `find_leftovers`: check again.
-        if !cmdline(p.pid).is_some_and(|a| is_node_command_of(&a, &p.run_id)) {
+        if !is_node_of(p.pid, &p.run_id) {
             continue;
         }
         match kill(Pid::from_raw(p.pid as i32), Signal::SIGKILL) {

@@ -50,17 +50,30 @@ pub fn run(args: CheckArgs) -> Result<u8> {
     } else {
         let imported = import::load(&args.path, format)?;
         let plan = match asked {
-            Some(p) => p,
+            // A bare register model on a Jepsen file means what Knossos meant by it.
+            Some(mut p) => {
+                for check in &mut p.checks {
+                    if let Check::Linearizable(m) = check {
+                        *m = imported.model_as_meant(m.clone());
+                    }
+                }
+                p
+            }
             None => match beside_run(&args.path, imported.format) {
                 Some(dir) => run_plan(&dir)?,
                 None => default_plan(imported.format, &imported.history)?,
             },
         };
-        judge::judge(&imported.history, &plan, imported.fail_semantics, limits)
+        let mut results = judge::judge(&imported.history, &plan, imported.fail_semantics, limits);
+        if let Some(stats) = results.stats.as_object_mut() {
+            stats.insert("source".into(), imported.source_json());
+        }
+        results
     };
     let text = if args.json { serde_json::to_string_pretty(&results)? } else { judge::summary(&results) };
     // A closed pipe (`| head`) is the reader's choice, not a failure: the verdict still counts.
-    let _ = writeln!(std::io::stdout(), "{text}");
+    // History text reaches the terminal: escape what could drive it.
+    let _ = writeln!(std::io::stdout(), "{}", sunder_check::error::terminal_safe(&text));
     Ok(results.valid.exit_code() as u8)
 }
 

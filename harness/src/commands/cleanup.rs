@@ -28,7 +28,19 @@ pub fn run(args: CleanupArgs) -> Result<u8> {
             dead.push((run, DeadRun { run_id, pid_files }));
         }
     }
-    let runs: Vec<DeadRun> = dead.iter().map(|(_, d)| d.clone()).filter(|d| !d.run_id.is_empty()).collect();
+    let mut runs: Vec<DeadRun> =
+        dead.iter().map(|(_, d)| d.clone()).filter(|d| !d.run_id.is_empty()).collect();
+    // Runs whose folder is gone: their namespaces are found, and claimed only when nothing
+    // lives in their control namespace and they are old enough not to be starting.
+    for orphan in cleanup::orphaned_runs().context("cannot list orphaned runs")? {
+        if !live.contains(&orphan.run_id) && !runs.iter().any(|r| r.run_id == orphan.run_id) {
+            println!(
+                "run {}: its folder is gone and nothing runs in it; removing what it left",
+                orphan.run_id
+            );
+            runs.push(orphan);
+        }
+    }
     let leftovers = cleanup::find_leftovers(&runs)?;
     let report = cleanup::remove(&leftovers);
     for (run, d) in &dead {
@@ -38,7 +50,7 @@ pub fn run(args: CleanupArgs) -> Result<u8> {
         run.mark_finished();
     }
     let known: BTreeSet<&str> =
-        dead.iter().map(|(_, d)| d.run_id.as_str()).chain(live.iter().map(|s| s.as_str())).collect();
+        runs.iter().map(|d| d.run_id.as_str()).chain(live.iter().map(|s| s.as_str())).collect();
     for run_id in cleanup::sunder_namespaces().unwrap_or_default().keys() {
         if !known.contains(run_id.as_str()) {
             println!("namespaces of run {run_id} belong to no run in {}; left alone", args.store.display());
@@ -47,7 +59,7 @@ pub fn run(args: CleanupArgs) -> Result<u8> {
     let namespaces: usize = leftovers.namespaces.values().map(Vec::len).sum();
     println!(
         "cleanup: {} dead run(s), {} node process(es) ended, {namespaces} namespace(s) removed",
-        dead.len(),
+        runs.len(),
         report.killed.len()
     );
     for p in &report.problems {

@@ -45,6 +45,12 @@ const NETNS_PORT: u16 = 7000;
 /// Runs a test and returns the verdict's exit code.
 pub fn run(args: RunArgs) -> Result<u8> {
     let Resolved { mut test, faults, net: kind, system, workload } = resolve(&args)?;
+    // Refused before a run folder exists, so a run that cannot start leaves no stub behind.
+    if kind == NetKind::Netns
+        && let Err(why) = sunder_nemesis::net::netns_available()
+    {
+        bail!("--net netns is not available here: {why}; --net local runs without privileges");
+    }
     let store = absolute(&args.store)?;
     let dir = RunDir::create(&store, &test.name, test.seed, SystemTime::now())?;
     let log = RunLog::create(&dir.log(), args.quiet)?;
@@ -385,6 +391,10 @@ async fn run_test(
 
     let stopper = cluster.clone();
     tokio::task::spawn_blocking(move || stopper.stop_all(STOP_GRACE)).await?;
+    // libfaketime leaves shared memory behind for every node that was SIGKILLed.
+    for file in sunder_nemesis::clock::remove_faketime_leftovers(cluster.started_pids()) {
+        log.detail(format!("removed libfaketime leftover {}", file.display()));
+    }
     drop(cluster);
     // Nodes are gone, so the namespaces can go now, before the long check and render: a
     // harness killed from here on leaves nothing of the network behind.
