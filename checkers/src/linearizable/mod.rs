@@ -5,6 +5,7 @@
 //! witness the report can draw, or unknown with the budget that ran out and the
 //! partitions that were decided. `docs/linearizability.md` describes the method.
 
+mod crashed;
 pub mod generate;
 mod memo;
 pub mod model;
@@ -152,21 +153,27 @@ pub fn check(
     let name = model.to_string();
     let result = match model {
         ModelKind::Register { initial } => {
-            run(history, RegisterModel::new(initial.as_ref(), false), fail_semantics, budget)
+            run(history, RegisterModel::new(initial.as_ref(), false), fail_semantics, budget, settle_register)
         }
         ModelKind::CasRegister { initial } => {
-            run(history, RegisterModel::new(initial.as_ref(), true), fail_semantics, budget)
+            run(history, RegisterModel::new(initial.as_ref(), true), fail_semantics, budget, settle_register)
         }
-        ModelKind::Kv if has_string_kv_ops(history) => run(history, StringKvModel, fail_semantics, budget),
-        ModelKind::Kv => run(history, RegisterModel::new(None, true), fail_semantics, budget),
+        ModelKind::Kv if has_string_kv_ops(history) => {
+            run(history, StringKvModel, fail_semantics, budget, settle_nothing)
+        }
+        ModelKind::Kv => {
+            run(history, RegisterModel::new(None, true), fail_semantics, budget, settle_register)
+        }
         ModelKind::MultiRegister { initial } => match MultiRegisterModel::new(initial.as_ref()) {
-            Ok(m) => run(history, m, fail_semantics, budget),
+            Ok(m) => run(history, m, fail_semantics, budget, settle_nothing),
             Err(e) => CheckerResult::unknown(format!("cannot check: {e}")),
         },
-        ModelKind::Set => run(history, SetModel::default(), fail_semantics, budget),
-        ModelKind::FifoQueue => run(history, FifoQueueModel::default(), fail_semantics, budget),
-        ModelKind::Counter => run(history, CounterModel, fail_semantics, budget),
-        ModelKind::Mutex => run(history, MutexModel, fail_semantics, budget),
+        ModelKind::Set => run(history, SetModel::default(), fail_semantics, budget, settle_nothing),
+        ModelKind::FifoQueue => {
+            run(history, FifoQueueModel::default(), fail_semantics, budget, settle_nothing)
+        }
+        ModelKind::Counter => run(history, CounterModel, fail_semantics, budget, settle_nothing),
+        ModelKind::Mutex => run(history, MutexModel, fail_semantics, budget, settle_nothing),
     };
     let mut details = match result.details {
         Value::Object(m) => m,
@@ -174,6 +181,16 @@ pub fn check(
     };
     details.insert("model".into(), Value::String(name));
     CheckerResult { details: Value::Object(details), ..result }
+}
+
+/// Settles a register partition's crashed writes before its search (see [`crashed`]).
+fn settle_register(model: &RegisterModel, partition: &mut Partition<RegisterOp>) -> crashed::Settled {
+    crashed::settle(model.init(), &mut partition.entries, &mut partition.completions)
+}
+
+/// Models whose crashed ops are searched as they are.
+fn settle_nothing<M: Model>(_: &M, _: &mut Partition<M::Op>) -> crashed::Settled {
+    crashed::Settled::default()
 }
 
 fn has_string_kv_ops(history: &History) -> bool {
@@ -229,12 +246,19 @@ fn run<M: Model>(
     mut model: M,
     fail_semantics: FailSemantics,
     budget: &Budget,
+    settle: impl Fn(&M, &mut Partition<M::Op>) -> crashed::Settled,
 ) -> CheckerResult {
     let started = Instant::now();
-    let partitions = match compile(history, &mut model, fail_semantics) {
+    let mut partitions = match compile(history, &mut model, fail_semantics) {
         Ok(p) => p,
         Err(e) => return CheckerResult::unknown(format!("cannot check: {e}")),
     };
+    let mut settled = crashed::Settled::default();
+    for partition in &mut partitions {
+        let s = settle(&model, partition);
+        settled.bounded += s.bounded;
+        settled.dropped += s.dropped;
+    }
     let memory_limit = budget.memory_bytes.unwrap_or(DEFAULT_MEMORY_BYTES);
     let deadline = budget.time.map(|t| started + t);
     let control = Control::new(deadline, Some(memory_limit));
@@ -248,6 +272,8 @@ fn run<M: Model>(
         "decided": decided,
         "ops": total_ops,
         "memo_entries": memo_entries,
+        "crashed_writes_bounded": settled.bounded,
+        "crashed_writes_dropped": settled.dropped,
     });
 
     // The witness comes from the invalid partition that starts earliest in the history among
