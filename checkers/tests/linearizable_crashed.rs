@@ -23,9 +23,10 @@ struct Call {
 }
 
 /// A random single-key history with unique written values (1, 2, ... in invocation
-/// order); reads and cas expect `null` or a value written so far, chosen at random, so
-/// many histories are not linearizable; a third of completions are `info`.
-fn random_history(seed: u64) -> (History, Vec<Call>) {
+/// order), or values from 1 to 3 when not `unique`; reads and cas expect `null` or a value
+/// up to the latest written, chosen at random, so many histories are not linearizable; a
+/// third of completions are `info`.
+fn random_history(seed: u64, unique: bool) -> (History, Vec<Call>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let clients = rng.random_range(2..5usize);
     let mut open: Vec<Option<usize>> = vec![None; clients];
@@ -48,12 +49,12 @@ fn random_history(seed: u64) -> (History, Vec<Call>) {
                     0 => ("read", Value::Null),
                     1 => {
                         next_value += 1;
-                        ("write", json!(next_value))
+                        ("write", json!(if unique { next_value } else { rng.random_range(1..4) }))
                     }
                     _ => {
                         let from = seen(&mut rng, next_value);
                         next_value += 1;
-                        ("cas", json!([from, next_value]))
+                        ("cas", json!([from, if unique { next_value } else { rng.random_range(1..4) }]))
                     }
                 };
                 ops.push(
@@ -135,11 +136,10 @@ fn brute_force(calls: &[Call], placed: &mut Vec<bool>, state: &Value) -> bool {
     false
 }
 
-#[test]
-fn settling_crashed_writes_agrees_with_a_brute_force_search_that_keeps_them() {
+fn agrees_with_brute_force(unique: bool) -> (usize, usize, u64, u64) {
     let (mut valid, mut invalid, mut dropped, mut bounded) = (0, 0, 0, 0);
     for seed in 0..4_000 {
-        let (history, calls) = random_history(seed);
+        let (history, calls) = random_history(seed, unique);
         let mut placed = vec![false; calls.len()];
         let expected = brute_force(&calls, &mut placed, &Value::Null);
         let got = check(
@@ -153,7 +153,20 @@ fn settling_crashed_writes_agrees_with_a_brute_force_search_that_keeps_them() {
         bounded += got.details["crashed_writes_bounded"].as_u64().unwrap_or(0);
         if expected { valid += 1 } else { invalid += 1 }
     }
+    (valid, invalid, dropped, bounded)
+}
+
+#[test]
+fn settling_crashed_writes_agrees_with_a_brute_force_search_that_keeps_them() {
+    let (valid, invalid, dropped, bounded) = agrees_with_brute_force(true);
     assert!(valid > 800 && invalid > 800, "{valid} valid, {invalid} invalid");
     // The settling must have been exercised, not skipped.
     assert!(dropped > 500 && bounded > 200, "{dropped} crashed writes dropped, {bounded} bounded");
+}
+
+#[test]
+fn settling_crashed_writes_of_repeated_values_agrees_with_the_brute_force_search() {
+    let (valid, invalid, dropped, _) = agrees_with_brute_force(false);
+    assert!(valid > 800 && invalid > 800, "{valid} valid, {invalid} invalid");
+    assert!(dropped > 100, "{dropped} crashed writes dropped");
 }

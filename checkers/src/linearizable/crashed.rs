@@ -1,22 +1,23 @@
 //! Crashed register writes, settled before the search. A write (or cas) that ended `info`
 //! may take effect at any time after its invocation, or never, so the search keeps it
 //! pending to the end of the history: every configuration after it carries it, the memo's
-//! windows stay open from it, and with many clients the pending set explodes. When values
-//! are unique per key (Sunder's workloads guarantee it) two facts shrink that cost without
-//! changing any verdict:
+//! windows stay open from it, and with many clients the pending set explodes. Two facts
+//! shrink that cost without changing any verdict:
 //!
-//! - a crashed write whose value some read (or successful cas) returned must have taken
-//!   effect before the first of those observers completed: it gets that completion as its
-//!   return, a real interval instead of an open one;
+//! - a crashed write whose value some read (or successful cas) returned, when no other op
+//!   writes that value, must have taken effect before the first of those observers
+//!   completed: it gets that completion as its return, a real interval instead of an open
+//!   one;
 //! - a crashed write whose value nothing observed is left out, as if it never happened.
 //!   Had it happened, the register held a value nobody read until the next write, so
 //!   deleting it from a linearization breaks no read, no successful cas, and no crashed
 //!   cas (one that did nothing there can be moved to the end). Only a failed cas
 //!   expecting the value the write overwrote could depend on it; a crashed write is kept
-//!   whenever such a cas may follow it, unless a definite write is forced between that
-//!   value's write and the cas.
+//!   whenever such a cas may follow it, unless a definite write is forced between every
+//!   write of that value and the cas.
 //!
-//! A partition that writes a value twice, or writes its initial value, is left as it is.
+//! Neither needs values to be unique across the whole partition: the first asks it of
+//! the one value, the second looks at values, not at which write a read saw.
 
 use super::models::{CasResult, RegisterOp};
 use super::search::Entry;
@@ -40,18 +41,19 @@ pub fn settle(
     completions: &mut Vec<Option<usize>>,
 ) -> Settled {
     const OPEN: usize = usize::MAX;
-    // The one op writing each value; give up on a partition that breaks uniqueness.
-    let mut writer: FxHashMap<u32, usize> = FxHashMap::default();
+    // The ops writing each value.
+    let mut writers: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
     for (e, entry) in entries.iter().enumerate() {
         let written = match entry.op {
             RegisterOp::Write(v) => v,
             RegisterOp::Cas { to, result: CasResult::Swapped | CasResult::Unknown, .. } => to,
             _ => continue,
         };
-        if written == initial || writer.insert(written, e).is_some() {
-            return Settled::default();
-        }
+        writers.entry(written).or_default().push(e);
     }
+    // A read of a value only one op writes (and the register did not start with) names
+    // that op.
+    let sole_writer = |v: u32| v != initial && writers.get(&v).is_some_and(|w| w.len() == 1);
     // Earliest completion of a definite observer of each value, and every value any op
     // looks for (a crashed or failed cas counts: it is never left without its writer).
     let mut first_seen: FxHashMap<u32, usize> = FxHashMap::default();
@@ -75,6 +77,7 @@ pub fn settle(
             _ => continue,
         };
         if entry.ret == OPEN
+            && sole_writer(written)
             && let Some(&seen) = first_seen.get(&written)
         {
             entry.ret = seen;
@@ -110,15 +113,12 @@ pub fn settle(
     let mut guarded_until: Option<usize> = None;
     for entry in entries.iter() {
         let RegisterOp::Cas { from, result: CasResult::Mismatch, .. } = entry.op else { continue };
-        let superseded = if from == initial {
-            forced_between(None, entry.call)
-        } else {
-            match writer.get(&from) {
-                // A value nobody writes is never the register's.
-                None => true,
-                Some(&u) => entries[u].ret != OPEN && forced_between(Some(entries[u].ret), entry.call),
-            }
-        };
+        // Every op that may have put `from` in the register (and its start, when it
+        // began there) must be followed by a definite write before the cas.
+        let superseded = (from != initial || forced_between(None, entry.call))
+            && writers.get(&from).is_none_or(|us| {
+                us.iter().all(|&u| entries[u].ret != OPEN && forced_between(Some(entries[u].ret), entry.call))
+            });
         if !superseded {
             guarded_until = guarded_until.max(Some(entry.ret));
         }
