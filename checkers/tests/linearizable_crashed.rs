@@ -170,3 +170,17 @@ fn settling_crashed_writes_of_repeated_values_agrees_with_the_brute_force_search
     assert!(valid > 800 && invalid > 800, "{valid} valid, {invalid} invalid");
     assert!(dropped > 100, "{dropped} crashed writes dropped");
 }
+
+#[test]
+fn decides_one_key_under_fifty_concurrent_clients_with_crashed_ops() {
+    use sunder_check::linearizable::generate::{Generation, register_history};
+    for seed in 1..=3 {
+        let g = Generation { seed, ops: 5_000, keys: 1, clients: 50, info_rate: 0.012, cas: false };
+        let h = register_history(&g);
+        let crashed = h.ops().iter().filter(|o| o.kind == OpType::Info).count();
+        assert!(crashed >= 15, "seed {seed}: only {crashed} crashed ops");
+        let r =
+            check(&h, ModelKind::Register { initial: None }, FailSemantics::CasMismatch, &Budget::default());
+        assert_eq!(r.valid, Validity::Valid, "seed {seed}: {r:?}");
+    }
+}

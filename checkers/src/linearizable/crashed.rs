@@ -30,6 +30,8 @@ pub struct Settled {
     pub bounded: usize,
     /// Crashed writes left out: nothing observed them.
     pub dropped: usize,
+    /// Whether the partition's linearization was then built without a search.
+    pub constructed: bool,
 }
 
 /// Settles the crashed writes of one register partition (see the module doc); `initial`
