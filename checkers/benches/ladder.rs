@@ -4,7 +4,9 @@
 //! Histories come from 20 client processes doing reads (50%), writes (40%) and cas (10%)
 //! on 1,000 keys of one atomic store, seeded, so every model holds and every check does
 //! its full work instead of stopping at a first violation. "Ops" below are operations
-//! (an invocation and its completion are one operation, two history lines).
+//! (an invocation and its completion are one operation, two history lines). A third
+//! history is concurrent with crashed ops (`linearizable::generate`, 8 clients, 5% `info`),
+//! timed against linearizability and through `ladder::check_view_given`.
 
 mod support;
 
@@ -13,9 +15,13 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use std::hint::black_box;
 use std::time::Instant;
+use sunder_check::Validity;
 use sunder_check::causal;
 use sunder_check::history::{History, Op, OpType, Strictness};
 use sunder_check::ladder::register::RegisterHistory;
+use sunder_check::ladder::{self, Implied, LadderBudget};
+use sunder_check::linearizable::generate::{Generation, register_history};
+use sunder_check::linearizable::{Budget, FailSemantics, ModelKind, check};
 use sunder_check::sequential::{self, SearchBudget};
 use sunder_check::session;
 use support::cpu_seconds;
@@ -110,6 +116,29 @@ fn main() {
         let s = time("sequential search", || sequential::check_register(&rh, &SearchBudget::default()));
         println!("   sequential verdict: {} ({})", s.valid.as_str(), s.details);
     }
+
+    // A concurrent history with crashed ops, as `sunder run` records them: 8 clients on 4
+    // keys, 5% of calls ending `info` (each retiring its process), 100,000 lines.
+    let g = Generation { seed: 1, ops: 100_000, keys: 4, clients: 8, info_rate: 0.05, cas: true };
+    let h = register_history(&g);
+    let rh = RegisterHistory::from_history(&h).unwrap();
+    println!(
+        "-- 100,000 lines, 8 concurrent clients, 5% info: {} processes, {} ops, 4 keys",
+        rh.process_count(),
+        rh.events.len()
+    );
+    let lin = time("linearizability (for comparison)", || {
+        check(&h, ModelKind::Kv, FailSemantics::CasMismatch, &Budget::default())
+    });
+    assert_eq!(lin.valid, Validity::Valid);
+    let v = time("causal: CC + CCv + CM", || causal::check_register(&rh));
+    for r in [&v.causal, &v.convergence, &v.memory] {
+        assert_eq!(r.valid.exit_code(), 0, "{r:?}");
+    }
+    time("pram + session guarantees", || session::check_register(&rh));
+    time("ladder given linearizable", || {
+        ladder::check_view_given(&h, &rh, &LadderBudget::default(), &Implied { linearizable: lin.valid })
+    });
 
     let h = generate(2, 20, 1_000, 1_000_000, 0.0);
     println!("-- 1,000,000 ops, 20 processes, 1,000 keys ({} history lines)", h.len());

@@ -6,7 +6,8 @@
 //! totals are printed.
 //!
 //! `cargo bench -p sunder-check --bench linearizable [-- GROUP...]`, GROUP one of `etcd`,
-//! `kv`, `knossos`, `generated`; the data set is `$SUNDER_DATA` or `<repo>/../shared/data`.
+//! `kv`, `knossos`, `generated`, `single-key`,
+//! `many-clients`; the data set is `$SUNDER_DATA` or `<repo>/../shared/data`.
 
 mod support;
 
@@ -164,6 +165,55 @@ fn generated(budget: &Budget) {
     }
 }
 
+/// Long histories of one key (the memo's window must follow the search, not be rescanned)
+/// and one key under many concurrent clients with crashed ops left open.
+fn single_key(budget: &Budget) {
+    for ops in [100_000, 1_000_000] {
+        let g = Generation { seed: 1, ops, keys: 1, clients: 8, info_rate: 0.01, cas: true };
+        let h = register_history(&g);
+        let (cpu, started) = (cpu_seconds(), Instant::now());
+        let r = check(&h, ModelKind::CasRegister { initial: None }, FailSemantics::CasMismatch, budget);
+        println!(
+            "single-key cas register {ops} lines, 8 clients, 1% info: {:?} in {:.3} s wall, {:.3} s cpu, memo entries {}{}",
+            r.valid,
+            started.elapsed().as_secs_f64(),
+            cpu_seconds() - cpu,
+            r.details["memo_entries"],
+            r.reason.map(|why| format!(" ({why})")).unwrap_or_default()
+        );
+    }
+}
+
+/// One key under 40 to 50 concurrent clients, with crashed (`info`) ops left open: reads
+/// and writes, then with cas too (under a 20 s budget, as the search may be needed).
+fn many_clients() {
+    let budget = Budget { time: Some(Duration::from_secs(20)), memory_bytes: Some(1 << 30) };
+    for (clients, ops, info_rate, cas) in [
+        (40, 5_000, 0.012, false),
+        (50, 5_000, 0.012, false),
+        (50, 20_000, 0.01, false),
+        (50, 5_000, 0.012, true),
+    ] {
+        for seed in 1..=3 {
+            let g = Generation { seed, ops, keys: 1, clients, info_rate, cas };
+            let h = register_history(&g);
+            let crashed = h.ops().iter().filter(|o| o.kind == sunder_check::history::OpType::Info).count();
+            let (cpu, started) = (cpu_seconds(), Instant::now());
+            let r = check(&h, ModelKind::CasRegister { initial: None }, FailSemantics::CasMismatch, &budget);
+            println!(
+                "single-key {} {ops} lines, {clients} clients, {crashed} crashed, seed {seed}: {:?} in {:.3} s wall, {:.3} s cpu, built {}, memo entries {}{}",
+                if cas { "cas register" } else { "register" },
+                r.valid,
+                started.elapsed().as_secs_f64(),
+                cpu_seconds() - cpu,
+                r.details["constructed"],
+                r.details["memo_entries"],
+                r.reason.map(|why| format!(" ({why})")).unwrap_or_default()
+            );
+        }
+    }
+}
+
 fn main() {
     let groups: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wants = |g: &str| groups.is_empty() || groups.iter().any(|x| x == g);
@@ -196,5 +246,11 @@ fn main() {
     }
     if wants("generated") {
         generated(&budget);
+    }
+    if wants("single-key") {
+        single_key(&budget);
+    }
+    if wants("many-clients") {
+        many_clients();
     }
 }

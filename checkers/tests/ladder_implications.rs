@@ -259,3 +259,35 @@ fn causal_checks_agree_with_the_definitions_on_small_histories() {
         assert!(seen.contains_key(&combo), "no history had (CC, CCv, CM) = {combo:?}: {seen:?}");
     }
 }
+
+#[test]
+fn causal_checks_agree_with_the_definitions_when_a_key_has_many_writers() {
+    // Over 32 processes writing a key, the checks look only at the writers a read has seen
+    // beyond its write's causal past; the definitions look at every one.
+    let mut seen = BTreeMap::new();
+    let mut wide = 0;
+    for seed in 0..60u64 {
+        let h = replicated(
+            seed,
+            70,
+            2 + (seed as usize % 2),
+            1 + (seed as usize % 2),
+            220,
+            seed % 2 == 0,
+            seed % 3 != 0,
+        );
+        let rh = RegisterHistory::from_history(&h).expect("unique writes");
+        if rh.writers_by_key().iter().any(|w| w.len() > 32) {
+            wide += 1;
+        }
+        let (cc, ccv, cm) = causal_by_definition(&rh);
+        let v = sunder_check::causal::check_register(&rh);
+        let as_validity = |b: bool| if b { Validity::Valid } else { Validity::Invalid };
+        assert_eq!(v.causal.valid, as_validity(cc), "seed {seed}: CC {:?}", v.causal);
+        assert_eq!(v.convergence.valid, as_validity(ccv), "seed {seed}: CCv {:?}", v.convergence);
+        assert_eq!(v.memory.valid, as_validity(cm), "seed {seed}: CM {:?}", v.memory);
+        *seen.entry((cc, ccv, cm)).or_insert(0) += 1;
+    }
+    assert!(wide >= 50, "only {wide} histories had a key with over 32 writers");
+    assert!(seen.len() >= 2, "every history had the same verdicts: {seen:?}");
+}

@@ -164,6 +164,8 @@ fn answers_unknown_with_the_reason_when_the_memory_budget_runs_out() {
 
 #[test]
 fn answers_unknown_with_the_reason_when_the_time_budget_runs_out() {
+    // Made stale, so that only the search can decide it (a linearizable history may be
+    // decided by building its linearization, before any budget applies).
     let h = register_history(&Generation {
         seed: 4,
         ops: 20_000,
@@ -172,6 +174,7 @@ fn answers_unknown_with_the_reason_when_the_time_budget_runs_out() {
         info_rate: 0.2,
         cas: true,
     });
+    let h = with_stale_read(&h, 4).expect("a read can be made stale");
     let budget = Budget { time: Some(Duration::ZERO), memory_bytes: None };
     let r = check(&h, ModelKind::Kv, FailSemantics::CasMismatch, &budget);
     assert_eq!(r.valid, Validity::Unknown, "{r:?}");

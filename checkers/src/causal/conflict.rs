@@ -5,10 +5,10 @@
 //!
 //! Only the last write of each process below a read's causal frontier gets a CF edge: the
 //! earlier ones reach it by program order, so the closure is the same and the edge count
-//! stays at (reads × writers of the key).
+//! stays at (reads × writers of the key); an edge CO already implies is left out too.
 
 use super::order::{CausalOrder, Graph, co_edges};
-use super::{WritersByKey, anomaly, last_below, strict_limit};
+use super::{WriterFilter, WritersByKey, anomaly, last_below, strict_limit};
 use crate::ladder::register::{RegisterHistory, Source};
 use crate::verdict::Anomaly;
 use rustc_hash::FxHashMap;
@@ -23,14 +23,21 @@ pub fn cyclic_cf(
     let mut edges = co_edges(rh);
     // Which read justified each CF edge, to explain it.
     let mut because: FxHashMap<(u32, u32), u32> = FxHashMap::default();
+    let mut filter = WriterFilter::new(writers);
     for (id, ev) in rh.events.iter().enumerate() {
         let Some(Source::Write(w)) = ev.read else { continue };
         let id = id as u32;
         let clock = order.clock(id);
-        for (q, writes) in &writers[ev.key as usize] {
+        for &i in filter.beyond(rh, writers, ev.key, (id, clock), (w, order.clock(w))) {
+            let (q, writes) = &writers[ev.key as usize][i as usize];
             let limit = strict_limit(rh, id, clock, *q);
-            if let Some(before) = last_below(rh, writes, limit)
-                && before != w
+            let Some(before) = last_below(rh, writes, limit) else { continue };
+            // An edge between writes CO already orders changes no cycle: the CO path is in
+            // the graph. Leaving those out keeps the map to the edges that add something
+            // (in a concurrent history most writes a read has seen precede its write).
+            let bev = &rh.events[before as usize];
+            if before != w
+                && order.clock(w)[bev.process as usize] <= bev.pos
                 && because.insert((before, w), id).is_none()
             {
                 edges.push((before, w));

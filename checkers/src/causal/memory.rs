@@ -14,7 +14,7 @@
 //! cycle exactly when `b` is already in `a`'s clock at the fixpoint.
 
 use super::order::CausalOrder;
-use super::{WritersByKey, anomaly, last_below, strict_limit};
+use super::{WriterFilter, WritersByKey, anomaly, last_below, strict_limit};
 use crate::ladder::register::{RegisterHistory, Source};
 use crate::verdict::Anomaly;
 use rustc_hash::FxHashMap;
@@ -41,6 +41,8 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, writers: &WritersByKey, 
         }
     }
     let mut hb = Overlay::new(order);
+    let mut filter = WriterFilter::new(writers);
+    let mut every: Vec<u32> = Vec::new();
     for p in 0..rh.process_count() {
         let range = rh.process_events(p);
         if range.is_empty() {
@@ -74,7 +76,21 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, writers: &WritersByKey, 
             queued[r as usize - range.start] = false;
             let ev = &rh.events[r as usize];
             clock.copy_from_slice(hb.get(r));
-            for (q, writes) in &writers[ev.key as usize] {
+            // A read of a write needs only the writers it has seen beyond that write's CO
+            // past (HB contains CO, so the others derive known edges); an initial-value
+            // read looks at every writer.
+            let picked: &[u32] = match ev.read {
+                Some(Source::Write(w)) => {
+                    filter.beyond(rh, writers, ev.key, (r, &clock), (w, order.clock(w)))
+                }
+                _ => {
+                    every.clear();
+                    every.extend(0..writers[ev.key as usize].len() as u32);
+                    &every
+                }
+            };
+            for &i in picked {
+                let (q, writes) = &writers[ev.key as usize][i as usize];
                 let limit = strict_limit(rh, r, &clock, *q);
                 let Some(before) = last_below(rh, writes, limit) else { continue };
                 match ev.read {
@@ -91,13 +107,21 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, writers: &WritersByKey, 
                             rh.indices(&[before, r]),
                         ));
                     }
-                    Some(Source::Write(w)) if before != w && derived.insert((before, w), r).is_none() => {
-                        derived_out.entry(before).or_default().push(w);
+                    Some(Source::Write(w)) if before != w => {
                         // Clocks are closed under every edge so far: when `before` is
-                        // already in `w`'s past, so is all of its own past.
+                        // already in `w`'s past, so is all of its own past, and the edge
+                        // adds nothing. Only edges that add something are recorded: a
+                        // cycle of HB needs one of them (CO is acyclic, and a redundant
+                        // edge lies inside the closure of the others), and growth reaches
+                        // `w` along the path that made the edge redundant. Most reads
+                        // derive only redundant edges, so this keeps the hash maps small.
                         let bev = &rh.events[before as usize];
-                        let known = hb.get(w)[bev.process as usize] > bev.pos;
-                        if !known && hb.join(before, w) {
+                        if hb.get(w)[bev.process as usize] > bev.pos {
+                            continue;
+                        }
+                        derived.insert((before, w), r);
+                        derived_out.entry(before).or_default().push(w);
+                        if hb.join(before, w) {
                             work.push(w);
                         }
                     }

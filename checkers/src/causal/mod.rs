@@ -17,6 +17,7 @@ use crate::history::History;
 use crate::ladder::register::{RegisterHistory, Source};
 use crate::verdict::{Anomaly, CheckerResult};
 use order::CausalOrder;
+use rustc_hash::FxHashMap;
 use serde_json::json;
 
 /// At most this many anomalies are listed per model; the details count them all.
@@ -184,6 +185,66 @@ fn cyclic_co(rh: &RegisterHistory, cycle: &[u32]) -> Anomaly {
 /// order.
 pub(crate) type WritersByKey = Vec<Vec<(u32, Vec<u32>)>>;
 
+/// Finds, for a read `a` of write `b`, the writers of the read's key worth looking at: only
+/// a process of which `a` has seen more than `b`'s causal past holds can have a latest
+/// write in `a`'s past that `b` does not already follow (a write in `b`'s past gives no
+/// anomaly and no edge that CO does not imply). Comparing two clocks is one pass over
+/// plain integers, much cheaper than a binary search per writer, and in a concurrent
+/// history with many processes few writers pass it.
+pub(crate) struct WriterFilter {
+    /// `(key, process)` -> index in `writers[key]`.
+    at: FxHashMap<(u32, u32), u32>,
+    picked: Vec<u32>,
+}
+
+/// Keys with at most this many writers are scanned whole: the filter would cost more.
+const FEW_WRITERS: usize = 32;
+
+impl WriterFilter {
+    pub(crate) fn new(writers: &WritersByKey) -> WriterFilter {
+        let mut at = FxHashMap::default();
+        for (key, list) in writers.iter().enumerate() {
+            if list.len() > FEW_WRITERS {
+                for (i, (q, _)) in list.iter().enumerate() {
+                    at.insert((key as u32, *q), i as u32);
+                }
+            }
+        }
+        WriterFilter { at, picked: Vec::new() }
+    }
+
+    /// Indices into `writers[key]`, in process order, of the writers that `a` (an event
+    /// with clock `clock_a`, CO's or a larger one) may have seen beyond `b`'s CO past;
+    /// every other writer is certain to give nothing.
+    pub(crate) fn beyond(
+        &mut self,
+        rh: &RegisterHistory,
+        writers: &WritersByKey,
+        key: u32,
+        (a, clock_a): (u32, &[u32]),
+        (b, clock_b): (u32, &[u32]),
+    ) -> &[u32] {
+        self.picked.clear();
+        let list = &writers[key as usize];
+        if list.len() <= FEW_WRITERS {
+            self.picked.extend(0..list.len() as u32);
+            return &self.picked;
+        }
+        // A clock's entry for its own process counts the event itself; compare those two
+        // processes by their exact limits instead.
+        let (pa, pb) = (rh.events[a as usize].process, rh.events[b as usize].process);
+        for (q, (x, y)) in clock_a.iter().zip(clock_b).enumerate() {
+            let q = q as u32;
+            if (x > y || q == pa || q == pb)
+                && let Some(&i) = self.at.get(&(key, q))
+            {
+                self.picked.push(i);
+            }
+        }
+        &self.picked
+    }
+}
+
 /// The last write in `writes` (one process's writes to one key, program order) whose
 /// position is below `limit`.
 pub(crate) fn last_below(rh: &RegisterHistory, writes: &[u32], limit: u32) -> Option<u32> {
@@ -235,12 +296,14 @@ fn write_co_reads(
     writers: &WritersByKey,
     found: &mut Vec<Anomaly>,
 ) {
+    let mut filter = WriterFilter::new(writers);
     for (id, ev) in rh.events.iter().enumerate() {
         let Some(Source::Write(w)) = ev.read else { continue };
         let id = id as u32;
         let clock = order.clock(id);
         let wev = &rh.events[w as usize];
-        for (q, writes) in &writers[ev.key as usize] {
+        for &i in filter.beyond(rh, writers, ev.key, (id, clock), (w, order.clock(w))) {
+            let (q, writes) = &writers[ev.key as usize][i as usize];
             let limit = strict_limit(rh, id, clock, *q);
             let Some(newer) = last_below(rh, writes, limit) else { continue };
             if newer != w && order.clock(newer)[wev.process as usize] > wev.pos {

@@ -1,7 +1,9 @@
 //! The consistency-model ladder for register and kv histories: every model below
 //! linearizability that Sunder reports, judged on one extracted [`register::RegisterHistory`],
 //! strongest first, plus convergence after the final phase. The linearizability checker
-//! lives elsewhere; the harness puts its verdict on top.
+//! lives elsewhere; the harness puts its verdict on top, and tells the ladder of it
+//! ([`check_view_given`] with [`Implied`]) so that a linearizable history is not searched
+//! again for the models linearizability implies.
 //!
 //! The models form a partial order (sequential implies causal-convergence and
 //! causal-memory, each implies causal, which implies pram and writes-follow-reads; pram
@@ -68,12 +70,45 @@ pub fn check_register(history: &History, budget: &LadderBudget) -> Vec<(String, 
     }
 }
 
+/// Verdicts of models above the ladder that the caller already decided. A model a decided
+/// stronger one implies is not checked again: its verdict follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Implied {
+    /// The linearizability checker's verdict on the same history. `Valid` implies every
+    /// model of the ladder (not convergence, which is about the final reads), so none of
+    /// them is checked; `Invalid` and `Unknown` imply nothing below it.
+    pub linearizable: Validity,
+}
+
+impl Default for Implied {
+    /// Nothing decided: every model is checked.
+    fn default() -> Implied {
+        Implied { linearizable: Validity::Unknown }
+    }
+}
+
+/// The reason of a model settled by linearizability without a check of its own.
+pub const IMPLIED_BY_LINEARIZABILITY: &str = "implied by linearizability";
+
 /// Like [`check_register`], on a register view the caller already extracted from
 /// `history` (so a caller deciding whether the ladder applies builds it only once).
 pub fn check_view(
     history: &History,
     rh: &RegisterHistory,
     budget: &LadderBudget,
+) -> Vec<(String, CheckerResult)> {
+    check_view_given(history, rh, budget, &Implied::default())
+}
+
+/// Like [`check_view`], told what is already decided above the ladder: when `implied`
+/// says the history is linearizable, every ladder model is `valid` with the reason
+/// [`IMPLIED_BY_LINEARIZABILITY`] and `details.implied_by = "linearizable"`, and only
+/// convergence is checked, so a linearizable history costs the ladder one pass.
+pub fn check_view_given(
+    history: &History,
+    rh: &RegisterHistory,
+    budget: &LadderBudget,
+    implied: &Implied,
 ) -> Vec<(String, CheckerResult)> {
     if rh.events.is_empty() {
         let reason = format!(
@@ -84,6 +119,19 @@ pub fn check_view(
             .iter()
             .map(|m| (m.to_string(), CheckerResult::not_applicable(reason.clone())))
             .collect();
+    }
+    if implied.linearizable == Validity::Valid {
+        let mut out: Vec<(String, CheckerResult)> = MODELS[..MODELS.len() - 1]
+            .iter()
+            .map(|m| {
+                let mut r =
+                    CheckerResult::valid().with_details(serde_json::json!({ "implied_by": "linearizable" }));
+                r.reason = Some(IMPLIED_BY_LINEARIZABILITY.to_string());
+                (m.to_string(), r)
+            })
+            .collect();
+        out.push(("convergence".to_string(), convergence::check_register(history, rh)));
+        return out;
     }
     let causal = causal::check_register_within(rh, &CausalBudget::default()).into_named();
     // The search is the one costly check: skip it when a polynomial check already

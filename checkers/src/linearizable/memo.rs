@@ -38,12 +38,12 @@ impl<S: Eq + Clone> Memo<S> {
         }
     }
 
-    /// Records (`bits`, `state`) under `hash`. Returns the inline bytes the new entry costs
-    /// (window, state, hash, bookkeeping and two table slots), or `None` when it was there.
-    pub fn insert(&mut self, hash: u64, bits: &[u64], state: &S) -> Option<usize> {
-        let low = bits.iter().position(|w| *w != !0).unwrap_or(bits.len());
-        let high = bits.iter().rposition(|w| *w != 0).map_or(0, |i| i + 1).max(low);
-        let window = &bits[low..high];
+    /// Records the set whose window is `window`, starting at word `low` (every word before
+    /// it all ones, every word after it zero), with `state`, under `hash`. The search keeps
+    /// the window as it goes, so an insert costs the window, not the whole bitset. Returns
+    /// the inline bytes the new entry costs (window, state, hash, bookkeeping and two table
+    /// slots), or `None` when it was there.
+    pub fn insert(&mut self, hash: u64, low: usize, window: &[u64], state: &S) -> Option<usize> {
         let mask = self.slots.len() - 1;
         // The low bits are the probe start; hashes are well mixed by construction.
         let mut at = (hash as usize) & mask;
@@ -102,18 +102,84 @@ fn same_words(a: &[u64], b: &[u64]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
+/// The set of linearized entries of a search, with its window kept up to date as entries
+/// come and go: the first word not all ones only moves forward past words that just
+/// filled, and the last nonzero word only back past words that just emptied, so keeping it
+/// costs about one word per change instead of a scan of the whole set per insert.
+#[derive(Debug, Clone)]
+pub struct LinearizedSet {
+    words: Vec<u64>,
+    /// First word that is not all ones (`words.len()` when every entry is in).
+    low: usize,
+    /// One past the last nonzero word, never below `low`.
+    high: usize,
+}
+
+impl LinearizedSet {
+    /// An empty set of `n` entries.
+    pub fn new(n: usize) -> LinearizedSet {
+        LinearizedSet { words: vec![0; n.div_ceil(64).max(1)], low: 0, high: 0 }
+    }
+
+    /// Adds entry `e` (not in the set).
+    pub fn insert(&mut self, e: usize) {
+        let w = e / 64;
+        self.words[w] |= 1 << (e % 64);
+        self.high = self.high.max(w + 1);
+        while self.low < self.words.len() && self.words[self.low] == !0 {
+            self.low += 1;
+        }
+        self.high = self.high.max(self.low);
+    }
+
+    /// Removes entry `e` (in the set).
+    pub fn remove(&mut self, e: usize) {
+        let w = e / 64;
+        self.words[w] &= !(1 << (e % 64));
+        self.low = self.low.min(w);
+        while self.high > self.low && self.words[self.high - 1] == 0 {
+            self.high -= 1;
+        }
+    }
+
+    /// The index of the window's first word, and the window.
+    pub fn window(&self) -> (usize, &[u64]) {
+        (self.low, &self.words[self.low..self.high])
+    }
+
+    /// The whole bitset.
+    #[cfg(test)]
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+}
+
+#[cfg(test)]
+/// The window of a whole bitset: the words from the first that is not all ones to the last
+/// that is not zero, and the index of the first (what the search maintains incrementally).
+pub fn window_of(bits: &[u64]) -> (usize, &[u64]) {
+    let low = bits.iter().position(|w| *w != !0).unwrap_or(bits.len());
+    let high = bits.iter().rposition(|w| *w != 0).map_or(0, |i| i + 1).max(low);
+    (low, &bits[low..high])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn insert(memo: &mut Memo<u32>, hash: u64, bits: &[u64], state: u32) -> Option<usize> {
+        let (low, window) = window_of(bits);
+        memo.insert(hash, low, window, &state)
+    }
+
     #[test]
     fn refuses_a_configuration_seen_before_even_on_a_hash_collision() {
         let mut memo: Memo<u32> = Memo::new();
-        assert!(memo.insert(7, &[0b1], &3).is_some());
-        assert!(memo.insert(7, &[0b1], &3).is_none());
-        assert!(memo.insert(7, &[0b11], &3).is_some());
-        assert!(memo.insert(7, &[0b1], &4).is_some());
-        assert!(memo.insert(7, &[0b11], &3).is_none());
+        assert!(insert(&mut memo, 7, &[0b1], 3).is_some());
+        assert!(insert(&mut memo, 7, &[0b1], 3).is_none());
+        assert!(insert(&mut memo, 7, &[0b11], 3).is_some());
+        assert!(insert(&mut memo, 7, &[0b1], 4).is_some());
+        assert!(insert(&mut memo, 7, &[0b11], 3).is_none());
         assert_eq!(memo.len(), 3);
     }
 
@@ -121,19 +187,19 @@ mod tests {
     fn tells_apart_sets_whose_windows_start_at_different_words() {
         let mut memo: Memo<u32> = Memo::new();
         // Same window words, different leading full words: different sets.
-        assert!(memo.insert(1, &[!0, 0b1, 0], &0).is_some());
-        assert!(memo.insert(1, &[0b1, 0, 0], &0).is_some());
-        assert!(memo.insert(1, &[!0, !0, 0b1], &0).is_some());
+        assert!(insert(&mut memo, 1, &[!0, 0b1, 0], 0).is_some());
+        assert!(insert(&mut memo, 1, &[0b1, 0, 0], 0).is_some());
+        assert!(insert(&mut memo, 1, &[!0, !0, 0b1], 0).is_some());
         // Empty windows: all ones up to a point, zero after it.
-        assert!(memo.insert(1, &[!0, 0, 0], &0).is_some());
-        assert!(memo.insert(1, &[!0, !0, 0], &0).is_some());
-        assert!(memo.insert(1, &[0, 0, 0], &0).is_some());
-        assert!(memo.insert(1, &[!0, !0, !0], &0).is_some());
+        assert!(insert(&mut memo, 1, &[!0, 0, 0], 0).is_some());
+        assert!(insert(&mut memo, 1, &[!0, !0, 0], 0).is_some());
+        assert!(insert(&mut memo, 1, &[0, 0, 0], 0).is_some());
+        assert!(insert(&mut memo, 1, &[!0, !0, !0], 0).is_some());
         // Each again is a repeat.
         for bits in
             [[!0, 0b1, 0], [0b1, 0, 0], [!0, !0, 0b1], [!0, 0, 0], [!0, !0, 0], [0, 0, 0], [!0, !0, !0]]
         {
-            assert!(memo.insert(1, &bits, &0).is_none(), "{bits:?}");
+            assert!(insert(&mut memo, 1, &bits, 0).is_none(), "{bits:?}");
         }
         assert_eq!(memo.len(), 7);
     }
@@ -144,7 +210,31 @@ mod tests {
         let mut bits = vec![!0u64; 1000];
         bits[500] = 0b101;
         bits[501..].fill(0);
-        let cost = memo.insert(9, &bits, &0).unwrap();
+        let cost = insert(&mut memo, 9, &bits, 0).unwrap();
         assert!(cost < 100, "a one-word window costs {cost} bytes");
+    }
+
+    #[test]
+    fn the_kept_window_equals_the_window_of_the_whole_set_after_every_change() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let n = 700;
+        let mut set = LinearizedSet::new(n);
+        let mut inside = vec![false; n];
+        for step in 0..200_000 {
+            // Mostly grow from the front, as a search does, with random removals.
+            let e = if rng.random_bool(0.7) {
+                inside.iter().position(|x| !x).unwrap_or(0).saturating_add(rng.random_range(0..80)).min(n - 1)
+            } else {
+                rng.random_range(0..n)
+            };
+            if inside[e] {
+                set.remove(e);
+            } else {
+                set.insert(e);
+            }
+            inside[e] = !inside[e];
+            assert_eq!(set.window(), window_of(set.words()), "after step {step}");
+        }
     }
 }

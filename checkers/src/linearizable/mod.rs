@@ -5,6 +5,8 @@
 //! witness the report can draw, or unknown with the budget that ran out and the
 //! partitions that were decided. `docs/linearizability.md` describes the method.
 
+mod construct;
+mod crashed;
 pub mod generate;
 mod memo;
 pub mod model;
@@ -152,21 +154,27 @@ pub fn check(
     let name = model.to_string();
     let result = match model {
         ModelKind::Register { initial } => {
-            run(history, RegisterModel::new(initial.as_ref(), false), fail_semantics, budget)
+            run(history, RegisterModel::new(initial.as_ref(), false), fail_semantics, budget, settle_register)
         }
         ModelKind::CasRegister { initial } => {
-            run(history, RegisterModel::new(initial.as_ref(), true), fail_semantics, budget)
+            run(history, RegisterModel::new(initial.as_ref(), true), fail_semantics, budget, settle_register)
         }
-        ModelKind::Kv if has_string_kv_ops(history) => run(history, StringKvModel, fail_semantics, budget),
-        ModelKind::Kv => run(history, RegisterModel::new(None, true), fail_semantics, budget),
+        ModelKind::Kv if has_string_kv_ops(history) => {
+            run(history, StringKvModel, fail_semantics, budget, settle_nothing)
+        }
+        ModelKind::Kv => {
+            run(history, RegisterModel::new(None, true), fail_semantics, budget, settle_register)
+        }
         ModelKind::MultiRegister { initial } => match MultiRegisterModel::new(initial.as_ref()) {
-            Ok(m) => run(history, m, fail_semantics, budget),
+            Ok(m) => run(history, m, fail_semantics, budget, settle_nothing),
             Err(e) => CheckerResult::unknown(format!("cannot check: {e}")),
         },
-        ModelKind::Set => run(history, SetModel::default(), fail_semantics, budget),
-        ModelKind::FifoQueue => run(history, FifoQueueModel::default(), fail_semantics, budget),
-        ModelKind::Counter => run(history, CounterModel, fail_semantics, budget),
-        ModelKind::Mutex => run(history, MutexModel, fail_semantics, budget),
+        ModelKind::Set => run(history, SetModel::default(), fail_semantics, budget, settle_nothing),
+        ModelKind::FifoQueue => {
+            run(history, FifoQueueModel::default(), fail_semantics, budget, settle_nothing)
+        }
+        ModelKind::Counter => run(history, CounterModel, fail_semantics, budget, settle_nothing),
+        ModelKind::Mutex => run(history, MutexModel, fail_semantics, budget, settle_nothing),
     };
     let mut details = match result.details {
         Value::Object(m) => m,
@@ -174,6 +182,19 @@ pub fn check(
     };
     details.insert("model".into(), Value::String(name));
     CheckerResult { details: Value::Object(details), ..result }
+}
+
+/// Settles a register partition's crashed writes before its search (see [`crashed`]), then
+/// tries to build its linearization directly (see [`construct`]).
+fn settle_register(model: &RegisterModel, partition: &mut Partition<RegisterOp>) -> crashed::Settled {
+    let mut settled = crashed::settle(model.init(), &mut partition.entries, &mut partition.completions);
+    settled.constructed = construct::linearizable(model, &partition.entries);
+    settled
+}
+
+/// Models whose crashed ops are searched as they are.
+fn settle_nothing<M: Model>(_: &M, _: &mut Partition<M::Op>) -> crashed::Settled {
+    crashed::Settled::default()
 }
 
 fn has_string_kv_ops(history: &History) -> bool {
@@ -229,16 +250,25 @@ fn run<M: Model>(
     mut model: M,
     fail_semantics: FailSemantics,
     budget: &Budget,
+    settle: impl Fn(&M, &mut Partition<M::Op>) -> crashed::Settled,
 ) -> CheckerResult {
     let started = Instant::now();
-    let partitions = match compile(history, &mut model, fail_semantics) {
+    let mut partitions = match compile(history, &mut model, fail_semantics) {
         Ok(p) => p,
         Err(e) => return CheckerResult::unknown(format!("cannot check: {e}")),
     };
+    let mut settled = crashed::Settled::default();
+    let mut constructed = vec![false; partitions.len()];
+    for (partition, constructed) in partitions.iter_mut().zip(&mut constructed) {
+        let s = settle(&model, partition);
+        settled.bounded += s.bounded;
+        settled.dropped += s.dropped;
+        *constructed = s.constructed;
+    }
     let memory_limit = budget.memory_bytes.unwrap_or(DEFAULT_MEMORY_BYTES);
     let deadline = budget.time.map(|t| started + t);
     let control = Control::new(deadline, Some(memory_limit));
-    let results = search_all(&model, &partitions, &control);
+    let results = search_all(&model, &partitions, &constructed, &control);
 
     let total_ops: usize = partitions.iter().map(|p| p.entries.len()).sum();
     let decided = results.iter().filter(|r| !matches!(r.decision, Decision::Stopped(_))).count();
@@ -248,6 +278,9 @@ fn run<M: Model>(
         "decided": decided,
         "ops": total_ops,
         "memo_entries": memo_entries,
+        "crashed_writes_bounded": settled.bounded,
+        "crashed_writes_dropped": settled.dropped,
+        "constructed": constructed.iter().filter(|c| **c).count(),
     });
 
     // The witness comes from the invalid partition that starts earliest in the history among
@@ -303,7 +336,7 @@ enum Slot<'a, M: Model> {
 /// Steps every undecided partition gets in the first round; each later round doubles it.
 const FIRST_ROUND_STEPS: u64 = 1 << 14;
 
-/// Searches every partition on as many threads as there are cores, in rounds: in each
+/// Searches every partition not already `constructed` on as many threads as there are cores, in rounds: in each
 /// round every undecided partition advances by the same number of steps (doubling from
 /// round to round, no work is repeated). After a round in which some partition was found
 /// not linearizable, the rest are cancelled. Since which partitions are decided after a
@@ -311,13 +344,30 @@ const FIRST_ROUND_STEPS: u64 = 1 << 14;
 fn search_all<M: Model>(
     model: &M,
     partitions: &[Partition<M::Op>],
+    constructed: &[bool],
     control: &Control,
 ) -> Vec<Searched<M::State>> {
-    let mut undecided: Vec<usize> = (0..partitions.len()).collect();
+    // A partition whose linearization was built and verified needs no search.
+    let mut undecided: Vec<usize> = (0..partitions.len()).filter(|&i| !constructed[i]).collect();
     // Largest first, so the longest searches start early and the last round is short.
     undecided.sort_by_key(|&i| std::cmp::Reverse(partitions[i].entries.len()));
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let slots: Vec<Mutex<Slot<'_, M>>> = partitions.iter().map(|_| Mutex::new(Slot::Waiting)).collect();
+    let slots: Vec<Mutex<Slot<'_, M>>> = partitions
+        .iter()
+        .zip(constructed)
+        .map(|(p, &built)| {
+            Mutex::new(if built {
+                Slot::Done(Searched {
+                    decision: Decision::Linearizable,
+                    best_depth: p.entries.len(),
+                    memo_entries: 0,
+                    capture: None,
+                })
+            } else {
+                Slot::Waiting
+            })
+        })
+        .collect();
     let mut round_steps = FIRST_ROUND_STEPS;
     while !undecided.is_empty() {
         // A lone partition needs no rounds: nothing else could be reported instead.

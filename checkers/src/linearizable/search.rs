@@ -5,7 +5,7 @@
 //! call it could not linearize. An `info` op's return sits at the very end, so it may take
 //! effect anywhere after its invoke or, linearized last, in effect never.
 
-use super::memo::Memo;
+use super::memo::{LinearizedSet, Memo};
 use super::model::Model;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -209,7 +209,7 @@ pub struct Search<'a, M: Model> {
     capture_at: Option<usize>,
     links: Links,
     tail: u32,
-    bits: Vec<u64>,
+    linearized: LinearizedSet,
     bits_hash: u64,
     memo: Memo<M::State>,
     /// Linearized entries, the state before each, and whether each is read-only.
@@ -234,7 +234,6 @@ impl<'a, M: Model> Search<'a, M> {
     ) -> Search<'a, M> {
         let n = entries.len();
         let links = Links::new(entries);
-        let words = n.div_ceil(64).max(1);
         let memo: Memo<M::State> = Memo::new();
         let cur = links.next[0];
         Search {
@@ -244,7 +243,7 @@ impl<'a, M: Model> Search<'a, M> {
             capture_at,
             links,
             tail: (2 * n + 1) as u32,
-            bits: vec![0u64; words],
+            linearized: LinearizedSet::new(n),
             bits_hash: 0,
             memo,
             stack: Vec::with_capacity(n),
@@ -304,10 +303,11 @@ impl<'a, M: Model> Search<'a, M> {
                     continue;
                 };
                 let read_only = model.read_only(&entries[e].op);
-                self.bits[e / 64] |= 1 << (e % 64);
+                self.linearized.insert(e);
                 let tag = mix(e);
+                let (low, window) = self.linearized.window();
                 if let Some(bytes) =
-                    self.memo.insert(self.bits_hash ^ tag ^ state_hash(&next_state), &self.bits, &next_state)
+                    self.memo.insert(self.bits_hash ^ tag ^ state_hash(&next_state), low, window, &next_state)
                 {
                     self.unflushed += bytes as u64 + model.heap_bytes(&next_state) as u64;
                     if self.unflushed > 1 << 16 && self.account() {
@@ -321,7 +321,7 @@ impl<'a, M: Model> Search<'a, M> {
                     self.cur = self.links.next[0];
                     continue;
                 }
-                self.bits[e / 64] &= !(1 << (e % 64));
+                self.linearized.remove(e);
                 if !read_only {
                     self.cur = self.links.next[self.cur as usize];
                     continue;
@@ -338,7 +338,7 @@ impl<'a, M: Model> Search<'a, M> {
                     return Some(Decision::Nonlinearizable);
                 };
                 self.state = previous;
-                self.bits[e / 64] &= !(1 << (e % 64));
+                self.linearized.remove(e);
                 self.bits_hash ^= mix(e);
                 self.links.unlift(e);
                 if !read_only {

@@ -14,6 +14,6 @@ pub use counter::CounterModel;
 pub use multi_register::MultiRegisterModel;
 pub use mutex::MutexModel;
 pub use queue::FifoQueueModel;
-pub use register::RegisterModel;
+pub use register::{CasResult, RegisterModel, RegisterOp};
 pub use set::SetModel;
 pub use string_kv::StringKvModel;
