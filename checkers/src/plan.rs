@@ -261,17 +261,10 @@ fn judge_ladder(
     }
     let budget =
         LadderBudget { sequential: SearchBudget { max_time: limits.time, ..SearchBudget::default() } };
-    for (model, mut result) in ladder::check_view(history, &rh, &budget) {
-        // Linearizability implies every model of the ladder: an undecided weaker model is
-        // settled by it (convergence is not implied: it is about the final reads).
-        if result.valid == Validity::Unknown && linearizable == Validity::Valid && model != "convergence" {
-            let why = result.reason.take().unwrap_or_default();
-            result = CheckerResult {
-                valid: Validity::Valid,
-                reason: Some(format!("implied by linearizability (its own check: {why})")),
-                ..result
-            };
-        }
+    // Linearizability implies every model of the ladder (not convergence, which is about the
+    // final reads): when it held, they are settled by it rather than searched for again.
+    let implied = ladder::Implied { linearizable };
+    for (model, result) in ladder::check_view_given(history, &rh, &budget, &implied) {
         if result.not_applicable {
             // Judged nothing: listed among the checkers with its reason, not among the models.
         } else if model == "convergence" {

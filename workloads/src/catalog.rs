@@ -4,8 +4,14 @@
 use crate::workload::WorkloadSpec;
 
 /// Every workload.
-pub const WORKLOADS: &[WorkloadSpec] =
-    &[crate::register::SPEC, crate::set::SPEC, crate::counter::SPEC, crate::bank::SPEC];
+pub const WORKLOADS: &[WorkloadSpec] = &[
+    crate::register::SPEC,
+    crate::set::SPEC,
+    crate::counter::SPEC,
+    crate::bank::SPEC,
+    crate::transactions::LIST_APPEND,
+    crate::transactions::RW_REGISTER,
+];
 
 /// Looks a workload up by name.
 pub fn find(name: &str) -> Option<&'static WorkloadSpec> {

@@ -9,7 +9,8 @@
 //!   generator-to-client and client-to-runner shapes.
 //! - [`workload`]: the [`workload::Workload`] and [`workload::Generator`] seams, options and
 //!   the seeded-value rules every workload shares.
-//! - [`register`], [`set`], [`counter`], [`bank`]: the workloads.
+//! - [`register`], [`set`], [`counter`], [`bank`], [`transactions`] (list-append and
+//!   rw-register): the workloads.
 //! - [`catalog`]: the list of workloads Sunder knows.
 //! - [`client`]: the [`client::Client`] seam and the client for a system's protocol.
 //! - [`sunder_http`]: the client for Sunder's own HTTP protocol.
@@ -22,6 +23,7 @@ pub mod invocation;
 pub mod register;
 pub mod set;
 pub mod sunder_http;
+pub mod transactions;
 pub mod workload;
 
 pub use invocation::{Completion, Invocation, Object, Outcome};
