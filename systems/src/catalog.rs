@@ -32,7 +32,7 @@ pub struct SystemSpec {
 }
 
 /// Every system Sunder knows.
-pub const SYSTEMS: &[SystemSpec] = &[crate::single_kv::SPEC, crate::raft::SPEC];
+pub const SYSTEMS: &[SystemSpec] = &[crate::single_kv::SPEC, crate::raft::SPEC, crate::quorum::SPEC];
 
 /// Looks a system up by name.
 pub fn find(name: &str) -> Option<&'static SystemSpec> {

@@ -10,6 +10,8 @@
 //! - [`single_kv`]: one in-memory node; linearizable by construction, the control case.
 //! - [`raft`]: raft-kv, a durable Raft key-value store with switchable read paths and
 //!   plantable bugs.
+//! - [`quorum`]: quorum-kv, a leaderless Dynamo-style store with tunable N, R, W, clocks,
+//!   CRDTs, repair, hinted handoff and Paxos compare-and-set.
 //!
 //! Nodes learn their peers' addresses from the launcher and never care which network
 //! backend carries their traffic.
@@ -18,6 +20,7 @@ pub mod catalog;
 pub mod kv;
 pub mod node;
 pub mod protocol;
+pub mod quorum;
 pub mod raft;
 pub mod single_kv;
 

@@ -70,6 +70,7 @@ pub fn run(system: &str, cfg: NodeConfig) -> Result<(), NodeError> {
         match spec.name {
             "single-kv" => crate::single_kv::serve(cfg, shutdown_signal()).await,
             "raft-kv" => crate::raft::serve(cfg, shutdown_signal()).await,
+            "quorum-kv" => crate::quorum::serve(cfg, shutdown_signal()).await,
             other => Err(NodeError::UnknownSystem(other.to_string())),
         }
     })
