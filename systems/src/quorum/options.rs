@@ -153,3 +153,45 @@ impl QuorumOptions {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn cfg(nodes: usize, options: &[(&str, &str)]) -> NodeConfig {
+        NodeConfig {
+            id: "n1".into(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            peers: (2..=nodes).map(|i| (format!("n{i}"), "127.0.0.1:1".parse().expect("addr"))).collect(),
+            data: std::env::temp_dir().join("sunder-quorum-never-created"),
+            options: options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn defaults_are_majority_quorums_over_every_node_with_write_back() {
+        let o = QuorumOptions::from_config(&cfg(5, &[])).expect("defaults parse");
+        assert_eq!((o.n, o.r, o.w), (5, 3, 3));
+        assert!(o.read_writeback && o.read_repair && o.crdt && !o.sloppy);
+        assert_eq!((o.resolve, o.cas), (Resolve::Hlc, CasMode::None));
+    }
+
+    #[test]
+    fn quorum_sizes_follow_n_and_never_exceed_it() {
+        let o = QuorumOptions::from_config(&cfg(5, &[("n", "3"), ("r", "1"), ("w", "all")])).expect("parse");
+        assert_eq!((o.n, o.r, o.w), (3, 1, 3));
+        let err = QuorumOptions::from_config(&cfg(5, &[("n", "3"), ("r", "4")])).expect_err("r > n");
+        assert!(err.to_string().contains("-o r=4"), "{err}");
+        let err = QuorumOptions::from_config(&cfg(3, &[("n", "4")])).expect_err("n > nodes");
+        assert!(err.to_string().contains("-o n=4"), "{err}");
+    }
+
+    #[test]
+    fn unknown_values_are_rejected_with_the_accepted_ones() {
+        let err = QuorumOptions::from_config(&cfg(3, &[("resolve", "newest")])).expect_err("bad resolve");
+        assert!(err.to_string().contains("lww, hlc or vclock"), "{err}");
+        let err = QuorumOptions::from_config(&cfg(3, &[("cas", "raft")])).expect_err("bad cas");
+        assert!(err.to_string().contains("none or paxos"), "{err}");
+    }
+}
