@@ -66,6 +66,7 @@ impl Sim {
                     nodes: ids.clone(),
                     opts: opts.clone(),
                     seed: seed + i as u64,
+                    incarnation: (seed << 32) + ((i as u64) << 24),
                 };
                 (id.clone(), Core::new(cfg, Recovered::default()))
             })

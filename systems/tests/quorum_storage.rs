@@ -169,13 +169,19 @@ fn write_once(core: &mut Core, store: &mut Store, client: u64, op: ClientOp) {
 #[test]
 fn a_restarted_core_never_reissues_a_dot() {
     let dir = TempDir::new("dots");
-    let cfg = CoreConfig { id: "n1".into(), nodes: vec!["n1".into()], opts: vclock_options(), seed: 1 };
+    let cfg = CoreConfig {
+        id: "n1".into(),
+        nodes: vec!["n1".into()],
+        opts: vclock_options(),
+        seed: 1,
+        incarnation: 1,
+    };
     let (mut store, rec) = Store::open(&dir.0).expect("open");
     let mut core = Core::new(cfg.clone(), rec);
     write_once(&mut core, &mut store, 1, ClientOp::KvPut { key: "x".into(), value: json!(1), context: None });
     drop((core, store));
     let (mut store, rec) = Store::open(&dir.0).expect("reopen");
-    let mut core = Core::new(cfg, rec);
+    let mut core = Core::new(CoreConfig { incarnation: 2, ..cfg }, rec);
     // A write from an empty context must stay a sibling of the one made before the restart.
     let empty = Some(Default::default());
     write_once(

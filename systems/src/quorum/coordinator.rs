@@ -247,6 +247,10 @@ pub struct CoreConfig {
     pub opts: QuorumOptions,
     /// Seed of the Paxos backoff jitter.
     pub seed: u64,
+    /// Distinct for each start of the node (the driver draws it at random): request ids
+    /// start from it, so answers to requests of a previous life, still in flight when
+    /// the node was killed, never match a request of this one.
+    pub incarnation: u64,
 }
 
 /// One node's replica and coordinator state.
@@ -263,7 +267,8 @@ pub struct Core {
     dots_reserved: u64,
     ops: BTreeMap<u64, Op>,
     next_op: u64,
-    rpcs: HashMap<u64, Track>,
+    /// Outstanding requests by id, with the node each went to.
+    rpcs: HashMap<u64, (NodeId, Track)>,
     next_rpc: u64,
     inbox: VecDeque<Envelope>,
     ready: Ready,
@@ -327,7 +332,7 @@ impl Core {
             ops: BTreeMap::new(),
             next_op: 1,
             rpcs: HashMap::new(),
-            next_rpc: 1,
+            next_rpc: cfg.incarnation,
             inbox: VecDeque::new(),
             ready: Ready::default(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
@@ -395,7 +400,7 @@ impl Core {
             self.next_handoff = now.mono_ms + HANDOFF_MS;
             // Replies still missing from the last round are lost; their hints go again.
             let ops = &self.ops;
-            self.rpcs.retain(|_, t| match t {
+            self.rpcs.retain(|_, (_, t)| match t {
                 Track::Op(id, _) => ops.contains_key(id),
                 Track::Handoff { .. } => false,
                 Track::AntiEntropy { .. } => true,
@@ -404,7 +409,7 @@ impl Core {
         }
         if self.opts.anti_entropy_ms > 0 && now.mono_ms >= self.next_anti_entropy {
             self.next_anti_entropy = now.mono_ms + self.opts.anti_entropy_ms;
-            self.rpcs.retain(|_, t| !matches!(t, Track::AntiEntropy { .. }));
+            self.rpcs.retain(|_, (_, t)| !matches!(t, Track::AntiEntropy { .. }));
             self.start_anti_entropy();
         }
         self.drain();
@@ -414,9 +419,9 @@ impl Core {
 
     fn send(&mut self, to: &str, req: Request, track: Option<Track>) {
         let id = self.next_rpc;
-        self.next_rpc += 1;
+        self.next_rpc = self.next_rpc.wrapping_add(1);
         if let Some(t) = track {
-            self.rpcs.insert(id, t);
+            self.rpcs.insert(id, (to.to_string(), t));
         }
         let env = Envelope { from: self.id.clone(), to: to.to_string(), id, body: Body::Request(req) };
         if to == self.id { self.inbox.push_back(env) } else { self.ready.messages.push(env) }
@@ -752,7 +757,12 @@ impl Core {
     }
 
     fn on_response(&mut self, from: &str, rpc: u64, resp: Response) {
-        let Some(track) = self.rpcs.remove(&rpc) else { return };
+        // An answer must come from the node asked: ids alone could collide with answers
+        // meant for this node's previous life, had its incarnations overlapped.
+        if self.rpcs.get(&rpc).is_none_or(|(to, _)| to != from) {
+            return;
+        }
+        let Some((_, track)) = self.rpcs.remove(&rpc) else { return };
         match track {
             Track::Op(id, generation) => {
                 if self.ops.get(&id).is_some_and(|op| op.generation == generation) {
@@ -874,7 +884,8 @@ impl Core {
             // chosen value rather than on one a minority happened to accept.
             Some(PaxosGoal::Cas(..)) => (current, ClientReply::Mismatch),
         };
-        if op.paxos != Some(PaxosGoal::Read) {
+        // Only a new value is an effect; reads and mismatches accept what they found.
+        if result == ClientReply::Done {
             op.sent_effect = true;
         }
         op.phase = Phase::Accept { acks: BTreeSet::new(), refused: BTreeSet::new(), result };
@@ -888,6 +899,15 @@ impl Core {
 
     fn back_off(&mut self, id: u64) {
         let Some(op) = self.ops.get_mut(&id) else { return };
+        if op.sent_effect {
+            // An accept of this operation's new value may linger at a minority, and a later
+            // proposer may carry it forward and choose it. Retrying would apply the
+            // operation a second time, later, after other writes: so the outcome is unknown.
+            let failure =
+                Failure::Indefinite(format!("paxos round for {} preempted after its accept", op.key));
+            self.finish(id, Err(failure));
+            return;
+        }
         op.attempt += 1;
         let cap = 5u64 << op.attempt.min(5);
         let wait = self.rng.random_range(1..=cap);

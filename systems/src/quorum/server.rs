@@ -93,7 +93,11 @@ pub async fn serve_on(
     let handler_timeout = Duration::from_millis(opts.timeout_ms + HANDLER_SLACK_MS);
     let mut nodes: Vec<String> = cfg.peers.keys().cloned().collect();
     nodes.push(cfg.id.clone());
-    let core_cfg = CoreConfig { id: cfg.id.clone(), nodes, opts, seed: fnv64(cfg.id.as_bytes()) };
+    // std's randomly keyed hasher is the one source of randomness that needs no crate.
+    let incarnation =
+        std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), &cfg.id);
+    let core_cfg =
+        CoreConfig { id: cfg.id.clone(), nodes, opts, seed: fnv64(cfg.id.as_bytes()), incarnation };
     let data = cfg.data.clone();
     let id = cfg.id.clone();
     let (store, recovered) = tokio::task::spawn_blocking(move || Store::open(&data))
