@@ -48,10 +48,14 @@ struct Sim {
     cut: BTreeSet<(String, String)>,
     /// Messages that are lost whatever the links say.
     block: Option<fn(&Envelope) -> bool>,
+    /// Messages set aside until [`Sim::release`].
+    hold: Option<fn(&Envelope) -> bool>,
+    held: Vec<Envelope>,
     /// Wall-clock offset per node (ms).
     skew: BTreeMap<String, i64>,
     done: BTreeMap<u64, (u64, Outcome)>,
     next_client: u64,
+    opts: QuorumOptions,
 }
 
 impl Sim {
@@ -80,9 +84,12 @@ impl Sim {
             drop_percent: 0,
             cut: BTreeSet::new(),
             block: None,
+            hold: None,
+            held: Vec::new(),
             skew: BTreeMap::new(),
             done: BTreeMap::new(),
             next_client: 1,
+            opts,
         }
     }
 
@@ -107,6 +114,10 @@ impl Sim {
     fn collect(&mut self, node: &str) {
         let ready = self.cores.get_mut(node).expect("node").ready();
         for env in ready.messages {
+            if self.hold.is_some_and(|f| f(&env)) {
+                self.held.push(env);
+                continue;
+            }
             let lost = self.cut.contains(&(env.from.clone(), env.to.clone()))
                 || self.block.is_some_and(|f| f(&env))
                 || self.rng.random_range(0..100) < self.drop_percent;
@@ -150,6 +161,23 @@ impl Sim {
                 self.cores.get_mut(&id).expect("node").tick(t);
                 self.collect(&id);
             }
+        }
+    }
+
+    /// Replaces `node`'s core by one restored from its data, as after a kill and restart,
+    /// with request ids starting from `incarnation`.
+    fn restart(&mut self, node: &str, incarnation: u64) {
+        let nodes: Vec<String> = self.cores.keys().cloned().collect();
+        let data = self.cores[node].data().clone();
+        let cfg = CoreConfig { id: node.into(), nodes, opts: self.opts.clone(), seed: 99, incarnation };
+        self.cores.insert(node.into(), Core::new(cfg, Recovered { data, ..Recovered::default() }));
+    }
+
+    /// Delivers the held messages now.
+    fn release(&mut self) {
+        for env in std::mem::take(&mut self.held) {
+            self.seq += 1;
+            self.queue.insert((self.now + 1, self.seq), env);
         }
     }
 
@@ -569,4 +597,55 @@ fn majority_quorums_without_write_back_show_a_new_old_inversion_that_write_back_
         vec![(false, json!("new"), json!("old")), (true, json!("new"), json!("new"))],
         "without write-back the second read goes back in time; with it, it cannot"
     );
+}
+
+#[test]
+fn a_paxos_write_preempted_after_its_accept_is_indefinite_and_never_applied_again_later() {
+    let mut o = options(3, 2, 2);
+    o.cas = CasMode::Paxos;
+    let mut sim = Sim::new(3, o, 4);
+    // n1's accepts to the others are held back: only n1's own acceptor takes "A".
+    sim.hold = Some(|e| e.from == "n1" && matches!(e.body, Body::Request(Request::Accept { .. })));
+    let put_a = sim.submit("n1", ClientOp::KvPut { key: "x".into(), value: json!("A"), context: None });
+    sim.run_for(20);
+    sim.hold = None;
+    // Higher ballots from n2 and n3 read, then write "B", and both complete.
+    let read = sim.submit("n2", ClientOp::KvGet { key: "x".into() });
+    assert!(matches!(sim.wait(read), Ok(ClientReply::Register { .. })));
+    let put_b = sim.submit("n3", ClientOp::KvPut { key: "x".into(), value: json!("B"), context: None });
+    assert_eq!(sim.wait(put_b), Ok(ClientReply::Done));
+    // n1's old accepts now arrive and are refused; retrying would write "A" over "B".
+    sim.release();
+    assert!(matches!(sim.wait(put_a), Err(Failure::Indefinite(_))));
+    sim.run_for(500);
+    let read = sim.submit("n2", ClientOp::KvGet { key: "x".into() });
+    let Ok(ClientReply::Register { value, .. }) = sim.wait(read) else { panic!("read failed") };
+    assert_eq!(value, json!("B"), "the preempted write took effect after a later completed write");
+}
+
+#[test]
+fn answers_meant_for_a_killed_nodes_previous_life_never_answer_its_new_requests() {
+    // Reusing the previous life's ids (1000) shows the hazard: the old answers about "a"
+    // (written last, so its stamp wins the join) are taken for answers about "b".
+    let mut seen = Vec::new();
+    for incarnation in [1000, 5000] {
+        let mut sim = Sim::new(3, options(3, 2, 2), 8);
+        for (k, v) in [("b", "b's value"), ("a", "a's value")] {
+            let id = sim.submit("n1", ClientOp::KvPut { key: k.into(), value: json!(v), context: None });
+            assert_eq!(sim.wait(id), Ok(ClientReply::Done));
+        }
+        sim.restart("n1", 1000);
+        // n1 asks about "a", and is killed before the answers arrive.
+        sim.hold = Some(|e| e.to == "n1" && matches!(e.body, Body::Response(_)));
+        sim.submit("n1", ClientOp::KvGet { key: "a".into() });
+        sim.run_for(20);
+        sim.hold = None;
+        sim.restart("n1", incarnation);
+        // Its new life asks about "b" while the old answers about "a" land first.
+        sim.release();
+        let id = sim.submit("n1", ClientOp::KvGet { key: "b".into() });
+        let Ok(ClientReply::Register { value, .. }) = sim.wait(id) else { panic!("read failed") };
+        seen.push(value);
+    }
+    assert_eq!(seen, vec![json!("a's value"), json!("b's value")]);
 }
