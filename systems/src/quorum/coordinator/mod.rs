@@ -9,21 +9,29 @@
 //! (reads; ABD writes; read-modify-write of LWW sets and counters), then an optional
 //! store at W replicas (writes; ABD write-back), or a Paxos round (`cas=paxos`). Hinted
 //! handoff, read repair and anti-entropy all move state with [`Stored::merge`].
+//!
+//! The replica side (answering peers) lives in [`answers`], the Paxos proposer in
+//! [`proposer`], deadlines and periodic work in [`timers`]; this file holds the types,
+//! the entry points and the quorum phases.
 
 use crate::quorum::antientropy;
 use crate::quorum::clock::Clock;
 use crate::quorum::crdt::{OrSet, PnCounter};
 use crate::quorum::message::{Body, Envelope, NodeId, Request, Response};
 use crate::quorum::options::{CasMode, QuorumOptions, Resolve};
-use crate::quorum::paxos::{self, Acceptor, Ballot, Vote};
+use crate::quorum::paxos::{self, Ballot, Vote};
 use crate::quorum::replica::{Stored, join_all};
 use crate::quorum::ring::Ring;
 use crate::quorum::store::{Record, Recovered};
 use crate::quorum::version::{Dot, Sibling, Siblings, VersionVector};
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+mod answers;
+mod proposer;
+mod timers;
 
 /// Dots reserved on disk at a time, so issuing one rarely costs a write.
 const DOT_BLOCK: u64 = 1000;
@@ -465,99 +473,6 @@ impl Core {
         dot
     }
 
-    // ----- replica side -----
-
-    /// Joins `state` into the local copy; persists when it changed.
-    fn merge_local(&mut self, key: &str, state: &Stored) {
-        if let Some(stamp) = state.stamp() {
-            self.clock.observe(stamp);
-        }
-        let changed = match self.data.get_mut(key) {
-            Some(mine) => mine.merge(state),
-            None => {
-                self.data.insert(key.to_string(), state.clone());
-                true
-            }
-        };
-        if changed {
-            self.persist_key(key);
-        }
-    }
-
-    fn serve(&mut self, from: &str, req: Request) -> Response {
-        match req {
-            Request::Get { key } => Response::State { state: self.data.get(&key).cloned() },
-            Request::Merge { key, state, hint_for: Some(target) } if target != self.id => {
-                let slot = (target, key);
-                let changed = match self.hints.get_mut(&slot) {
-                    Some(h) => h.merge(&state),
-                    None => {
-                        self.hints.insert(slot.clone(), state);
-                        true
-                    }
-                };
-                if changed {
-                    let (target, key) = slot.clone();
-                    self.ready.persist.push(Record::Hint { target, key, state: self.hints[&slot].clone() });
-                }
-                Response::Ack
-            }
-            Request::Merge { key, state, .. } => {
-                if state.mergeable() {
-                    self.merge_local(&key, &state);
-                }
-                Response::Ack
-            }
-            Request::Prepare { key, ballot } => {
-                let vote = self.acceptor(&key).prepare(&ballot);
-                self.persist_key(&key);
-                Response::Vote { vote }
-            }
-            Request::Accept { key, ballot, value } => {
-                let vote = self.acceptor(&key).accept(&ballot, &value);
-                if vote == Vote::Accepted {
-                    self.persist_key(&key);
-                }
-                Response::Vote { vote }
-            }
-            Request::Digests { digests } => {
-                let shared = self.shared_with(from);
-                let mine = antientropy::digests(shared.iter().map(|(k, s)| (k, s)));
-                let buckets = antientropy::differing(&mine, &digests);
-                let states = antientropy::in_buckets(shared.iter().map(|(k, s)| (k, s)), &buckets);
-                Response::Differ { buckets, states }
-            }
-            Request::MergeMany { states } => {
-                for (k, s) in states {
-                    if s.mergeable() && self.ring.holds(&self.id, &k) {
-                        self.merge_local(&k, &s);
-                    }
-                }
-                Response::Ack
-            }
-        }
-    }
-
-    fn acceptor(&mut self, key: &str) -> &mut Acceptor {
-        let slot = self.data.entry(key.to_string()).or_insert_with(|| Stored::Paxos(Acceptor::default()));
-        if !matches!(slot, Stored::Paxos(_)) {
-            *slot = Stored::Paxos(Acceptor::default());
-        }
-        match slot {
-            Stored::Paxos(a) => a,
-            _ => unreachable!("just made an acceptor"),
-        }
-    }
-
-    /// The mergeable keys this node and `peer` both replicate.
-    fn shared_with(&self, peer: &str) -> Vec<(String, Stored)> {
-        self.data
-            .iter()
-            .filter(|(k, s)| s.mergeable() && self.ring.holds(&self.id, k) && self.ring.holds(peer, k))
-            .map(|(k, s)| (k.clone(), s.clone()))
-            .collect()
-    }
-
     // ----- coordinator side -----
 
     fn start(&mut self, client: ClientId, op: ClientOp) {
@@ -850,135 +765,5 @@ impl Core {
             },
             _ => {}
         }
-    }
-
-    // ----- Paxos proposer -----
-
-    fn prepare(&mut self, id: u64) {
-        self.paxos_round += 1;
-        let ballot = Ballot { round: self.paxos_round, node: self.id.clone() };
-        let Some(op) = self.ops.get_mut(&id) else { return };
-        op.generation += 1;
-        let generation = op.generation;
-        op.phase =
-            Phase::Prepare { ballot: ballot.clone(), promises: BTreeMap::new(), refused: BTreeSet::new() };
-        let key = op.key.clone();
-        for node in self.ring.preference_list(&key) {
-            self.send(
-                &node,
-                Request::Prepare { key: key.clone(), ballot: ballot.clone() },
-                Some(Track::Op(id, generation)),
-            );
-        }
-    }
-
-    fn accept(&mut self, id: u64, ballot: Ballot, current: Value) {
-        let Some(op) = self.ops.get_mut(&id) else { return };
-        let (value, result) = match op.paxos.clone() {
-            Some(PaxosGoal::Read) | None => {
-                (current.clone(), ClientReply::Register { value: current, siblings: None, context: None })
-            }
-            Some(PaxosGoal::Put(v)) => (v, ClientReply::Done),
-            Some(PaxosGoal::Cas(from, to)) if from == current => (to, ClientReply::Done),
-            // A mismatch still accepts the value it found, so the answer rests on a
-            // chosen value rather than on one a minority happened to accept.
-            Some(PaxosGoal::Cas(..)) => (current, ClientReply::Mismatch),
-        };
-        // Only a new value is an effect; reads and mismatches accept what they found.
-        if result == ClientReply::Done {
-            op.sent_effect = true;
-        }
-        op.phase = Phase::Accept { acks: BTreeSet::new(), refused: BTreeSet::new(), result };
-        let key = op.key.clone();
-        let generation = op.generation;
-        for node in self.ring.preference_list(&key) {
-            let req = Request::Accept { key: key.clone(), ballot: ballot.clone(), value: value.clone() };
-            self.send(&node, req, Some(Track::Op(id, generation)));
-        }
-    }
-
-    fn back_off(&mut self, id: u64) {
-        let Some(op) = self.ops.get_mut(&id) else { return };
-        if op.sent_effect {
-            // An accept of this operation's new value may linger at a minority, and a later
-            // proposer may carry it forward and choose it. Retrying would apply the
-            // operation a second time, later, after other writes: so the outcome is unknown.
-            let failure =
-                Failure::Indefinite(format!("paxos round for {} preempted after its accept", op.key));
-            self.finish(id, Err(failure));
-            return;
-        }
-        op.attempt += 1;
-        let cap = 5u64 << op.attempt.min(5);
-        let wait = self.rng.random_range(1..=cap);
-        op.phase = Phase::Backoff { until: self.now.mono_ms + wait };
-    }
-
-    // ----- timers -----
-
-    fn check_timers(&mut self, id: u64) {
-        let now = self.now.mono_ms;
-        let Some(op) = self.ops.get(&id) else { return };
-        if now >= op.deadline {
-            let reads = matches!(op.goal, Goal::ReadRegister | Goal::ReadSet | Goal::ReadCounter)
-                || op.paxos == Some(PaxosGoal::Read);
-            let failure = if op.sent_effect && !reads {
-                Failure::Indefinite(format!("timed out: some replicas of {} may hold the write", op.key))
-            } else {
-                Failure::Definite(format!("timed out waiting for a quorum of the replicas of {}", op.key))
-            };
-            self.finish(id, Err(failure));
-            return;
-        }
-        match &op.phase {
-            Phase::Backoff { until } if now >= *until => self.prepare(id),
-            Phase::Store { started, acks, hinted, state, .. }
-                if self.opts.sloppy
-                    && now >= started + (self.opts.timeout_ms / 4).max(1)
-                    && acks.len() < self.opts.w =>
-            {
-                let key = op.key.clone();
-                let state = state.clone();
-                let missing: Vec<NodeId> = self
-                    .ring
-                    .preference_list(&key)
-                    .into_iter()
-                    .filter(|n| !acks.contains(n) && !hinted.contains(n))
-                    .collect();
-                let mut fallbacks = self.ring.fallbacks(&key).into_iter().skip(hinted.len());
-                let mut used = Vec::new();
-                for target in missing {
-                    let Some(stand_in) = fallbacks.next() else { break };
-                    used.push(target.clone());
-                    let req =
-                        Request::Merge { key: key.clone(), state: state.clone(), hint_for: Some(target) };
-                    self.send(&stand_in, req, Some(Track::Op(id, 0)));
-                }
-                if let Some(Op { phase: Phase::Store { hinted, .. }, .. }) = self.ops.get_mut(&id) {
-                    hinted.extend(used);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn offer_hints(&mut self) {
-        let batch: Vec<((NodeId, String), Stored)> =
-            self.hints.iter().take(HANDOFF_BATCH).map(|(k, v)| (k.clone(), v.clone())).collect();
-        for ((target, key), state) in batch {
-            let req = Request::Merge { key: key.clone(), state: state.clone(), hint_for: None };
-            self.send(&target.clone(), req, Some(Track::Handoff { target, key, state }));
-        }
-    }
-
-    fn start_anti_entropy(&mut self) {
-        if self.others.is_empty() {
-            return;
-        }
-        let peer = self.others[self.anti_entropy_peer % self.others.len()].clone();
-        self.anti_entropy_peer += 1;
-        let shared = self.shared_with(&peer);
-        let digests = antientropy::digests(shared.iter().map(|(k, s)| (k, s)));
-        self.send(&peer, Request::Digests { digests }, Some(Track::AntiEntropy { peer: peer.clone() }));
     }
 }
