@@ -15,6 +15,8 @@
 //! - [`single_kv`]: one in-memory node; linearizable by construction, the control case.
 //! - [`raft`]: raft-kv, a durable Raft key-value store with switchable read paths and
 //!   plantable bugs.
+//! - [`quorum`]: quorum-kv, a leaderless Dynamo-style store with tunable N, R, W, clocks,
+//!   CRDTs, repair, hinted handoff and Paxos compare-and-set.
 //! - [`bank2pc`]: bank-2pc, a sharded transactional store and bank by two-phase (or
 //!   three-phase) commit, with plantable bugs.
 //!
@@ -27,6 +29,7 @@ pub mod config;
 pub mod kv;
 pub mod node;
 pub mod protocol;
+pub mod quorum;
 pub mod raft;
 pub mod routes;
 pub mod single_kv;

@@ -32,6 +32,7 @@ pub const SPEC: SystemSpec = SystemSpec {
     capabilities: Capabilities {
         workloads: &["register", "set", "counter", "bank", "list-append", "rw-register"],
         cas: true,
+        cas_when: None,
         backends: &["netns", "local"],
         clock_faults: true,
     },

@@ -87,6 +87,9 @@ pub struct Capabilities {
     pub workloads: &'static [&'static str],
     /// Whether the register workload may issue compare-and-set.
     pub cas: bool,
+    /// `-o KEY=VALUE` under which compare-and-set is honest when `cas` is false (quorum-kv's
+    /// `cas=paxos`).
+    pub cas_when: Option<(&'static str, &'static str)>,
     /// Network backends it runs on (`netns`, `local`).
     pub backends: &'static [&'static str],
     /// Whether libfaketime's clock faults reach its nodes.
@@ -138,6 +141,12 @@ impl SystemSpec {
     /// Whether it runs on the network backend named `backend`.
     pub fn supports_backend(&self, backend: &str) -> bool {
         self.capabilities.backends.contains(&backend)
+    }
+
+    /// Whether compare-and-set is honest with these `-o` options.
+    pub fn honest_cas(&self, options: &std::collections::BTreeMap<String, String>) -> bool {
+        self.capabilities.cas
+            || self.capabilities.cas_when.is_some_and(|(k, v)| options.get(k).map(String::as_str) == Some(v))
     }
 
     /// The default of option `key`, if it declares one.

@@ -162,9 +162,11 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
             system.capabilities.workloads.join(", ")
         );
     }
-    if !system.capabilities.cas && args.workload == "register" {
+    if !system.honest_cas(&options) && args.workload == "register" {
         if args.workload_options.iter().any(|o| o == "cas=true") {
-            bail!("{} has no honest compare-and-set; leave out -w cas=true", system.name);
+            let hint =
+                system.capabilities.cas_when.map(|(k, v)| format!(" unless -o {k}={v}")).unwrap_or_default();
+            bail!("{} has no honest compare-and-set{hint}; leave out -w cas=true", system.name);
         }
         workload_options.insert("cas".into(), "false".into());
     }

@@ -53,6 +53,7 @@ pub const SPEC: SystemSpec = SystemSpec {
     capabilities: Capabilities {
         workloads: &["bank", "list-append", "rw-register", "register"],
         cas: false,
+        cas_when: None,
         backends: &["netns", "local"],
         clock_faults: true,
     },
