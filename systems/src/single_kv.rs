@@ -1,7 +1,7 @@
 //! single-kv: one node holding the state machine in memory behind a mutex. Every request is
 //! applied atomically at one point in time between its arrival and its reply, so it is
-//! linearizable by construction: the control case that must always pass. It has no leader
-//! and no peers.
+//! linearizable by construction: the control case that must always pass. It has no peers
+//! and is its own leader.
 
 use crate::config::{NodeConfig, NodeError, wall_clock_ms};
 use crate::kv::{Command, KvStore, Outcome};
@@ -27,7 +27,8 @@ pub const SPEC: SystemSpec = SystemSpec {
     program: Program::Builtin(|cfg, shutdown| Box::pin(serve(cfg, shutdown))),
     ports: &["client"],
     health: HealthProbe::HttpGet("/status"),
-    leader: LeaderProbe::None,
+    // One node orders every request: it is its own leader, and says so in /status.
+    leader: LeaderProbe::SunderStatus,
     protocol: Protocol::SunderHttp,
     capabilities: Capabilities {
         workloads: &["register", "set", "counter", "bank", "list-append", "rw-register"],
@@ -70,9 +71,9 @@ pub async fn serve(cfg: NodeConfig, shutdown: Shutdown) -> Result<(), NodeError>
 async fn status(State(node): State<Arc<Node>>) -> Json<Value> {
     Json(json!({
         "id": node.id,
-        "role": "single",
+        "role": "leader",
         "term": 0,
-        "leader": null,
+        "leader": node.id,
         "wall_clock_ms": wall_clock_ms() as u64,
     }))
 }
