@@ -78,6 +78,15 @@ impl Capped {
     }
 }
 
+/// The set function an op's `f` names: Maelstrom's broadcast workload calls its adds
+/// `broadcast`, which is the same thing.
+fn set_function(f: &str) -> &str {
+    match f {
+        "broadcast" => "add",
+        other => other,
+    }
+}
+
 /// Checks a set history with set-full semantics.
 pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
     let ops = history.ops();
@@ -90,7 +99,7 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
         if op.is_nemesis() {
             continue;
         }
-        match (op.f.as_str(), op.kind) {
+        match (set_function(&op.f), op.kind) {
             ("add", OpType::Invoke) => {
                 let i = elements.len();
                 by_value.insert(ValueKey::of(&op.value), i);
@@ -161,6 +170,14 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
             }
             _ => {}
         }
+    }
+    if elements.is_empty() {
+        // Without a single add there is nothing to lose: a confident verdict either way
+        // (or an "unexpected" anomaly for every element read) would say nothing true.
+        return CheckerResult::unknown(
+            "the history has no add (nor Maelstrom broadcast), so set-full has nothing to judge; \
+             is this a set history?",
+        );
     }
     let mut lost = Vec::new();
     let mut stale = Vec::new();
@@ -271,7 +288,7 @@ pub fn check_set(history: &History) -> CheckerResult {
     let mut acknowledged: Vec<(ValueKey, &Value, u64)> = Vec::new();
     let mut final_read = None;
     for op in ops.iter().filter(|op| !op.is_nemesis()) {
-        match (op.f.as_str(), op.kind) {
+        match (set_function(&op.f), op.kind) {
             ("add", OpType::Invoke) => {
                 attempts.insert(ValueKey::of(&op.value), op.index);
             }

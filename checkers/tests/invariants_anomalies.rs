@@ -188,3 +188,25 @@ fn identifies_a_duplicated_unique_id() {
     ok.invoke(1, "generate", "", Value::Null).complete(1, OpType::Ok, "generate", "", v(1));
     assert_eq!(unique_ids::check(&ok.history(), &UniqueIdsSettings::default()).valid, Validity::Valid);
 }
+
+#[test]
+fn set_full_without_any_add_is_unknown_not_invalid() {
+    let mut b = Builder::new();
+    b.invoke(0, "read", "s", Value::Null).complete(0, OpType::Ok, "read", "s", json!([1, 2, 3]));
+    let r = set_full::check(&b.history(), &SetFullSettings::default());
+    assert_eq!(r.valid, Validity::Unknown, "{r:?}");
+    assert!(r.reason.unwrap().contains("no add"));
+}
+
+#[test]
+fn set_full_reads_maelstrom_broadcasts_as_adds() {
+    let mut b = Builder::new();
+    b.invoke(0, "broadcast", "s", json!(7)).complete(0, OpType::Ok, "broadcast", "s", json!(7));
+    b.invoke(1, "read", "s", Value::Null).complete(1, OpType::Ok, "read", "s", json!([]));
+    let lost = set_full::check(&b.history(), &SetFullSettings::default());
+    assert_eq!(lost.valid, Validity::Invalid, "an acknowledged broadcast no read holds is lost");
+    let mut b = Builder::new();
+    b.invoke(0, "broadcast", "s", json!(7)).complete(0, OpType::Ok, "broadcast", "s", json!(7));
+    b.invoke(1, "read", "s", Value::Null).complete(1, OpType::Ok, "read", "s", json!([7]));
+    assert_eq!(set_full::check(&b.history(), &SetFullSettings::default()).valid, Validity::Valid);
+}

@@ -146,6 +146,14 @@ fn settings(out: &mut String, inputs: &RunInputs, calls: &Calls, perf: &PerfData
         calls.calls.len(),
         if inputs.ops.is_empty() { 0.0 } else { perf.span_s },
     );
+    // Which numbers the anomalies' op lists are: a foreign file's own indices, or positions.
+    if let Some(n) = inputs.results.as_ref().and_then(|r| r.stats.get("op_numbers")).and_then(|n| n.as_str()) {
+        let meaning = match n {
+            "position" => "0-based positions among the file's ops (the file has no indices)",
+            _ => "the history's own indices",
+        };
+        let _ = writeln!(out, "<tr><td>op numbers</td><td>{}</td></tr>", text(meaning));
+    }
     if let Some(a) =
         inputs.results.as_ref().and_then(|r| r.stats.get("availability")).and_then(|a| a.as_f64())
     {
