@@ -1,7 +1,9 @@
 //! The linearizability checker. [`check`] compiles a history's client calls into the ops of
 //! a sequential model ([`ModelKind`]), splits them into independent partitions (one per
-//! key for keyed models: P-compositionality), searches the partitions in parallel (see
-//! [`search`]), and turns the outcome into a [`CheckerResult`]: valid, invalid with a
+//! key for keyed models: P-compositionality), settles each register partition's crashed
+//! writes and tries to build its linearization outright (`crashed`, `construct`), searches
+//! the partitions still undecided in parallel (see [`search`]), and turns the outcome into
+//! a [`CheckerResult`]: valid, invalid with a
 //! witness the report can draw, or unknown with the budget that ran out and the
 //! partitions that were decided. `docs/linearizability.md` describes the method.
 
