@@ -166,7 +166,20 @@ fn a_leaderless_system_runs_without_waiting_for_a_leader() {
     // run that waited for one would lose its whole leader timeout, twice.
     let r = run(
         "quorum-no-leader",
-        &["--system", "quorum-kv", "--workload", "set", "-w", "linearizable=false", "--time-limit", "4", "--nemesis", "none", "--seed", "26"],
+        &[
+            "--system",
+            "quorum-kv",
+            "--workload",
+            "set",
+            "-w",
+            "linearizable=false",
+            "--time-limit",
+            "4",
+            "--nemesis",
+            "none",
+            "--seed",
+            "26",
+        ],
     );
     assert_eq!(r.code, Some(0), "{}", r.summary());
     assert!(!r.context.contains("no leader after"), "the run waited for a leader: {}", r.summary());

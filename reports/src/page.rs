@@ -147,7 +147,8 @@ fn settings(out: &mut String, inputs: &RunInputs, calls: &Calls, perf: &PerfData
         if inputs.ops.is_empty() { 0.0 } else { perf.span_s },
     );
     // Which numbers the anomalies' op lists are: a foreign file's own indices, or positions.
-    if let Some(n) = inputs.results.as_ref().and_then(|r| r.stats.get("op_numbers")).and_then(|n| n.as_str()) {
+    if let Some(n) = inputs.results.as_ref().and_then(|r| r.stats.get("op_numbers")).and_then(|n| n.as_str())
+    {
         let meaning = match n {
             "position" => "0-based positions among the file's ops (the file has no indices)",
             _ => "the history's own indices",

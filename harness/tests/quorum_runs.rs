@@ -1,0 +1,139 @@
+//! quorum-kv through the whole pipeline: one leaderless store, a few settings apart, lands on
+//! different rungs of the consistency ladder under the same faults. Each test is a real
+//! `sunder run` with a fixed seed whose reported models must be the ones the setting
+//! guarantees (or is known to break): R + W > N with write-back (ABD) is linearizable,
+//! R = W = 1 is not but converges after heal, Paxos makes compare-and-set linearizable, the
+//! CRDT set keeps every acknowledged add where a last-write-wins set loses some, and
+//! last-write-wins by a skewed wall clock loses acknowledged writes.
+
+mod support;
+
+use support::{Finished, run};
+
+fn quorum(tag: &str, args: &[&str]) -> Finished {
+    let mut all = vec!["--system", "quorum-kv", "--nemesis-interval", "2"];
+    all.extend_from_slice(args);
+    run(&format!("quorum-{tag}"), &all)
+}
+
+#[test]
+fn majority_quorums_with_write_back_are_linearizable_under_partitions_and_kills() {
+    let r = quorum("abd", &["--time-limit", "15", "--seed", "1"]);
+    assert_eq!(r.code, Some(0), "{}", r.summary());
+    assert_eq!(r.results["models"]["linearizable"], true, "{}", r.summary());
+    // quorum-kv has no honest cas without Paxos: the workload left it out.
+    assert_eq!(r.test["workload_options"]["cas"], "false", "{}", r.summary());
+}
+
+#[test]
+fn single_replica_reads_and_writes_are_not_linearizable_but_converge_after_heal() {
+    let r = quorum(
+        "r1w1",
+        &[
+            "-o",
+            "r=1",
+            "-o",
+            "w=1",
+            "-o",
+            "read-writeback=false",
+            "--nemesis",
+            "partition",
+            "--time-limit",
+            "15",
+            "--seed",
+            "1",
+        ],
+    );
+    assert_eq!(r.code, Some(1), "{}", r.summary());
+    assert_eq!(r.results["models"]["linearizable"], false, "{}", r.summary());
+    assert_eq!(r.results["models"]["convergence"], true, "anti-entropy must converge: {}", r.summary());
+}
+
+#[test]
+fn paxos_compare_and_set_is_linearizable_under_partitions_and_kills() {
+    let r = quorum("paxos", &["-o", "cas=paxos", "-w", "cas=true", "--time-limit", "15", "--seed", "2"]);
+    assert_eq!(r.code, Some(0), "{}", r.summary());
+    assert_eq!(r.results["models"]["linearizable"], true, "{}", r.summary());
+    assert!(
+        r.results["stats"]["by_f"]["cas"]["ok"].as_u64().unwrap_or(0) > 0,
+        "no cas took effect: {}",
+        r.summary()
+    );
+}
+
+#[test]
+fn the_crdt_set_keeps_every_acknowledged_add_under_partitions() {
+    let r = quorum(
+        "crdt-set",
+        &[
+            "--workload",
+            "set",
+            "-w",
+            "linearizable=false",
+            "--nemesis",
+            "partition",
+            "--time-limit",
+            "15",
+            "--seed",
+            "3",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.summary());
+    assert_eq!(r.results["checkers"]["set-full"]["valid"], true, "{}", r.summary());
+}
+
+#[test]
+fn a_last_write_wins_set_loses_acknowledged_adds_under_partitions() {
+    let r = quorum(
+        "lww-set",
+        &[
+            "--workload",
+            "set",
+            "-w",
+            "linearizable=false",
+            "-o",
+            "crdt=false",
+            "-o",
+            "r=1",
+            "-o",
+            "w=1",
+            "--nemesis",
+            "partition",
+            "--time-limit",
+            "15",
+            "--seed",
+            "3",
+        ],
+    );
+    assert_eq!(r.code, Some(1), "{}", r.summary());
+    assert!(r.anomaly_kinds().iter().any(|k| k == "lost"), "{}", r.summary());
+}
+
+#[test]
+fn wall_clock_last_write_wins_loses_acknowledged_writes_under_skew_and_version_vectors_do_not() {
+    let lww = quorum(
+        "lww-skew",
+        &[
+            "-o",
+            "resolve=lww",
+            "-o",
+            "read-writeback=false",
+            "--nemesis",
+            "clock",
+            "--time-limit",
+            "15",
+            "--seed",
+            "4",
+        ],
+    );
+    assert_eq!(lww.code, Some(1), "{}", lww.summary());
+    assert!(lww.anomaly_kinds().iter().any(|k| k == "lost-write"), "{}", lww.summary());
+    assert_eq!(lww.results["models"]["read-your-writes"], false, "{}", lww.summary());
+
+    let vclock = quorum(
+        "vclock-skew",
+        &["-o", "resolve=vclock", "--nemesis", "clock", "--time-limit", "15", "--seed", "4"],
+    );
+    assert_eq!(vclock.code, Some(0), "{}", vclock.summary());
+    assert_eq!(vclock.results["models"]["linearizable"], true, "{}", vclock.summary());
+}
