@@ -134,7 +134,7 @@ pub struct CheckArgs {
     /// workload (from `test.json`), or what the file's contents make unambiguous.
     #[arg(long)]
     pub model: Option<String>,
-    /// The file's format: auto, jsonl, jepsen-edn, jepsen-json, jepsen-log, porcupine-kv.
+    /// The file's format: auto, jsonl, jepsen-edn, jepsen-json, jepsen-log, porcupine-kv, plume.
     #[arg(long, default_value = "auto")]
     pub format: String,
     /// Seconds each search-based checker may spend before answering unknown.

@@ -68,3 +68,20 @@ fn check_exits_with_the_manifest_verdict_of_every_linearizability_history() {
     // 121 Knossos cas-register, 1 multi-register, 2 mutex, 102 Porcupine etcd, 6 Porcupine kv.
     assert!(checked >= 230, "expected every linearizability row, found {checked}");
 }
+
+/// Plume's anomaly patterns through `sunder check`, detected as Plume text without
+/// `--format`: every pattern Sunder's inference can see is invalid. TAP-i and TAP-l need an
+/// arbitration order registers do not reveal; `checkers/tests/txn_plume.rs` records them as
+/// undetected, as Elle would leave them too.
+#[test]
+fn check_finds_each_detectable_plume_pattern_without_format_or_model() {
+    let data = shared_data();
+    for tap in "abcdefghjkmn".chars() {
+        let file = data.join(format!("plume/tap-{tap}.txt"));
+        let out = sunder().arg("check").arg(&file).arg("--json").output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "TAP-{tap}: {}", String::from_utf8_lossy(&out.stderr));
+        let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(results["stats"]["source"]["format"], "plume", "TAP-{tap}");
+        assert_eq!(results["models"]["strong-session-serializable"], false, "TAP-{tap}: {results}");
+    }
+}

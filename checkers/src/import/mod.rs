@@ -36,6 +36,8 @@ pub enum Format {
     PorcupineKv,
     /// A JSON array of Jepsen op maps (or one JSON map a line), as elle-cli reads them.
     JepsenJson,
+    /// Plume's text transactions: `r(key,value,session,txn)` / `w(...)` a line.
+    Plume,
 }
 
 impl Format {
@@ -48,6 +50,7 @@ impl Format {
             Format::JepsenLog => "jepsen-log",
             Format::PorcupineKv => "porcupine-kv",
             Format::JepsenJson => "jepsen-json",
+            Format::Plume => "plume",
         }
     }
 
@@ -57,7 +60,7 @@ impl Format {
             // Porcupine's etcd model, and Sunder's register client (a 412 is a failed cas),
             // read a failed cas as one that saw another value.
             Format::JepsenLog | Format::Jsonl => FailSemantics::CasMismatch,
-            Format::Auto | Format::JepsenEdn | Format::PorcupineKv | Format::JepsenJson => {
+            Format::Auto | Format::JepsenEdn | Format::PorcupineKv | Format::JepsenJson | Format::Plume => {
                 FailSemantics::NotApplied
             }
         }
@@ -81,9 +84,10 @@ impl FromStr for Format {
             "jepsen-log" => Format::JepsenLog,
             "porcupine-kv" => Format::PorcupineKv,
             "jepsen-json" | "json" => Format::JepsenJson,
+            "plume" => Format::Plume,
             other => {
                 return Err(format!(
-                    "unknown format '{other}': expected auto, jsonl, jepsen-edn, jepsen-log, porcupine-kv or jepsen-json"
+                    "unknown format '{other}': expected auto, jsonl, jepsen-edn, jepsen-log, porcupine-kv, jepsen-json or plume"
                 ));
             }
         })
@@ -190,6 +194,7 @@ pub fn parse(path: &Path, text: &str, format: Format) -> Result<Imported, InputE
         Format::Jsonl => crate::history::parse_jsonl(path, text)?,
         Format::JepsenEdn | Format::PorcupineKv => jepsen::from_edn(path, text)?,
         Format::JepsenJson => jepsen::from_json(path, text)?,
+        Format::Plume => crate::txn::plume::parse(path, text)?,
         Format::JepsenLog => {
             let (history, s) = log::from_log(path, text)?;
             skipped = s;
@@ -241,7 +246,7 @@ pub fn detect(path: &Path, text: &str) -> Result<Format, InputError> {
         None => Err(InputError::at(
             path,
             first_line,
-            "cannot tell the format from this line or the ones after it (not Sunder JSONL, Jepsen EDN or JSON, a Jepsen log line or Porcupine kv); pass --format",
+            "cannot tell the format from this line or the ones after it (not Sunder JSONL, Jepsen EDN or JSON, a Jepsen log line, Porcupine kv or Plume); pass --format",
         )),
     }
 }
@@ -250,6 +255,9 @@ pub fn detect(path: &Path, text: &str) -> Result<Format, InputError> {
 fn line_format(line: &str, in_vector: bool) -> Option<Format> {
     if log::is_log_line(line) {
         return Some(Format::JepsenLog);
+    }
+    if (line.starts_with("r(") || line.starts_with("w(")) && line.ends_with(')') {
+        return Some(Format::Plume);
     }
     let body = line.trim_start_matches(['[', '(']).trim_start();
     if body.starts_with("{\"") || body.starts_with('{') && body[1..].trim_start().starts_with('"') {
@@ -276,6 +284,11 @@ mod tests {
 
     fn detected(text: &str) -> Format {
         detect(Path::new("h"), text).unwrap()
+    }
+
+    #[test]
+    fn detects_plume_transactions() {
+        assert_eq!(detected("r(1,1,0,0)\nw(2,1,0,0)\n"), Format::Plume);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use sunder_check::import::{self, Format};
 use sunder_check::linearizable::ModelKind;
 use sunder_check::plan::{Check, Plan};
 use sunder_check::set_full::SetFullSettings;
+use sunder_check::txn::{TxnModel, TxnOptions};
 
 /// Checks `args.path` and returns the verdict's exit code.
 pub fn run(args: CheckArgs) -> Result<u8> {
@@ -110,6 +111,15 @@ fn default_plan(format: Format, history: &History) -> Result<Plan> {
             Check::Counter(CounterSettings::default())
         }
         _ if only(&["get", "put", "append"]) => Check::Linearizable(ModelKind::Kv),
+        // Plume's patterns are judged as its paper reads them: a read of a value no one
+        // wrote (TAP-a) breaks read committed, and each session sees a key's versions in
+        // order (its histories carry no time to order them otherwise).
+        Format::Plume => Check::Transactions(TxnOptions {
+            model: TxnModel::RwRegister,
+            garbage_reads: true,
+            sequential_keys: true,
+            ..TxnOptions::default()
+        }),
         // Transactions: list-append when any micro-op appends, else read-write registers.
         _ if only(&["txn"]) => {
             let appends = client().any(|o| {
