@@ -7,118 +7,19 @@
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use sunder_systems::NodeConfig;
 use sunder_systems::bank2pc::shard::Shards;
-use tokio::sync::oneshot;
 
-struct RunningNode {
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+mod support;
 
-impl RunningNode {
-    fn stop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+use support::{Cluster, ServeOn, client};
 
-/// A cluster whose nodes and data dirs are torn down on drop, also when a test fails.
-struct Cluster {
-    root: PathBuf,
-    addrs: BTreeMap<String, SocketAddr>,
-    options: BTreeMap<String, String>,
-    nodes: BTreeMap<String, RunningNode>,
-}
+const BANK_2PC: ServeOn = |l, cfg, stop| Box::pin(sunder_systems::bank2pc::serve_on(l, cfg, stop));
 
-impl Cluster {
-    fn start(name: &str, n: usize, options: &[(&str, &str)]) -> Cluster {
-        let root = std::env::temp_dir().join(format!("sunder-bank2pc-cluster-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let mut listeners = BTreeMap::new();
-        for i in 1..=n {
-            // A port outside the ephemeral range, so nothing takes it while a node is down.
-            let port = sunder_nemesis::net::ports::loopback_port().expect("a free loopback port");
-            let l = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the node's port");
-            listeners.insert(format!("n{i}"), l);
-        }
-        let addrs = listeners.iter().map(|(id, l)| (id.clone(), l.local_addr().expect("addr"))).collect();
-        let options = options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut cluster = Cluster { root, addrs, options, nodes: BTreeMap::new() };
-        for (id, l) in listeners {
-            cluster.launch(&id, l);
-        }
-        cluster
-    }
-
-    fn launch(&mut self, id: &str, listener: std::net::TcpListener) {
-        let cfg = NodeConfig {
-            id: id.to_string(),
-            listen: self.addrs[id],
-            peers: self.addrs.iter().filter(|(p, _)| *p != id).map(|(p, a)| (p.clone(), *a)).collect(),
-            data: self.root.join(id).join("data"),
-            options: self.options.clone(),
-        };
-        std::fs::create_dir_all(&cfg.data).expect("data dir");
-        let (tx, rx) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("node runtime");
-            rt.block_on(async move {
-                listener.set_nonblocking(true).expect("nonblocking");
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                let shutdown = async move {
-                    let _ = rx.await;
-                };
-                if let Err(e) = sunder_systems::bank2pc::serve_on(listener, cfg, shutdown).await {
-                    eprintln!("node stopped with error: {e}");
-                }
-            });
-        });
-        self.nodes.insert(id.to_string(), RunningNode { stop: Some(tx), thread: Some(thread) });
-    }
-
-    fn stop(&mut self, id: &str) {
-        if let Some(n) = self.nodes.get_mut(id) {
-            n.stop();
-        }
-    }
-
-    fn restart(&mut self, id: &str) {
-        let listener = std::net::TcpListener::bind(self.addrs[id]).expect("rebind the node's port");
-        self.launch(id, listener);
-    }
-
-    fn url(&self, id: &str, path: &str) -> String {
-        format!("http://{}{path}", self.addrs[id])
-    }
-
-    fn shards(&self) -> Shards {
-        Shards::new(self.addrs.keys().cloned().collect())
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for n in self.nodes.values_mut() {
-            n.stop();
-        }
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().expect("client")
+/// The shard map the nodes compute for themselves.
+fn shards(cluster: &Cluster) -> Shards {
+    Shards::new(cluster.addrs.keys().cloned().collect())
 }
 
 async fn call(c: &reqwest::Client, req: reqwest::RequestBuilder) -> (u16, Value) {
@@ -158,7 +59,7 @@ fn total(balances: &Value) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_serve_the_protocol_and_concurrent_transfers_keep_the_total() {
-    let cluster = Cluster::start("protocol", 3, &[]);
+    let cluster = Cluster::start("protocol", 3, &[], BANK_2PC);
     let c = client();
     let all = ["n1", "n2", "n3"];
     wait_until_up(&c, &cluster, &all).await;
@@ -248,11 +149,11 @@ async fn three_nodes_serve_the_protocol_and_concurrent_transfers_keep_the_total(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopped_coordinator_leaves_participants_in_doubt_until_it_restarts() {
-    let mut cluster = Cluster::start("in-doubt", 3, &[("debug-pause-before-commit-ms", "60000")]);
+    let mut cluster = Cluster::start("in-doubt", 3, &[("debug-pause-before-commit-ms", "60000")], BANK_2PC);
     let c = client();
     let all = ["n1", "n2", "n3"];
     wait_until_up(&c, &cluster, &all).await;
-    let shards = cluster.shards();
+    let shards = shards(&cluster);
     let accounts: Vec<String> = (0..5).map(|i| format!("a{i}")).collect();
     let on =
         |node: &str| accounts.iter().find(|a| shards.owner(a) == node).cloned().expect("an account there");
@@ -308,10 +209,10 @@ async fn stopped_coordinator_leaves_participants_in_doubt_until_it_restarts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_pc_participants_finish_alone_while_the_coordinator_is_down() {
     let options = [("protocol", "3pc"), ("debug-pause-before-commit-ms", "60000")];
-    let mut cluster = Cluster::start("3pc-alone", 3, &options);
+    let mut cluster = Cluster::start("3pc-alone", 3, &options, BANK_2PC);
     let c = client();
     wait_until_up(&c, &cluster, &["n1", "n2", "n3"]).await;
-    let shards = cluster.shards();
+    let shards = shards(&cluster);
     let accounts: Vec<String> = (0..5).map(|i| format!("a{i}")).collect();
     let on =
         |node: &str| accounts.iter().find(|a| shards.owner(a) == node).cloned().expect("an account there");
@@ -352,7 +253,7 @@ async fn three_pc_participants_finish_alone_while_the_coordinator_is_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fixed_coordinator_is_the_only_node_that_takes_transactions() {
-    let cluster = Cluster::start("fixed", 3, &[("coordinator", "n1")]);
+    let cluster = Cluster::start("fixed", 3, &[("coordinator", "n1")], BANK_2PC);
     let c = client();
     wait_until_up(&c, &cluster, &["n1", "n2", "n3"]).await;
     let body = json!({"from": "a0", "to": "a1", "amount": 5});

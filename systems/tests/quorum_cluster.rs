@@ -5,120 +5,13 @@
 //! date; Paxos compare-and-set and version-vector siblings show on the wire.
 
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use sunder_systems::NodeConfig;
-use tokio::sync::oneshot;
 
-struct RunningNode {
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+mod support;
 
-impl RunningNode {
-    fn stop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+use support::{Cluster, ServeOn, client, status};
 
-/// A cluster whose nodes and data dirs are torn down on drop, also when a test fails.
-struct Cluster {
-    root: PathBuf,
-    addrs: BTreeMap<String, SocketAddr>,
-    options: BTreeMap<String, String>,
-    nodes: BTreeMap<String, RunningNode>,
-}
-
-impl Cluster {
-    fn start(name: &str, n: usize, options: &[(&str, &str)]) -> Cluster {
-        let root = std::env::temp_dir().join(format!("sunder-quorum-cluster-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let mut listeners = BTreeMap::new();
-        for i in 1..=n {
-            // A port outside the ephemeral range, so no connection made while the node is
-            // down can take it before `restart` binds it again.
-            let port = sunder_nemesis::net::ports::loopback_port().expect("a free loopback port");
-            let l = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the node's port");
-            listeners.insert(format!("n{i}"), l);
-        }
-        let addrs = listeners.iter().map(|(id, l)| (id.clone(), l.local_addr().expect("addr"))).collect();
-        let options = options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut cluster = Cluster { root, addrs, options, nodes: BTreeMap::new() };
-        for (id, l) in listeners {
-            cluster.launch(&id, l);
-        }
-        cluster
-    }
-
-    fn launch(&mut self, id: &str, listener: std::net::TcpListener) {
-        let cfg = NodeConfig {
-            id: id.to_string(),
-            listen: self.addrs[id],
-            peers: self.addrs.iter().filter(|(p, _)| *p != id).map(|(p, a)| (p.clone(), *a)).collect(),
-            data: self.root.join(id).join("data"),
-            options: self.options.clone(),
-        };
-        let (tx, rx) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("node runtime");
-            rt.block_on(async move {
-                listener.set_nonblocking(true).expect("nonblocking");
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                let shutdown = async move {
-                    let _ = rx.await;
-                };
-                if let Err(e) = sunder_systems::quorum::serve_on(listener, cfg, shutdown).await {
-                    eprintln!("node stopped with error: {e}");
-                }
-            });
-        });
-        self.nodes.insert(id.to_string(), RunningNode { stop: Some(tx), thread: Some(thread) });
-    }
-
-    fn stop(&mut self, id: &str) {
-        if let Some(n) = self.nodes.get_mut(id) {
-            n.stop();
-        }
-    }
-
-    fn restart(&mut self, id: &str) {
-        let listener = std::net::TcpListener::bind(self.addrs[id]).expect("rebind the node's port");
-        self.launch(id, listener);
-    }
-
-    fn url(&self, id: &str, path: &str) -> String {
-        format!("http://{}{path}", self.addrs[id])
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for n in self.nodes.values_mut() {
-            n.stop();
-        }
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(3)).build().expect("client")
-}
-
-async fn status(c: &reqwest::Client, cluster: &Cluster, id: &str) -> Option<Value> {
-    let r = c.get(cluster.url(id, "/status")).send().await.ok()?;
-    r.json().await.ok()
-}
+const QUORUM: ServeOn = |l, cfg, stop| Box::pin(sunder_systems::quorum::serve_on(l, cfg, stop));
 
 async fn call(c: &reqwest::Client, method: &str, url: String, body: Option<Value>) -> (u16, Value) {
     let req = match method {
@@ -169,7 +62,7 @@ async fn wait_status(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_serve_registers_sets_and_counters_from_any_node() {
-    let cluster = Cluster::start("protocol", 3, &[]);
+    let cluster = Cluster::start("protocol", 3, &[], QUORUM);
     let c = client();
     wait_status(&c, &cluster, "n3", 5, |_| true).await;
     assert_eq!(put(&c, &cluster, "n1", "x", json!(1)).await, (200, json!({})));
@@ -209,7 +102,7 @@ async fn three_nodes_serve_registers_sets_and_counters_from_any_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_node_restarts_with_what_it_acknowledged() {
-    let mut cluster = Cluster::start("restart", 3, &[("w", "all"), ("anti-entropy-ms", "0")]);
+    let mut cluster = Cluster::start("restart", 3, &[("w", "all"), ("anti-entropy-ms", "0")], QUORUM);
     let c = client();
     wait_status(&c, &cluster, "n3", 5, |_| true).await;
     for k in 0..10 {
@@ -229,7 +122,7 @@ async fn a_stopped_node_restarts_with_what_it_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anti_entropy_converges_a_replica_that_missed_writes_without_any_read() {
     let opts = [("read-repair", "false"), ("anti-entropy-ms", "100")];
-    let mut cluster = Cluster::start("anti-entropy", 3, &opts);
+    let mut cluster = Cluster::start("anti-entropy", 3, &opts, QUORUM);
     let c = client();
     wait_status(&c, &cluster, "n3", 5, |_| true).await;
     cluster.stop("n3");
@@ -244,7 +137,7 @@ async fn anti_entropy_converges_a_replica_that_missed_writes_without_any_read() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paxos_cas_and_version_vector_siblings_show_on_the_wire() {
-    let cluster = Cluster::start("paxos", 3, &[("cas", "paxos")]);
+    let cluster = Cluster::start("paxos", 3, &[("cas", "paxos")], QUORUM);
     let c = client();
     wait_status(&c, &cluster, "n3", 5, |_| true).await;
     assert_eq!(put(&c, &cluster, "n1", "x", json!(0)).await.0, 200);
@@ -257,7 +150,7 @@ async fn paxos_cas_and_version_vector_siblings_show_on_the_wire() {
     assert_eq!(get(&c, &cluster, "n3", "x").await, (200, json!({ "value": 1 })));
     drop(cluster);
 
-    let cluster = Cluster::start("vclock", 3, &[("resolve", "vclock")]);
+    let cluster = Cluster::start("vclock", 3, &[("resolve", "vclock")], QUORUM);
     wait_status(&c, &cluster, "n3", 5, |_| true).await;
     for (id, v) in [("n1", "a"), ("n2", "b")] {
         let body = json!({ "value": v, "context": {} });

@@ -5,119 +5,14 @@
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use sunder_systems::NodeConfig;
-use tokio::sync::oneshot;
 
-struct RunningNode {
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+mod support;
 
-impl RunningNode {
-    fn stop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+use support::{Cluster, ServeOn, client, status};
 
-/// A cluster whose nodes and data dirs are torn down on drop, also when a test fails.
-struct Cluster {
-    root: PathBuf,
-    addrs: BTreeMap<String, SocketAddr>,
-    options: BTreeMap<String, String>,
-    nodes: BTreeMap<String, RunningNode>,
-}
-
-impl Cluster {
-    fn start(name: &str, n: usize, options: &[(&str, &str)]) -> Cluster {
-        let root = std::env::temp_dir().join(format!("sunder-raft-cluster-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let mut listeners = BTreeMap::new();
-        for i in 1..=n {
-            // A port outside the ephemeral range, so no connection made while the node is
-            // down can take it before `restart` binds it again.
-            let port = sunder_nemesis::net::ports::loopback_port().expect("a free loopback port");
-            let l = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the node's port");
-            listeners.insert(format!("n{i}"), l);
-        }
-        let addrs = listeners.iter().map(|(id, l)| (id.clone(), l.local_addr().expect("addr"))).collect();
-        let options = options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut cluster = Cluster { root, addrs, options, nodes: BTreeMap::new() };
-        for (id, l) in listeners {
-            cluster.launch(&id, l);
-        }
-        cluster
-    }
-
-    fn launch(&mut self, id: &str, listener: std::net::TcpListener) {
-        let cfg = NodeConfig {
-            id: id.to_string(),
-            listen: self.addrs[id],
-            peers: self.addrs.iter().filter(|(p, _)| *p != id).map(|(p, a)| (p.clone(), *a)).collect(),
-            data: self.root.join(id).join("data"),
-            options: self.options.clone(),
-        };
-        let (tx, rx) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("node runtime");
-            rt.block_on(async move {
-                listener.set_nonblocking(true).expect("nonblocking");
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                let shutdown = async move {
-                    let _ = rx.await;
-                };
-                if let Err(e) = sunder_systems::raft::serve_on(listener, cfg, shutdown).await {
-                    eprintln!("node stopped with error: {e}");
-                }
-            });
-        });
-        self.nodes.insert(id.to_string(), RunningNode { stop: Some(tx), thread: Some(thread) });
-    }
-
-    fn stop(&mut self, id: &str) {
-        if let Some(n) = self.nodes.get_mut(id) {
-            n.stop();
-        }
-    }
-
-    fn restart(&mut self, id: &str) {
-        let listener = std::net::TcpListener::bind(self.addrs[id]).expect("rebind the node's port");
-        self.launch(id, listener);
-    }
-
-    fn url(&self, id: &str, path: &str) -> String {
-        format!("http://{}{path}", self.addrs[id])
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for n in self.nodes.values_mut() {
-            n.stop();
-        }
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(3)).build().expect("client")
-}
-
-async fn status(c: &reqwest::Client, cluster: &Cluster, id: &str) -> Option<Value> {
-    let r = c.get(cluster.url(id, "/status")).send().await.ok()?;
-    r.json().await.ok()
-}
+const RAFT: ServeOn = |l, cfg, stop| Box::pin(sunder_systems::raft::serve_on(l, cfg, stop));
 
 /// Waits until one live node is leader and every other live node names it.
 async fn wait_for_leader(c: &reqwest::Client, cluster: &Cluster, live: &[&str]) -> String {
@@ -181,7 +76,7 @@ async fn cas(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_elect_serve_the_protocol_and_fail_over_when_the_leader_stops() {
-    let mut cluster = Cluster::start("failover", 3, &[]);
+    let mut cluster = Cluster::start("failover", 3, &[], RAFT);
     let c = client();
     let all = ["n1", "n2", "n3"];
     let leader = wait_for_leader(&c, &cluster, &all).await;
@@ -257,7 +152,7 @@ async fn put_at_leader(c: &reqwest::Client, cluster: &Cluster, live: &[&str], ke
 async fn every_read_path_returns_the_last_acknowledged_write_on_a_quiet_cluster() {
     let all = ["n1", "n2", "n3"];
     for reads in ["log", "read-index", "lease", "local"] {
-        let cluster = Cluster::start(&format!("reads-{reads}"), 3, &[("reads", reads)]);
+        let cluster = Cluster::start(&format!("reads-{reads}"), 3, &[("reads", reads)], RAFT);
         let c = client();
         for v in 1..=20 {
             let mut leader = put_at_leader(&c, &cluster, &all, "r", json!(v)).await;
