@@ -12,6 +12,7 @@
 //! - [`protocol`]: the HTTP/JSON wire types of DESIGN.md, shared by every system and client.
 //! - [`kv`]: the state machine (registers, sets, counters) every log-based system applies.
 //! - [`routes`]: DESIGN.md's client routes over any [`routes::Replica`].
+//! - [`serving`]: HTTP in front of a driver thread, each ending the other.
 //! - [`single_kv`]: one in-memory node; linearizable by construction, the control case.
 //! - [`raft`]: raft-kv, a durable Raft key-value store with switchable read paths and
 //!   plantable bugs.
@@ -32,6 +33,7 @@ pub mod protocol;
 pub mod quorum;
 pub mod raft;
 pub mod routes;
+pub mod serving;
 pub mod single_kv;
 pub mod spec;
 

@@ -104,29 +104,17 @@ pub async fn serve_on(
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(node);
-    // The driver ending (a disk failure) also stops the server: a node that cannot log
-    // its votes must not keep answering.
-    let (dead_tx, dead_rx) = oneshot::channel::<()>();
-    let watcher = tokio::task::spawn_blocking(move || {
-        let result = thread.join();
-        let _ = dead_tx.send(());
-        result
-    });
-    let stop = async move {
-        tokio::select! {
-            _ = shutdown => {}
-            _ = dead_rx => {}
-        }
-    };
-    let served = axum::serve(listener, app).with_graceful_shutdown(stop).await;
-    let _ = events.send(Event::Shutdown);
-    let joined = watcher.await.map_err(other)?;
-    served?;
-    match joined {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(other(e)),
-        Err(_) => Err(other("bank-2pc driver thread panicked")),
-    }
+    crate::serving::serve_with_driver(
+        listener,
+        app,
+        thread,
+        shutdown,
+        move || {
+            let _ = events.send(Event::Shutdown);
+        },
+        "bank-2pc",
+    )
+    .await
 }
 
 async fn send_to_peer(

@@ -119,29 +119,17 @@ pub async fn serve_on(
         .route("/quorum/messages", post(inbound))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(node);
-    // The driver ending (a disk failure) also stops the server: a node that cannot
-    // persist must not keep answering.
-    let (dead_tx, dead_rx) = oneshot::channel::<()>();
-    let watcher = tokio::task::spawn_blocking(move || {
-        let result = thread.join();
-        let _ = dead_tx.send(());
-        result
-    });
-    let stop = async move {
-        tokio::select! {
-            _ = shutdown => {}
-            _ = dead_rx => {}
-        }
-    };
-    let served = axum::serve(listener, app).with_graceful_shutdown(stop).await;
-    let _ = events.send(Event::Shutdown);
-    let joined = watcher.await.map_err(|e| NodeError::Io(std::io::Error::other(e)))?;
-    served?;
-    match joined {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(NodeError::Io(std::io::Error::other(e))),
-        Err(_) => Err(NodeError::Io(std::io::Error::other("quorum driver thread panicked"))),
-    }
+    crate::serving::serve_with_driver(
+        listener,
+        app,
+        thread,
+        shutdown,
+        move || {
+            let _ = events.send(Event::Shutdown);
+        },
+        "quorum-kv",
+    )
+    .await
 }
 
 async fn send_to_peer(client: reqwest::Client, addr: SocketAddr, mut rx: mpsc::UnboundedReceiver<Envelope>) {
