@@ -4,7 +4,8 @@
 //! guarantees (or is known to break): R + W > N with write-back (ABD) is linearizable,
 //! R = W = 1 is not but converges after heal, Paxos makes compare-and-set linearizable, the
 //! CRDT set keeps every acknowledged add where a last-write-wins set loses some, and
-//! last-write-wins by a skewed wall clock loses acknowledged writes.
+//! last-write-wins by a skewed wall clock loses acknowledged writes where version vectors
+//! lose none.
 
 mod support;
 
@@ -110,7 +111,7 @@ fn a_last_write_wins_set_loses_acknowledged_adds_under_partitions() {
 }
 
 #[test]
-fn wall_clock_last_write_wins_loses_acknowledged_writes_under_skew_and_version_vectors_do_not() {
+fn wall_clock_last_write_wins_loses_acknowledged_writes_under_skew_and_version_vectors_lose_none() {
     let lww = quorum(
         "lww-skew",
         &[
@@ -134,6 +135,8 @@ fn wall_clock_last_write_wins_loses_acknowledged_writes_under_skew_and_version_v
         "vclock-skew",
         &["-o", "resolve=vclock", "--nemesis", "clock", "--time-limit", "15", "--seed", "4"],
     );
-    assert_eq!(vclock.code, Some(0), "{}", vclock.summary());
-    assert_eq!(vclock.results["models"]["linearizable"], true, "{}", vclock.summary());
+    // Version vectors keep concurrent writes as siblings, so none is lost. The client records
+    // one sibling of a read, so linearizability itself is not promised here.
+    assert!(!vclock.anomaly_kinds().iter().any(|k| k == "lost-write"), "{}", vclock.summary());
+    assert_eq!(vclock.results["models"]["convergence"], true, "{}", vclock.summary());
 }
