@@ -132,25 +132,9 @@ pub async fn serve_on(
     .await
 }
 
-async fn send_to_peer(client: reqwest::Client, addr: SocketAddr, mut rx: mpsc::UnboundedReceiver<Envelope>) {
+async fn send_to_peer(client: reqwest::Client, addr: SocketAddr, rx: mpsc::UnboundedReceiver<Envelope>) {
     let url = format!("http://{addr}/quorum/messages");
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while let Ok(m) = rx.try_recv() {
-            batch.push(m);
-        }
-        if batch.len() > MAX_QUEUED {
-            batch.drain(..batch.len() - MAX_QUEUED);
-        }
-        for chunk in batch.chunks(MESSAGES_PER_REQUEST) {
-            // A failure loses the rest of the batch: a dead peer should cost one timeout,
-            // not one per chunk, and every exchange is retried or timed out by the core.
-            let sent = client.post(&url).json(chunk).send().await;
-            if !sent.is_ok_and(|r| r.status().is_success()) {
-                break;
-            }
-        }
-    }
+    crate::serving::send_batches(client, url, rx, MAX_QUEUED, MESSAGES_PER_REQUEST).await
 }
 
 fn to_api_error(f: Failure) -> ApiError {
