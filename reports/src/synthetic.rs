@@ -359,6 +359,7 @@ impl SyntheticRun {
                             "description": format!("op {i} of key {}", s.key),
                         })).collect::<Vec<_>>(),
                     }),
+                    ..Anomaly::default()
                 };
                 anomalies = 1;
                 CheckerResult::invalid(vec![lin])
