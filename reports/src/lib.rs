@@ -7,7 +7,7 @@
 //! Layout: [`run_folder`] reads the inputs tolerantly (with [`test_info`] for `test.json`);
 //! [`calls`], [`faults`] and [`latency`] compute, and [`analysis`] holds their results for
 //! one render; [`plots`], [`witness`] and [`timeline`] draw; [`page`], [`junit`] and
-//! [`summary`] assemble the three files; [`escape`] is the one escaping function every
+//! [`summary`] assemble the three files, both opening with [`story`]'s paragraph; [`escape`] is the one escaping function every
 //! untrusted value passes through; [`error`] says why a render could not start or be
 //! written; [`synthetic`] makes seeded run folders for tests and benchmarks.
 
@@ -24,6 +24,7 @@ pub mod page;
 pub mod plots;
 pub mod run_folder;
 pub mod serve;
+pub mod story;
 pub mod summary;
 pub mod synthetic;
 pub mod test_info;
