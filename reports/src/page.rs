@@ -109,11 +109,15 @@ fn banner(out: &mut String, inputs: &RunInputs, class: &str, word: &str, title: 
     out.push_str("</p>");
     match &inputs.results {
         Some(r) => {
-            let n = anomalies_of(inputs).len();
+            let n = anomalies_of(inputs).len() as u64;
+            let distinct = r.anomaly_counts.distinct.max(n);
             let line = match r.valid {
                 Validity::Valid => "Every checker found the history valid.".to_string(),
+                Validity::Invalid if distinct > n => format!(
+                    "{distinct} distinct anomalies, {n} listed (look-alikes folded); the proof of each is below."
+                ),
                 Validity::Invalid => format!(
-                    "{n} distinct anomal{} listed; the proof of each is below.",
+                    "{n} distinct anomal{}; the proof of each is below.",
                     if n == 1 { "y" } else { "ies" }
                 ),
                 Validity::Unknown => "The checkers could not decide.".to_string(),

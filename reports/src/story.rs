@@ -164,8 +164,15 @@ fn kinds_sentence(results: &Results) -> Option<String> {
     }
     let repeats =
         if found > distinct { format!(" ({found} reported, repeats included)") } else { String::new() };
+    // A weaker model's checker often proves its failure with the very ops a stronger one
+    // did; say so, or the kinds look more numerous than the bugs behind them.
+    let shared = if results.anomalies.iter().any(|a| !a.also_in.is_empty()) {
+        "; the same ops failing several models count once per model"
+    } else {
+        ""
+    };
     Some(format!(
-        "{}{repeats}: {}.",
+        "{}{repeats}: {}{shared}.",
         plural(distinct, "distinct anomaly", "distinct anomalies"),
         and_list(&named)
     ))
