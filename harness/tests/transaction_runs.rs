@@ -140,3 +140,39 @@ fn bank_2pc_participants_that_abort_on_their_own_lose_acknowledged_transactions(
     assert_eq!(hasty.code, Some(1), "{}", hasty.summary());
     assert_eq!(hasty.results["models"]["strict-serializable"], false, "{}", hasty.summary());
 }
+
+#[test]
+fn bank_2pc_coordinator_that_forgets_its_decisions_loses_acknowledged_transactions_to_kills() {
+    // With the pause hook every writing commit sits decided but unsent for 1.5 s, so each
+    // of the ~6 kills in the run lands on a coordinator holding dozens of them (about 270
+    // transactions a second go through three coordinators). The correct coordinator finds
+    // them in its log on restart and finishes them; the planted one answers its in-doubt
+    // participants "abort", and the clients were already told "ok".
+    let args = |extra: &'static [&'static str]| {
+        let mut a = vec![
+            "--system",
+            "bank-2pc",
+            "--workload",
+            "list-append",
+            "--nemesis",
+            "kill",
+            "--nemesis-interval",
+            "1.5",
+            "-o",
+            "debug-pause-before-commit-ms=1500",
+            "--time-limit",
+            "10",
+            "--seed",
+            "52",
+        ];
+        a.extend_from_slice(extra);
+        a
+    };
+    let logged = run("2pc-kill-logged", &args(&[]));
+    assert_eq!(logged.code, Some(0), "{}", logged.summary());
+    assert_eq!(strongest(&logged), "strict-serializable", "{}", logged.summary());
+
+    let forgetful = run("2pc-no-decision-log", &args(&["-o", "unsafe-no-decision-log=true"]));
+    assert_eq!(forgetful.code, Some(1), "{}", forgetful.summary());
+    assert_eq!(forgetful.results["models"]["strict-serializable"], false, "{}", forgetful.summary());
+}
