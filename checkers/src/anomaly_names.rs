@@ -251,6 +251,12 @@ pub const NAMES: &[PlainName] = &[
         Some("fractured read (Bailis et al., RAMP, 2014)"),
     ),
     entry(
+        "non-repeatable-read",
+        "a transaction read one key twice and got two versions",
+        "Within one transaction, a second read of a key returned a different committed version than the first: the transaction did not see one snapshot (read committed allows it; monotonic atomic view does not).",
+        Some("non-repeatable read (Berenson et al. 1995, P2; Plume's TAP-j)"),
+    ),
+    entry(
         "lost-update",
         "two transactions updated from the same state and one update was lost",
         "Two committed transactions read the same version of a key and both wrote it: one of their updates was silently overwritten.",
