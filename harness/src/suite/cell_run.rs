@@ -126,9 +126,12 @@ fn read_results(dir: &Path) -> anyhow::Result<Results> {
     Ok(serde_json::from_str(&text)?)
 }
 
-/// The child's last error line, or its exit status when it said nothing.
+/// The child's first error line (else its last line), or its exit status when it said
+/// nothing.
 fn failure_text(code: Option<i32>, stderr: &str) -> String {
-    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim);
+    let error =
+        stderr.lines().map(str::trim).find(|l| l.starts_with("error:") || l.starts_with("sunder: error:"));
+    let last = error.or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim));
     match (code, last) {
         (_, Some(line)) => line.to_string(),
         (Some(c), None) => format!("sunder run exited {c} without results"),

@@ -64,7 +64,8 @@ pub struct CellSettings {
     pub net: Option<String>,
     /// `--concurrency`.
     pub concurrency: Option<usize>,
-    /// Further `sunder run` arguments, passed as they are.
+    /// Further `sunder run` arguments, passed as they are (a system entry's list replaces
+    /// the defaults' list).
     pub args: Option<Vec<String>>,
 }
 
@@ -79,10 +80,8 @@ impl CellSettings {
             nodes: self.nodes.or(base.nodes),
             net: self.net.clone().or_else(|| base.net.clone()),
             concurrency: self.concurrency.or(base.concurrency),
-            args: match (&base.args, &self.args) {
-                (None, None) => None,
-                (b, s) => Some(b.iter().chain(s.iter()).flatten().cloned().collect()),
-            },
+            // Replaced whole, not appended: `sunder run` takes most flags once.
+            args: self.args.clone().or_else(|| base.args.clone()),
         }
     }
 }
@@ -141,7 +140,7 @@ pub struct SystemEntry {
     pub net: Option<String>,
     /// Overrides `defaults.concurrency`.
     pub concurrency: Option<usize>,
-    /// Appended to `defaults.args`.
+    /// Replaces `defaults.args` (whole: `sunder run` takes most flags only once).
     pub args: Option<Vec<String>>,
 }
 
