@@ -418,3 +418,30 @@ fn browse(exe: &Path, url: &str) -> (String, Vec<String>) {
         .collect();
     (std::fs::read_to_string(&stdout).unwrap_or_default(), console)
 }
+
+#[test]
+fn fail_fast_starts_no_cell_after_the_first_failure() {
+    // single-kv is linearizable by construction, so expecting invalid fails at once.
+    let run = suite(
+        "failfast",
+        r#"
+name = "failfast"
+[defaults]
+time_limit = 2
+net = "local"
+nemesis = ["none"]
+seeds = [1, 2, 3]
+[[workloads]]
+workload = "register"
+[[systems]]
+system = "single-kv"
+expect = "invalid"
+"#,
+        &["--fail-fast"],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.context());
+    let outcomes: Vec<&str> =
+        run.results["cells"].as_array().unwrap().iter().map(|c| c["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["fail", "skipped", "skipped"], "{}", run.context());
+    assert_eq!(run.cell("s2")["run"], Value::Null, "a skipped cell has no run folder");
+}

@@ -1,8 +1,9 @@
 //! A cell's verdict measured against what the cell expects: by default a valid run; for a
-//! planted bug (`expect = "invalid"`) an invalid one, where a valid run is the failure; and
-//! optionally named models that must hold or break.
+//! planted bug (`expect = "invalid"`) an invalid one, where a valid run is the failure; for
+//! a measurement (`expect = "any"`) any verdict; and optionally named models that must hold
+//! or break.
 
-use super::matrix::Cell;
+use super::matrix::{Cell, Expect};
 use std::collections::BTreeMap;
 use sunder_check::verdict::Validity;
 use sunder_report::compare::record::Outcome;
@@ -36,8 +37,10 @@ pub fn assess(cell: &Cell, finding: &Finding) -> (Outcome, String) {
         (_, Validity::Unknown) => {
             (Outcome::Unknown, format!("undecided: {}", reason.as_deref().unwrap_or("no reason given")))
         }
-        (Validity::Invalid, Validity::Invalid) => (Outcome::Pass, format!("planted bug caught: {witness}")),
-        (Validity::Invalid, _) => (
+        (Expect::Any, Validity::Valid) => (Outcome::Pass, "valid (measured, nothing expected)".to_string()),
+        (Expect::Any, _) => (Outcome::Pass, format!("invalid (measured, nothing expected): {witness}")),
+        (Expect::Invalid, Validity::Invalid) => (Outcome::Pass, format!("planted bug caught: {witness}")),
+        (Expect::Invalid, _) => (
             Outcome::Fail,
             "expected invalid (a planted bug), but the run was valid: the bug was not caught".to_string(),
         ),
@@ -75,7 +78,7 @@ pub fn assess(cell: &Cell, finding: &Finding) -> (Outcome, String) {
 mod tests {
     use super::*;
 
-    fn cell(expect: Validity) -> Cell {
+    fn cell(expect: Expect) -> Cell {
         Cell {
             id: "x".into(),
             row: "x".into(),
@@ -109,14 +112,14 @@ mod tests {
 
     #[test]
     fn a_planted_bug_that_is_not_caught_fails_the_cell() {
-        assert_eq!(assess(&cell(Validity::Invalid), &judged(Validity::Valid, &[])).0, Outcome::Fail);
-        assert_eq!(assess(&cell(Validity::Invalid), &judged(Validity::Invalid, &[])).0, Outcome::Pass);
-        assert_eq!(assess(&cell(Validity::Valid), &judged(Validity::Invalid, &[])).0, Outcome::Fail);
+        assert_eq!(assess(&cell(Expect::Invalid), &judged(Validity::Valid, &[])).0, Outcome::Fail);
+        assert_eq!(assess(&cell(Expect::Invalid), &judged(Validity::Invalid, &[])).0, Outcome::Pass);
+        assert_eq!(assess(&cell(Expect::Valid), &judged(Validity::Invalid, &[])).0, Outcome::Fail);
     }
 
     #[test]
     fn expected_models_must_come_out_as_named() {
-        let mut c = cell(Validity::Invalid);
+        let mut c = cell(Expect::Invalid);
         c.expect_models.insert("linearizable".into(), false);
         c.expect_models.insert("convergence".into(), true);
         let broke = judged(
@@ -134,8 +137,14 @@ mod tests {
     }
 
     #[test]
+    fn a_measuring_cell_passes_whatever_the_verdict() {
+        assert_eq!(assess(&cell(Expect::Any), &judged(Validity::Invalid, &[])).0, Outcome::Pass);
+        assert_eq!(assess(&cell(Expect::Any), &judged(Validity::Valid, &[])).0, Outcome::Pass);
+    }
+
+    #[test]
     fn a_harness_failure_is_an_error_whatever_was_expected() {
         let f = Finding::HarnessFailed("cluster would not start".into());
-        assert_eq!(assess(&cell(Validity::Invalid), &f).0, Outcome::Error);
+        assert_eq!(assess(&cell(Expect::Invalid), &f).0, Outcome::Error);
     }
 }

@@ -36,6 +36,9 @@ pub struct SuiteFile {
     /// What a sentence or two says the suite is for.
     #[serde(default)]
     pub description: Option<String>,
+    /// The expectation of every system entry that states none: `valid` (the default),
+    /// `invalid`, or `any` for a suite that measures rather than gates.
+    pub expect: Option<String>,
     /// Settings every cell takes unless its system entry overrides them.
     #[serde(default)]
     pub defaults: CellSettings,
@@ -119,7 +122,8 @@ pub struct SystemEntry {
     pub options: BTreeMap<String, toml::Value>,
     /// Labels of the workloads to run (default: every listed workload the system supports).
     pub workloads: Option<Vec<String>>,
-    /// `valid` (the default) or `invalid`: a planted bug that must be caught.
+    /// `valid` (the default), `invalid` (a planted bug that must be caught) or `any` (a
+    /// measurement).
     pub expect: Option<String>,
     /// Models each run must hold (`true`) or break (`false`).
     #[serde(default)]

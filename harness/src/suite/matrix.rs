@@ -5,7 +5,33 @@
 use super::file::{SuiteFile, scalar};
 use anyhow::{Result, bail};
 use std::collections::BTreeMap;
-use sunder_check::verdict::Validity;
+
+/// What a cell's verdict is expected to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A correct system: an invalid run fails the suite.
+    Valid,
+    /// A planted bug: a valid run fails the suite (the bug was not caught).
+    Invalid,
+    /// A measurement (a comparison suite): any verdict passes.
+    Any,
+}
+
+impl Expect {
+    /// `valid`, `invalid` or `any`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expect::Valid => "valid",
+            Expect::Invalid => "invalid",
+            Expect::Any => "any",
+        }
+    }
+
+    /// Reads `valid`, `invalid` or `any`.
+    pub fn parse(s: &str) -> Option<Expect> {
+        [Expect::Valid, Expect::Invalid, Expect::Any].into_iter().find(|e| e.as_str() == s)
+    }
+}
 
 /// One run of the matrix, resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +65,7 @@ pub struct Cell {
     /// Extra `sunder run` arguments.
     pub args: Vec<String>,
     /// The verdict the cell expects.
-    pub expect: Validity,
+    pub expect: Expect,
     /// Models expected to hold (`true`) or break (`false`).
     pub expect_models: BTreeMap<String, bool>,
     /// Why the expectation holds, from the suite file.
@@ -169,11 +195,12 @@ pub fn expand(suite: &SuiteFile, filters: &[String]) -> Result<Vec<Cell>> {
                             net: settings.net.clone(),
                             concurrency: settings.concurrency,
                             args: settings.args.clone().unwrap_or_default(),
-                            expect: if entry.expect.as_deref() == Some("invalid") {
-                                Validity::Invalid
-                            } else {
-                                Validity::Valid
-                            },
+                            expect: entry
+                                .expect
+                                .as_deref()
+                                .or(suite.expect.as_deref())
+                                .and_then(Expect::parse)
+                                .unwrap_or(Expect::Valid),
                             expect_models: entry.expect_models.clone(),
                             why: entry.why.clone(),
                             id,
@@ -243,7 +270,8 @@ seeds = [7]
                 "raft-kv[reads=local]/bank/none/s7"
             ]
         );
-        assert_eq!(cells[2].expect, Validity::Invalid);
+        assert_eq!(cells[2].expect, Expect::Invalid);
+        assert_eq!(cells[0].expect, Expect::Valid);
         assert!(cells[2].run_args(std::path::Path::new("s")).windows(2).any(|w| w == ["-o", "reads=local"]));
         let names: std::collections::BTreeSet<_> = cells.iter().map(|c| &c.test_name).collect();
         assert_eq!(names.len(), cells.len(), "every cell has its own store folder");

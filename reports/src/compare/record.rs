@@ -97,7 +97,8 @@ pub struct CellRecord {
     pub seed: u64,
     /// Which repetition of the same settings and seed (1-based).
     pub repetition: u32,
-    /// The verdict the cell expects: `valid`, or `invalid` for a planted bug.
+    /// The verdict the cell expects: `valid`, `invalid` for a planted bug, or `any` for a
+    /// measurement.
     pub expect: String,
     /// Models the cell expects to hold (`true`) or break (`false`).
     #[serde(default)]
