@@ -117,8 +117,10 @@ pub fn map(cells: &[CellRecord]) -> Map {
                 let xs: Vec<f64> = metrics.iter().filter_map(f).collect();
                 (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
             };
+            // Convergence is judged beside the lattice, not in it.
             let strongest_held = MODEL_ORDER
                 .iter()
+                .filter(|m| **m != "convergence")
                 .find(|m| tallies.get(**m).is_some_and(Tally::always_held))
                 .map(|m| m.to_string());
             Row {
