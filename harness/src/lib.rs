@@ -13,6 +13,7 @@
 //! - [`judge`]: which checkers judge a history, and the composed verdict.
 //! - [`store`]: run folders; [`runlog`]: `sunder.log`; [`progress`]: the live progress line;
 //!   [`stop_signal`]: the Ctrl-C/SIGTERM every long-running command ends on.
+//! - [`suite`]: suite files, their matrix of cells, and the suite folder.
 
 pub mod cli;
 pub mod commands;
@@ -24,6 +25,7 @@ pub mod runlog;
 pub mod runner;
 pub mod stop_signal;
 pub mod store;
+pub mod suite;
 
 /// Exit code when the harness itself failed or the arguments were bad.
 pub const EXIT_HARNESS_FAILED: u8 = 3;

@@ -2,7 +2,8 @@
 //! `report.html` (one self-contained page: verdict, model ladder, anomalies with their
 //! witnesses drawn, latency/throughput with fault windows shaded, availability per fault
 //! window, the paged timeline, links to logs), `junit.xml` and `summary.md`;
-//! [`serve::router`] serves a store of run folders over HTTP.
+//! [`serve::router`] serves a store of run folders over HTTP; [`compare::render`] draws a
+//! suite's `compare.html`, the consistency map of many runs.
 //!
 //! Layout: [`run_folder`] reads the inputs tolerantly (with [`test_info`] for `test.json`);
 //! [`calls`], [`faults`] and [`latency`] compute, and [`analysis`] holds their results for
@@ -15,6 +16,7 @@
 
 pub mod analysis;
 pub mod calls;
+pub mod compare;
 pub mod error;
 pub mod escape;
 pub mod faults;
