@@ -98,6 +98,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         cas_when: None,
         backends: &["netns"],
         clock_faults: false,
+        faults: None,
         limits: Some(
             "etcd is a Go binary, which reads the clock through the vDSO, so libfaketime's clock faults never reach it; \
              each etcd member advertises one peer URL that every other member dials, which the local backend's \

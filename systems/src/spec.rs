@@ -147,6 +147,9 @@ pub struct Capabilities {
     pub backends: &'static [&'static str],
     /// Whether libfaketime's clock faults reach its nodes.
     pub clock_faults: bool,
+    /// The `--nemesis` fault kinds that apply (`partition`, `kill`, ...); None for all of
+    /// them (clock faults still only when `clock_faults`).
+    pub faults: Option<&'static [&'static str]>,
     /// Why it cannot take what it refuses (a backend, clock faults), added to the refusal.
     pub limits: Option<&'static str>,
 }
@@ -193,6 +196,12 @@ impl SystemSpec {
     /// Whether it implements `workload`'s routes.
     pub fn supports_workload(&self, workload: &str) -> bool {
         self.capabilities.workloads.contains(&workload)
+    }
+
+    /// Whether the fault kind named `fault` applies to it.
+    pub fn supports_fault(&self, fault: &str) -> bool {
+        (fault != "clock" || self.capabilities.clock_faults)
+            && self.capabilities.faults.is_none_or(|faults| faults.contains(&fault))
     }
 
     /// Whether it runs on the network backend named `backend`.

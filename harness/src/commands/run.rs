@@ -123,8 +123,17 @@ struct Resolved {
 }
 
 fn resolve(args: &RunArgs) -> Result<Resolved> {
-    let Some(system) = sunder_systems::catalog::find(&args.system) else {
-        bail!("unknown system {:?}; known: {}", args.system, sunder_systems::catalog::names().join(", "));
+    let system = if crate::system_file::names_a_file(&args.system) {
+        crate::system_file::load(std::path::Path::new(&args.system))?
+    } else {
+        match sunder_systems::catalog::find(&args.system) {
+            Some(s) => s,
+            None => bail!(
+                "unknown system {:?}; known: {} (or a system file, path/to/system.toml)",
+                args.system,
+                sunder_systems::catalog::names().join(", ")
+            ),
+        }
     };
     let n = args.nodes.unwrap_or(system.default_nodes);
     if n < system.min_nodes || n > system.max_nodes {
@@ -203,6 +212,15 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
             because(system)
         );
     }
+    if let Some(f) = faults.iter().find(|f| !system.supports_fault(f.name())) {
+        bail!(
+            "{} does not take {} faults{}; it takes: {}",
+            system.name,
+            f.name(),
+            because(system),
+            system.capabilities.faults.unwrap_or_default().join(", ")
+        );
+    }
     let time_limit = args.time_limit.unwrap_or(if faults.is_empty() {
         DEFAULT_TIME_LIMIT
     } else {
@@ -241,7 +259,7 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
         (nanos ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
     );
     let test = TestSpec {
-        name: args.name.clone().unwrap_or_else(|| format!("{}-{}", args.system, args.workload)),
+        name: args.name.clone().unwrap_or_else(|| format!("{}-{}", system.name, args.workload)),
         run_id,
         system: system.name.to_string(),
         nodes: (1..=n).map(|i| format!("n{i}")).collect(),

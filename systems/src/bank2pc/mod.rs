@@ -57,6 +57,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         cas_when: None,
         backends: &["netns", "local"],
         clock_faults: true,
+        faults: None,
         limits: None,
     },
 };

@@ -68,6 +68,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         backends: &["netns", "local"],
         // LWW by wall clock is exposed to libfaketime's skew on purpose.
         clock_faults: true,
+        faults: None,
         limits: None,
     },
 };
