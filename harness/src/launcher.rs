@@ -3,7 +3,8 @@
 //! system or the system's own program with its argument template filled in, with its own
 //! data dir and log under the run folder, a pid file `sunder cleanup` can find, and
 //! `SUNDER_RUN_ID` in its environment. Health is the system's probe; the leader, where it
-//! has one, comes from the nodes' own `/status`.
+//! has one, comes from the nodes' own word (Sunder's `/status`, or etcd's status call).
+//! Teardown follows the system's stop policy: its signal, its grace, then SIGKILL.
 //!
 //! Why a spawner thread: `PR_SET_PDEATHSIG` fires when the *thread* that forked the child
 //! exits (NOTES.md), and async runtimes retire threads. Every fork happens on one thread
@@ -23,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sunder_nemesis::Network;
 use sunder_nemesis::process::ClusterError;
-use sunder_systems::spec::{HealthProbe, LeaderProbe, Program, SystemSpec};
+use sunder_systems::spec::{HealthProbe, LeaderProbe, Program, StopSignal, SystemSpec};
 
 /// The environment variable every node process carries, naming its run.
 pub const RUN_ID_ENV: &str = "SUNDER_RUN_ID";
@@ -61,6 +62,8 @@ pub struct Cluster {
     exe: PathBuf,
     run_id: Option<String>,
     network: Option<Arc<Network>>,
+    /// The HTTP client of leader probes that need one, built on first use (inside the runtime).
+    probe_http: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl Cluster {
@@ -99,6 +102,7 @@ impl Cluster {
             exe,
             run_id: None,
             network: None,
+            probe_http: std::sync::OnceLock::new(),
         })
     }
 
@@ -294,11 +298,15 @@ impl Cluster {
     /// Waits until one node passes the system's health probe.
     pub async fn wait_node(&self, http: &reqwest::Client, id: &str, timeout: Duration) -> Result<()> {
         let spec = &self.specs[id];
-        let HealthProbe::HttpGet(path) = self.system.health;
+        let (path, post) = match self.system.health {
+            HealthProbe::HttpGet(path) => (path, false),
+            HealthProbe::HttpPost(path) => (path, true),
+        };
         let url = format!("http://{}{path}", spec.client_addr);
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(r) = http.get(&url).timeout(Duration::from_millis(500)).send().await
+            let probe = if post { http.post(&url).body("{}") } else { http.get(&url) };
+            if let Ok(r) = probe.timeout(Duration::from_millis(500)).send().await
                 && r.status().is_success()
             {
                 return Ok(());
@@ -353,13 +361,24 @@ impl Cluster {
         Ok(())
     }
 
-    /// Stops every node: SIGTERM, up to `grace` to exit, then SIGKILL; all reaped.
+    /// Stops every node as the system's stop policy says: its stop signal, its grace to
+    /// exit, then SIGKILL; all reaped.
+    pub fn stop(&self) {
+        self.stop_all(self.system.stop.grace);
+    }
+
+    /// Stops every node: the system's stop signal (SIGTERM unless it says otherwise), up to
+    /// `grace` to exit, then SIGKILL; all reaped.
     pub fn stop_all(&self, grace: Duration) {
         let mut children = std::mem::take(&mut *self.children.lock().expect("children lock"));
+        let signal = match self.system.stop.signal {
+            StopSignal::Term => Signal::SIGTERM,
+            StopSignal::Int => Signal::SIGINT,
+        };
         for c in children.values() {
-            // Resume a paused node first, or it cannot act on SIGTERM.
+            // Resume a paused node first, or it cannot act on the stop signal.
             let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGCONT);
-            let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGTERM);
+            let _ = kill(Pid::from_raw(c.id() as i32), signal);
         }
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline && children.values_mut().any(|c| matches!(c.try_wait(), Ok(None))) {
@@ -400,6 +419,12 @@ impl sunder_nemesis::process::Cluster for Cluster {
             LeaderProbe::SunderStatus => {
                 sunder_nemesis::status::leader_from_status(&self.client_addrs(), Duration::from_millis(500))
                     .await
+            }
+            LeaderProbe::EtcdStatus => {
+                let http = self.probe_http.get_or_init(|| {
+                    reqwest::Client::builder().no_proxy().build().expect("a plain HTTP client builds")
+                });
+                crate::etcd_status::leader(http, &self.client_addrs(), Duration::from_millis(500)).await
             }
         }
     }

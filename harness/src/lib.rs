@@ -7,7 +7,9 @@
 //! - [`cli`]: argument definitions.
 //! - [`commands`]: one file per subcommand (`run`, `check`, `node`, `cleanup`, `report`,
 //!   `serve`).
-//! - [`launcher`]: node processes (start, health, kill, teardown).
+//! - [`launcher`]: node processes (start, health, kill, teardown); [`etcd_status`]: etcd's
+//!   leader from its own status call.
+//! - [`system_file`]: a system described in a TOML file (`--system path/to/system.toml`).
 //! - [`runner`]: client workers and the run's phases.
 //! - [`recorder`]: the history as it is recorded.
 //! - [`judge`]: which checkers judge a history, and the composed verdict.
@@ -17,6 +19,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod etcd_status;
 pub mod judge;
 pub mod launcher;
 pub mod progress;
@@ -26,6 +29,7 @@ pub mod runner;
 pub mod stop_signal;
 pub mod store;
 pub mod suite;
+pub mod system_file;
 
 /// Exit code when the harness itself failed or the arguments were bad.
 pub const EXIT_HARNESS_FAILED: u8 = 3;

@@ -4,8 +4,13 @@
 use crate::spec::SystemSpec;
 
 /// Every system Sunder knows.
-pub const SYSTEMS: &[SystemSpec] =
-    &[crate::single_kv::SPEC, crate::raft::SPEC, crate::quorum::SPEC, crate::bank2pc::SPEC];
+pub const SYSTEMS: &[SystemSpec] = &[
+    crate::single_kv::SPEC,
+    crate::raft::SPEC,
+    crate::quorum::SPEC,
+    crate::bank2pc::SPEC,
+    crate::etcd::SPEC,
+];
 
 /// Looks a system up by name.
 pub fn find(name: &str) -> Option<&'static SystemSpec> {

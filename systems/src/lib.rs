@@ -20,6 +20,7 @@
 //!   CRDTs, repair, hinted handoff and Paxos compare-and-set.
 //! - [`bank2pc`]: bank-2pc, a sharded transactional store and bank by two-phase (or
 //!   three-phase) commit, with plantable bugs.
+//! - [`etcd`]: real etcd processes (an external program), reached through its JSON gateway.
 //!
 //! Nodes learn their peers' addresses from the launcher and never care which network
 //! backend carries their traffic.
@@ -27,6 +28,7 @@
 pub mod bank2pc;
 pub mod catalog;
 pub mod config;
+pub mod etcd;
 pub mod kv;
 pub mod node;
 pub mod protocol;

@@ -7,7 +7,9 @@ use crate::config::{NodeConfig, NodeError, wall_clock_ms};
 use crate::kv::{Command, KvStore, Outcome};
 use crate::protocol::ApiError;
 use crate::routes::Replica;
-use crate::spec::{Capabilities, HealthProbe, LeaderProbe, Program, Protocol, Shutdown, SystemSpec};
+use crate::spec::{
+    Capabilities, HealthProbe, LeaderProbe, Program, Protocol, Shutdown, StopPolicy, SystemSpec,
+};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -30,12 +32,15 @@ pub const SPEC: SystemSpec = SystemSpec {
     // One node orders every request: it is its own leader, and says so in /status.
     leader: LeaderProbe::SunderStatus,
     protocol: Protocol::SunderHttp,
+    stop: StopPolicy::term(3000),
     capabilities: Capabilities {
         workloads: &["register", "set", "counter", "bank", "list-append", "rw-register"],
         cas: true,
         cas_when: None,
         backends: &["netns", "local"],
         clock_faults: true,
+        faults: None,
+        limits: None,
     },
 };
 

@@ -11,6 +11,7 @@ pub use crate::config::OptionSpec;
 use crate::config::{NodeConfig, NodeError};
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 /// A future that resolves when a node should stop (SIGTERM or SIGINT).
 pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -53,6 +54,9 @@ impl std::fmt::Debug for Program {
 pub enum HealthProbe {
     /// `GET PATH` on the node's client port answers 2xx.
     HttpGet(&'static str),
+    /// `POST PATH` with an empty JSON object (`{}`) on the node's client port answers 2xx
+    /// (etcd's JSON gateway takes only POST).
+    HttpPost(&'static str),
 }
 
 /// How the harness learns which node leads.
@@ -62,6 +66,9 @@ pub enum LeaderProbe {
     None,
     /// Sunder's `GET /status` with `role`, `term` and `leader` fields.
     SunderStatus,
+    /// etcd's `POST /v3/maintenance/status` through its JSON gateway: each node names its
+    /// own `header.member_id` and the `leader` member id it follows, with its `raftTerm`.
+    EtcdStatus,
 }
 
 /// The protocol a system's clients speak.
@@ -69,14 +76,60 @@ pub enum LeaderProbe {
 pub enum Protocol {
     /// Sunder's HTTP/JSON routes (DESIGN.md, "Protocol of Sunder's own systems").
     SunderHttp,
+    /// etcd's v3 JSON gateway (`POST /v3/kv/range`, `/v3/kv/put`, `/v3/kv/txn`).
+    EtcdGateway,
 }
 
 impl Protocol {
-    /// The name recorded in `test.json`.
+    /// Every protocol, for parsing and error messages.
+    pub const ALL: &'static [Protocol] = &[Protocol::SunderHttp, Protocol::EtcdGateway];
+
+    /// The name recorded in `test.json` and written in a system file.
     pub fn name(self) -> &'static str {
         match self {
             Protocol::SunderHttp => "sunder-http",
+            Protocol::EtcdGateway => "etcd",
         }
+    }
+
+    /// The protocol called `name`, if any.
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        Protocol::ALL.iter().copied().find(|p| p.name() == name)
+    }
+}
+
+/// The signal that asks a node to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// SIGTERM.
+    Term,
+    /// SIGINT.
+    Int,
+}
+
+impl StopSignal {
+    /// Its usual name without the `SIG` prefix (`TERM`, `INT`).
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Term => "TERM",
+            StopSignal::Int => "INT",
+        }
+    }
+}
+
+/// How teardown stops a node: this signal, then up to `grace` for it to exit, then SIGKILL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopPolicy {
+    /// The polite signal.
+    pub signal: StopSignal,
+    /// How long the node gets before SIGKILL.
+    pub grace: Duration,
+}
+
+impl StopPolicy {
+    /// SIGTERM with `grace_ms` milliseconds of grace.
+    pub const fn term(grace_ms: u64) -> StopPolicy {
+        StopPolicy { signal: StopSignal::Term, grace: Duration::from_millis(grace_ms) }
     }
 }
 
@@ -94,6 +147,11 @@ pub struct Capabilities {
     pub backends: &'static [&'static str],
     /// Whether libfaketime's clock faults reach its nodes.
     pub clock_faults: bool,
+    /// The `--nemesis` fault kinds that apply (`partition`, `kill`, ...); None for all of
+    /// them (clock faults still only when `clock_faults`).
+    pub faults: Option<&'static [&'static str]>,
+    /// Why it cannot take what it refuses (a backend, clock faults), added to the refusal.
+    pub limits: Option<&'static str>,
 }
 
 /// One system under test.
@@ -123,6 +181,8 @@ pub struct SystemSpec {
     pub leader: LeaderProbe,
     /// What clients speak.
     pub protocol: Protocol,
+    /// How teardown stops a node.
+    pub stop: StopPolicy,
     /// What it supports.
     pub capabilities: Capabilities,
 }
@@ -136,6 +196,12 @@ impl SystemSpec {
     /// Whether it implements `workload`'s routes.
     pub fn supports_workload(&self, workload: &str) -> bool {
         self.capabilities.workloads.contains(&workload)
+    }
+
+    /// Whether the fault kind named `fault` applies to it.
+    pub fn supports_fault(&self, fault: &str) -> bool {
+        (fault != "clock" || self.capabilities.clock_faults)
+            && self.capabilities.faults.is_none_or(|faults| faults.contains(&fault))
     }
 
     /// Whether it runs on the network backend named `backend`.

@@ -23,17 +23,32 @@ pub trait Client: Send + Sync {
 
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot build the HTTP client: {0}")]
-pub struct ClientError(#[from] reqwest::Error);
+pub enum ClientError {
+    /// The HTTP client itself.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// A `-o` option the client reads has a value it does not know.
+    #[error("-o {0}")]
+    Option(String),
+}
 
 /// The client for `protocol`, reaching `nodes` (id to client address), each operation
-/// bounded by `timeout`.
+/// bounded by `timeout`; `options` are the system's resolved `-o` options, for the clients
+/// that read some (etcd's `reads`).
 pub fn for_protocol(
     protocol: Protocol,
     nodes: BTreeMap<String, SocketAddr>,
     timeout: Duration,
+    options: &BTreeMap<String, String>,
 ) -> Result<Arc<dyn Client>, ClientError> {
     Ok(match protocol {
         Protocol::SunderHttp => Arc::new(crate::sunder_http::SunderHttp::new(nodes, timeout)?),
+        Protocol::EtcdGateway => {
+            let reads = match options.get("reads") {
+                Some(r) => r.parse().map_err(ClientError::Option)?,
+                None => crate::etcd_gateway::ReadMode::Linearizable,
+            };
+            Arc::new(crate::etcd_gateway::EtcdGateway::new(nodes, timeout, reads)?)
+        }
     })
 }

@@ -14,11 +14,14 @@
 //! - [`catalog`]: the list of workloads Sunder knows.
 //! - [`client`]: the [`client::Client`] seam and the client for a system's protocol.
 //! - [`sunder_http`]: the client for Sunder's own HTTP protocol.
+//! - [`etcd_gateway`]: the client for etcd's v3 JSON gateway; [`base64`]: its encoding.
 
 pub mod bank;
+pub mod base64;
 pub mod catalog;
 pub mod client;
 pub mod counter;
+pub mod etcd_gateway;
 pub mod invocation;
 pub mod register;
 pub mod set;

@@ -37,8 +37,6 @@ const DEFAULT_TIME_LIMIT_WITH_FAULTS: f64 = 30.0;
 const DEFAULT_TIME_LIMIT: f64 = 10.0;
 /// How long a cluster gets to elect a leader before clients start anyway.
 const LEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long nodes get to exit after SIGTERM before SIGKILL.
-const STOP_GRACE: Duration = Duration::from_secs(3);
 /// The port every node listens on inside its own namespace (netns backend).
 const NETNS_PORT: u16 = 7000;
 
@@ -82,10 +80,11 @@ pub fn run(args: RunArgs) -> Result<u8> {
         }
         if !system.supports_backend(&network.kind().to_string()) {
             bail!(
-                "{} runs only on the {} backend(s), not {}",
+                "{} runs only on the {} backend(s), not {}{}",
                 system.name,
                 system.capabilities.backends.join(", "),
-                network.kind()
+                network.kind(),
+                because(system)
             );
         }
         test.net = network.kind().to_string();
@@ -124,8 +123,17 @@ struct Resolved {
 }
 
 fn resolve(args: &RunArgs) -> Result<Resolved> {
-    let Some(system) = sunder_systems::catalog::find(&args.system) else {
-        bail!("unknown system {:?}; known: {}", args.system, sunder_systems::catalog::names().join(", "));
+    let system = if crate::system_file::names_a_file(&args.system) {
+        crate::system_file::load(std::path::Path::new(&args.system))?
+    } else {
+        match sunder_systems::catalog::find(&args.system) {
+            Some(s) => s,
+            None => bail!(
+                "unknown system {:?}; known: {} (or a system file, path/to/system.toml)",
+                args.system,
+                sunder_systems::catalog::names().join(", ")
+            ),
+        }
     };
     let n = args.nodes.unwrap_or(system.default_nodes);
     if n < system.min_nodes || n > system.max_nodes {
@@ -136,6 +144,11 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
     system
         .validate_options(options.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(anyhow::Error::msg)?;
+    if system.protocol == sunder_systems::spec::Protocol::EtcdGateway
+        && let Some(reads) = options.get("reads")
+    {
+        reads.parse::<sunder_workloads::etcd_gateway::ReadMode>().map_err(|e| anyhow::anyhow!("-o {e}"))?;
+    }
     let mut workload_options: BTreeMap<String, String> =
         args.workload_options.iter().map(|o| key_value(o)).collect::<Result<_>>().context("-w")?;
     if let Some(k) = args.keys
@@ -193,7 +206,20 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
     let nemesis = args.nemesis.as_deref().unwrap_or(system.default_nemesis);
     let faults = parse_faults(nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
     if faults.contains(&FaultKind::Clock) && !system.capabilities.clock_faults {
-        bail!("clock faults do not reach {}'s nodes; leave clock out of --nemesis", system.name);
+        bail!(
+            "clock faults do not reach {}'s nodes{}; leave clock out of --nemesis",
+            system.name,
+            because(system)
+        );
+    }
+    if let Some(f) = faults.iter().find(|f| !system.supports_fault(f.name())) {
+        bail!(
+            "{} does not take {} faults{}; it takes: {}",
+            system.name,
+            f.name(),
+            because(system),
+            system.capabilities.faults.unwrap_or_default().join(", ")
+        );
     }
     let time_limit = args.time_limit.unwrap_or(if faults.is_empty() {
         DEFAULT_TIME_LIMIT
@@ -233,7 +259,7 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
         (nanos ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
     );
     let test = TestSpec {
-        name: args.name.clone().unwrap_or_else(|| format!("{}-{}", args.system, args.workload)),
+        name: args.name.clone().unwrap_or_else(|| format!("{}-{}", system.name, args.workload)),
         run_id,
         system: system.name.to_string(),
         nodes: (1..=n).map(|i| format!("n{i}")).collect(),
@@ -255,6 +281,11 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
         started_at: rfc3339(now),
     };
     Ok(Resolved { test, faults, net: kind, system, workload })
+}
+
+/// The system's own word on what it cannot take, as the end of a refusal.
+fn because(system: &SystemSpec) -> String {
+    system.capabilities.limits.map(|l| format!(" ({l})")).unwrap_or_default()
 }
 
 fn absolute(p: &std::path::Path) -> Result<std::path::PathBuf> {
@@ -322,6 +353,7 @@ async fn run_test(
         system.protocol,
         cluster.client_addrs(),
         Duration::from_millis(test.op_timeout_ms),
+        &with_defaults(system, &test.options),
     )?;
     let settings = RunSettings {
         concurrency: test.concurrency,
@@ -392,7 +424,7 @@ async fn run_test(
     signals.abort();
 
     let stopper = cluster.clone();
-    tokio::task::spawn_blocking(move || stopper.stop_all(STOP_GRACE)).await?;
+    tokio::task::spawn_blocking(move || stopper.stop()).await?;
     // libfaketime leaves shared memory behind for every node that was SIGKILLed.
     for file in sunder_nemesis::clock::remove_faketime_leftovers(cluster.started_pids()) {
         log.detail(format!("removed libfaketime leftover {}", file.display()));
@@ -418,6 +450,15 @@ async fn run_test(
         println!("{}", dir.path.display());
     }
     Ok(results.valid.exit_code() as u8)
+}
+
+/// The system's `-o` options as given, each missing one at its default (what the nodes and
+/// the client act on).
+fn with_defaults(system: &SystemSpec, given: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut all: BTreeMap<String, String> =
+        system.options.iter().map(|o| (o.key.to_string(), o.default.to_string())).collect();
+    all.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all
 }
 
 /// CPU time (user + system, all threads) this process has used.

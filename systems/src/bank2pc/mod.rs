@@ -30,7 +30,7 @@ pub mod participant;
 pub mod server;
 pub mod shard;
 
-use crate::spec::{Capabilities, HealthProbe, LeaderProbe, Program, Protocol, SystemSpec};
+use crate::spec::{Capabilities, HealthProbe, LeaderProbe, Program, Protocol, StopPolicy, SystemSpec};
 
 pub use server::{serve, serve_on};
 
@@ -50,11 +50,14 @@ pub const SPEC: SystemSpec = SystemSpec {
     // Any node coordinates (or the fixed one): there is no elected leader to wait for.
     leader: LeaderProbe::None,
     protocol: Protocol::SunderHttp,
+    stop: StopPolicy::term(3000),
     capabilities: Capabilities {
         workloads: &["bank", "list-append", "rw-register", "register"],
         cas: false,
         cas_when: None,
         backends: &["netns", "local"],
         clock_faults: true,
+        faults: None,
+        limits: None,
     },
 };

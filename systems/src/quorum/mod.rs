@@ -38,7 +38,7 @@ pub mod server;
 pub mod store;
 pub mod version;
 
-use crate::spec::{Capabilities, HealthProbe, LeaderProbe, Program, Protocol, SystemSpec};
+use crate::spec::{Capabilities, HealthProbe, LeaderProbe, Program, Protocol, StopPolicy, SystemSpec};
 
 pub use server::{serve, serve_on};
 
@@ -59,6 +59,7 @@ pub const SPEC: SystemSpec = SystemSpec {
     // Every node is a replica and a coordinator: there is no leader.
     leader: LeaderProbe::None,
     protocol: Protocol::SunderHttp,
+    stop: StopPolicy::term(3000),
     capabilities: Capabilities {
         workloads: &["register", "set", "counter"],
         // Compare-and-set is honest only through single-decree Paxos.
@@ -67,5 +68,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         backends: &["netns", "local"],
         // LWW by wall clock is exposed to libfaketime's skew on purpose.
         clock_faults: true,
+        faults: None,
+        limits: None,
     },
 };

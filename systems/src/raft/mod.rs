@@ -19,7 +19,7 @@ pub mod options;
 pub mod server;
 pub mod storage;
 
-use crate::spec::{Capabilities, HealthProbe, LeaderProbe, Program, Protocol, SystemSpec};
+use crate::spec::{Capabilities, HealthProbe, LeaderProbe, Program, Protocol, StopPolicy, SystemSpec};
 
 pub use server::{serve, serve_on};
 
@@ -37,11 +37,14 @@ pub const SPEC: SystemSpec = SystemSpec {
     health: HealthProbe::HttpGet("/status"),
     leader: LeaderProbe::SunderStatus,
     protocol: Protocol::SunderHttp,
+    stop: StopPolicy::term(3000),
     capabilities: Capabilities {
         workloads: &["register", "set", "counter", "bank", "list-append", "rw-register"],
         cas: true,
         cas_when: None,
         backends: &["netns", "local"],
         clock_faults: true,
+        faults: None,
+        limits: None,
     },
 };
