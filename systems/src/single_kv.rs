@@ -37,6 +37,8 @@ pub const SPEC: SystemSpec = SystemSpec {
         backends: &["netns", "local"],
         clock_faults: true,
     },
+    // In memory only: a restart starts empty by design.
+    data_files: &[],
 };
 
 struct Node {

@@ -57,4 +57,5 @@ pub const SPEC: SystemSpec = SystemSpec {
         backends: &["netns", "local"],
         clock_faults: true,
     },
+    data_files: &[log::VOTE_LOG, log::DECISION_LOG],
 };

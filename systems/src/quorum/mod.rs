@@ -68,4 +68,5 @@ pub const SPEC: SystemSpec = SystemSpec {
         // LWW by wall clock is exposed to libfaketime's skew on purpose.
         clock_faults: true,
     },
+    data_files: &[store::LOG_FILE],
 };

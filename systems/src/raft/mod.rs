@@ -44,4 +44,5 @@ pub const SPEC: SystemSpec = SystemSpec {
         backends: &["netns", "local"],
         clock_faults: true,
     },
+    data_files: storage::DATA_FILES,
 };

@@ -1,4 +1,5 @@
-//! Durable state of a raft-kv node in its data directory: the term-and-vote record, the
+//! Durable state of a raft-kv node in its data directory: the term-and-vote record (framed
+//! and checksummed like a log record), the
 //! latest snapshot (section 7) and the append-only log of the entries after it. The hard
 //! state and the snapshot are replaced atomically (write a temp file, fsync, rename,
 //! fsync the directory). Each log record is `[length u32 LE][crc32 u32 LE][JSON entry]`;
@@ -28,6 +29,9 @@ pub const SNAPSHOT_FILE: &str = "raft-snapshot";
 /// The files a disk fault may damage (all of raft-kv's durable state).
 pub const DATA_FILES: &[&str] = &[LOG_FILE, SNAPSHOT_FILE, HARD_STATE_FILE];
 const HEADER: usize = 8;
+/// No entry is this large (a node takes request bodies of at most 64 MiB); a record
+/// claiming more has a damaged length, not a torn tail.
+const MAX_RECORD: usize = 64 << 20;
 const SNAPSHOT_MAGIC: &[u8; 8] = b"SNDRSNP1";
 const SNAPSHOT_HEADER: usize = 8 + 8 + 8 + 8 + 4;
 /// Unsafe mode keeps appends in memory until this many bytes are queued or a flush is due.
@@ -106,11 +110,15 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
 
 /// Encodes one entry as a log record.
 pub fn encode_record(entry: &Entry) -> Vec<u8> {
-    let payload = serde_json::to_vec(entry).expect("entries serialize");
+    frame(&serde_json::to_vec(entry).expect("entries serialize"))
+}
+
+/// `[length u32 LE][crc32 u32 LE][payload]`: how log records and the hard state are kept.
+fn frame(payload: &[u8]) -> Vec<u8> {
     let mut rec = Vec::with_capacity(HEADER + payload.len());
     rec.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    rec.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    rec.extend_from_slice(&payload);
+    rec.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    rec.extend_from_slice(payload);
     rec
 }
 
@@ -260,7 +268,7 @@ impl LogStorage {
         }
         let path = self.dir.join(HARD_STATE_FILE);
         let tmp = self.dir.join(format!("{HARD_STATE_FILE}.tmp"));
-        let body = serde_json::to_vec(&hard).expect("hard state serializes");
+        let body = frame(&serde_json::to_vec(&hard).expect("hard state serializes"));
         let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
         f.write_all(&body).map_err(io_err(&tmp))?;
         if self.durability.fsync {
@@ -330,11 +338,22 @@ impl LogStorage {
 }
 
 fn read_hard_state(path: &Path) -> Result<HardState, StorageError> {
+    let corrupt = |problem: String| StorageError::Corrupt { path: path.to_path_buf(), problem };
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt {
-            path: path.to_path_buf(),
-            problem: format!("not a term/vote record: {e}"),
-        }),
+        Ok(bytes) => {
+            // A term or vote silently changed could let this node vote twice in a term,
+            // so any damage is refused, never guessed around.
+            if bytes.len() < HEADER {
+                return Err(corrupt(format!("not a term/vote record: {} bytes", bytes.len())));
+            }
+            let len = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes")) as usize;
+            let crc = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
+            let body = &bytes[HEADER..];
+            if body.len() != len || crc32fast::hash(body) != crc {
+                return Err(corrupt("the term/vote record fails its length or checksum".into()));
+            }
+            serde_json::from_slice(body).map_err(|e| corrupt(format!("not a term/vote record: {e}")))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HardState::default()),
         Err(e) => Err(StorageError::Io { path: path.to_path_buf(), source: e }),
     }
@@ -401,6 +420,15 @@ fn scan_log(path: &Path, bytes: &[u8]) -> Result<Scanned, StorageError> {
         let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().expect("4 bytes"));
         let start = pos + HEADER;
+        if len > MAX_RECORD {
+            return Err(StorageError::Corrupt {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "record at byte {pos} (after {} good entries) claims {len} bytes, more than any entry: the log is damaged; refusing to start",
+                    entries.len()
+                ),
+            });
+        }
         if bytes.len() - start < len {
             // Cut short: the write a crash interrupted (or a truncated file).
             break;
