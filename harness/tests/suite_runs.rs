@@ -445,3 +445,26 @@ expect = "invalid"
     assert_eq!(outcomes, ["fail", "skipped", "skipped"], "{}", run.context());
     assert_eq!(run.cell("s2")["run"], Value::Null, "a skipped cell has no run folder");
 }
+
+#[test]
+fn more_jobs_than_cores_and_a_filter_matching_nothing_are_refused_with_exit_3() {
+    let dir = TempDir::new("suite-refused");
+    let file = dir.path().join("one.toml");
+    std::fs::write(
+        &file,
+        "name = \"one\"\n[[workloads]]\nworkload = \"register\"\n[[systems]]\nsystem = \"single-kv\"\n",
+    )
+    .unwrap();
+    let try_suite = |args: &[&str]| {
+        let out =
+            sunder().arg("suite").arg(&file).arg("--store").arg(dir.path()).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = try_suite(&["--jobs", "4096"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("core") && stderr.contains("measure the machine"), "{stderr}");
+    let (code, stderr) = try_suite(&["--filter", "no-such-cell"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("no cell") && stderr.contains("no-such-cell"), "{stderr}");
+    assert!(!dir.path().join("suites").exists(), "a refused suite leaves no folder");
+}

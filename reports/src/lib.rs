@@ -33,6 +33,7 @@ pub mod test_info;
 pub mod timeline;
 pub mod witness;
 
+pub use compare::record::{CellRecord, SuiteRecord};
 pub use error::ReportError;
 
 use std::io::Write;
