@@ -106,6 +106,7 @@ pub fn check(history: &History, settings: &BankSettings) -> CheckerResult {
                 explanation: format!("process {} read {what}.", op.process),
                 ops: vec![op.index],
                 witness: Value::Null,
+                ..Anomaly::default()
             });
         }
     }

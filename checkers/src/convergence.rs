@@ -85,6 +85,7 @@ pub fn check_register(history: &History, rh: &RegisterHistory) -> CheckerResult 
                 ),
                 ops: distinct.iter().map(|r| r.index).collect(),
                 witness: Value::Null,
+                ..Anomaly::default()
             });
         }
         for fr in distinct {
@@ -122,6 +123,7 @@ fn lost_writes(rh: &RegisterHistory, key: u32, name: &str, fr: &FinalRead, acked
                     ),
                     ops: vec![fr.index],
                     witness: Value::Null,
+                    ..Anomaly::default()
                 }];
             }
         }
@@ -156,5 +158,6 @@ fn lost_writes(rh: &RegisterHistory, key: u32, name: &str, fr: &FinalRead, acked
         ),
         ops,
         witness: Value::Null,
+        ..Anomaly::default()
     }]
 }

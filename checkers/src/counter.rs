@@ -89,6 +89,7 @@ pub fn check(history: &History, settings: &CounterSettings) -> CheckerResult {
                             ),
                             ops: vec![inv, op.index],
                             witness: json!({ "lower": number(low), "value": number(value), "upper": number(upper) }),
+                            ..Anomaly::default()
                         });
                     }
                 }

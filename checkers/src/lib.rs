@@ -5,7 +5,9 @@
 //! - [`history`]: [`history::Op`], [`history::History`] (validated, invocations paired with
 //!   completions), the JSONL reader and the flushing writer the runner records with.
 //! - [`verdict`]: [`verdict::Validity`], [`verdict::CheckerResult`], [`verdict::Anomaly`] and
-//!   [`verdict::Results`], the shape of `results.json`, with DESIGN.md's composition rule.
+//!   [`verdict::Results`], the shape of `results.json`, with DESIGN.md's composition rule;
+//!   [`distinct`] merges repeated and look-alike anomalies and ties them to the
+//!   [`fault_windows`] and nodes of their ops; [`anomaly_names`] gives each kind plain words.
 //! - [`error`]: [`error::InputError`], bad input located by file and line.
 //! - [`stats`]: counts and availability; judges nothing.
 //! - [`import`]: Jepsen EDN/JSON/log and Porcupine kv histories to [`History`].
@@ -20,7 +22,10 @@
 //!
 //! Checkers take a `&History` and return a `CheckerResult`; the harness composes them.
 
+pub mod anomaly_names;
+pub mod distinct;
 pub mod error;
+pub mod fault_windows;
 pub mod history;
 pub mod stats;
 pub mod verdict;

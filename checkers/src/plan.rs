@@ -188,7 +188,7 @@ pub fn judge(history: &History, plan: &Plan, fail_semantics: FailSemantics, limi
             }
         }
     }
-    let mut results = Results::compose(checkers, models, stats_details);
+    let mut results = Results::compose_for(Some(history), checkers, models, stats_details);
     results.models.extend(extra_models);
     results
 }

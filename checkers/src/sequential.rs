@@ -51,6 +51,7 @@ pub fn check_register(rh: &RegisterHistory, budget: &SearchBudget) -> CheckerRes
             explanation: format!("{}, a value no write that took effect produced.", rh.describe_read(id)),
             ops: rh.indices(&[id]),
             witness: Value::Null,
+            ..Anomaly::default()
         }]);
     }
     let mut s = Search::new(rh);
@@ -337,6 +338,7 @@ impl<'a> Search<'a> {
                 "failed": stuck.first().map(|&e| rh.events[e as usize].index),
                 "concurrent": rh.indices(&stuck),
             }),
+            ..Anomaly::default()
         }
     }
 }

@@ -142,6 +142,7 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
                             ),
                             ops: vec![op.index],
                             witness: Value::Null,
+                            ..Anomaly::default()
                         }),
                     }
                 }
@@ -154,6 +155,7 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
                         ),
                         ops: vec![op.index],
                         witness: Value::Null,
+                        ..Anomaly::default()
                     });
                 }
                 for (e, present) in elements.iter_mut().zip(present) {
@@ -230,6 +232,7 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
                 ),
                 ops: vec![e.add, e.known.expect("lost elements are known").index, absent.index],
                 witness: Value::Null,
+                ..Anomaly::default()
             }
         })
         .collect();
@@ -245,6 +248,7 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
             ),
             ops: vec![e.add, e.last_absent.expect("stale").index],
             witness: Value::Null,
+            ..Anomaly::default()
         }));
     }
     let quantiles = |mut v: Vec<u64>| -> Value {
@@ -319,6 +323,7 @@ pub fn check_set(history: &History) -> CheckerResult {
             ),
             ops: vec![*at, read.index],
             witness: Value::Null,
+            ..Anomaly::default()
         })
         .collect();
     anomalies.extend(unexpected.iter().take(MAX_PER_KIND).map(|v| Anomaly {
@@ -326,6 +331,7 @@ pub fn check_set(history: &History) -> CheckerResult {
         explanation: format!("the final read (op {}) holds element {v}, which no add attempted.", read.index),
         ops: vec![read.index],
         witness: Value::Null,
+        ..Anomaly::default()
     }));
     let details = json!({
         "attempt-count": attempts.len(),

@@ -68,6 +68,7 @@ pub fn check(history: &History, settings: &UniqueIdsSettings) -> CheckerResult {
             explanation: format!("id {v} was returned {} times (ops {at:?}).", at.len()),
             ops: at.clone(),
             witness: Value::Null,
+            ..Anomaly::default()
         })
         .collect();
     CheckerResult::invalid(anomalies).with_details(details)

@@ -3,6 +3,7 @@
 //! composition rule is DESIGN.md's: any invalid makes the run invalid, else any unknown
 //! makes it unknown.
 
+use crate::history::History;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -71,7 +72,10 @@ impl<'de> Deserialize<'de> for Validity {
     }
 }
 
-/// One violation, with the smallest set of ops that proves it.
+/// One violation, with the smallest set of ops that proves it. Checkers fill `kind`,
+/// `explanation`, `ops` and `witness`; composing [`Results`] fills the rest (repeats merged
+/// into `count`, look-alikes into `similar`, the plain name, the faults and nodes of its ops)
+/// through [`crate::distinct`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Anomaly {
     /// A short machine name, e.g. `stale-read`, `nonlinearizable`, `lost-write`.
@@ -83,6 +87,73 @@ pub struct Anomaly {
     /// Checker-specific data for drawing the witness (e.g. a linearizable prefix).
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub witness: Value,
+    /// How many times this same anomaly (model, kind and ops) was reported; 1 when once.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub count: u64,
+    /// Anomalies of the same model, kind and shape (same processes, functions and keys,
+    /// other values) folded under this one: "and N more like it".
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub similar: u64,
+    /// The op lists of a few of those look-alikes, so a reader can find them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<Vec<u64>>,
+    /// Other models whose checkers report the same kind with the same ops (a weaker model's
+    /// checker often finds the very anomaly a stronger one did).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_in: Vec<String>,
+    /// A name a reader knows, from [`crate::anomaly_names`]; empty until composed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Ids (`F1`, `F2`, ...) of the fault windows in [`Results::faults`] active while any of
+    /// its ops ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<String>,
+    /// Every op of it completed before the first fault began (false when the run had none).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub before_any_fault: bool,
+    /// The nodes that served its ops, where the client recorded them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(n: &u64) -> bool {
+    *n == 1
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Default for Anomaly {
+    /// An empty anomaly seen once; checkers fill in kind, explanation and ops.
+    fn default() -> Anomaly {
+        Anomaly {
+            kind: String::new(),
+            explanation: String::new(),
+            ops: vec![],
+            witness: Value::Null,
+            count: 1,
+            similar: 0,
+            examples: vec![],
+            also_in: vec![],
+            name: String::new(),
+            faults: vec![],
+            before_any_fault: false,
+            nodes: vec![],
+        }
+    }
+}
+
+impl Anomaly {
+    /// The checker (and so the model) that reported it, from `witness.checker`; empty
+    /// before composition.
+    pub fn checker(&self) -> &str {
+        self.witness.get("checker").and_then(Value::as_str).unwrap_or("")
+    }
 }
 
 /// What one checker concluded.
@@ -171,6 +242,78 @@ pub struct Results {
     /// Counts and rates from the stats checker.
     #[serde(default)]
     pub stats: Value,
+    /// The fault windows of the history, which [`Anomaly::faults`] refer to by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultWindow>,
+    /// How many anomalies were found, how many distinct ones are listed, and their counts
+    /// by kind, by fault window and by node.
+    #[serde(default)]
+    pub anomaly_counts: AnomalyCounts,
+}
+
+/// One fault window, as `results.json` names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultWindow {
+    /// `F1`, `F2`, ... in start order.
+    pub id: String,
+    /// The fault kind (`partition`, `kill`, ...).
+    pub name: String,
+    /// Start, seconds since the run began.
+    pub start_s: f64,
+    /// End, seconds; the end of the history when no stop was recorded.
+    pub end_s: f64,
+}
+
+/// Anomaly counts: every anomaly a checker reported (repeats and look-alikes included) is
+/// counted, so these stay true when `anomalies` lists only representatives.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyCounts {
+    /// Anomalies reported by the checkers, repeats included.
+    #[serde(default)]
+    pub found: u64,
+    /// Distinct anomalies (by model, kind and ops).
+    #[serde(default)]
+    pub distinct: u64,
+    /// Representatives listed in `anomalies`.
+    #[serde(default)]
+    pub listed: u64,
+    /// Per model and kind, in ladder order.
+    #[serde(default)]
+    pub by_kind: Vec<KindCount>,
+    /// Per fault window (`F1` ...), then `before any fault` and `no fault active`; an
+    /// anomaly whose ops span several windows counts in each.
+    #[serde(default)]
+    pub by_fault: Vec<LabelCount>,
+    /// Per node that served an op of an anomaly; an anomaly served by several counts in each.
+    #[serde(default)]
+    pub by_node: Vec<LabelCount>,
+}
+
+/// Counts of one model's anomalies of one kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KindCount {
+    /// The checker that reported them (the model's name for the ladder).
+    pub checker: String,
+    /// The kind.
+    pub kind: String,
+    /// Its plain name.
+    #[serde(default)]
+    pub name: String,
+    /// Reported, repeats included.
+    pub found: u64,
+    /// Distinct by ops.
+    pub distinct: u64,
+    /// Representatives listed.
+    pub listed: u64,
+}
+
+/// A count under a label (a fault window's id, `before any fault`, a node).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelCount {
+    /// What is counted under.
+    pub label: String,
+    /// How many anomalies.
+    pub anomalies: u64,
 }
 
 impl Results {
@@ -181,6 +324,24 @@ impl Results {
         models: Vec<(String, Validity)>,
         stats: Value,
     ) -> Results {
+        Results::compose_for(None, checkers, models, stats)
+    }
+
+    /// [`Results::compose`] for a judged `history`: each anomaly is also tied to the fault
+    /// windows and nodes of its ops, and look-alikes are grouped by the processes, functions
+    /// and keys of those ops. Without a history, only exact repeats merge.
+    pub fn compose_for(
+        history: Option<&History>,
+        mut checkers: BTreeMap<String, CheckerResult>,
+        models: Vec<(String, Validity)>,
+        stats: Value,
+    ) -> Results {
+        let context = history.map(crate::distinct::HistoryContext::new);
+        let mut tally = crate::distinct::Tally::default();
+        for (name, r) in checkers.iter_mut() {
+            let found = std::mem::take(&mut r.anomalies);
+            r.anomalies = crate::distinct::distinct(name, found, context.as_ref(), &mut tally);
+        }
         let mut valid = Validity::Valid;
         let mut reasons = vec![];
         let mut anomalies = vec![];
@@ -189,17 +350,11 @@ impl Results {
             if r.valid == Validity::Unknown {
                 reasons.push(format!("{name}: {}", r.reason.as_deref().unwrap_or("no reason given")));
             }
-            for a in &r.anomalies {
-                let mut a = a.clone();
-                match &mut a.witness {
-                    Value::Object(m) => {
-                        m.insert("checker".into(), Value::String(name.clone()));
-                    }
-                    w => *w = serde_json::json!({ "checker": name }),
-                }
-                anomalies.push(a);
-            }
+            anomalies.extend(r.anomalies.iter().cloned());
         }
+        crate::distinct::order_by_ladder(&mut anomalies);
+        crate::distinct::note_also_in(&mut anomalies);
+        let anomaly_counts = tally.counts(&anomalies, context.as_ref());
         let strongest_held = models.iter().find(|(_, v)| *v == Validity::Valid).map(|(m, _)| m.clone());
         let weakest_failed =
             models.iter().rev().find(|(_, v)| *v == Validity::Invalid).map(|(m, _)| m.clone());
@@ -212,6 +367,8 @@ impl Results {
             weakest_failed,
             anomalies,
             stats,
+            faults: context.map(|c| c.fault_windows()).unwrap_or_default(),
+            anomaly_counts,
         }
     }
 }

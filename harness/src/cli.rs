@@ -29,6 +29,30 @@ pub enum Command {
     Report(ReportArgs),
     /// Serve the store over HTTP: a table of runs, each run's report and files.
     Serve(ServeArgs),
+    /// Run a suite file: a matrix of runs, one verdict, one comparison page.
+    Suite(SuiteArgs),
+}
+
+/// `sunder suite`.
+#[derive(Debug, Args)]
+pub struct SuiteArgs {
+    /// The suite file (TOML).
+    pub file: PathBuf,
+    /// The store folder: each cell's run folder, and the suite's folder under `suites/`.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Cells run at once (at most the machine's cores).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Start no new cell after one fails its expectation or errs.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Run only cells whose id contains this text (repeatable: any of them).
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// No progress on stderr.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `sunder report`.

@@ -37,8 +37,14 @@ pub fn summary(results: &Results) -> String {
     if let Some(m) = &results.weakest_failed {
         s += &format!("; weakest model failed: {m}");
     }
-    if !results.anomalies.is_empty() {
-        s += &format!("; {} anomalies, first: {}", results.anomalies.len(), results.anomalies[0].explanation);
+    if let Some(first) = results.anomalies.first() {
+        let name = sunder_check::anomaly_names::describe(&first.kind).name;
+        s += &format!(
+            "; {} distinct anomalies, first ({}, {name}): {}",
+            results.anomaly_counts.distinct.max(results.anomalies.len() as u64),
+            first.checker(),
+            first.explanation
+        );
     }
     s
 }

@@ -15,6 +15,7 @@
 //! - [`judge`]: which checkers judge a history, and the composed verdict.
 //! - [`store`]: run folders; [`runlog`]: `sunder.log`; [`progress`]: the live progress line;
 //!   [`stop_signal`]: the Ctrl-C/SIGTERM every long-running command ends on.
+//! - [`suite`]: suite files, their matrix of cells, and the suite folder.
 
 pub mod cli;
 pub mod commands;
@@ -27,6 +28,7 @@ pub mod runlog;
 pub mod runner;
 pub mod stop_signal;
 pub mod store;
+pub mod suite;
 pub mod system_file;
 
 /// Exit code when the harness itself failed or the arguments were bad.

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         cli::Command::Cleanup(args) => commands::cleanup::run(args),
         cli::Command::Report(args) => commands::report::run(args),
         cli::Command::Serve(args) => commands::serve::run(args),
+        cli::Command::Suite(args) => commands::suite::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

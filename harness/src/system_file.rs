@@ -171,6 +171,9 @@ pub fn parse(text: &str, origin: &str) -> Result<&'static SystemSpec> {
             faults: Some(Box::leak(faults.into_boxed_slice())),
             limits: supports.limits.clone().map(leak),
         },
+        // A described system offers no disk faults: Sunder cannot know which of its files
+        // it checks.
+        data_files: &[],
     };
     Ok(Box::leak(Box::new(spec)))
 }

@@ -1,8 +1,8 @@
 //! quorum-kv through the whole pipeline: one leaderless store, a few settings apart, lands on
 //! different rungs of the consistency ladder under the same faults. Each test is a real
 //! `sunder run` with a fixed seed whose reported models must be the ones the setting
-//! guarantees (or is known to break): R + W > N with write-back (ABD) is linearizable,
-//! R = W = 1 is not but converges after heal, Paxos makes compare-and-set linearizable, the
+//! guarantees (or is known to break): R + W > N with write-back (ABD) is linearizable and
+//! without it shows new-old inversions, R = W = 1 is not but converges after heal, Paxos makes compare-and-set linearizable, the
 //! CRDT set keeps every acknowledged add where a last-write-wins set loses some, and
 //! last-write-wins by a skewed wall clock loses acknowledged writes where version vectors
 //! lose none.
@@ -24,6 +24,40 @@ fn majority_quorums_with_write_back_are_linearizable_under_partitions_and_kills(
     assert_eq!(r.results["models"]["linearizable"], true, "{}", r.summary());
     // quorum-kv has no honest cas without Paxos: the workload left it out.
     assert_eq!(r.test["workload_options"]["cas"], "false", "{}", r.summary());
+}
+
+#[test]
+fn majority_quorums_without_write_back_show_a_new_old_inversion_on_a_slow_write_path() {
+    // The delay hook holds every write's messages to the other replicas for 300 ms, so
+    // each write sits on its coordinator's replica alone that long: a majority read that
+    // includes that replica returns the new value, one that does not returns the old. The
+    // write-back read repairs a majority before it answers, so the same delay is harmless
+    // to it. No fault, no timing luck: the window is open for every write.
+    let args = |writeback: &'static str| {
+        vec![
+            "-o",
+            "debug-store-delay-ms=300",
+            "-o",
+            "read-repair=false",
+            "-o",
+            "anti-entropy-ms=0",
+            "-o",
+            writeback,
+            "--nemesis",
+            "none",
+            "--time-limit",
+            "6",
+            "--seed",
+            "3",
+        ]
+    };
+    let abd = quorum("slow-writes-abd", &args("read-writeback=true"));
+    assert_eq!(abd.code, Some(0), "{}", abd.summary());
+    assert_eq!(abd.results["models"]["linearizable"], true, "{}", abd.summary());
+
+    let plain = quorum("slow-writes-no-writeback", &args("read-writeback=false"));
+    assert_eq!(plain.code, Some(1), "{}", plain.summary());
+    assert_eq!(plain.results["models"]["linearizable"], false, "{}", plain.summary());
 }
 
 #[test]

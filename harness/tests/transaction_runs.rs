@@ -2,7 +2,8 @@
 //! its log) and bank-2pc (two-phase commit over shards) driven by the list-append and bank
 //! workloads, with real kills and partitions, judged by the transactional checker and the
 //! bank invariants. The correct protocols must hold their guarantees; bank-2pc's planted
-//! lock-skipping reads must be caught by both checkers.
+//! lock-skipping reads must be caught by both checkers, and its heuristic abort whenever a
+//! decision is slow to arrive.
 
 mod support;
 
@@ -102,4 +103,76 @@ fn bank_2pc_transactions_are_strict_serializable_and_unlocked_reads_are_caught()
     );
     assert_eq!(bank.code, Some(1), "{}", bank.summary());
     assert!(bank.anomaly_kinds().iter().any(|k| k == "wrong-total"), "{}", bank.summary());
+}
+
+#[test]
+fn bank_2pc_participants_that_abort_on_their_own_lose_acknowledged_transactions() {
+    // The debug hook holds every writing commit for 600 ms after the coordinator decided
+    // (and answered the client), as a slow network between the phases would. Correct
+    // participants wait in doubt and commit when the decision arrives; with the planted
+    // heuristic abort they give up after 2 x 100 ms, every time, so acknowledged appends
+    // vanish and later reads miss them: no fault and no timing luck needed.
+    let args = |extra: &'static [&'static str]| {
+        let mut a = vec![
+            "--system",
+            "bank-2pc",
+            "--workload",
+            "list-append",
+            "--nemesis",
+            "none",
+            "-o",
+            "timeout-ms=100",
+            "-o",
+            "debug-pause-before-commit-ms=600",
+            "--time-limit",
+            "6",
+            "--seed",
+            "35",
+        ];
+        a.extend_from_slice(extra);
+        a
+    };
+    let patient = run("2pc-slow-commit", &args(&[]));
+    assert_eq!(patient.code, Some(0), "{}", patient.summary());
+    assert_eq!(strongest(&patient), "strict-serializable", "{}", patient.summary());
+
+    let hasty = run("2pc-heuristic-abort", &args(&["-o", "unsafe-heuristic-abort=true"]));
+    assert_eq!(hasty.code, Some(1), "{}", hasty.summary());
+    assert_eq!(hasty.results["models"]["strict-serializable"], false, "{}", hasty.summary());
+}
+
+#[test]
+fn bank_2pc_coordinator_that_forgets_its_decisions_loses_acknowledged_transactions_to_kills() {
+    // With the pause hook every writing commit sits decided but unsent for 1.5 s, so each
+    // of the ~6 kills in the run lands on a coordinator holding dozens of them (about 270
+    // transactions a second go through three coordinators). The correct coordinator finds
+    // them in its log on restart and finishes them; the planted one answers its in-doubt
+    // participants "abort", and the clients were already told "ok".
+    let args = |extra: &'static [&'static str]| {
+        let mut a = vec![
+            "--system",
+            "bank-2pc",
+            "--workload",
+            "list-append",
+            "--nemesis",
+            "kill",
+            "--nemesis-interval",
+            "1.5",
+            "-o",
+            "debug-pause-before-commit-ms=1500",
+            "--time-limit",
+            "10",
+            "--seed",
+            "52",
+        ];
+        a.extend_from_slice(extra);
+        a
+    };
+    let logged = run("2pc-kill-logged", &args(&[]));
+    assert_eq!(logged.code, Some(0), "{}", logged.summary());
+    assert_eq!(strongest(&logged), "strict-serializable", "{}", logged.summary());
+
+    let forgetful = run("2pc-no-decision-log", &args(&["-o", "unsafe-no-decision-log=true"]));
+    assert_eq!(forgetful.code, Some(1), "{}", forgetful.summary());
+    assert_eq!(forgetful.results["models"]["strict-serializable"], false, "{}", forgetful.summary());
 }

@@ -1,7 +1,8 @@
 //! `sunder-nemesis`: the fault injector. It builds the run's network (network namespaces
 //! joined by a bridge, or loopback with proxies), cuts and heals it, kills, pauses and
-//! resumes node processes, skews node clocks, runs all of that on a seeded schedule while
-//! reporting every start and end as a nemesis op, and cleans up after dead runs.
+//! resumes node processes, skews node clocks, damages the data files of killed nodes,
+//! runs all of that on a seeded schedule while reporting every start and end as a
+//! nemesis op, and cleans up after dead runs.
 //!
 //! Layout:
 //! - [`net`]: [`net::Network`] over the [`net::netns`] and [`net::local`] backends.
@@ -9,6 +10,7 @@
 //! - [`process`]: the [`process::Cluster`] trait the harness implements; pause/resume.
 //! - [`status`]: the leader, from the nodes' `GET /status`.
 //! - [`clock`]: libfaketime control files.
+//! - [`disk`]: the disk faults done to a killed node's data files.
 //! - [`schedule`]: `--nemesis` fault lists and the seeded plan of faults.
 //! - [`nemesis`]: [`nemesis::Nemesis`], which runs the plan and heals everything at the end.
 //! - [`cleanup`]: leftovers of dead runs.
@@ -18,6 +20,7 @@
 
 pub mod cleanup;
 pub mod clock;
+pub mod disk;
 pub mod error;
 pub mod grudge;
 pub mod nemesis;

@@ -2,7 +2,12 @@
 //! harness's [`Cluster`] and the [`Clock`], one fault at a time (a seeded wait quiet, a
 //! seeded wait with the fault in force), and reports each start and end through a callback
 //! the harness turns into nemesis ops of the history. A start is reported once the fault
-//! is in force, an end once it is undone. [`Nemesis::heal_all`] ends whatever is active
+//! is in force, an end once it is undone. A corrupt fault kills a node, damages one of
+//! its data files ([`crate::disk`]) and restarts it at its end. A system may rightly
+//! refuse to start on damaged data: the end then says so (`refused`), puts the file back
+//! as it was before the damage (as an operator restoring it would) and starts the node
+//! once more, so one refusal does not leave the cluster a node short for the rest of the
+//! run. [`Nemesis::heal_all`] ends whatever is active
 //! (resuming paused nodes, restarting killed ones) and then heals the network, clears loss
 //! and latency and resets every clock regardless, in case something else left them.
 //!
@@ -10,6 +15,7 @@
 //! harness's runtime threads never wait on a process.
 
 use crate::clock::Clock;
+use crate::disk;
 use crate::error::{NemesisError, Result};
 use crate::grudge::{self, Grudge, PartitionShape};
 use crate::net::Network;
@@ -38,7 +44,14 @@ enum Active {
     Clock { nodes: Vec<String>, strobe: Option<(oneshot::Sender<()>, JoinHandle<Result<()>>)> },
     Loss { nodes: Vec<String>, probability: f64 },
     Latency { nodes: Vec<String>, delay: Duration },
+    Corrupt { node: Option<String>, value: Value, backup: Backup },
 }
+
+/// A data file's path and its bytes from before a corrupt fault damaged it.
+type Backup = Option<(std::path::PathBuf, Vec<u8>)>;
+
+/// How long a node restarted after a corrupt fault gets to show it is still running.
+const CAME_BACK_GRACE: Duration = Duration::from_millis(1500);
 
 /// Runs a schedule of faults against a cluster.
 pub struct Nemesis<C: Cluster + 'static> {
@@ -191,6 +204,20 @@ impl<C: Cluster + 'static> Nemesis<C> {
                 self.active = Some(Active::Loss { nodes, probability });
                 result
             }
+            Plan::Corrupt { target, node, damage: fault } => {
+                let planned = node.map(|n| vec![n]);
+                let node = self.resolve(planned).await.and_then(|n| n.into_iter().next());
+                let (value, backup, error) = match &node {
+                    Some(n) => self.corrupt(n, fault).await,
+                    None => (json!({"fault": fault.name()}), None, None),
+                };
+                let mut value = value;
+                value["target"] = json!(target.name());
+                value["node"] = json!(node);
+                self.finish_start(FaultKind::Corrupt, &mut value, node.is_none(), error.as_ref(), report);
+                self.active = Some(Active::Corrupt { node, value, backup });
+                error.map_or(Ok(()), Err)
+            }
             Plan::Latency { nodes, delay } => {
                 let set: BTreeSet<String> = nodes.iter().cloned().collect();
                 let net = Arc::clone(&self.network);
@@ -231,6 +258,73 @@ impl<C: Cluster + 'static> Nemesis<C> {
         self.finish_start(FaultKind::Partition, &mut value, no_leader, result.as_ref().err(), report);
         self.active = Some(Active::Partition { value });
         result
+    }
+
+    /// Kills `node` and damages one of its data files; returns the account of what was
+    /// done, the file's path and bytes from before the damage, and the error that stopped
+    /// it, if any.
+    async fn corrupt(&mut self, node: &str, fault: disk::DiskFault) -> (Value, Backup, Option<NemesisError>) {
+        let cfg = self.schedule.config().clone();
+        let dir = cfg.data_dirs.get(node).cloned().unwrap_or_default();
+        use rand::seq::IndexedRandom;
+        let file = disk::matching_files(&dir, &cfg.data_files).choose(&mut self.rng).cloned();
+        let size_before = match &file {
+            Some(f) if fault == disk::DiskFault::LoseWrites => {
+                let size = std::fs::metadata(f).map_or(0, |m| m.len());
+                tokio::time::sleep(cfg.lost_write_window).await;
+                size
+            }
+            _ => 0,
+        };
+        if let Err(e) = self.cluster.kill(node).await {
+            let error = NemesisError::Cluster(format!("kill {node}: {e}"));
+            return (json!({"fault": fault.name()}), None, Some(error));
+        }
+        let Some(file) = file else {
+            let value = json!({"fault": fault.name(), "skipped": "no data file exists yet"});
+            return (value, None, None);
+        };
+        let backup = std::fs::read(&file).ok().map(|bytes| (file.clone(), bytes));
+        match disk::apply(&file, fault, size_before, &mut self.rng) {
+            Ok(v) => (v, backup, None),
+            Err(e) => (json!({"fault": fault.name()}), backup, Some(e)),
+        }
+    }
+
+    /// Restarts a node after a corrupt fault and says whether it stayed up (a node that
+    /// refuses its damaged data exits at once).
+    async fn restart_and_check(&self, node: &str) -> std::result::Result<bool, String> {
+        self.cluster.restart(node).await.map_err(|e| e.to_string())?;
+        tokio::time::sleep(CAME_BACK_GRACE).await;
+        Ok(self.cluster.pid(node).and_then(process::proc_state).is_some_and(|s| s != 'Z'))
+    }
+
+    /// Ends a corrupt fault: restart; if the node refused its data, restore the file it
+    /// had before the damage and start it again. Returns the `stop-corrupt` value.
+    async fn end_corrupt(&self, node: &str, mut end: Value, backup: Backup) -> Value {
+        match self.restart_and_check(node).await {
+            Ok(true) => {
+                end["refused"] = json!(false);
+                end["came-back"] = json!(true);
+                return end;
+            }
+            Ok(false) => end["refused"] = json!(true),
+            Err(e) => end["restart-error"] = json!(e),
+        }
+        let Some((path, bytes)) = backup else {
+            end["came-back"] = json!(false);
+            return end;
+        };
+        // The refusing process has exited; reap it before starting another.
+        let _ = self.cluster.kill(node).await;
+        if let Err(e) = std::fs::write(&path, &bytes) {
+            end["restore-error"] = json!(format!("{}: {e}", path.display()));
+            end["came-back"] = json!(false);
+            return end;
+        }
+        end["restored"] = json!(true);
+        end["came-back"] = json!(self.restart_and_check(node).await.unwrap_or(false));
+        end
     }
 
     /// Adds the skip reason or error to a start value and reports it.
@@ -313,6 +407,13 @@ impl<C: Cluster + 'static> Nemesis<C> {
                 let net = Arc::clone(&self.network);
                 let r = blocking(move || net.clear_latency()).await;
                 (FaultKind::Latency, json!({"nodes": nodes, "delay-ms": delay.as_millis() as u64}), r)
+            }
+            Active::Corrupt { node, value, backup } => {
+                let mut end = json!({"node": node, "file": value.get("file"), "fault": value.get("fault")});
+                if let Some(n) = &node {
+                    end = self.end_corrupt(n, end, backup).await;
+                }
+                (FaultKind::Corrupt, end, Ok(()))
             }
         };
         if let Err(e) = &result {

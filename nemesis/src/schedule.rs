@@ -1,4 +1,4 @@
-//! What faults a run injects and in which order: `--nemesis partition,kill,pause,clock,loss,latency`
+//! What faults a run injects and in which order: `--nemesis partition,kill,pause,clock,loss,latency,corrupt`
 //! parses into [`FaultKind`]s, and a [`Schedule`] takes the kinds in turn and draws from the
 //! run's seed, one fault at a time, its shape or target, the nodes it hits and its
 //! parameters. Only the `leader` choices are left open, because only the running cluster can
@@ -7,6 +7,7 @@
 //! force, and so on, each wait drawn between half and one and a half intervals from a
 //! second seeded RNG (so the faults drawn do not depend on how many waits were drawn).
 
+use crate::disk::DiskFault;
 use crate::error::{NemesisError, Result};
 use crate::grudge::{self, Grudge, PartitionShape};
 use crate::process::Target;
@@ -15,6 +16,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -34,17 +36,20 @@ pub enum FaultKind {
     Loss,
     /// Added delay on peer traffic (local backend only: this kernel has no netem).
     Latency,
+    /// Kill a node, damage one of its data files, restart it on them.
+    Corrupt,
 }
 
 impl FaultKind {
     /// Every kind, in a stable order.
-    pub const ALL: [FaultKind; 6] = [
+    pub const ALL: [FaultKind; 7] = [
         FaultKind::Partition,
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::Clock,
         FaultKind::Loss,
         FaultKind::Latency,
+        FaultKind::Corrupt,
     ];
 
     /// The command-line name; also the suffix of the nemesis ops (`start-<name>`).
@@ -56,6 +61,7 @@ impl FaultKind {
             FaultKind::Clock => "clock",
             FaultKind::Loss => "loss",
             FaultKind::Latency => "latency",
+            FaultKind::Corrupt => "corrupt",
         }
     }
 }
@@ -65,7 +71,7 @@ impl FromStr for FaultKind {
     fn from_str(s: &str) -> Result<FaultKind> {
         FaultKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
             NemesisError::Invalid(format!(
-                "unknown nemesis {s:?}; expected a comma-separated list of partition, kill, pause, clock, loss, latency (or none)"
+                "unknown nemesis {s:?}; expected a comma-separated list of partition, kill, pause, clock, loss, latency, corrupt (or none)"
             ))
         })
     }
@@ -111,6 +117,14 @@ pub struct NemesisConfig {
     pub max_skew_secs: f64,
     /// Delay added to each packet to the target nodes during a latency fault.
     pub latency: Duration,
+    /// Globs, relative to a node's data directory, of the files a corrupt fault may
+    /// damage (the system's spec says which); empty refuses corrupt faults.
+    pub data_files: Vec<String>,
+    /// Each node's data directory.
+    pub data_dirs: BTreeMap<String, PathBuf>,
+    /// How long before a lose-writes fault's kill the file's size is taken: the writes
+    /// of that window are lost.
+    pub lost_write_window: Duration,
 }
 
 impl NemesisConfig {
@@ -127,6 +141,9 @@ impl NemesisConfig {
             loss_probability: 0.2,
             max_skew_secs: 60.0,
             latency: Duration::from_millis(50),
+            data_files: Vec::new(),
+            data_dirs: BTreeMap::new(),
+            lost_write_window: Duration::from_millis(300),
         }
     }
 }
@@ -186,6 +203,15 @@ pub enum Plan {
         #[serde(with = "millis")]
         delay: Duration,
     },
+    /// Kill a node, damage one of its data files, restart it at the end.
+    Corrupt {
+        /// Target drawn (`one` or `leader`).
+        target: Target,
+        /// The node, None for the leader.
+        node: Option<String>,
+        /// What is done to the file.
+        damage: DiskFault,
+    },
 }
 
 impl Plan {
@@ -198,6 +224,7 @@ impl Plan {
             Plan::Skew { .. } | Plan::Strobe { .. } => FaultKind::Clock,
             Plan::Loss { .. } => FaultKind::Loss,
             Plan::Latency { .. } => FaultKind::Latency,
+            Plan::Corrupt { .. } => FaultKind::Corrupt,
         }
     }
 }
@@ -237,6 +264,18 @@ impl Schedule {
             return Err(NemesisError::Invalid(
                 "process, clock and loss faults need at least one target".into(),
             ));
+        }
+        if cfg.faults.contains(&FaultKind::Corrupt) && cfg.data_files.is_empty() {
+            return Err(NemesisError::Invalid(
+                "corrupt faults need data files: this system names none it can recover from".into(),
+            ));
+        }
+        if cfg.faults.contains(&FaultKind::Corrupt)
+            && let Some(missing) = nodes.iter().find(|n| !cfg.data_dirs.contains_key(*n))
+        {
+            return Err(NemesisError::Invalid(format!(
+                "corrupt faults need the data directory of {missing}"
+            )));
         }
         crate::net::check_probability(cfg.loss_probability)?;
         if cfg.interval.is_zero() {
@@ -304,6 +343,17 @@ impl Schedule {
                 Plan::Loss { nodes: self.pick_nodes(), probability: self.cfg.loss_probability }
             }
             FaultKind::Latency => Plan::Latency { nodes: self.pick_nodes(), delay: self.cfg.latency },
+            FaultKind::Corrupt => {
+                // One node at a time: the rest of the cluster is what it recovers from.
+                let leader = self.cfg.targets.contains(&Target::Leader) && self.rng.random_bool(0.5);
+                let fault = *DiskFault::ALL.choose(&mut self.rng).expect("three faults");
+                if leader {
+                    Plan::Corrupt { target: Target::Leader, node: None, damage: fault }
+                } else {
+                    let node = self.nodes.choose(&mut self.rng).cloned();
+                    Plan::Corrupt { target: Target::One, node, damage: fault }
+                }
+            }
         })
     }
 
@@ -334,7 +384,12 @@ mod tests {
 
     #[test]
     fn same_seed_gives_the_same_faults_and_another_seed_differs() {
-        let cfg = |seed| NemesisConfig::new(FaultKind::ALL.to_vec(), Duration::from_secs(5), seed);
+        let cfg = |seed| {
+            let mut c = NemesisConfig::new(FaultKind::ALL.to_vec(), Duration::from_secs(5), seed);
+            c.data_files = vec!["log".into()];
+            c.data_dirs = nodes(5).into_iter().map(|n| (n, PathBuf::from("/nonexistent"))).collect();
+            c
+        };
         let plans = |seed| {
             let mut s = Schedule::new(cfg(seed), &nodes(5)).unwrap();
             (0..40).map(|_| s.next_fault().unwrap()).collect::<Vec<_>>()
@@ -367,6 +422,13 @@ mod tests {
             let Some(Plan::Partition { shape, .. }) = s.next_fault() else { panic!("not a partition") };
             assert_ne!(shape, PartitionShape::MajoritiesRing);
         }
+    }
+
+    #[test]
+    fn refuses_corrupt_faults_on_a_system_without_data_files() {
+        let cfg = NemesisConfig::new(vec![FaultKind::Corrupt], Duration::from_secs(1), 9);
+        let err = Schedule::new(cfg, &nodes(3)).unwrap_err().to_string();
+        assert!(err.contains("data files"), "{err}");
     }
 
     #[test]

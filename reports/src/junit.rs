@@ -25,7 +25,9 @@ pub fn op_list(ops: &[u64]) -> String {
 
 fn anomaly_line(a: &Anomaly) -> String {
     let ops = crate::junit::op_list(&a.ops);
-    format!("{}: {} (ops {ops})", a.kind, a.explanation)
+    let name =
+        if a.name.is_empty() { sunder_check::anomaly_names::describe(&a.kind).name } else { a.name.clone() };
+    format!("{name} ({}): {} (ops {ops})", a.kind, a.explanation)
 }
 
 /// Renders `junit.xml` for a run.

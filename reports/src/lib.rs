@@ -2,12 +2,13 @@
 //! `report.html` (one self-contained page: verdict, model ladder, anomalies with their
 //! witnesses drawn, latency/throughput with fault windows shaded, availability per fault
 //! window, the paged timeline, links to logs), `junit.xml` and `summary.md`;
-//! [`serve::router`] serves a store of run folders over HTTP.
+//! [`serve::router`] serves a store of run folders over HTTP; [`compare::render`] draws a
+//! suite's `compare.html`, the consistency map of many runs.
 //!
 //! Layout: [`run_folder`] reads the inputs tolerantly (with [`test_info`] for `test.json`);
 //! [`calls`], [`faults`] and [`latency`] compute, and [`analysis`] holds their results for
 //! one render; [`plots`], [`witness`] and [`timeline`] draw; [`page`], [`junit`] and
-//! [`summary`] assemble the three files; [`escape`] is the one escaping function every
+//! [`summary`] assemble the three files, both opening with [`story`]'s paragraph; [`escape`] is the one escaping function every
 //! untrusted value passes through; [`error`] says why a render could not start or be
 //! written; [`synthetic`] makes seeded run folders for tests and benchmarks.
 
@@ -15,6 +16,7 @@
 
 pub mod analysis;
 pub mod calls;
+pub mod compare;
 pub mod error;
 pub mod escape;
 pub mod faults;
@@ -24,6 +26,7 @@ pub mod page;
 pub mod plots;
 pub mod run_folder;
 pub mod serve;
+pub mod story;
 pub mod summary;
 pub mod synthetic;
 pub mod test_info;

@@ -6,15 +6,16 @@
 
 use crate::analysis::Analysis;
 use crate::calls::{Calls, IndexMap, Outcome};
-use crate::escape::{push_href_segment, push_text, text};
+use crate::escape::{push_href_segment, text};
 use crate::faults::{self, Availability, FaultMap, Window};
 use crate::latency::{PerfData, Quantiles};
 use crate::plots::{self, Shading};
 use crate::run_folder::{HistoryStatus, RunInputs};
 use crate::test_info::display_value;
-use crate::{timeline, witness};
+use crate::{story, timeline, witness};
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use sunder_check::anomaly_names;
 use sunder_check::verdict::{Anomaly, Validity};
 
 /// Models in the order the ladder shows them: linearizability on top of the checkers' own
@@ -33,7 +34,7 @@ pub(crate) const CONTENT_SECURITY_POLICY: &str =
 /// A history whose times span less than this is treated as carrying no timing.
 const UNTIMED_SPAN_S: f64 = 0.001;
 
-/// At most this many anomalies get a drawn witness; the rest are listed by kind.
+/// At most this many anomalies get a drawn witness; the rest are described in words.
 pub const MAX_DRAWN_ANOMALIES: usize = 100;
 
 /// The anomalies of a run: the composed list, or the checkers' own when that is empty.
@@ -66,7 +67,7 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
         include_str!("style.css")
     );
     banner(&mut out, inputs, &class, &word, &title);
-    out.push_str("<nav><a href=\"#settings\">Settings</a><a href=\"#models\">Models</a><a href=\"#anomalies\">Anomalies</a><a href=\"#latency\">Latency</a><a href=\"#throughput\">Throughput</a><a href=\"#availability\">Availability</a><a href=\"#timeline\">Timeline</a><a href=\"#files\">Files</a></nav>\n<main>\n");
+    out.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#settings\">Settings</a><a href=\"#models\">Models</a><a href=\"#anomalies\">Anomalies</a><a href=\"#latency\">Latency</a><a href=\"#throughput\">Throughput</a><a href=\"#availability\">Availability</a><a href=\"#timeline\">Timeline</a><a href=\"#files\">Files</a></nav>\n<main>\n");
     if !inputs.problems.is_empty() {
         out.push_str("<section id=\"problems\" class=\"problems\"><h2>What could not be read</h2><ul>\n");
         for p in &inputs.problems {
@@ -74,6 +75,7 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
         }
         out.push_str("</ul></section>\n");
     }
+    summary_section(&mut out, &anomalies, inputs, calls, index);
     settings(&mut out, inputs, calls, perf);
     models(&mut out, inputs);
     anomaly_section(&mut out, &anomalies, inputs, calls, index);
@@ -107,11 +109,15 @@ fn banner(out: &mut String, inputs: &RunInputs, class: &str, word: &str, title: 
     out.push_str("</p>");
     match &inputs.results {
         Some(r) => {
-            let n = anomalies_of(inputs).len();
+            let n = anomalies_of(inputs).len() as u64;
+            let distinct = r.anomaly_counts.distinct.max(n);
             let line = match r.valid {
                 Validity::Valid => "Every checker found the history valid.".to_string(),
+                Validity::Invalid if distinct > n => format!(
+                    "{distinct} distinct anomalies, {n} listed (look-alikes folded); the proof of each is below."
+                ),
                 Validity::Invalid => format!(
-                    "{n} anomal{} found; the proof of each is below.",
+                    "{n} distinct anomal{}; the proof of each is below.",
                     if n == 1 { "y" } else { "ies" }
                 ),
                 Validity::Unknown => "The checkers could not decide.".to_string(),
@@ -214,6 +220,39 @@ fn models(out: &mut String, inputs: &RunInputs) {
     out.push_str("</tbody></table></section>\n");
 }
 
+/// Anomalies of one model shown before the rest of its group is folded away.
+pub const SHOWN_PER_MODEL: usize = 3;
+
+/// The opening section: the story of the results, with the witness it points to drawn.
+fn summary_section(
+    out: &mut String,
+    anomalies: &[&Anomaly],
+    inputs: &RunInputs,
+    calls: &Calls,
+    index: &IndexMap,
+) {
+    let Some(r) = &inputs.results else { return };
+    let story = story::tell(r);
+    let _ = writeln!(
+        out,
+        "<section id=\"summary\"><h2>Summary</h2><p class=\"story\">{}</p>",
+        text(&story.paragraph())
+    );
+    if let Some(a) = story.witness.and_then(|i| anomalies.get(i)) {
+        let _ = writeln!(
+            out,
+            "<p><a href=\"#anomaly-1\">Anomaly 1</a>, the witness of the strongest failure, {}:</p>",
+            text(&display_name(a))
+        );
+        witness::render(out, a, &inputs.ops, calls, index);
+    }
+    out.push_str("</section>\n");
+}
+
+fn display_name(a: &Anomaly) -> String {
+    if a.name.is_empty() { anomaly_names::describe(&a.kind).name } else { a.name.clone() }
+}
+
 fn anomaly_section(
     out: &mut String,
     anomalies: &[&Anomaly],
@@ -221,41 +260,182 @@ fn anomaly_section(
     calls: &Calls,
     index: &IndexMap,
 ) {
-    let _ = writeln!(out, "<section id=\"anomalies\"><h2>Anomalies ({})</h2>", anomalies.len());
+    let _ = writeln!(out, "<section id=\"anomalies\"><h2>Anomalies ({} distinct)</h2>", anomalies.len());
     if anomalies.is_empty() {
         out.push_str("<p class=\"note\">None found.</p>\n");
     } else {
-        out.push_str("<p class=\"note\">Each anomaly with the ops that prove it, one row per process (bars run from invocation to completion; dashed bars never completed). Green: the longest linearizable prefix, numbered in order; red: the op that could not fit or the offending ops; orange: ops concurrent with it.</p>\n");
+        out.push_str("<p class=\"note\">In ladder order: linearizability first, then each weaker model that failed, then the invariants. Each anomaly with the ops that prove it, one row per process (bars run from invocation to completion; dashed bars never completed). Green: the longest linearizable prefix, numbered in order; red: the op that could not fit or the offending ops; orange: ops concurrent with it.</p>\n");
     }
-    for (i, a) in anomalies.iter().enumerate().take(MAX_DRAWN_ANOMALIES) {
-        let checker = a.witness.get("checker").and_then(|c| c.as_str()).unwrap_or("");
-        let _ = write!(
+    if let Some(r) = &inputs.results {
+        anomaly_tables(out, r);
+    }
+    let mut i = 0;
+    while i < anomalies.len() {
+        let checker = anomalies[i].checker();
+        let group = anomalies[i..].iter().take_while(|a| a.checker() == checker).count();
+        let _ = writeln!(
             out,
-            "<article class=\"anomaly\" id=\"anomaly-{}\"><h3>{}. {}",
-            i + 1,
-            i + 1,
-            text(&a.kind)
+            "<h3 class=\"model-group\">{} <span class=\"note\">({group} listed)</span></h3>",
+            text(if checker.is_empty() { "unattributed" } else { checker })
         );
-        if !checker.is_empty() {
-            let _ = write!(out, " <span class=\"note\">({})</span>", text(checker));
+        for (j, a) in anomalies[i..i + group].iter().enumerate() {
+            if j == SHOWN_PER_MODEL {
+                let _ = writeln!(
+                    out,
+                    "<details class=\"more\"><summary>{} more {} anomal{}</summary>",
+                    group - SHOWN_PER_MODEL,
+                    text(checker),
+                    if group - SHOWN_PER_MODEL == 1 { "y" } else { "ies" }
+                );
+            }
+            anomaly_article(out, i + j, a, anomalies, inputs, calls, index);
         }
-        let _ = writeln!(out, "</h3><p class=\"explanation\">{}</p>", text(&a.explanation));
-        witness::render(out, a, &inputs.ops, calls, index);
-        out.push_str("</article>\n");
-    }
-    if anomalies.len() > MAX_DRAWN_ANOMALIES {
-        let _ = write!(
-            out,
-            "<p class=\"note\">{} more anomalies are not drawn; all are in results.json. Their kinds: ",
-            anomalies.len() - MAX_DRAWN_ANOMALIES
-        );
-        let mut kinds: Vec<&str> = anomalies[MAX_DRAWN_ANOMALIES..].iter().map(|a| a.kind.as_str()).collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        push_text(out, &kinds.join(", "));
-        out.push_str(".</p>\n");
+        if group > SHOWN_PER_MODEL {
+            out.push_str("</details>\n");
+        }
+        i += group;
     }
     out.push_str("</section>\n");
+}
+
+fn anomaly_article(
+    out: &mut String,
+    n: usize,
+    a: &Anomaly,
+    all: &[&Anomaly],
+    inputs: &RunInputs,
+    calls: &Calls,
+    index: &IndexMap,
+) {
+    let naming = anomaly_names::describe(&a.kind);
+    let _ = write!(
+        out,
+        "<article class=\"anomaly\" id=\"anomaly-{}\"><h4>{}. {} <span class=\"paper\" title=\"the checker's name for it\">{}</span></h4>",
+        n + 1,
+        n + 1,
+        text(&display_name(a)),
+        text(naming.paper.as_deref().unwrap_or(&a.kind))
+    );
+    if !naming.meaning.is_empty() {
+        let _ = write!(out, "<p class=\"meaning\">{}</p>", text(&naming.meaning));
+    }
+    let _ = writeln!(out, "<p class=\"explanation\">{}</p>", text(&a.explanation));
+    let mut facts: Vec<String> = vec![];
+    if a.count > 1 {
+        facts.push(format!("reported {} times", a.count));
+    }
+    if a.similar > 0 {
+        let examples: Vec<String> = a.examples.iter().map(|ops| crate::junit::op_list(ops)).collect();
+        facts.push(format!(
+            "and {} more like it (same processes, functions and keys, other values{})",
+            a.similar,
+            if examples.is_empty() {
+                String::new()
+            } else {
+                format!("; e.g. ops {}", text(&examples.join("; ")))
+            }
+        ));
+    }
+    if !a.also_in.is_empty() {
+        // The first listing of the same ops under a stronger model, for a link.
+        let same = all.iter().position(|b| b.kind == a.kind && b.checker() != a.checker() && same_ops(a, b));
+        let link = match same {
+            Some(k) if k < n => format!(" (as <a href=\"#anomaly-{}\">anomaly {}</a>)", k + 1, k + 1),
+            _ => String::new(),
+        };
+        facts.push(format!("the same ops also break {}{link}", text(&a.also_in.join(", "))));
+    }
+    if a.before_any_fault {
+        facts.push("before any fault".to_string());
+    } else if !a.faults.is_empty() {
+        let names: Vec<String> = a.faults.iter().map(|id| fault_label(inputs, id)).collect();
+        facts.push(format!("during {}", text(&names.join(", "))));
+    } else if inputs.results.as_ref().is_some_and(|r| !r.faults.is_empty()) {
+        facts.push("no fault active".to_string());
+    }
+    if !a.nodes.is_empty() {
+        facts.push(format!("served by {}", text(&a.nodes.join(", "))));
+    }
+    if !facts.is_empty() {
+        let _ = writeln!(out, "<p class=\"note facts\">{}</p>", facts.join(" · "));
+    }
+    if n < MAX_DRAWN_ANOMALIES {
+        witness::render(out, a, &inputs.ops, calls, index);
+    }
+    out.push_str("</article>\n");
+}
+
+fn same_ops(a: &Anomaly, b: &Anomaly) -> bool {
+    let mut x = a.ops.clone();
+    let mut y = b.ops.clone();
+    x.sort_unstable();
+    y.sort_unstable();
+    x == y
+}
+
+/// `F1 partition` for a window id, from the results' fault list.
+fn fault_label(inputs: &RunInputs, id: &str) -> String {
+    let name =
+        inputs.results.as_ref().and_then(|r| r.faults.iter().find(|w| w.id == id)).map(|w| w.name.as_str());
+    match name {
+        Some(n) => format!("{id} {n}"),
+        None => id.to_string(),
+    }
+}
+
+/// Counts by kind, by fault window and by node, over every anomaly reported.
+fn anomaly_tables(out: &mut String, r: &sunder_check::verdict::Results) {
+    let c = &r.anomaly_counts;
+    if c.by_kind.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<p>{} reported, {} distinct, {} listed (look-alikes folded into one; at most {} per model and kind).</p>",
+        c.found,
+        c.distinct,
+        c.listed,
+        sunder_check::distinct::LISTED_PER_KIND
+    );
+    out.push_str("<div class=\"anomaly-tables\"><table class=\"by-kind\"><thead><tr><th>model</th><th>anomaly</th><th class=\"num\">reported</th><th class=\"num\">distinct</th><th class=\"num\">listed</th></tr></thead><tbody>\n");
+    for k in &c.by_kind {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{} <span class=\"paper\">{}</span></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            text(&k.checker),
+            text(if k.name.is_empty() { &k.kind } else { &k.name }),
+            text(&k.kind),
+            k.found,
+            k.distinct,
+            k.listed
+        );
+    }
+    out.push_str("</tbody></table>\n");
+    if !c.by_fault.is_empty() {
+        out.push_str("<table class=\"by-fault\"><thead><tr><th>when</th><th class=\"num\">anomalies</th></tr></thead><tbody>\n");
+        for row in &c.by_fault {
+            let label = match r.faults.iter().find(|w| w.id == row.label) {
+                Some(w) => format!("{} {} ({:.1}–{:.1} s)", w.id, w.name, w.start_s, w.end_s),
+                None => row.label.clone(),
+            };
+            let _ =
+                writeln!(out, "<tr><td>{}</td><td class=\"num\">{}</td></tr>", text(&label), row.anomalies);
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    if !c.by_node.is_empty() {
+        out.push_str("<table class=\"by-node\"><thead><tr><th>node</th><th class=\"num\">anomalies</th></tr></thead><tbody>\n");
+        for row in &c.by_node {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td class=\"num\">{}</td></tr>",
+                text(&row.label),
+                row.anomalies
+            );
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    out.push_str("</div>\n");
 }
 
 fn fault_legend(out: &mut String, faults: &FaultMap) {

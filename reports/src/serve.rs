@@ -1,5 +1,6 @@
-//! `sunder serve`: an HTTP view of a store of run folders. `/` lists every run (test,
-//! system, workload, nemesis, seed, time, verdict colour); `/runs/<path>` serves a run's
+//! `sunder serve`: an HTTP view of a store of run folders. `/` lists every suite (its
+//! outcome, counts and comparison page) and every run (test, system, workload, nemesis,
+//! seed, time, verdict colour); `/runs/<path>` serves a run's
 //! files and folder listings. Paths are confined to the store: a `..` or absolute path is
 //! refused with 403 before touching the disk, and a path that resolves (through symlinks)
 //! outside the store is refused with 403 too. The harness binds it to 127.0.0.1.
@@ -101,6 +102,81 @@ pub fn list_runs(store: &Path) -> Vec<RunEntry> {
     runs
 }
 
+/// One suite folder (`suites/<name>/<time>/`) as the index shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuiteEntry {
+    /// Path relative to the store, e.g. `suites/ci/20261201T120000.000Z`.
+    pub rel: String,
+    /// The suite's results, when its `results.json` is there and readable (a suite still
+    /// running has none yet).
+    pub results: Option<crate::compare::record::SuiteRecord>,
+}
+
+/// Lists the suite folders of a store, newest first.
+pub fn list_suites(store: &Path) -> Vec<SuiteEntry> {
+    let mut out = vec![];
+    let Ok(names) = std::fs::read_dir(store.join("suites")) else { return out };
+    for name in names.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
+        let Ok(runs) = std::fs::read_dir(name.path()) else { continue };
+        for run in runs.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
+            let results = std::fs::read_to_string(run.path().join("results.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+            out.push(SuiteEntry {
+                rel: format!(
+                    "suites/{}/{}",
+                    name.file_name().to_string_lossy(),
+                    run.file_name().to_string_lossy()
+                ),
+                results,
+            });
+        }
+    }
+    // Folder names end in a sortable UTC time.
+    out.sort_by(|a, b| b.rel.rsplit('/').next().cmp(&a.rel.rsplit('/').next()));
+    out
+}
+
+fn suites_table(suites: &[SuiteEntry]) -> String {
+    let mut body = String::from(
+        "<h2>Suites</h2>\n<table id=\"suites\"><thead><tr><th>outcome</th><th>suite</th><th>cells</th><th>passed</th><th>failed</th><th>started</th><th>files</th></tr></thead><tbody>\n",
+    );
+    for s in suites {
+        let (outcome, name, cells, pass, fail, started) = match &s.results {
+            Some(r) => (
+                r.outcome.as_str(),
+                r.suite.clone(),
+                r.counts.cells.to_string(),
+                r.counts.pass.to_string(),
+                r.counts.fail.to_string(),
+                r.started_at.clone(),
+            ),
+            None => ("unchecked", s.rel.clone(), String::new(), String::new(), String::new(), String::new()),
+        };
+        let v = match outcome {
+            "pass" => "valid",
+            "fail" | "error" => "invalid",
+            "unknown" => "unknown",
+            _ => "unchecked",
+        };
+        let link = if s.results.is_some() {
+            format!("{}/compare.html", href(&s.rel))
+        } else {
+            format!("{}/", href(&s.rel))
+        };
+        let _ = writeln!(
+            body,
+            "<tr class=\"suite\"><td><span class=\"v v-{v}\"></span>{}</td><td class=\"test\"><a href=\"{link}\">{}</a></td><td>{cells}</td><td>{pass}</td><td>{fail}</td><td>{}</td><td><a href=\"{}/\">files</a></td></tr>",
+            text(outcome),
+            text(&name),
+            text(&started),
+            href(&s.rel),
+        );
+    }
+    body.push_str("</tbody></table>\n<h2>Runs</h2>\n");
+    body
+}
+
 /// Percent-encodes each segment of a store-relative path for an `href`.
 fn href(rel: &str) -> String {
     let mut out = String::from("/runs/");
@@ -130,16 +206,18 @@ fn html_page(title: &str, body: &str) -> Response {
 
 async fn index(State(store): State<Arc<PathBuf>>) -> Response {
     let dir = store.as_ref().clone();
-    let runs = match tokio::task::spawn_blocking(move || list_runs(&dir)).await {
+    let (runs, suites) = match tokio::task::spawn_blocking(move || (list_runs(&dir), list_suites(&dir))).await
+    {
         Ok(r) => r,
         Err(e) => {
             return (StatusCode::INTERNAL_SERVER_ERROR, format!("listing runs failed: {e}")).into_response();
         }
     };
     let mut body = format!(
-        "<h1>Sunder runs</h1><p>{} run(s) in <code>{}</code>.</p>\n<table id=\"runs\"><thead><tr><th>verdict</th><th>test</th><th>system</th><th>workload</th><th>nemesis</th><th>seed</th><th>started</th><th>files</th></tr></thead><tbody>\n",
+        "<h1>Sunder runs</h1><p>{} run(s) in <code>{}</code>.</p>\n{}<table id=\"runs\"><thead><tr><th>verdict</th><th>test</th><th>system</th><th>workload</th><th>nemesis</th><th>seed</th><th>started</th><th>files</th></tr></thead><tbody>\n",
         runs.len(),
-        text(&store.display().to_string())
+        text(&store.display().to_string()),
+        if suites.is_empty() { String::new() } else { suites_table(&suites) }
     );
     for r in &runs {
         let t = &r.test;

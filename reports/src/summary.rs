@@ -1,6 +1,7 @@
 //! `summary.md`: the run in a dozen lines of Markdown, for a CI job summary: the verdict,
-//! the settings, the model ladder, each checker, the first anomalies and availability per
-//! fault window. Untrusted values are escaped for HTML (CI summaries render it) and for
+//! the paragraph the report opens with ([`crate::story`]), the settings, the model ladder,
+//! each checker, the first anomalies by their plain names, anomaly counts by fault window
+//! and by node, and availability per fault window. Untrusted values are escaped for HTML (CI summaries render it) and for
 //! Markdown's table and emphasis characters.
 
 use crate::analysis::Analysis;
@@ -75,6 +76,7 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
         out.push('\n');
     }
     let Some(r) = &inputs.results else { return out };
+    let _ = writeln!(out, "{}\n", md(&crate::story::tell(r).paragraph()));
     if !r.models.is_empty() {
         let _ = writeln!(
             out,
@@ -97,13 +99,58 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     out.push('\n');
     let anomalies = anomalies_of(inputs);
     if !anomalies.is_empty() {
-        let _ = writeln!(out, "### Anomalies ({})\n", anomalies.len());
+        let _ = writeln!(out, "### Anomalies ({} distinct, in ladder order)\n", anomalies.len());
         for (i, a) in anomalies.iter().take(SUMMARY_ANOMALIES).enumerate() {
             let ops = crate::junit::op_list(&a.ops);
-            let _ = writeln!(out, "{}. **{}**: {} (ops {})", i + 1, md(&a.kind), md(&a.explanation), ops);
+            let name = if a.name.is_empty() {
+                sunder_check::anomaly_names::describe(&a.kind).name
+            } else {
+                a.name.clone()
+            };
+            let mut notes = vec![format!("ops {ops}")];
+            if a.similar > 0 {
+                notes.push(format!("and {} more like it", a.similar));
+            }
+            if a.before_any_fault {
+                notes.push("before any fault".to_string());
+            } else if !a.faults.is_empty() {
+                notes.push(format!("during {}", a.faults.join(", ")));
+            }
+            if !a.nodes.is_empty() {
+                notes.push(format!("nodes {}", a.nodes.join(", ")));
+            }
+            let _ = writeln!(
+                out,
+                "{}. **{}** ({}, {}): {} ({})",
+                i + 1,
+                md(&name),
+                md(a.checker()),
+                md(&a.kind),
+                md(&a.explanation),
+                md(&notes.join("; "))
+            );
         }
         if anomalies.len() > SUMMARY_ANOMALIES {
             let _ = writeln!(out, "\n…and {} more in the report.", anomalies.len() - SUMMARY_ANOMALIES);
+        }
+        out.push('\n');
+    }
+    let counts = &r.anomaly_counts;
+    if !counts.by_fault.is_empty() {
+        let _ = writeln!(out, "### Anomalies by fault window\n\n| when | anomalies |\n|---|---|");
+        for row in &counts.by_fault {
+            let label = match r.faults.iter().find(|w| w.id == row.label) {
+                Some(w) => format!("{} {} ({:.1}–{:.1} s)", w.id, w.name, w.start_s, w.end_s),
+                None => row.label.clone(),
+            };
+            let _ = writeln!(out, "| {} | {} |", md(&label), row.anomalies);
+        }
+        out.push('\n');
+    }
+    if !counts.by_node.is_empty() {
+        let _ = writeln!(out, "### Anomalies by node\n\n| node | anomalies |\n|---|---|");
+        for row in &counts.by_node {
+            let _ = writeln!(out, "| {} | {} |", md(&row.label), row.anomalies);
         }
         out.push('\n');
     }

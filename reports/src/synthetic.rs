@@ -359,6 +359,7 @@ impl SyntheticRun {
                             "description": format!("op {i} of key {}", s.key),
                         })).collect::<Vec<_>>(),
                     }),
+                    ..Anomaly::default()
                 };
                 anomalies = 1;
                 CheckerResult::invalid(vec![lin])
@@ -373,7 +374,7 @@ impl SyntheticRun {
             models.push((model.to_string(), Validity::Valid));
         }
         let stats = checkers["stats"].details.clone();
-        let results = Results::compose(checkers, models, stats);
+        let results = Results::compose_for(Some(&history), checkers, models, stats);
         std::fs::write(dir.join("results.json"), serde_json::to_vec_pretty(&results)?)?;
         for (i, node) in NODES.iter().enumerate() {
             let nd = dir.join("nodes").join(node);

@@ -33,7 +33,11 @@ fn one_testcase_per_checker_and_anomalies_as_failure_message() {
     assert_eq!(lin.attribute("type"), Some("nonlinearizable"));
     let anomaly = &results.checkers["linearizable"].anomalies[0];
     let message = lin.attribute("message").unwrap();
-    assert!(message.starts_with(&format!("nonlinearizable: {}", anomaly.explanation)), "{message}");
+    // The plain name leads; the checker's kind follows for those who know it.
+    assert!(
+        message.starts_with(&format!("not linearizable (nonlinearizable): {}", anomaly.explanation)),
+        "{message}"
+    );
     assert!(
         message.ends_with(&format!("(ops {})", sunder_report::junit::op_list(&anomaly.ops))),
         "{message}"

@@ -42,6 +42,8 @@ pub const SPEC: SystemSpec = SystemSpec {
         faults: None,
         limits: None,
     },
+    // In memory only: a restart starts empty by design.
+    data_files: &[],
 };
 
 struct Node {

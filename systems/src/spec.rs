@@ -185,6 +185,10 @@ pub struct SystemSpec {
     pub stop: StopPolicy,
     /// What it supports.
     pub capabilities: Capabilities,
+    /// Globs, relative to a node's data directory, of the files `--nemesis corrupt` may
+    /// damage: those whose damage the system claims to detect. Empty when it keeps
+    /// nothing on disk it could recover from, which refuses corrupt faults.
+    pub data_files: &'static [&'static str],
 }
 
 impl SystemSpec {

@@ -31,6 +31,7 @@ fn options(n: usize, r: usize, w: usize) -> QuorumOptions {
         sloppy: false,
         anti_entropy_ms: 0,
         cas: CasMode::None,
+        debug_store_delay_ms: 0,
     }
 }
 

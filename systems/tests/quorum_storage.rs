@@ -155,6 +155,7 @@ fn vclock_options() -> QuorumOptions {
         sloppy: false,
         anti_entropy_ms: 0,
         cas: CasMode::None,
+        debug_store_delay_ms: 0,
     }
 }
 

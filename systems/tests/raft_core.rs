@@ -1,7 +1,9 @@
 //! Deterministic tests of the pure Raft core, named after the sections of the paper they
 //! check. Nodes talk over an in-memory network that can cut links, isolate nodes, delay
 //! (and so reorder) and drop messages, with every choice drawn from a seeded RNG; nodes
-//! crash and restart from exactly what their `Ready`s asked to persist.
+//! crash and restart from exactly what their `Ready`s asked to persist. A node's state
+//! machine is the list of entries it applied, and its snapshots (section 7) serialize
+//! that list, so a snapshot that drops or skips an entry shows as a gap.
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -9,13 +11,26 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use sunder_systems::kv::Command;
 use sunder_systems::raft::core::{CoreConfig, RaftCore, Role};
-use sunder_systems::raft::message::{Body, Entry, HardState, Message};
+use sunder_systems::raft::message::{Body, Entry, HardState, Message, Snapshot};
 
 /// What a node has on "disk": only what its `Ready`s asked to persist.
 #[derive(Default, Clone)]
 struct Disk {
     hard: HardState,
+    snapshot: Option<Snapshot>,
+    /// Entries after the snapshot.
     log: Vec<Entry>,
+}
+
+impl Disk {
+    fn base(&self) -> u64 {
+        self.snapshot.as_ref().map_or(0, |s| s.index)
+    }
+}
+
+/// The state machine a snapshot holds.
+fn snapshot_state(snap: &Option<Snapshot>) -> Vec<Entry> {
+    snap.as_ref().map_or_else(Vec::new, |s| serde_json::from_slice(&s.data).expect("sim snapshot"))
 }
 
 struct SimNode {
@@ -50,6 +65,10 @@ struct Sim {
     applied_at: BTreeMap<u64, Entry>,
     violations: Vec<String>,
     next_value: u64,
+    /// Snapshots nodes took, installed, and InstallSnapshot chunks sent.
+    snapshots_taken: u64,
+    snapshots_installed: u64,
+    snapshot_chunks: u64,
 }
 
 fn ids(n: usize) -> Vec<String> {
@@ -87,6 +106,9 @@ impl Sim {
             applied_at: BTreeMap::new(),
             violations: Vec::new(),
             next_value: 0,
+            snapshots_taken: 0,
+            snapshots_installed: 0,
+            snapshot_chunks: 0,
         }
     }
 
@@ -103,12 +125,27 @@ impl Sim {
         if let Some(h) = ready.hard_state {
             node.disk.hard = h;
         }
+        if let Some(snap) = ready.install {
+            node.applied = snapshot_state(&Some(snap.clone()));
+            node.disk.snapshot = Some(snap);
+            node.disk.log = ready.install_log;
+            self.snapshots_installed += 1;
+        }
         if let Some(from) = ready.log_from {
-            node.disk.log.truncate(from as usize - 1);
+            node.disk.log.truncate((from - node.disk.base() - 1) as usize);
             node.disk.log.extend(ready.entries);
         }
         for e in ready.committed {
-            assert!(e.index as usize <= node.disk.log.len(), "applied an entry that is not durable");
+            let durable = node.disk.base() + node.disk.log.len() as u64;
+            assert!(e.index <= durable, "applied an entry that is not durable");
+            let expected = node.applied.last().map_or(1, |p| p.index + 1);
+            if e.index != expected {
+                self.violations.push(format!(
+                    "state machine gap: {id} applied index {} when its state machine ends at {}",
+                    e.index,
+                    expected - 1
+                ));
+            }
             if status.role == Role::Leader {
                 self.committed_by_leaders.entry(e.index).or_insert((e.clone(), status.term));
             }
@@ -124,7 +161,22 @@ impl Sim {
             }
             node.applied.push(e);
         }
+        if let Some(index) = ready.snapshot_due {
+            let data = serde_json::to_vec(&node.applied).expect("entries serialize");
+            let core = node.core.as_mut().expect("node is up");
+            core.snapshot_taken(index, data);
+            let snap = core.snapshot().clone();
+            if snap.index == index {
+                let drop = (index - node.disk.base()) as usize;
+                node.disk.log.drain(..drop);
+                node.disk.snapshot = Some(snap);
+                self.snapshots_taken += 1;
+            }
+        }
         for msg in ready.messages {
+            if matches!(msg.body, Body::Snapshot { .. }) {
+                self.snapshot_chunks += 1;
+            }
             let lost = self.cut.contains(&(msg.from.clone(), msg.to.clone()))
                 || (self.drop_prob > 0.0 && self.rng.random_bool(self.drop_prob));
             if !lost {
@@ -207,29 +259,38 @@ impl Sim {
             if seen.len() > 1 {
                 self.violations.push(format!("election safety: term {term} has leaders {seen:?}"));
             }
-            let log = self.nodes[id].core.as_ref().expect("live").log();
+            let core = self.nodes[id].core.as_ref().expect("live");
             for (index, (entry, commit_term)) in &self.committed_by_leaders {
-                if term > commit_term && log.get(*index as usize - 1) != Some(entry) {
+                // Entries a snapshot covers are checked through the state machine instead.
+                if *index < core.first_index() {
+                    continue;
+                }
+                if term > commit_term && core.entry(*index) != Some(entry) {
                     self.violations.push(format!(
                         "leader completeness: {id} leads term {term} without entry {index} committed in term {commit_term}"
                     ));
                 }
             }
         }
-        let logs: Vec<(&String, &[Entry])> = self
+        // Each log as (index of its first entry, entries).
+        let logs: Vec<(&String, u64, &[Entry])> = self
             .nodes
             .iter()
-            .map(|(id, n)| (id, n.core.as_ref().map_or(&n.disk.log[..], |c| c.log())))
+            .map(|(id, n)| match n.core.as_ref() {
+                Some(c) => (id, c.first_index(), c.log()),
+                None => (id, n.disk.base() + 1, &n.disk.log[..]),
+            })
             .collect();
-        for (i, (a, la)) in logs.iter().enumerate() {
-            for (b, lb) in &logs[i + 1..] {
-                let common = la.len().min(lb.len());
-                if let Some(k) = (0..common).rev().find(|&k| la[k].term == lb[k].term)
-                    && la[..=k] != lb[..=k]
+        for (i, (a, fa, la)) in logs.iter().enumerate() {
+            for (b, fb, lb) in &logs[i + 1..] {
+                let first = (*fa).max(*fb);
+                let last = (fa + la.len() as u64).min(fb + lb.len() as u64);
+                let at = |l: &[Entry], f: u64, index: u64| l[(index - f) as usize].clone();
+                if let Some(k) = (first..last).rev().find(|&k| at(la, *fa, k).term == at(lb, *fb, k).term)
+                    && (first..=k).any(|j| at(la, *fa, j) != at(lb, *fb, j))
                 {
                     self.violations.push(format!(
-                        "log matching: {a} and {b} agree on the term at index {} but not on the entries before",
-                        k + 1
+                        "log matching: {a} and {b} agree on the term at index {k} but not on the entries before"
                     ));
                 }
             }
@@ -243,8 +304,9 @@ impl Sim {
     fn restart(&mut self, id: &str) {
         let node = self.nodes.get_mut(id).expect("node");
         if node.core.is_none() {
-            node.core = Some(RaftCore::new(node.cfg.clone(), node.disk.hard.clone(), node.disk.log.clone()));
-            node.applied.clear();
+            let disk = node.disk.clone();
+            node.core = Some(RaftCore::restore(node.cfg.clone(), disk.hard, disk.snapshot.clone(), disk.log));
+            node.applied = snapshot_state(&disk.snapshot);
         }
     }
 
@@ -719,4 +781,161 @@ fn section_9_6_prevote_is_refused_while_a_live_leader_is_heard_and_never_changes
     sim.core(&follower).step(msg);
     let ready = sim.core(&follower).ready();
     assert!(ready.messages.iter().all(|m| m.body == Body::PreVoteReply { granted: false }));
+}
+
+/// Small snapshots, tiny chunks: every compaction and every catch-up goes through §7.
+fn compacting(c: &mut CoreConfig) {
+    c.snapshot_every = 5;
+    c.snapshot_chunk_bytes = 64;
+}
+
+#[test]
+fn snapshot_section_7_compaction_under_chaos_keeps_every_safety_property() {
+    let (mut taken, mut installed) = (0, 0);
+    for seed in SEEDS {
+        let mut sim = Sim::new(5, seed, compacting);
+        sim.chaos(1500);
+        sim.heal_and_converge();
+        assert!(sim.violations.is_empty(), "seed {seed}: {:?}", sim.violations);
+        assert!(sim.applied_at.len() > 50, "seed {seed}: too little was committed to judge");
+        taken += sim.snapshots_taken;
+        installed += sim.snapshots_installed;
+    }
+    assert!(taken > 100, "the schedule should compact often: {taken} snapshots");
+    assert!(installed > 0, "some follower should have fallen behind a compaction");
+}
+
+/// A 3-node cluster where s3 misses 30 entries while s1 and s2 compact past them.
+fn follower_behind_a_compaction(tweak: impl Fn(&mut CoreConfig)) -> Sim {
+    let mut sim = Sim::new(3, 21, |c| {
+        compacting(c);
+        c.check_quorum = false;
+        tweak(c);
+    });
+    sim.core("s1").campaign();
+    sim.settle();
+    sim.isolate("s3");
+    for _ in 0..30 {
+        sim.put("s1");
+        sim.settle();
+    }
+    sim.tick();
+    sim.settle();
+    sim
+}
+
+#[test]
+fn snapshot_section_7_a_follower_whose_next_entry_was_compacted_catches_up_by_install_snapshot_in_chunks() {
+    let mut sim = follower_behind_a_compaction(|_| {});
+    assert!(sim.core("s1").first_index() > 2, "the leader compacted the entries s3 lacks");
+    let behind = sim.core("s3").status().last_log_index;
+    assert!(behind < sim.core("s1").first_index());
+    sim.cut.clear();
+    for _ in 0..20 {
+        sim.tick();
+    }
+    sim.put("s1");
+    for _ in 0..10 {
+        sim.tick();
+    }
+    let s3 = sim.core("s3").status();
+    assert_eq!(s3.snapshots_installed, 1, "s3 caught up by one InstallSnapshot");
+    assert!(sim.snapshot_chunks > 1, "the snapshot went in several chunks: {}", sim.snapshot_chunks);
+    assert_eq!(sim.nodes["s3"].applied, sim.nodes["s1"].applied, "s3's state machine equals the leader's");
+    assert!(sim.violations.is_empty(), "{:?}", sim.violations);
+}
+
+#[test]
+fn snapshot_section_7_a_lost_chunk_is_sent_again_and_the_transfer_completes() {
+    let mut sim = follower_behind_a_compaction(|_| {});
+    sim.cut.clear();
+    sim.drop_prob = 0.3;
+    for _ in 0..200 {
+        sim.tick();
+    }
+    sim.drop_prob = 0.0;
+    sim.put("s1");
+    for _ in 0..20 {
+        sim.tick();
+    }
+    assert!(sim.core("s3").status().snapshots_installed >= 1);
+    assert_eq!(sim.nodes["s3"].applied, sim.nodes["s1"].applied);
+    assert!(sim.violations.is_empty(), "{:?}", sim.violations);
+}
+
+#[test]
+fn snapshot_section_7_a_restarted_node_resumes_from_its_snapshot_and_log_tail() {
+    let mut sim = follower_behind_a_compaction(|_| {});
+    let before = sim.nodes["s2"].applied.clone();
+    assert!(sim.nodes["s2"].disk.snapshot.is_some(), "s2 compacted its own log");
+    sim.crash("s2");
+    sim.restart("s2");
+    let s2 = sim.core("s2").status();
+    assert!(s2.snapshot_index > 0 && s2.commit_index >= s2.snapshot_index);
+    assert!(sim.core("s2").log().len() < before.len(), "only the tail after the snapshot is replayed");
+    assert_eq!(sim.nodes["s2"].applied, before[..s2.snapshot_index as usize].to_vec());
+    sim.cut.clear();
+    for _ in 0..20 {
+        sim.tick();
+    }
+    sim.put("s1");
+    for _ in 0..10 {
+        sim.tick();
+    }
+    assert_eq!(sim.nodes["s2"].applied, sim.nodes["s1"].applied, "the tail was applied on top of it");
+    assert!(sim.violations.is_empty(), "{:?}", sim.violations);
+}
+
+/// s1 leads with entries it appended while cut off, so its last index is past what it
+/// applied when the snapshot timer fires; then the cluster heals and writes on.
+fn snapshot_with_unapplied_entries(unsafe_snapshot_past_commit: bool) -> Sim {
+    let mut sim = Sim::new(3, 5, |c| {
+        c.snapshot_every = 3;
+        c.check_quorum = false;
+        c.unsafe_snapshot_past_commit = unsafe_snapshot_past_commit;
+    });
+    sim.core("s1").campaign();
+    sim.settle();
+    for _ in 0..4 {
+        sim.put("s1");
+        sim.settle();
+    }
+    sim.isolate("s1");
+    sim.put("s1");
+    sim.put("s1");
+    let s1 = sim.core("s1").status();
+    assert!(s1.last_log_index > s1.commit_index, "s1 holds entries not yet committed");
+    sim.core("s1").tick();
+    sim.drain("s1");
+    assert!(sim.core("s1").status().snapshot_index > 0, "the snapshot was taken while cut off");
+    sim.cut.clear();
+    for _ in 0..5 {
+        sim.tick();
+        sim.put("s1");
+    }
+    for _ in 0..10 {
+        sim.tick();
+    }
+    sim
+}
+
+#[test]
+fn snapshot_section_7_a_snapshot_covers_exactly_the_applied_entries() {
+    let sim = snapshot_with_unapplied_entries(false);
+    assert!(sim.violations.is_empty(), "{:?}", sim.violations);
+    assert_eq!(sim.nodes["s1"].applied, sim.nodes["s2"].applied);
+}
+
+#[test]
+fn snapshot_unsafe_past_commit_loses_entries_from_the_state_machine() {
+    let sim = snapshot_with_unapplied_entries(true);
+    assert!(
+        sim.violations.iter().any(|v| v.starts_with("state machine gap: s1")),
+        "the planted bug must show: {:?}",
+        sim.violations
+    );
+    let s1: BTreeSet<u64> = sim.nodes["s1"].applied.iter().map(|e| e.index).collect();
+    let commit = sim.nodes["s1"].core.as_ref().expect("up").status().commit_index;
+    let missing: Vec<u64> = (1..=commit).filter(|i| !s1.contains(i)).collect();
+    assert!(!missing.is_empty(), "s1's state machine lacks committed entries");
 }

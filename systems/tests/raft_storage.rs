@@ -1,15 +1,18 @@
 //! Crash-recovery tests of raft-kv's storage on real files: what was synced comes back,
-//! a torn or corrupt tail is cut and never returned, and the planted durability bugs
-//! really lose what they claim to lose.
+//! a torn or corrupt tail is cut and never returned, damage in the middle of the log or
+//! in a snapshot makes the node refuse to start, snapshots compact the log and survive
+//! a crash at any point of compaction, and the planted durability bugs really lose what
+//! they claim to lose.
 
 use serde_json::json;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use sunder_systems::kv::Command;
-use sunder_systems::raft::message::{Entry, HardState, Payload};
+use sunder_systems::raft::message::{Entry, HardState, Payload, Snapshot};
 use sunder_systems::raft::storage::{
-    Durability, HARD_STATE_FILE, LOG_FILE, LogStorage, StorageError, encode_record,
+    Durability, HARD_STATE_FILE, LOG_FILE, LogStorage, SNAPSHOT_FILE, StorageError, encode_record,
 };
 
 /// A fresh directory removed on drop, also when the test fails.
@@ -179,4 +182,104 @@ fn unsafe_no_fsync_loses_acknowledged_appends_when_the_process_dies() {
     }
     let (_, rec) = LogStorage::open(dir.path(), careless).expect("reopen");
     assert!(rec.entries.is_empty(), "appends sat in a user-space buffer");
+}
+
+fn snapshot(index: u64, term: u64) -> Snapshot {
+    Snapshot { index, term, data: Arc::new(format!("state as of {index}").into_bytes()) }
+}
+
+#[test]
+fn compaction_keeps_the_snapshot_and_only_the_entries_after_it() {
+    let dir = TempDir::new("compact");
+    write_synced(dir.path(), &entries(1, 10, 1));
+    let before = log_len(dir.path());
+    {
+        let (mut s, _) = LogStorage::open(dir.path(), Durability::SAFE).expect("open");
+        s.compact(&snapshot(7, 1)).expect("compact");
+        assert_eq!(s.last_index(), 10);
+        s.write_log(11, &entries(11, 12, 2)).expect("append after compaction");
+        s.sync().expect("sync");
+    }
+    let (s, rec) = LogStorage::open(dir.path(), Durability::SAFE).expect("reopen");
+    assert_eq!(rec.snapshot, Some(snapshot(7, 1)));
+    let mut tail = entries(8, 10, 1);
+    tail.extend(entries(11, 12, 2));
+    assert_eq!(rec.entries, tail, "restart is the snapshot plus the log tail");
+    assert_eq!(s.snapshot_index(), 7);
+    assert!(log_len(dir.path()) < before, "the compacted prefix left the file");
+}
+
+#[test]
+fn a_crash_between_snapshot_and_log_rewrite_leaves_a_log_that_merely_starts_early() {
+    let dir = TempDir::new("early");
+    write_synced(dir.path(), &entries(1, 10, 1));
+    // What compaction leaves if it dies after the snapshot's rename: the old full log.
+    let snap = sunder_systems::raft::storage::encode_snapshot(&snapshot(6, 1));
+    std::fs::write(dir.path().join(SNAPSHOT_FILE), snap).expect("snapshot");
+    let (_, rec) = LogStorage::open(dir.path(), Durability::SAFE).expect("reopen");
+    assert_eq!(rec.snapshot.map(|s| s.index), Some(6));
+    assert_eq!(rec.entries, entries(7, 10, 1));
+}
+
+#[test]
+fn a_log_that_starts_after_the_snapshot_ends_is_refused() {
+    let dir = TempDir::new("gap");
+    write_synced(dir.path(), &entries(1, 10, 1));
+    {
+        let (mut s, _) = LogStorage::open(dir.path(), Durability::SAFE).expect("open");
+        s.compact(&snapshot(8, 1)).expect("compact");
+    }
+    std::fs::remove_file(dir.path().join(SNAPSHOT_FILE)).expect("lose the snapshot");
+    let err = LogStorage::open(dir.path(), Durability::SAFE).expect_err("a gap must be refused");
+    assert!(err.to_string().contains(LOG_FILE) && err.to_string().contains("missing"), "{err}");
+}
+
+#[test]
+fn a_bit_flipped_in_the_snapshot_is_refused_naming_the_file() {
+    let dir = TempDir::new("snapflip");
+    write_synced(dir.path(), &entries(1, 4, 1));
+    {
+        let (mut s, _) = LogStorage::open(dir.path(), Durability::SAFE).expect("open");
+        s.compact(&snapshot(3, 1)).expect("compact");
+    }
+    let path = dir.path().join(SNAPSHOT_FILE);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x10;
+    std::fs::write(&path, &bytes).expect("flip");
+    let err = LogStorage::open(dir.path(), Durability::SAFE).expect_err("a damaged snapshot is refused");
+    assert!(matches!(err, StorageError::Corrupt { .. }));
+    assert!(err.to_string().contains(SNAPSHOT_FILE) && err.to_string().contains("checksum"), "{err}");
+    bytes.truncate(20);
+    std::fs::write(&path, &bytes).expect("truncate");
+    let err = LogStorage::open(dir.path(), Durability::SAFE).expect_err("a truncated snapshot is refused");
+    assert!(err.to_string().contains(SNAPSHOT_FILE), "{err}");
+}
+
+#[test]
+fn a_bit_flipped_before_the_last_record_is_refused_not_cut() {
+    let dir = TempDir::new("midflip");
+    write_synced(dir.path(), &entries(1, 5, 1));
+    let path = dir.path().join(LOG_FILE);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let second = encode_record(&entry(1, 1)).len();
+    bytes[second + 12] ^= 0x01;
+    std::fs::write(&path, &bytes).expect("flip");
+    let err = LogStorage::open(dir.path(), Durability::SAFE).expect_err("mid-log damage is refused");
+    let text = err.to_string();
+    assert!(text.contains(LOG_FILE) && text.contains("checksum") && text.contains("refusing"), "{text}");
+    assert_eq!(std::fs::read(&path).expect("read"), bytes, "a refused log is left as found");
+}
+
+#[test]
+fn installing_a_snapshot_replaces_the_log_with_the_kept_tail() {
+    let dir = TempDir::new("install");
+    write_synced(dir.path(), &entries(1, 3, 1));
+    {
+        let (mut s, _) = LogStorage::open(dir.path(), Durability::SAFE).expect("open");
+        s.install(&snapshot(20, 2), &entries(21, 22, 2)).expect("install");
+    }
+    let (_, rec) = LogStorage::open(dir.path(), Durability::SAFE).expect("reopen");
+    assert_eq!(rec.snapshot.map(|s| s.index), Some(20));
+    assert_eq!(rec.entries, entries(21, 22, 2));
 }

@@ -143,7 +143,13 @@ pub(crate) fn finish(mut found: Vec<Anomaly>, model: &str) -> CheckerResult {
 }
 
 pub(crate) fn anomaly(kind: &str, explanation: String, ops: Vec<u64>) -> Anomaly {
-    Anomaly { kind: kind.to_string(), explanation, ops, witness: serde_json::Value::Null }
+    Anomaly {
+        kind: kind.to_string(),
+        explanation,
+        ops,
+        witness: serde_json::Value::Null,
+        ..Anomaly::default()
+    }
 }
 
 fn thin_air_reads(rh: &RegisterHistory, found: &mut Vec<Anomaly>) {

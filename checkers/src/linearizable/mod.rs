@@ -452,6 +452,7 @@ fn witness<M: Model>(
             ),
             ops: partition.entries.iter().map(|e| ops[e.call].index).take(20).collect(),
             witness: Value::Null,
+            ..Anomaly::default()
         };
     };
     let failed = &partition.entries[c.failed];
@@ -496,6 +497,7 @@ fn witness<M: Model>(
             "ops": c.prefix.iter().chain(std::iter::once(&c.failed)).chain(c.concurrent.iter())
                 .map(|&e| describe_entry(e)).collect::<Vec<_>>(),
         }),
+        ..Anomaly::default()
     }
 }
 

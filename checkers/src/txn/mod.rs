@@ -5,7 +5,7 @@
 //! it in plain words and says which models of the ladder it rules out.
 //!
 //! Layout: `micro` parses micro-ops and interns keys and values; `transactions` collects
-//! them per transaction; `list_append` and `rw_register` infer version orders and edges;
+//! them per transaction; `list_append` and `rw_register` infer version orders and edges (`read_atomic` the order steps that hold only if transactions are seen whole);
 //! `order` adds process and real-time edges; `graph` holds the flat graph, Tarjan and BFS;
 //! `cycles` searches and classifies; `anomaly` narrates; [`models`] maps anomalies to the
 //! ladder and `report` turns the findings into verdicts; [`plume`] reads Plume's text format; [`generate`] makes list-append histories.
@@ -20,6 +20,7 @@ mod micro;
 pub mod models;
 mod order;
 pub mod plume;
+mod read_atomic;
 mod report;
 mod rw_register;
 mod transactions;

@@ -53,6 +53,9 @@ fn proscribed_by(kind: &str) -> &'static [&'static str] {
         }
         // Bailis: monotonic atomic view forbids seeing only part of a transaction.
         "fractured-read" => &["monotonic-atomic-view"],
+        // Plume (TAP-j, Read Atomic) and Elle (internal, read atomic): reading a key twice
+        // and seeing two versions is allowed by read committed.
+        "non-repeatable-read" => &["monotonic-atomic-view"],
         // Elle: lost update is proscribed by repeatable read and, through parallel SI's
         // update atomicity, by snapshot isolation; SI proscribes G-single and G-nonadjacent (and
         // so their item cases).

@@ -79,6 +79,7 @@ pub(crate) fn assemble(run: Run<'_>) -> TxnReport {
                 explanation: f.explanation.clone(),
                 ops,
                 witness: f.witness.clone(),
+                ..Anomaly::default()
             }
         })
         .collect();

@@ -11,6 +11,7 @@ use super::budget::{Exhausted, Meter};
 use super::graph::{Bfs, Edge, Graph, RW, Restricted, WR, WW, tarjan};
 use super::list_append::{EDGE_BYTES, Inference, lost_updates};
 use super::micro::{INITIAL, MopKind};
+use super::read_atomic::{Read, fractured_reads};
 use super::transactions::{Outcome, Transactions};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
@@ -39,6 +40,8 @@ struct Touch {
     first_is_read: bool,
     last: u32,
     wrote: bool,
+    /// The transaction's latest micro-op on the key was a read.
+    last_is_read: bool,
 }
 
 /// Infers dependencies of an rw-register history.
@@ -91,6 +94,7 @@ pub(crate) fn infer(
                         first_is_read: is_read,
                         last: m.value,
                         wrote: !is_read,
+                        last_is_read: is_read,
                     });
                     if is_read && committed {
                         readers.push((m.key, m.value, t));
@@ -105,8 +109,24 @@ pub(crate) fn infer(
                         if committed && m.value != x.last && !bad {
                             bad = true;
                             let expected = format!("{}={}", say.key(m.key), say.value(x.last));
-                            out.found.push(internal(&say, t, m.key, m.value, &expected));
+                            let mut f = internal(&say, t, m.key, m.value, &expected);
+                            if x.last_is_read {
+                                // Read committed lets a transaction read a key twice and see
+                                // two committed values; only a contradiction of its own
+                                // write is below it (Plume's TAP-j against TAP-d and e).
+                                f.kind = "non-repeatable-read".into();
+                                f.explanation = format!(
+                                    "{} read {}={} and then {}={}: its second read of the key saw another version (a non-repeatable read).",
+                                    say.name(t),
+                                    say.key(m.key),
+                                    say.value(x.last),
+                                    say.key(m.key),
+                                    say.value(m.value)
+                                );
+                            }
+                            out.found.push(f);
                         }
+                        x.last_is_read = true;
                     } else {
                         // A later write of one transaction follows its earlier one; one
                         // that follows a read does only when the user says so.
@@ -118,6 +138,7 @@ pub(crate) fn infer(
                         }
                         x.wrote = true;
                         x.last = m.value;
+                        x.last_is_read = false;
                     }
                 }
             }
@@ -338,6 +359,20 @@ pub(crate) fn infer(
     out.keys = keys.len().max(firsts.len());
     meter.memory(out.edges.len() as u64 * EDGE_BYTES, "the dependency edges")?;
     lost_updates(&mut lost, &say, &mut out.found);
+
+    // What the reads reveal once transactions are assumed to be seen whole.
+    let reads: Vec<Read> = readers
+        .iter()
+        .map(|&(key, value, reader)| Read {
+            reader,
+            key,
+            value,
+            writer: writers.get(&pair(key, value)).map(|w| w.0).filter(|&w| live(w)),
+        })
+        .collect();
+    let last_writes: Vec<Vec<(u32, u32)>> =
+        touches.iter().map(|ts| ts.iter().filter(|x| x.wrote).map(|x| (x.key, x.last)).collect()).collect();
+    out.found.extend(fractured_reads(&say, &reads, &last_writes, &out.edges, meter)?);
     Ok(out)
 }
 

@@ -7,3 +7,4 @@ pub mod node;
 pub mod report;
 pub mod run;
 pub mod serve;
+pub mod suite;

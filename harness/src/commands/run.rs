@@ -221,6 +221,9 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
             system.capabilities.faults.unwrap_or_default().join(", ")
         );
     }
+    if faults.contains(&FaultKind::Corrupt) && system.data_files.is_empty() {
+        bail!("{} keeps no data files it can recover from; leave corrupt out of --nemesis", system.name);
+    }
     let time_limit = args.time_limit.unwrap_or(if faults.is_empty() {
         DEFAULT_TIME_LIMIT
     } else {
@@ -331,6 +334,7 @@ async fn run_test(
     parts: RunParts,
 ) -> Result<u8> {
     let RunParts { system, workload, network, clock, specs } = parts;
+    let data_dirs = specs.iter().map(|s| (s.id.clone(), s.dir.join("data"))).collect();
     let cluster = Arc::new(
         Cluster::new(system, test.options.clone(), specs)?.in_network(&test.run_id, network.clone()),
     );
@@ -368,6 +372,8 @@ async fn run_test(
     if !test.nemesis_targets.is_empty() {
         cfg.targets = test.nemesis_targets.iter().map(|t| t.parse()).collect::<Result<_, _>>()?;
     }
+    cfg.data_files = system.data_files.iter().map(|f| f.to_string()).collect();
+    cfg.data_dirs = data_dirs;
     let network_for_teardown = network.clone();
     let mut nemesis = Nemesis::new(network, cluster.clone(), clock, cfg)?;
     let (main_done_tx, main_done_rx) = watch::channel(false);

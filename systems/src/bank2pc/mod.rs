@@ -60,4 +60,5 @@ pub const SPEC: SystemSpec = SystemSpec {
         faults: None,
         limits: None,
     },
+    data_files: &[log::VOTE_LOG, log::DECISION_LOG],
 };

@@ -71,4 +71,5 @@ pub const SPEC: SystemSpec = SystemSpec {
         faults: None,
         limits: None,
     },
+    data_files: &[store::LOG_FILE],
 };

@@ -54,6 +54,9 @@ pub struct QuorumOptions {
     pub anti_entropy_ms: u64,
     /// Compare-and-set mode.
     pub cas: CasMode,
+    /// Test hook: a write's messages to the other replicas leave this long after its
+    /// coordinator stored it locally (a slow link on the write path only; ms).
+    pub debug_store_delay_ms: u64,
 }
 
 /// The options declared in the catalog.
@@ -92,6 +95,11 @@ pub const OPTION_SPECS: &[OptionSpec] = &[
         key: "cas",
         default: "none",
         doc: "compare-and-set: none (refused) | paxos (every register op)",
+    },
+    OptionSpec {
+        key: "debug-store-delay-ms",
+        default: "0",
+        doc: "test hook: hold a write's messages to the other replicas this long (ms)",
     },
 ];
 
@@ -149,6 +157,7 @@ impl QuorumOptions {
             sloppy: cfg.flag(spec, "sloppy")?,
             anti_entropy_ms: millis("anti-entropy-ms", 0)?,
             cas,
+            debug_store_delay_ms: millis("debug-store-delay-ms", 0)?,
         })
     }
 }

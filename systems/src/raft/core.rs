@@ -1,5 +1,9 @@
-//! The pure Raft state machine: Figure 2 and sections 5 and 8 of the paper, plus the
-//! PreVote round of the thesis (section 9.6), with no I/O and no clock. Time passes only
+//! The pure Raft state machine: Figure 2 and sections 5, 7 and 8 of the paper, plus the
+//! PreVote round of the thesis (section 9.6), with no I/O and no clock. Section 7's log
+//! compaction splits the work: the core decides when a snapshot is due and at which
+//! index, the driver serializes its state machine and hands the bytes back, and the core
+//! then drops the log before it and streams the snapshot in chunks to any follower whose
+//! next entry is gone. Time passes only
 //! through [`RaftCore::tick`], messages arrive only through [`RaftCore::step`], and
 //! everything the core wants done comes back out of
 //! [`RaftCore::ready`]: state to make durable, messages to send once it is durable,
@@ -8,10 +12,11 @@
 //! network and a seeded RNG, so both exercise the very same code.
 
 use crate::kv::Command;
-use crate::raft::message::{Body, Entry, HardState, Message, NodeId, Payload};
+use crate::raft::message::{Body, Entry, HardState, Message, NodeId, Payload, Snapshot};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Tunables of one core.
 #[derive(Debug, Clone)]
@@ -38,6 +43,14 @@ pub struct CoreConfig {
     pub pre_vote: bool,
     /// The Figure 8 bug: count replicas for entries of older terms too.
     pub unsafe_commit_old_term: bool,
+    /// Applied entries past the last snapshot that make a new one due (0: never).
+    pub snapshot_every: u64,
+    /// Bytes per InstallSnapshot chunk.
+    pub snapshot_chunk_bytes: usize,
+    /// Planted bug: label a snapshot with the last log index instead of the last applied
+    /// one, so entries appended but not yet applied are dropped with the log and never
+    /// reach this node's state machine (nor that of a follower installing the snapshot).
+    pub unsafe_snapshot_past_commit: bool,
     /// Seed of the election-timeout RNG.
     pub seed: u64,
 }
@@ -55,6 +68,9 @@ impl CoreConfig {
             noop_on_election: true,
             pre_vote: true,
             unsafe_commit_old_term: false,
+            snapshot_every: 0,
+            snapshot_chunk_bytes: 64 << 10,
+            unsafe_snapshot_past_commit: false,
             seed,
         }
     }
@@ -117,6 +133,15 @@ pub struct Ready {
     pub reads: Vec<ReadState>,
     /// Reads that can no longer be confirmed (leadership lost).
     pub failed_reads: Vec<u64>,
+    /// A snapshot received from the leader, to make durable before anything below it: it
+    /// replaces the state machine, and the durable log must become exactly
+    /// `install_log` (the entries after the snapshot this node kept).
+    pub install: Option<Snapshot>,
+    /// With `install`, the whole log that follows the snapshot.
+    pub install_log: Vec<Entry>,
+    /// After applying `committed`, snapshot the state machine as of this index and hand
+    /// the bytes to [`RaftCore::snapshot_taken`].
+    pub snapshot_due: Option<u64>,
 }
 
 impl Ready {
@@ -128,6 +153,8 @@ impl Ready {
             && self.committed.is_empty()
             && self.reads.is_empty()
             && self.failed_reads.is_empty()
+            && self.install.is_none()
+            && self.snapshot_due.is_none()
     }
 }
 
@@ -144,6 +171,10 @@ pub struct CoreStatus {
     pub commit_index: u64,
     /// Index of the last log entry.
     pub last_log_index: u64,
+    /// Last index covered by this node's latest snapshot (0: none).
+    pub snapshot_index: u64,
+    /// Snapshots this node installed from a leader since it started.
+    pub snapshots_installed: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +183,16 @@ struct Progress {
     matched: u64,
     acked_round: u64,
     active: bool,
+    /// While this peer is sent a snapshot: its index and the next byte offset to send.
+    sending: Option<(u64, u64)>,
+}
+
+/// A snapshot arriving chunk by chunk.
+#[derive(Debug, Clone)]
+struct Incoming {
+    index: u64,
+    term: u64,
+    data: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -167,7 +208,13 @@ pub struct RaftCore {
     rng: ChaCha8Rng,
     term: u64,
     vote: Option<NodeId>,
+    /// Entries after the snapshot: `log[i]` has index `snapshot.index + 1 + i`.
     log: Vec<Entry>,
+    snapshot: Snapshot,
+    snapshot_requested: bool,
+    snapshot_wanted: bool,
+    incoming: Option<Incoming>,
+    snapshots_installed: u64,
     commit: u64,
     applied: u64,
     role: Role,
@@ -194,16 +241,35 @@ pub struct RaftCore {
 impl RaftCore {
     /// A core restored from what was durable: its hard state and log (indices 1..=n).
     pub fn new(cfg: CoreConfig, hard: HardState, log: Vec<Entry>) -> RaftCore {
-        debug_assert!(log.iter().enumerate().all(|(i, e)| e.index == i as u64 + 1));
+        RaftCore::restore(cfg, hard, None, log)
+    }
+
+    /// A core restored from a snapshot and the log after it (indices `snapshot.index +
+    /// 1..`). Everything a snapshot covers was committed, so the commit index starts there
+    /// and the driver's state machine must start as the snapshot's.
+    pub fn restore(
+        cfg: CoreConfig,
+        hard: HardState,
+        snapshot: Option<Snapshot>,
+        log: Vec<Entry>,
+    ) -> RaftCore {
+        let snapshot = snapshot.unwrap_or(Snapshot { index: 0, term: 0, data: Arc::new(Vec::new()) });
+        debug_assert!(log.iter().enumerate().all(|(i, e)| e.index == snapshot.index + i as u64 + 1));
         let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let base = snapshot.index;
         let mut core = RaftCore {
             cfg,
             rng,
             term: hard.term,
             vote: hard.vote,
             log,
-            commit: 0,
-            applied: 0,
+            snapshot,
+            snapshot_requested: false,
+            snapshot_wanted: false,
+            incoming: None,
+            snapshots_installed: 0,
+            commit: base,
+            applied: base,
             role: Role::Follower,
             leader: None,
             election_elapsed: 0,
@@ -238,12 +304,48 @@ impl RaftCore {
             leader: self.leader.clone(),
             commit_index: self.commit,
             last_log_index: self.last_index(),
+            snapshot_index: self.snapshot.index,
+            snapshots_installed: self.snapshots_installed,
         }
     }
 
-    /// The in-memory log (entries 1..=last).
+    /// The in-memory log: the entries after the snapshot, from [`RaftCore::first_index`].
     pub fn log(&self) -> &[Entry] {
         &self.log
+    }
+
+    /// Index of the first entry [`RaftCore::log`] holds (1 until a snapshot).
+    pub fn first_index(&self) -> u64 {
+        self.snapshot.index + 1
+    }
+
+    /// The entry at `index`, unless it is past the end or compacted away.
+    pub fn entry(&self, index: u64) -> Option<&Entry> {
+        index.checked_sub(self.first_index()).and_then(|i| self.log.get(i as usize))
+    }
+
+    /// The latest snapshot (index 0 and no data before the first).
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// The driver took the snapshot that [`Ready::snapshot_due`] asked for: `data` is its
+    /// state machine as of `index`. The log up to `index` is dropped and `data` is what a
+    /// lagging follower will be sent.
+    pub fn snapshot_taken(&mut self, index: u64, data: Vec<u8>) {
+        self.snapshot_requested = false;
+        if index <= self.snapshot.index || index > self.last_index() {
+            return;
+        }
+        let term = self.term_at(index).expect("index within log");
+        self.log.drain(..(index - self.snapshot.index) as usize);
+        self.snapshot = Snapshot { index, term, data: Arc::new(data) };
+        // Only the planted bug gets past `applied`: the state machine is then believed to
+        // hold entries it never saw.
+        self.applied = self.applied.max(index);
+        if let Some(u) = self.unstable_from {
+            self.unstable_from = Some(u.max(index + 1));
+        }
     }
 
     fn quorum(&self) -> usize {
@@ -252,15 +354,25 @@ impl RaftCore {
     }
 
     fn last_index(&self) -> u64 {
-        self.log.len() as u64
+        self.snapshot.index + self.log.len() as u64
     }
 
     fn last_term(&self) -> u64 {
-        self.log.last().map_or(0, |e| e.term)
+        self.log.last().map_or(self.snapshot.term, |e| e.term)
     }
 
+    /// Term of the entry at `index`; `None` past the end or before the snapshot.
     fn term_at(&self, index: u64) -> Option<u64> {
-        if index == 0 { Some(0) } else { self.log.get(index as usize - 1).map(|e| e.term) }
+        if index == self.snapshot.index {
+            Some(self.snapshot.term)
+        } else {
+            self.entry(index).map(|e| e.term)
+        }
+    }
+
+    /// Position in `self.log` of `index` (which must be past the snapshot).
+    fn pos(&self, index: u64) -> usize {
+        (index - self.snapshot.index - 1) as usize
     }
 
     fn reset_election_timer(&mut self) {
@@ -297,6 +409,14 @@ impl RaftCore {
     /// leaders send heartbeats and check that a majority still answers.
     pub fn tick(&mut self) {
         self.election_elapsed += 1;
+        // Snapshots are decided on the timer, as a background compactor would: entries
+        // may have been appended since the last apply.
+        if self.cfg.snapshot_every > 0
+            && !self.snapshot_requested
+            && self.applied >= self.snapshot.index + self.cfg.snapshot_every
+        {
+            self.snapshot_wanted = true;
+        }
         match self.role {
             Role::Leader => {
                 self.heartbeat_elapsed += 1;
@@ -397,7 +517,7 @@ impl RaftCore {
             .cfg
             .peers
             .iter()
-            .map(|p| (p.clone(), Progress { next, matched: 0, acked_round: 0, active: true }))
+            .map(|p| (p.clone(), Progress { next, matched: 0, acked_round: 0, active: true, sending: None }))
             .collect();
         if self.cfg.noop_on_election {
             self.append_local(self.term, Payload::Noop);
@@ -484,7 +604,8 @@ impl RaftCore {
                 // leases rely on no vote being granted within the election timeout.
                 return;
             }
-            let leader = matches!(msg.body, Body::Append { .. }).then(|| msg.from.clone());
+            let leader =
+                matches!(msg.body, Body::Append { .. } | Body::Snapshot { .. }).then(|| msg.from.clone());
             self.become_follower(msg.term, leader);
         } else if msg.term < self.term {
             // Tell a stale leader or candidate about the newer term so it steps down.
@@ -501,6 +622,9 @@ impl RaftCore {
                 ),
                 Body::VoteRequest { .. } => self.send(msg.from, Body::VoteReply { granted: false }),
                 Body::PreVoteRequest { .. } => self.send(msg.from, Body::PreVoteReply { granted: false }),
+                Body::Snapshot { index, round, .. } => {
+                    self.send(msg.from, Body::SnapshotReply { index, next_offset: 0, done: false, round })
+                }
                 _ => {}
             }
             return;
@@ -523,7 +647,103 @@ impl RaftCore {
             Body::AppendReply { success, match_index, hint_index, conflict_term, round } => {
                 self.on_append_reply(msg.from, success, match_index, hint_index, conflict_term, round)
             }
+            Body::Snapshot { index, term, offset, data, done, round } => {
+                self.on_snapshot(msg.from, Incoming { index, term, data }, offset, done, round)
+            }
+            Body::SnapshotReply { index, next_offset, done, round } => {
+                self.on_snapshot_reply(msg.from, index, next_offset, done, round)
+            }
         }
+    }
+
+    /// Takes one InstallSnapshot chunk (section 7). Chunks are accepted only in order;
+    /// any other offset is answered with the one wanted, which is how the leader resumes
+    /// after a lost or duplicated chunk.
+    fn on_snapshot(&mut self, from: NodeId, chunk: Incoming, offset: u64, done: bool, round: u64) {
+        if self.role == Role::Leader {
+            return;
+        }
+        if self.role == Role::Candidate || self.leader.as_deref() != Some(from.as_str()) {
+            let term = self.term;
+            self.become_follower(term, Some(from.clone()));
+        }
+        self.election_elapsed = 0;
+        let index = chunk.index;
+        if index <= self.commit {
+            // Everything the snapshot covers is already committed here, hence matches.
+            self.incoming = None;
+            self.send(from, Body::SnapshotReply { index, next_offset: 0, done: true, round });
+            return;
+        }
+        let fresh = self.incoming.as_ref().is_none_or(|i| (i.index, i.term) != (index, chunk.term));
+        if fresh && offset == 0 {
+            self.incoming = Some(Incoming { index, term: chunk.term, data: Vec::new() });
+        }
+        let Some(buf) = self.incoming.as_mut().filter(|i| (i.index, i.term) == (index, chunk.term)) else {
+            self.send(from, Body::SnapshotReply { index, next_offset: 0, done: false, round });
+            return;
+        };
+        if offset == buf.data.len() as u64 {
+            buf.data.extend_from_slice(&chunk.data);
+        } else {
+            let next_offset = buf.data.len() as u64;
+            self.send(from, Body::SnapshotReply { index, next_offset, done: false, round });
+            return;
+        }
+        if !done {
+            let next_offset = buf.data.len() as u64;
+            self.send(from, Body::SnapshotReply { index, next_offset, done: false, round });
+            return;
+        }
+        let got = self.incoming.take().expect("snapshot buffer");
+        self.install_snapshot(got);
+        self.send(from, Body::SnapshotReply { index, next_offset: 0, done: true, round });
+    }
+
+    /// Section 7: a log entry matching the snapshot's last one keeps the entries after
+    /// it; otherwise the whole log is discarded. The state machine becomes the snapshot.
+    fn install_snapshot(&mut self, got: Incoming) {
+        let keep = if self.term_at(got.index) == Some(got.term) && got.index > self.snapshot.index {
+            self.log.split_off(self.pos(got.index) + 1)
+        } else {
+            Vec::new()
+        };
+        self.log = keep;
+        self.snapshot = Snapshot { index: got.index, term: got.term, data: Arc::new(got.data) };
+        self.commit = self.commit.max(got.index);
+        self.applied = got.index;
+        self.snapshots_installed += 1;
+        self.snapshot_requested = false;
+        self.snapshot_wanted = false;
+        self.unstable_from = None;
+        self.out.install = Some(self.snapshot.clone());
+        // Anything committed but not applied before is either inside the snapshot or
+        // after it and still in the kept log.
+        self.out.committed.retain(|e| e.index > got.index);
+    }
+
+    fn on_snapshot_reply(&mut self, from: NodeId, index: u64, next_offset: u64, done: bool, round: u64) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let Some(p) = self.progress.get_mut(&from) else { return };
+        p.active = true;
+        p.acked_round = p.acked_round.max(round);
+        if done {
+            p.sending = None;
+            p.matched = p.matched.max(index);
+            p.next = p.next.max(index + 1);
+            self.maybe_commit();
+            if self.progress.get(&from).is_some_and(|p| p.next <= self.last_index()) {
+                self.send_append(&from);
+            }
+        } else if let Some((sending, _)) = p.sending
+            && sending == index
+        {
+            p.sending = Some((index, next_offset));
+            self.send_append(&from);
+        }
+        self.check_reads();
     }
 
     /// True while this node has heard from a live leader (or just booted and may have
@@ -613,6 +833,25 @@ impl RaftCore {
             self.send(from, body);
             return;
         }
+        let (mut prev_index, mut prev_term, mut entries) = (prev_index, prev_term, entries);
+        if prev_index < self.snapshot.index {
+            // The snapshot holds committed entries, which match the leader's: skip them.
+            let match_index = prev_index + entries.len() as u64;
+            entries.retain(|e| e.index > self.snapshot.index);
+            if entries.is_empty() {
+                let body = Body::AppendReply {
+                    success: true,
+                    match_index: match_index.min(self.snapshot.index),
+                    hint_index: 0,
+                    conflict_term: None,
+                    round,
+                };
+                self.send(from, body);
+                return;
+            }
+            prev_index = self.snapshot.index;
+            prev_term = self.snapshot.term;
+        }
         let local = self.term_at(prev_index).expect("prev_index within log");
         if local != prev_term {
             let mut first = prev_index;
@@ -635,7 +874,8 @@ impl RaftCore {
                         self.commit = entry.index - 1;
                         self.applied = self.applied.min(self.commit);
                     }
-                    self.log.truncate(entry.index as usize - 1);
+                    let cut = self.pos(entry.index);
+                    self.log.truncate(cut);
                     self.mark_unstable(entry.index);
                     self.log.push(entry);
                 }
@@ -695,21 +935,51 @@ impl RaftCore {
                 }
             }
             p.next = next.clamp(p.matched + 1, last + 1);
-            self.send_append(&from);
+            if p.sending.is_none() {
+                self.send_append(&from);
+            }
         }
         self.check_reads();
     }
 
     fn send_append(&mut self, peer: &str) {
         let Some(p) = self.progress.get(peer) else { return };
+        if p.next <= self.snapshot.index {
+            self.send_snapshot_chunk(peer);
+            return;
+        }
         let prev_index = p.next - 1;
         let prev_term = self.term_at(prev_index).expect("next within log");
-        let end = (prev_index as usize + self.cfg.max_append_entries).min(self.log.len());
-        let entries = self.log[prev_index as usize..end].to_vec();
+        let start = self.pos(prev_index + 1);
+        let end = (start + self.cfg.max_append_entries).min(self.log.len());
+        let entries = self.log[start..end].to_vec();
         let p = self.progress.get_mut(peer).expect("peer progress");
         // Optimistic pipelining: assume delivery; a rejection resets `next`.
-        p.next = end as u64 + 1;
+        p.next = self.snapshot.index + end as u64 + 1;
         let body = Body::Append { prev_index, prev_term, entries, commit: self.commit, round: self.round };
+        self.send(peer.to_string(), body);
+    }
+
+    /// Sends the chunk a peer whose next entry was compacted away is due: the one after
+    /// the last it confirmed, or the first of the current snapshot when that changed.
+    fn send_snapshot_chunk(&mut self, peer: &str) {
+        let snap = self.snapshot.clone();
+        let Some(p) = self.progress.get_mut(peer) else { return };
+        let offset = match p.sending {
+            Some((index, offset)) if index == snap.index => offset.min(snap.data.len() as u64),
+            _ => 0,
+        };
+        p.sending = Some((snap.index, offset));
+        let start = offset as usize;
+        let end = (start + self.cfg.snapshot_chunk_bytes.max(1)).min(snap.data.len());
+        let body = Body::Snapshot {
+            index: snap.index,
+            term: snap.term,
+            offset,
+            data: snap.data[start..end].to_vec(),
+            done: end == snap.data.len(),
+            round: self.round,
+        };
         self.send(peer.to_string(), body);
     }
 
@@ -753,7 +1023,12 @@ impl RaftCore {
                 }
             } else if self.broadcast_wanted {
                 for peer in self.cfg.peers.clone() {
-                    let behind = self.progress.get(&peer).is_some_and(|p| p.next <= self.last_index());
+                    // A peer being sent a snapshot gets its next chunk when it answers the
+                    // last one, not once per proposal.
+                    let behind = self
+                        .progress
+                        .get(&peer)
+                        .is_some_and(|p| p.next <= self.last_index() && p.sending.is_none());
                     if behind {
                         self.send_append(&peer);
                     }
@@ -767,13 +1042,26 @@ impl RaftCore {
             self.hard_state_dirty = false;
             ready.hard_state = Some(HardState { term: self.term, vote: self.vote.clone() });
         }
+        if ready.install.is_some() {
+            ready.install_log = self.log.clone();
+            self.unstable_from = None;
+        }
         if let Some(from) = self.unstable_from.take() {
             ready.log_from = Some(from);
-            ready.entries = self.log[from as usize - 1..].to_vec();
+            ready.entries = self.log[self.pos(from)..].to_vec();
         }
         if self.commit > self.applied {
-            ready.committed = self.log[self.applied as usize..self.commit as usize].to_vec();
+            let (from, to) = (self.pos(self.applied + 1), self.pos(self.commit) + 1);
+            ready.committed.extend_from_slice(&self.log[from..to]);
             self.applied = self.commit;
+        }
+        if self.snapshot_wanted && !self.snapshot_requested {
+            self.snapshot_wanted = false;
+            let index = if self.cfg.unsafe_snapshot_past_commit { self.last_index() } else { self.applied };
+            if index > self.snapshot.index {
+                self.snapshot_requested = true;
+                ready.snapshot_due = Some(index);
+            }
         }
         ready
     }

@@ -10,7 +10,7 @@ use crate::config::wall_clock_ms;
 use crate::kv::{Command, KvStore, Outcome};
 use crate::protocol::ApiError;
 use crate::raft::core::{CoreConfig, CoreStatus, RaftCore, Ready};
-use crate::raft::message::{Message, NodeId, Payload};
+use crate::raft::message::{Message, NodeId, Payload, Snapshot};
 use crate::raft::options::{RaftOptions, ReadPath, TICK_MS};
 use crate::raft::storage::{Durability, LogStorage, StorageError};
 use axum::http::StatusCode;
@@ -44,9 +44,20 @@ pub enum Event {
     /// Messages from a peer.
     Inbound(Vec<Message>),
     /// `/status`.
-    Status(oneshot::Sender<CoreStatus>),
+    Status(oneshot::Sender<NodeStatus>),
     /// Stop the thread.
     Shutdown,
+}
+
+/// What `/status` reports: the core's view plus what the files hold.
+#[derive(Debug, Clone)]
+pub struct NodeStatus {
+    /// Role, term, leader, indices and snapshot counters.
+    pub core: CoreStatus,
+    /// Bytes in the log file.
+    pub log_bytes: u64,
+    /// Log entries after the snapshot.
+    pub log_entries: u64,
 }
 
 /// Proposal waiting for its entry to be applied.
@@ -107,6 +118,22 @@ impl Driver {
     ) -> Result<Driver, StorageError> {
         let durability = Durability { fsync: !opts.unsafe_no_fsync, forget_vote: opts.unsafe_vote_twice };
         let (storage, recovered) = LogStorage::open(data, durability)?;
+        let mut kv = kv;
+        if let Some(snap) = &recovered.snapshot {
+            kv = serde_json::from_slice(&snap.data).map_err(|e| StorageError::Corrupt {
+                path: data.join(crate::raft::storage::SNAPSHOT_FILE),
+                problem: format!(
+                    "snapshot of index {} passes its checksum but is no state machine: {e}",
+                    snap.index
+                ),
+            })?;
+            eprintln!(
+                "raft-kv {id}: restored the snapshot of index {} (term {}), then {} log entries",
+                snap.index,
+                snap.term,
+                recovered.entries.len()
+            );
+        }
         if recovered.truncated_bytes > 0 {
             eprintln!(
                 "raft-kv {id}: cut a torn or corrupt log tail of {} bytes; kept {} entries",
@@ -120,7 +147,11 @@ impl Driver {
         cfg.election_ticks = opts.election_ticks();
         cfg.heartbeat_ticks = opts.heartbeat_ticks();
         cfg.unsafe_commit_old_term = opts.unsafe_commit_old_term;
-        let core = RaftCore::new(cfg, recovered.hard_state, recovered.entries);
+        cfg.snapshot_every = opts.snapshot_every;
+        cfg.snapshot_chunk_bytes = opts.snapshot_chunk_bytes;
+        cfg.unsafe_snapshot_past_commit = opts.unsafe_snapshot_past_commit;
+        let applied = recovered.snapshot.as_ref().map_or(0, |s| s.index);
+        let core = RaftCore::restore(cfg, recovered.hard_state, recovered.snapshot, recovered.entries);
         Ok(Driver {
             core,
             storage,
@@ -132,7 +163,7 @@ impl Driver {
             index_reads: HashMap::new(),
             applied_reads: Vec::new(),
             next_ctx: 0,
-            applied: 0,
+            applied,
             round_started: BTreeMap::new(),
             last_flush: Instant::now(),
         })
@@ -205,7 +236,12 @@ impl Driver {
                 }
             }
             Event::Status(reply) => {
-                let _ = reply.send(self.core.status());
+                let status = NodeStatus {
+                    core: self.core.status(),
+                    log_bytes: self.storage.log_bytes(),
+                    log_entries: self.core.log().len() as u64,
+                };
+                let _ = reply.send(status);
             }
             Event::Shutdown => {}
         }
@@ -261,6 +297,9 @@ impl Driver {
         if let Some(hard) = &ready.hard_state {
             self.storage.save_hard_state(hard)?;
         }
+        if let Some(snap) = &ready.install {
+            self.install(snap, &ready.install_log)?;
+        }
         if let Some(from) = ready.log_from {
             self.storage.write_log(from, &ready.entries)?;
             self.storage.sync()?;
@@ -295,6 +334,9 @@ impl Driver {
                 let _ = r.reply.send(result);
             }
         }
+        if let Some(index) = ready.snapshot_due {
+            self.take_snapshot(index)?;
+        }
         for read in ready.reads {
             if let Some(r) = self.index_reads.remove(&read.ctx) {
                 self.applied_reads.push((read.index, r));
@@ -311,6 +353,39 @@ impl Driver {
         for (_, r) in now {
             let value = self.kv.read(&r.query).unwrap_or_default();
             let _ = r.reply.send(Ok(value));
+        }
+        Ok(())
+    }
+
+    /// Replaces the state machine with a snapshot the leader sent, durably first.
+    fn install(&mut self, snap: &Snapshot, tail: &[crate::raft::message::Entry]) -> Result<(), StorageError> {
+        let kv: KvStore = serde_json::from_slice(&snap.data).map_err(|e| StorageError::Corrupt {
+            path: Path::new("InstallSnapshot").to_path_buf(),
+            problem: format!("the leader's snapshot of index {} is no state machine: {e}", snap.index),
+        })?;
+        self.storage.install(snap, tail)?;
+        self.kv = kv;
+        self.applied = snap.index;
+        // Proposals at indices the snapshot covers were decided elsewhere; their clients
+        // hear it from the outcome they can no longer be told, i.e. an indefinite timeout.
+        self.writes.retain(|i, _| *i > snap.index);
+        self.log_reads.retain(|i, _| *i > snap.index);
+        eprintln!(
+            "raft-kv {}: installed a snapshot of index {} (term {}) from the leader",
+            self.core.id(),
+            snap.index,
+            snap.term
+        );
+        Ok(())
+    }
+
+    /// Serializes the state machine as of `index` (what has been applied) and compacts.
+    fn take_snapshot(&mut self, index: u64) -> Result<(), StorageError> {
+        let data = serde_json::to_vec(&self.kv).expect("the store serializes");
+        self.core.snapshot_taken(index, data);
+        let snap = self.core.snapshot().clone();
+        if snap.index == index {
+            self.storage.compact(&snap)?;
         }
         Ok(())
     }

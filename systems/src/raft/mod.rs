@@ -47,4 +47,5 @@ pub const SPEC: SystemSpec = SystemSpec {
         faults: None,
         limits: None,
     },
+    data_files: storage::DATA_FILES,
 };

@@ -29,6 +29,12 @@ pub struct RaftOptions {
     pub unsafe_commit_old_term: bool,
     /// Planted bug: forget the vote across a restart.
     pub unsafe_vote_twice: bool,
+    /// Planted bug: label snapshots with the last log index, past what was applied.
+    pub unsafe_snapshot_past_commit: bool,
+    /// Applied entries between snapshots (0: never snapshot; the log grows for ever).
+    pub snapshot_every: u64,
+    /// Bytes per InstallSnapshot chunk.
+    pub snapshot_chunk_bytes: usize,
     /// Minimum election timeout; each timeout is drawn from `[t, 2t)`.
     pub election_timeout_ms: u64,
     /// Heartbeat interval.
@@ -58,6 +64,21 @@ pub const OPTION_SPECS: &[OptionSpec] = &[
         key: "unsafe-vote-twice",
         default: "false",
         doc: "BUG: the vote is not persisted; a restarted node may vote twice in a term",
+    },
+    OptionSpec {
+        key: "unsafe-snapshot-past-commit",
+        default: "false",
+        doc: "BUG: snapshot at the last log index, dropping entries not yet applied",
+    },
+    OptionSpec {
+        key: "snapshot-every",
+        default: "1000",
+        doc: "snapshot the state machine and compact the log every N applied entries (0: never)",
+    },
+    OptionSpec {
+        key: "snapshot-chunk-bytes",
+        default: "65536",
+        doc: "bytes per InstallSnapshot chunk sent to a follower that fell behind a compaction",
     },
     OptionSpec { key: "election-timeout-ms", default: "300", doc: "minimum election timeout (ms)" },
     OptionSpec { key: "heartbeat-ms", default: "50", doc: "leader heartbeat interval (ms)" },
@@ -100,6 +121,9 @@ impl RaftOptions {
             unsafe_no_fsync: cfg.flag(spec, "unsafe-no-fsync")?,
             unsafe_commit_old_term: cfg.flag(spec, "unsafe-commit-old-term")?,
             unsafe_vote_twice: cfg.flag(spec, "unsafe-vote-twice")?,
+            unsafe_snapshot_past_commit: cfg.flag(spec, "unsafe-snapshot-past-commit")?,
+            snapshot_every: millis("snapshot-every", 0)?,
+            snapshot_chunk_bytes: millis("snapshot-chunk-bytes", 1)? as usize,
             election_timeout_ms: millis("election-timeout-ms", 5 * TICK_MS)?,
             heartbeat_ms: millis("heartbeat-ms", TICK_MS)?,
             request_timeout_ms: millis("request-timeout-ms", 1)?,

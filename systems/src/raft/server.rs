@@ -153,13 +153,18 @@ async fn status(State(node): State<Shared>) -> Result<Json<Value>, ApiError> {
         .ok()
         .and_then(Result::ok)
         .ok_or_else(|| ApiError::definite(StatusCode::SERVICE_UNAVAILABLE, "node did not answer"))?;
+    let (core, log_bytes, log_entries) = (s.core, s.log_bytes, s.log_entries);
     Ok(Json(json!({
         "id": node.id,
-        "role": s.role.name(),
-        "term": s.term,
-        "leader": s.leader,
-        "commit_index": s.commit_index,
-        "last_log_index": s.last_log_index,
+        "role": core.role.name(),
+        "term": core.term,
+        "leader": core.leader,
+        "commit_index": core.commit_index,
+        "last_log_index": core.last_log_index,
+        "snapshot_index": core.snapshot_index,
+        "snapshots_installed": core.snapshots_installed,
+        "log_entries": log_entries,
+        "log_bytes": log_bytes,
         "wall_clock_ms": wall_clock_ms() as u64,
     })))
 }

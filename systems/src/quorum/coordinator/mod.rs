@@ -287,6 +287,8 @@ pub struct Core {
     anti_entropy_peer: usize,
     last_anti_entropy: Option<u64>,
     now: Time,
+    /// Store messages the delay hook holds back, with when each may leave.
+    held: Vec<(u64, NodeId, Request, Option<Track>)>,
 }
 
 fn internal(prefix: &str, key: &str) -> String {
@@ -350,6 +352,7 @@ impl Core {
             anti_entropy_peer: 0,
             last_anti_entropy: None,
             now: Time { mono_ms: 0, wall_ms: 0 },
+            held: vec![],
             opts: cfg.opts,
         }
     }
@@ -400,6 +403,14 @@ impl Core {
     /// Advances timers: deadlines, sloppy fallbacks, Paxos retries, handoff, anti-entropy.
     pub fn tick(&mut self, now: Time) {
         self.now = now;
+        if !self.held.is_empty() {
+            let (due, later): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut self.held).into_iter().partition(|h| h.0 <= now.mono_ms);
+            self.held = later;
+            for (_, to, req, track) in due {
+                self.send(&to, req, track);
+            }
+        }
         let ids: Vec<u64> = self.ops.keys().copied().collect();
         for id in ids {
             self.check_timers(id);
@@ -577,11 +588,13 @@ impl Core {
         };
         let key = op.key.clone();
         for node in self.ring.preference_list(&key) {
-            self.send(
-                &node,
-                Request::Merge { key: key.clone(), state: state.clone(), hint_for: None },
-                Some(Track::Op(id, 0)),
-            );
+            let req = Request::Merge { key: key.clone(), state: state.clone(), hint_for: None };
+            if self.opts.debug_store_delay_ms > 0 && node != self.id {
+                let at = self.now.mono_ms + self.opts.debug_store_delay_ms;
+                self.held.push((at, node, req, Some(Track::Op(id, 0))));
+            } else {
+                self.send(&node, req, Some(Track::Op(id, 0)));
+            }
         }
     }
 
