@@ -109,3 +109,31 @@ pub const SPEC: SystemSpec = SystemSpec {
     // verified here, and a fault the system does not claim to detect proves nothing.
     data_files: &[],
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_option_placeholder_of_the_template_is_a_declared_option() {
+        let Program::External { args, .. } = SPEC.program else { panic!("etcd is an external program") };
+        let named: Vec<&str> = args
+            .iter()
+            .filter_map(|a| a.split_once("{option:").map(|(_, rest)| rest.split('}').next().unwrap_or("")))
+            .collect();
+        assert!(named.len() >= 4, "{named:?}");
+        for key in named {
+            assert!(SPEC.option_default(key).is_some(), "{{option:{key}}} is not declared");
+        }
+    }
+
+    #[test]
+    fn etcd_takes_partitions_kills_and_pauses_but_not_clock_faults_or_the_local_backend() {
+        for fault in ["partition", "kill", "pause", "loss"] {
+            assert!(SPEC.supports_fault(fault), "{fault}");
+        }
+        assert!(!SPEC.supports_fault("clock"));
+        assert!(SPEC.supports_backend("netns") && !SPEC.supports_backend("local"));
+        assert!(SPEC.capabilities.limits.is_some_and(|l| l.contains("vDSO") && l.contains("netns only")));
+    }
+}

@@ -1,8 +1,9 @@
 //! `sunder cleanup`: finds runs in the store whose harness is gone (their `harness.pid` is
 //! still there, but that pid is no longer a `sunder` process) and removes what they left:
 //! node processes (by pid file, and by the namespaces they live in, each checked to be a
-//! `sunder node` of that run), Sunder's iptables chains and the run's namespaces. Nothing of
-//! a live run, and nothing Sunder did not create, is touched.
+//! `sunder node` of that run, or an external system's binary such as etcd whose environment
+//! carries the run's `SUNDER_RUN_ID`), Sunder's iptables chains and the run's namespaces.
+//! Nothing of a live run, and nothing Sunder did not create, is touched.
 
 use crate::cli::CleanupArgs;
 use crate::store::RunDir;
