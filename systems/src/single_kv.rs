@@ -36,6 +36,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         cas_when: None,
         backends: &["netns", "local"],
         clock_faults: true,
+        leader_hints: false,
     },
     // In memory only: a restart starts empty by design.
     data_files: &[],

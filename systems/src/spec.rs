@@ -94,6 +94,9 @@ pub struct Capabilities {
     pub backends: &'static [&'static str],
     /// Whether libfaketime's clock faults reach its nodes.
     pub clock_faults: bool,
+    /// Whether its refusals name the leader (`leader` in an error reply), so a client
+    /// that remembers the name can go there first instead of being redirected each time.
+    pub leader_hints: bool,
 }
 
 /// One system under test.

@@ -56,6 +56,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         cas_when: None,
         backends: &["netns", "local"],
         clock_faults: true,
+        leader_hints: false,
     },
     data_files: &[log::VOTE_LOG, log::DECISION_LOG],
 };

@@ -67,6 +67,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         backends: &["netns", "local"],
         // LWW by wall clock is exposed to libfaketime's skew on purpose.
         clock_faults: true,
+        leader_hints: false,
     },
     data_files: &[store::LOG_FILE],
 };

@@ -43,6 +43,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         cas_when: None,
         backends: &["netns", "local"],
         clock_faults: true,
+        leader_hints: true,
     },
     data_files: storage::DATA_FILES,
 };
