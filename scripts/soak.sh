@@ -59,7 +59,8 @@ for line in open(sys.argv[3]):
         v = op.get("value") or {}
         faults[op["f"] + ("/" + v["fault"] if isinstance(v, dict) and "fault" in v else "")] += 1
 print("faults:", dict(faults))
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[2])][1:]
+# Samples taken after the nodes stopped read 0: leave them out.
+rows = [r for r in (l.rstrip("\n").split("\t") for l in open(sys.argv[2])) if r[2].isdigit() and int(r[2]) > 0]
 if rows:
     last_t = max(int(x[0]) for x in rows)
     first_t = min(int(x[0]) for x in rows)

@@ -120,7 +120,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "auto")]
     pub net: String,
     /// Faults to inject: comma-separated partition, kill, pause, clock, loss, latency (local
-    /// backend only); or none (default: the system's usual faults; raft-kv: partition,kill).
+    /// backend only), corrupt (damage a killed node's data files); or none (default: the
+    /// system's usual faults; raft-kv: partition,kill).
     #[arg(long)]
     pub nemesis: Option<String>,
     /// Which nodes kill, pause, clock and loss faults hit: comma-separated one, minority,

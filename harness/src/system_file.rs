@@ -168,6 +168,7 @@ pub fn parse(text: &str, origin: &str) -> Result<&'static SystemSpec> {
                 supports.backends.iter().map(|b| b.name()).collect::<Vec<_>>().into_boxed_slice(),
             ),
             clock_faults: faults.contains(&"clock"),
+            leader_hints: false,
             faults: Some(Box::leak(faults.into_boxed_slice())),
             limits: supports.limits.clone().map(leak),
         },

@@ -69,6 +69,9 @@ fn raft_kv_local_reads_are_caught_stale_under_partitions() {
             "15",
             "-o",
             "reads=local",
+            // Stale reads show only where followers serve: bind each worker to its node.
+            "-w",
+            "bind=nodes",
             "--nemesis",
             "partition",
             "--nemesis-interval",
@@ -94,6 +97,9 @@ fn raft_kv_without_fsync_loses_acknowledged_writes_when_every_node_is_killed() {
             "20",
             "-o",
             "unsafe-no-fsync=true",
+            // The setting this catch was made certain under: workers on every node.
+            "-w",
+            "bind=nodes",
             "--nemesis",
             "kill",
             "--nemesis-targets",

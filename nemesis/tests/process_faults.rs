@@ -273,3 +273,43 @@ fn clock_faults_need_a_clock() {
     let err = Nemesis::new(local_net(3), cluster, None, cfg).err().expect("must refuse").to_string();
     assert!(err.contains("clock"), "{err}");
 }
+
+#[tokio::test]
+async fn corrupt_of_the_leader_kills_it_flips_one_bit_of_its_data_file_and_restarts_it() {
+    let dir = TempDir::new("corrupt");
+    let cluster = Arc::new(SleepCluster::start(3, "n3").await);
+    let original: Vec<u8> = (0..2000u32).map(|i| (i * 7) as u8).collect();
+    let mut cfg = NemesisConfig::new(vec![FaultKind::Corrupt], Duration::from_secs(1), 1);
+    cfg.data_files = vec!["*.log".into()];
+    for n in nodes(3) {
+        let data = dir.0.join(&n);
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join("node.log"), &original).unwrap();
+        std::fs::write(data.join("not-fair-game"), &original).unwrap();
+        cfg.data_dirs.insert(n, data);
+    }
+    let old = cluster.pid("n3").unwrap();
+    let mut nemesis = Nemesis::new(local_net(3), Arc::clone(&cluster), None, cfg).unwrap();
+    let (ops, mut report) = recorder();
+    let plan = Plan::Corrupt {
+        target: Target::Leader,
+        node: None,
+        damage: sunder_nemesis::disk::DiskFault::Bitflip,
+    };
+    nemesis.start(plan, &mut report).await.unwrap();
+    assert_eq!(proc_state(old), None, "the node is killed before its file is touched");
+    let damaged = std::fs::read(dir.0.join("n3/node.log")).unwrap();
+    let changed: Vec<usize> = (0..original.len()).filter(|&i| damaged[i] != original[i]).collect();
+    assert_eq!(changed.len(), 1, "one byte, one bit");
+    assert_eq!(std::fs::read(dir.0.join("n3/not-fair-game")).unwrap(), original, "only files the globs name");
+    nemesis.stop_active(&mut report).await.unwrap();
+    assert!(matches!(cluster.pid("n3").and_then(proc_state), Some('S' | 'R')), "restarted");
+    let ops = ops.lock().unwrap().clone();
+    assert_eq!(ops[0].0, "start-corrupt");
+    assert_eq!(ops[0].1["node"], "n3");
+    assert_eq!(ops[0].1["file"], "node.log");
+    assert_eq!(ops[0].1["offset"], changed[0] as u64);
+    assert_eq!(ops[1].0, "stop-corrupt");
+    assert_eq!(ops[1].1["came-back"], true);
+    assert_eq!(ops[1].1["refused"], false);
+}

@@ -98,6 +98,8 @@ pub const SPEC: SystemSpec = SystemSpec {
         cas_when: None,
         backends: &["netns"],
         clock_faults: false,
+        // Any member forwards a request to its leader itself.
+        leader_hints: false,
         faults: None,
         limits: Some(
             "etcd is a Go binary, which reads the clock through the vDSO, so libfaketime's clock faults never reach it; \

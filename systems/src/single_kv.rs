@@ -41,6 +41,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         clock_faults: true,
         faults: None,
         limits: None,
+        leader_hints: false,
     },
     // In memory only: a restart starts empty by design.
     data_files: &[],

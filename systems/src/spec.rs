@@ -152,6 +152,9 @@ pub struct Capabilities {
     pub faults: Option<&'static [&'static str]>,
     /// Why it cannot take what it refuses (a backend, clock faults), added to the refusal.
     pub limits: Option<&'static str>,
+    /// Whether its refusals name the leader (`leader` in an error reply), so a client
+    /// that remembers the name can go there first instead of being redirected each time.
+    pub leader_hints: bool,
 }
 
 /// One system under test.

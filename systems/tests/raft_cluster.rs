@@ -194,3 +194,54 @@ fn unknown_read_path_is_rejected_with_the_accepted_values() {
     let err = sunder_systems::raft::options::RaftOptions::from_config(&cfg).expect_err("bad option");
     assert!(err.to_string().contains("reads=fast"), "{err}");
 }
+
+/// Polls `id`'s `/status` until `ready` holds (10 s at most); returns the last status.
+async fn wait_status(
+    c: &reqwest::Client,
+    cluster: &Cluster,
+    id: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(s) = status(c, cluster, id).await {
+            if ready(&s) || Instant::now() >= deadline {
+                return s;
+            }
+        } else if Instant::now() >= deadline {
+            return Value::Null;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_follower_catches_up_by_snapshot_shown_in_status_and_restarts_from_it() {
+    let options = [("snapshot-every", "10"), ("snapshot-chunk-bytes", "64")];
+    let mut cluster = Cluster::start("snapshot", 3, &options, RAFT);
+    let c = client();
+    let leader = wait_for_leader(&c, &cluster, &["n1", "n2", "n3"]).await;
+    let follower = ["n1", "n2", "n3"].into_iter().find(|n| *n != leader).expect("a follower");
+    cluster.stop(follower);
+    for i in 0..100 {
+        let (code, _) = put(&c, &cluster, &leader, &format!("k{}", i % 7), json!(i)).await;
+        assert_eq!(code, 200, "put {i}");
+    }
+    let s = wait_status(&c, &cluster, &leader, |s| s["snapshot_index"].as_u64() >= Some(90)).await;
+    assert!(s["snapshot_index"].as_u64() >= Some(90), "the leader compacted: {s}");
+    assert!(s["log_entries"].as_u64() < Some(20), "and dropped the log before its snapshot: {s}");
+    let compacted = s["snapshot_index"].as_u64().unwrap_or_default();
+    cluster.restart(follower);
+    let s = wait_status(&c, &cluster, follower, |s| s["snapshots_installed"].as_u64() >= Some(1)).await;
+    assert!(s["snapshots_installed"].as_u64() >= Some(1), "the follower installed a snapshot: {s}");
+    assert!(s["snapshot_index"].as_u64() >= Some(compacted), "{s}");
+    let (code, body) = get(&c, &cluster, &leader, "k1").await;
+    // k1 last got i = 99 (99 % 7 == 1).
+    assert_eq!((code, body["value"].clone()), (200, json!(99)));
+    // Restarted again, it comes back from its own snapshot file.
+    cluster.stop(follower);
+    cluster.restart(follower);
+    let s = wait_status(&c, &cluster, follower, |s| s["snapshot_index"].as_u64() >= Some(compacted)).await;
+    assert!(s["snapshot_index"].as_u64() >= Some(compacted), "restarted from its snapshot: {s}");
+    assert_eq!(s["snapshots_installed"], 0, "nothing had to be sent this time: {s}");
+}

@@ -22,6 +22,11 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
             default: "true",
             doc: "issue compare-and-set (off for systems without an honest cas)",
         },
+        OptionSpec {
+            key: "bind",
+            default: "leader",
+            doc: "leader: workers go first to the leader a node named (where the system names one) | nodes: each worker stays on its own node",
+        },
     ],
     build: |o| Ok(Box::new(Register { keys: o.count("keys", 1)?, cas: o.flag("cas")? })),
 };

@@ -5,13 +5,16 @@
 //! could not be established (the request never left the client), and `info` for everything
 //! else, timeouts and connections broken mid-request included, because the request may
 //! have been applied. A definite refusal that names the leader is retried once at that
-//! leader.
+//! leader. A leader-aware client ([`SunderHttp::leader_aware`]) also remembers that name
+//! and sends every later operation there first, whichever node its worker is bound to,
+//! until that node stops answering or names another leader.
 
 use crate::client::{Client, ClientError, Pending};
 use crate::invocation::{Completion, Invocation, Object, Outcome};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use sunder_systems::protocol::{
     CasRequest, CounterAddRequest, ErrorReply, MicroOp, SetAddRequest, TransferRequest, TxnBody, WriteRequest,
@@ -22,6 +25,8 @@ use sunder_systems::protocol::{
 pub struct SunderHttp {
     http: reqwest::Client,
     nodes: BTreeMap<String, SocketAddr>,
+    /// The leader a node last named, shared by every worker; None when not leader-aware.
+    leader: Option<Arc<Mutex<Option<String>>>>,
 }
 
 enum Reply {
@@ -50,14 +55,44 @@ impl SunderHttp {
             .connect_timeout(timeout)
             .pool_max_idle_per_host(256)
             .build()?;
-        Ok(SunderHttp { http, nodes })
+        Ok(SunderHttp { http, nodes, leader: None })
     }
 
-    /// Performs `inv` at `node`, following one leader redirect.
+    /// The same client, but remembering the leader nodes name and going there first.
+    pub fn leader_aware(mut self) -> SunderHttp {
+        self.leader = Some(Arc::new(Mutex::new(None)));
+        self
+    }
+
+    fn known_leader(&self) -> Option<String> {
+        self.leader.as_ref().and_then(|l| l.lock().map(|g| g.clone()).unwrap_or(None))
+    }
+
+    fn remember_leader(&self, leader: Option<String>) {
+        if let Some(l) = &self.leader
+            && let Ok(mut g) = l.lock()
+        {
+            *g = leader;
+        }
+    }
+
+    /// Performs `inv` at `node` (or at the remembered leader), following one redirect.
     pub async fn perform(&self, node: &str, inv: &Invocation) -> Completion {
-        match self.attempt(node, inv).await {
+        let first =
+            self.known_leader().filter(|l| self.nodes.contains_key(l)).unwrap_or_else(|| node.to_string());
+        let reply = self.attempt(&first, inv).await;
+        if let Reply::Done(c) = &reply
+            && c.unavailable
+            && first != node
+        {
+            // The remembered leader is down or no longer leads and names nobody: forget
+            // it, and let the worker's own node answer (or name the new leader) next time.
+            self.remember_leader(None);
+        }
+        match reply {
             Reply::Done(c) => c,
-            Reply::Redirect(_, leader) if leader != node && self.nodes.contains_key(&leader) => {
+            Reply::Redirect(_, leader) if leader != first && self.nodes.contains_key(&leader) => {
+                self.remember_leader(Some(leader.clone()));
                 match self.attempt(&leader, inv).await {
                     Reply::Done(c) | Reply::Redirect(c, _) => c,
                 }

@@ -183,6 +183,12 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
         }
         workload_options.insert("cas".into(), "false".into());
     }
+    if let Some(b) = workload_options.get("bind")
+        && b != "leader"
+        && b != "nodes"
+    {
+        bail!("-w bind={b}: expected leader or nodes");
+    }
     let workload: Arc<dyn Workload> = Arc::from(judge::workload(&args.workload, &workload_options)?);
     let mut options = options;
     for (key, value) in workload.system_options() {
@@ -315,6 +321,14 @@ fn node_specs(dir: &RunDir, ids: &[String], net: &Network, clock: Option<&Clock>
         .collect()
 }
 
+/// Whether workers go to the leader nodes name (`-w bind=leader`, the default where a
+/// workload offers `bind` and the system names leaders) rather than staying on their node.
+fn leader_aware(system: &SystemSpec, test: &TestSpec) -> bool {
+    system.capabilities.leader_hints
+        && system.protocol == sunder_systems::spec::Protocol::SunderHttp
+        && test.workload_options.get("bind").is_some_and(|b| b == "leader")
+}
+
 /// What a run's async part is handed: the system and workload, and the network, clock and
 /// node layout built while the harness was still single-threaded.
 struct RunParts {
@@ -353,12 +367,19 @@ async fn run_test(
     let history =
         if args.no_record { HistoryWriter::in_memory() } else { HistoryWriter::create(&dir.history())? };
     let rec = Arc::new(Recorder::new(history));
-    let client = sunder_workloads::client::for_protocol(
-        system.protocol,
-        cluster.client_addrs(),
-        Duration::from_millis(test.op_timeout_ms),
-        &with_defaults(system, &test.options),
-    )?;
+    let timeout = Duration::from_millis(test.op_timeout_ms);
+    let client: Arc<dyn sunder_workloads::client::Client> = if leader_aware(system, test) {
+        Arc::new(
+            sunder_workloads::sunder_http::SunderHttp::new(cluster.client_addrs(), timeout)?.leader_aware(),
+        )
+    } else {
+        sunder_workloads::client::for_protocol(
+            system.protocol,
+            cluster.client_addrs(),
+            timeout,
+            &with_defaults(system, &test.options),
+        )?
+    };
     let settings = RunSettings {
         concurrency: test.concurrency,
         rate: test.rate,

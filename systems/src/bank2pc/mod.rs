@@ -59,6 +59,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         clock_faults: true,
         faults: None,
         limits: None,
+        leader_hints: false,
     },
     data_files: &[log::VOTE_LOG, log::DECISION_LOG],
 };

@@ -70,6 +70,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         clock_faults: true,
         faults: None,
         limits: None,
+        leader_hints: false,
     },
     data_files: &[store::LOG_FILE],
 };

@@ -954,6 +954,8 @@ impl RaftCore {
         let end = (start + self.cfg.max_append_entries).min(self.log.len());
         let entries = self.log[start..end].to_vec();
         let p = self.progress.get_mut(peer).expect("peer progress");
+        // The peer no longer needs a snapshot (its next entry is still in the log).
+        p.sending = None;
         // Optimistic pipelining: assume delivery; a rejection resets `next`.
         p.next = self.snapshot.index + end as u64 + 1;
         let body = Body::Append { prev_index, prev_term, entries, commit: self.commit, round: self.round };

@@ -46,6 +46,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         clock_faults: true,
         faults: None,
         limits: None,
+        leader_hints: true,
     },
     data_files: storage::DATA_FILES,
 };

@@ -80,7 +80,10 @@ pub async fn serve_on(
     let driver = tokio::task::spawn_blocking(move || Driver::open(&id, &data, kv, opts, peers))
         .await
         .map_err(|e| NodeError::Io(std::io::Error::other(e)))?
-        .map_err(|e| NodeError::Io(std::io::Error::other(e)))?;
+        // A message, not a wrapped error: the chain would print the same text twice.
+        .map_err(|e| {
+            NodeError::Io(std::io::Error::other(format!("raft-kv {} refuses to start: {e}", cfg.id)))
+        })?;
     let (events, thread) = driver::spawn(driver);
     let node = Arc::new(Node { id: cfg.id.clone(), events: events.clone(), request_timeout });
     let app = crate::routes::router(node.clone())
