@@ -21,6 +21,9 @@ fn local_reads_under_partitions() -> Finished {
             "15",
             "-o",
             "reads=local",
+            // Stale reads show only where followers serve: bind each worker to its node.
+            "-w",
+            "bind=nodes",
             "--nemesis",
             "partition",
             "--nemesis-interval",
