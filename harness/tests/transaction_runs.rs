@@ -13,6 +13,22 @@ fn strongest(r: &Finished) -> String {
     r.results["strongest_held"].as_str().unwrap_or("none").to_string()
 }
 
+/// A bank-2pc list-append run with `setting`, plus `planted` (a bug's `-o`, or nothing).
+fn list_append_on_2pc(tag: &str, setting: &[&'static str], planted: &[&'static str]) -> Finished {
+    let mut args = vec!["--system", "bank-2pc", "--workload", "list-append"];
+    args.extend_from_slice(setting);
+    args.extend_from_slice(planted);
+    run(tag, &args)
+}
+
+/// The correct protocol is strict serializable where the planted bug is caught breaking it.
+fn control_holds_where_planted_breaks(control: &Finished, planted: &Finished) {
+    assert_eq!(control.code, Some(0), "{}", control.summary());
+    assert_eq!(strongest(control), "strict-serializable", "{}", control.summary());
+    assert_eq!(planted.code, Some(1), "{}", planted.summary());
+    assert_eq!(planted.results["models"]["strict-serializable"], false, "{}", planted.summary());
+}
+
 #[test]
 fn raft_kv_transactions_are_strict_serializable_under_partitions_and_kills() {
     let r = run(
@@ -70,17 +86,12 @@ fn bank_2pc_keeps_the_money_under_partitions_and_kills() {
 
 #[test]
 fn bank_2pc_transactions_are_strict_serializable_and_unlocked_reads_are_caught() {
-    let args = |extra: &'static [&'static str]| {
-        let mut a =
-            vec!["--system", "bank-2pc", "--workload", "list-append", "--time-limit", "8", "--seed", "33"];
-        a.extend_from_slice(extra);
-        a
-    };
-    let correct = run("2pc-list-append", &args(&[]));
+    let setting = ["--time-limit", "8", "--seed", "33"];
+    let correct = list_append_on_2pc("2pc-list-append", &setting, &[]);
     assert_eq!(correct.code, Some(0), "{}", correct.summary());
     assert_eq!(strongest(&correct), "strict-serializable", "{}", correct.summary());
 
-    let torn = run("2pc-unlocked-reads", &args(&["-o", "unsafe-unlocked-reads=true"]));
+    let torn = list_append_on_2pc("2pc-unlocked-reads", &setting, &["-o", "unsafe-unlocked-reads=true"]);
     assert_eq!(torn.code, Some(1), "{}", torn.summary());
     assert_eq!(torn.results["models"]["serializable"], false, "{}", torn.summary());
     assert!(torn.anomaly_kinds().iter().any(|k| k.starts_with("G-single")), "{}", torn.summary());
@@ -112,33 +123,21 @@ fn bank_2pc_participants_that_abort_on_their_own_lose_acknowledged_transactions(
     // participants wait in doubt and commit when the decision arrives; with the planted
     // heuristic abort they give up after 2 x 100 ms, every time, so acknowledged appends
     // vanish and later reads miss them: no fault and no timing luck needed.
-    let args = |extra: &'static [&'static str]| {
-        let mut a = vec![
-            "--system",
-            "bank-2pc",
-            "--workload",
-            "list-append",
-            "--nemesis",
-            "none",
-            "-o",
-            "timeout-ms=100",
-            "-o",
-            "debug-pause-before-commit-ms=600",
-            "--time-limit",
-            "6",
-            "--seed",
-            "35",
-        ];
-        a.extend_from_slice(extra);
-        a
-    };
-    let patient = run("2pc-slow-commit", &args(&[]));
-    assert_eq!(patient.code, Some(0), "{}", patient.summary());
-    assert_eq!(strongest(&patient), "strict-serializable", "{}", patient.summary());
-
-    let hasty = run("2pc-heuristic-abort", &args(&["-o", "unsafe-heuristic-abort=true"]));
-    assert_eq!(hasty.code, Some(1), "{}", hasty.summary());
-    assert_eq!(hasty.results["models"]["strict-serializable"], false, "{}", hasty.summary());
+    let setting = [
+        "--nemesis",
+        "none",
+        "-o",
+        "timeout-ms=100",
+        "-o",
+        "debug-pause-before-commit-ms=600",
+        "--time-limit",
+        "6",
+        "--seed",
+        "35",
+    ];
+    let patient = list_append_on_2pc("2pc-slow-commit", &setting, &[]);
+    let hasty = list_append_on_2pc("2pc-heuristic-abort", &setting, &["-o", "unsafe-heuristic-abort=true"]);
+    control_holds_where_planted_breaks(&patient, &hasty);
 }
 
 #[test]
@@ -148,31 +147,20 @@ fn bank_2pc_coordinator_that_forgets_its_decisions_loses_acknowledged_transactio
     // transactions a second go through three coordinators). The correct coordinator finds
     // them in its log on restart and finishes them; the planted one answers its in-doubt
     // participants "abort", and the clients were already told "ok".
-    let args = |extra: &'static [&'static str]| {
-        let mut a = vec![
-            "--system",
-            "bank-2pc",
-            "--workload",
-            "list-append",
-            "--nemesis",
-            "kill",
-            "--nemesis-interval",
-            "1.5",
-            "-o",
-            "debug-pause-before-commit-ms=1500",
-            "--time-limit",
-            "10",
-            "--seed",
-            "52",
-        ];
-        a.extend_from_slice(extra);
-        a
-    };
-    let logged = run("2pc-kill-logged", &args(&[]));
-    assert_eq!(logged.code, Some(0), "{}", logged.summary());
-    assert_eq!(strongest(&logged), "strict-serializable", "{}", logged.summary());
-
-    let forgetful = run("2pc-no-decision-log", &args(&["-o", "unsafe-no-decision-log=true"]));
-    assert_eq!(forgetful.code, Some(1), "{}", forgetful.summary());
-    assert_eq!(forgetful.results["models"]["strict-serializable"], false, "{}", forgetful.summary());
+    let setting = [
+        "--nemesis",
+        "kill",
+        "--nemesis-interval",
+        "1.5",
+        "-o",
+        "debug-pause-before-commit-ms=1500",
+        "--time-limit",
+        "10",
+        "--seed",
+        "52",
+    ];
+    let logged = list_append_on_2pc("2pc-kill-logged", &setting, &[]);
+    let forgetful =
+        list_append_on_2pc("2pc-no-decision-log", &setting, &["-o", "unsafe-no-decision-log=true"]);
+    control_holds_where_planted_breaks(&logged, &forgetful);
 }
