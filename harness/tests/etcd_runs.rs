@@ -74,10 +74,7 @@ fn etcd_linearizable_reads_stay_linearizable_under_partitions_and_kills() {
     if !etcd_or_skip(TEST) {
         return;
     }
-    let run = etcd_run(
-        "linearizable",
-        &["--time-limit", "15", "--nemesis", "partition,kill", "--nemesis-interval", "2", "--seed", "3"],
-    );
+    let run = etcd_run("linearizable", support::ETCD_LINEARIZABLE);
     assert_eq!(run.code, Some(0), "{}", run.summary());
     assert_eq!(run.results["models"]["linearizable"], true, "{}", run.summary());
     assert!(run.results["stats"]["nemesis_ops"].as_u64().unwrap_or(0) >= 4, "{}", run.summary());
@@ -95,21 +92,7 @@ fn etcd_serializable_reads_are_caught_stale_when_partitions_cut_a_member_off() {
     if !etcd_or_skip(TEST) {
         return;
     }
-    let run = etcd_run(
-        "serializable",
-        &[
-            "-o",
-            "reads=serializable",
-            "--time-limit",
-            "20",
-            "--nemesis",
-            "partition",
-            "--nemesis-interval",
-            "3",
-            "--seed",
-            "5",
-        ],
-    );
+    let run = etcd_run("serializable", support::ETCD_SERIALIZABLE);
     assert_eq!(run.code, Some(1), "{}", run.summary());
     assert_eq!(run.results["models"]["linearizable"], false, "{}", run.summary());
     let anomaly = run.results["anomalies"]

@@ -60,44 +60,13 @@ fn the_etcd_example_gives_the_built_in_etcd_verdicts() {
     if !root_or_skip(TEST) {
         return;
     }
-    let linearizable = file_run(
-        "file-etcd-lin",
-        "etcd.toml",
-        &[
-            "--net",
-            "netns",
-            "--time-limit",
-            "15",
-            "--nemesis",
-            "partition,kill",
-            "--nemesis-interval",
-            "2",
-            "--seed",
-            "3",
-        ],
-    );
+    let netns = |settings: &[&'static str]| [&["--net", "netns"], settings].concat();
+    let linearizable = file_run("file-etcd-lin", "etcd.toml", &netns(support::ETCD_LINEARIZABLE));
     assert_eq!(linearizable.code, Some(0), "{}", linearizable.summary());
     assert_eq!(linearizable.test["protocol"], "etcd", "{}", linearizable.summary());
     assert_backend(&linearizable, "netns");
     drop(linearizable);
-    let serializable = file_run(
-        "file-etcd-ser",
-        "etcd.toml",
-        &[
-            "--net",
-            "netns",
-            "-o",
-            "reads=serializable",
-            "--time-limit",
-            "20",
-            "--nemesis",
-            "partition",
-            "--nemesis-interval",
-            "3",
-            "--seed",
-            "5",
-        ],
-    );
+    let serializable = file_run("file-etcd-ser", "etcd.toml", &netns(support::ETCD_SERIALIZABLE));
     assert_eq!(serializable.code, Some(1), "{}", serializable.summary());
     assert_eq!(serializable.results["models"]["linearizable"], false, "{}", serializable.summary());
 }

@@ -9,6 +9,26 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
+/// The settings of the linearizable etcd run (`etcd_runs.rs`), which the etcd system file
+/// (`system_files.rs`) repeats to show it gives the built-in's verdict.
+pub const ETCD_LINEARIZABLE: &[&str] =
+    &["--time-limit", "15", "--nemesis", "partition,kill", "--nemesis-interval", "2", "--seed", "3"];
+
+/// The settings of the serializable etcd run that must be caught stale: each partition of
+/// three members cuts one off for about three seconds.
+pub const ETCD_SERIALIZABLE: &[&str] = &[
+    "-o",
+    "reads=serializable",
+    "--time-limit",
+    "20",
+    "--nemesis",
+    "partition",
+    "--nemesis-interval",
+    "3",
+    "--seed",
+    "5",
+];
+
 /// The `sunder` binary this build produced.
 pub fn sunder() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sunder"))
