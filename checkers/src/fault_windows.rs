@@ -101,21 +101,10 @@ impl FaultMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Process;
     use serde_json::json;
 
     fn nem(index: u64, time: u64, f: &str, value: Value) -> Op {
-        Op {
-            index,
-            time,
-            process: Process::Nemesis,
-            kind: OpType::Info,
-            f: f.into(),
-            key: None,
-            value,
-            node: None,
-            error: None,
-        }
+        Op::nemesis(index, time, f, value)
     }
 
     #[test]

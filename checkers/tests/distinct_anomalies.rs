@@ -5,29 +5,17 @@
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use sunder_check::distinct::{BEFORE_ANY_FAULT, LISTED_PER_KIND, NO_FAULT_ACTIVE};
-use sunder_check::history::{History, Op, OpType, Process, Strictness};
+use sunder_check::history::{History, Op, OpType, Strictness};
 use sunder_check::import::FailSemantics;
 use sunder_check::plan::{self, Limits, Plan};
 use sunder_check::verdict::{Anomaly, CheckerResult, Results, Validity};
 
 fn call(index: u64, time: u64, process: u64, kind: OpType, f: &str, value: Value, node: &str) -> Op {
-    let mut op = Op::client(index, time, process, kind, f, value).with_key("k1");
-    op.node = Some(node.to_string());
-    op
+    Op::client(index, time, process, kind, f, value).with_key("k1").with_node(node)
 }
 
 fn nemesis(index: u64, time: u64, f: &str) -> Op {
-    Op {
-        index,
-        time,
-        process: Process::Nemesis,
-        kind: OpType::Info,
-        f: f.into(),
-        key: None,
-        value: json!({"grudge": {"n3": ["n1", "n2"]}}),
-        node: None,
-        error: None,
-    }
+    Op::nemesis(index, time, f, json!({"grudge": {"n3": ["n1", "n2"]}}))
 }
 
 /// A write of k1 at n1, then stale reads at n3: one before the partition (ops 2-3), one

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use sunder_check::bank::{self, BankSettings};
 use sunder_check::counter::{self, CounterSettings};
-use sunder_check::history::{History, Op, OpType, Process, Strictness};
+use sunder_check::history::{History, Op, OpType, Strictness};
 use sunder_check::ladder::{IMPLIES, LadderBudget, check_register};
 use sunder_check::set_full::{self, SetFullSettings};
 use sunder_check::unique_ids::{self, UniqueIdsSettings};
@@ -37,17 +37,7 @@ fn random_history(seed: u64) -> History {
         let index = ops.len() as u64;
         if rng.random_bool(0.05) {
             let value = if rng.random_bool(0.5) { json!("final") } else { random_value(&mut rng) };
-            ops.push(Op {
-                index,
-                time: index,
-                process: Process::Nemesis,
-                kind: OpType::Info,
-                f: "phase".into(),
-                key: None,
-                value,
-                node: None,
-                error: None,
-            });
+            ops.push(Op::nemesis(index, index, "phase", value));
             continue;
         }
         let (kind, f, key) = match open[w].take() {

@@ -58,17 +58,7 @@ impl Recorder {
 
     /// Records a nemesis event.
     pub fn nemesis(&self, f: &str, value: Value) {
-        self.record(Op {
-            index: 0,
-            time: 0,
-            process: Process::Nemesis,
-            kind: OpType::Info,
-            f: f.to_string(),
-            key: None,
-            value,
-            node: None,
-            error: None,
-        });
+        self.record(Op::nemesis(0, 0, f, value));
     }
 
     /// Stops recording: writes and fsyncs the file, returns the ops.

@@ -13,7 +13,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use sunder_check::history::{History, Op, OpType, Process, Strictness};
+use sunder_check::history::{History, Op, OpType, Strictness};
 use sunder_check::verdict::{Anomaly, CheckerResult, Results, Validity};
 
 /// Markup planted by [`SyntheticRun::hostile`]; if the report ever runs it, it marks the
@@ -132,17 +132,7 @@ impl SyntheticRun {
             let Some(Reverse((now, w))) = heap.pop() else { break };
             let progress = ops.len() as f64 / target as f64;
             if self.nemesis {
-                let nem = |f: String, value: Value| Op {
-                    index: 0,
-                    time: now,
-                    process: Process::Nemesis,
-                    kind: OpType::Info,
-                    f,
-                    key: None,
-                    value,
-                    node: None,
-                    error: None,
-                };
+                let nem = |f: String, value: Value| Op::nemesis(0, now, &f, value);
                 if let Some(kind) = active
                     && plan[plan_at - 1].1 <= progress
                 {

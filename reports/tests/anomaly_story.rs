@@ -7,30 +7,18 @@ mod scratch_dir;
 
 use scratch_dir::ScratchDir;
 use serde_json::{Value, json};
-use sunder_check::history::{History, Op, OpType, Process, Strictness};
+use sunder_check::history::{History, Op, OpType, Strictness};
 use sunder_check::import::FailSemantics;
 use sunder_check::plan::{self, Limits, Plan};
 use sunder_check::verdict::Results;
 use sunder_report::story;
 
 fn op(index: u64, time: u64, process: u64, kind: OpType, f: &str, value: Value, node: &str) -> Op {
-    let mut op = Op::client(index, time, process, kind, f, value).with_key("k1");
-    op.node = Some(node.to_string());
-    op
+    Op::client(index, time, process, kind, f, value).with_key("k1").with_node(node)
 }
 
 fn nemesis(index: u64, time: u64, f: &str) -> Op {
-    Op {
-        index,
-        time,
-        process: Process::Nemesis,
-        kind: OpType::Info,
-        f: f.into(),
-        key: None,
-        value: json!({"grudge": {"n3": ["n1", "n2"]}}),
-        node: None,
-        error: None,
-    }
+    Op::nemesis(index, time, f, json!({"grudge": {"n3": ["n1", "n2"]}}))
 }
 
 /// A write at n1, then n3 serves the initial value to a later read twice before a partition

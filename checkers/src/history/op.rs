@@ -141,9 +141,24 @@ impl Op {
         }
     }
 
+    /// A nemesis op (always `info`: a fault's effect is never certain).
+    pub fn nemesis(index: u64, time: u64, f: &str, value: Value) -> Op {
+        Op {
+            process: Process::Nemesis,
+            kind: OpType::Info,
+            ..Op::client(index, time, 0, OpType::Info, f, value)
+        }
+    }
+
     /// The same op with a key.
     pub fn with_key(mut self, key: impl Into<String>) -> Op {
         self.key = Some(key.into());
+        self
+    }
+
+    /// The same op with the node it was sent to.
+    pub fn with_node(mut self, node: impl Into<String>) -> Op {
+        self.node = Some(node.into());
         self
     }
 
