@@ -36,7 +36,9 @@ type Shape = Vec<(String, String, Option<String>)>;
 /// What anomalies are tied to in a judged history: its ops by index and its fault windows.
 pub struct HistoryContext<'a> {
     history: &'a History,
-    position: HashMap<u64, usize>,
+    /// Positions by index, built on first need: Sunder's own histories number ops by
+    /// position, so a long valid run never pays for the map.
+    position: std::sync::OnceLock<HashMap<u64, usize>>,
     windows: Vec<Window>,
     end_time: u64,
 }
@@ -47,7 +49,7 @@ impl<'a> HistoryContext<'a> {
         let ops = history.ops();
         HistoryContext {
             history,
-            position: ops.iter().enumerate().map(|(p, o)| (o.index, p)).collect(),
+            position: std::sync::OnceLock::new(),
             windows: FaultMap::from_ops(ops).faults,
             end_time: ops.iter().map(|o| o.time).max().unwrap_or(0),
         }
@@ -68,7 +70,14 @@ impl<'a> HistoryContext<'a> {
     }
 
     fn op(&self, index: u64) -> Option<(&Op, Option<&Op>)> {
-        let &p = self.position.get(&index)?;
+        let ops = self.history.ops();
+        let p = match usize::try_from(index).ok().filter(|&p| ops.get(p).is_some_and(|o| o.index == index)) {
+            Some(p) => p,
+            None => *self
+                .position
+                .get_or_init(|| ops.iter().enumerate().map(|(p, o)| (o.index, p)).collect())
+                .get(&index)?,
+        };
         let partner = self.history.partner(p).map(|q| &self.history.ops()[q]);
         Some((&self.history.ops()[p], partner))
     }

@@ -152,12 +152,18 @@ pub fn judge(history: &History, plan: &Plan, fail_semantics: FailSemantics, limi
                     model,
                     ModelKind::Kv | ModelKind::Register { .. } | ModelKind::CasRegister { .. }
                 );
-                let lin = linearizable::check(history, model.clone(), fail_semantics, &budget);
+                // The ladder's register view does not depend on the search's outcome, so it
+                // is built on a second core while the search runs.
+                let (lin, view) = std::thread::scope(|scope| {
+                    let view = register_like.then(|| scope.spawn(|| RegisterHistory::from_history(history)));
+                    let lin = linearizable::check(history, model.clone(), fail_semantics, &budget);
+                    (lin, view.map(|v| v.join().expect("the register view's thread panicked")))
+                });
                 models.push(("linearizable".to_string(), lin.valid));
                 let held = lin.valid;
                 checkers.insert("linearizable".to_string(), lin);
-                if register_like {
-                    judge_ladder(history, limits, held, &mut checkers, &mut models, &mut extra_models);
+                if let Some(Ok(rh)) = view {
+                    judge_ladder(history, &rh, limits, held, &mut checkers, &mut models, &mut extra_models);
                 }
             }
             Check::Bank(settings) => {
@@ -246,6 +252,7 @@ fn per_key(history: &History, check: impl Fn(&History) -> CheckerResult) -> Chec
 /// history that reuses values is judged by linearizability alone, not marked unknown.
 fn judge_ladder(
     history: &History,
+    rh: &RegisterHistory,
     limits: Limits,
     linearizable: Validity,
     checkers: &mut BTreeMap<String, CheckerResult>,
@@ -255,7 +262,6 @@ fn judge_ladder(
     // The ladder speaks of registers: reads, writes and cas with unique values per key.
     // Porcupine's get/put/append strings, or a foreign history reusing values, are judged by
     // linearizability alone rather than marked unknown.
-    let Ok(rh) = RegisterHistory::from_history(history) else { return };
     if rh.ignored > 0 {
         return;
     }
@@ -264,7 +270,7 @@ fn judge_ladder(
     // Linearizability implies every model of the ladder (not convergence, which is about the
     // final reads): when it held, they are settled by it rather than searched for again.
     let implied = ladder::Implied { linearizable };
-    for (model, result) in ladder::check_view_given(history, &rh, &budget, &implied) {
+    for (model, result) in ladder::check_view_given(history, rh, &budget, &implied) {
         if result.not_applicable {
             // Judged nothing: listed among the checkers with its reason, not among the models.
         } else if model == "convergence" {

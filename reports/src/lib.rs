@@ -9,7 +9,7 @@
 //! [`calls`], [`faults`] and [`latency`] compute, and [`analysis`] holds their results for
 //! one render; [`plots`], [`witness`] and [`timeline`] draw; [`page`], [`junit`] and
 //! [`summary`] assemble the three files, both opening with [`story`]'s paragraph; [`escape`] is the one escaping function every
-//! untrusted value passes through; [`error`] says why a render could not start or be
+//! untrusted value passes through, and [`packed`] shrinks a large data block; [`error`] says why a render could not start or be
 //! written; [`synthetic`] makes seeded run folders for tests and benchmarks.
 
 #![warn(missing_docs)]
@@ -22,6 +22,7 @@ pub mod escape;
 pub mod faults;
 pub mod junit;
 pub mod latency;
+pub mod packed;
 pub mod page;
 pub mod plots;
 pub mod run_folder;
@@ -67,6 +68,15 @@ pub struct RenderSummary {
 /// folder or a failed write is an error.
 pub fn render_run(run_dir: &Path) -> Result<RenderSummary, ReportError> {
     render_inputs(run_folder::load(run_dir)?, run_dir)
+}
+
+/// Renders a run folder as [`render_run`] does, from the ops of its history that the caller
+/// has already read and validated (they must be the folder's `history.jsonl`).
+pub fn render_run_with_ops(
+    run_dir: &Path,
+    ops: Vec<sunder_check::history::Op>,
+) -> Result<RenderSummary, ReportError> {
+    render_inputs(run_folder::load_with_ops(run_dir, ops)?, run_dir)
 }
 
 /// Renders a bare history file (Sunder JSONL) into `out_dir`, taking `test.json`,

@@ -12,7 +12,7 @@ use crate::latency::{PerfData, Quantiles};
 use crate::plots::{self, Shading};
 use crate::run_folder::{HistoryStatus, RunInputs};
 use crate::test_info::display_value;
-use crate::{story, timeline, witness};
+use crate::{packed, story, timeline, witness};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use sunder_check::anomaly_names;
@@ -605,9 +605,19 @@ fn timeline_section(out: &mut String, inputs: &RunInputs, calls: &Calls) {
     );
     out.push_str("<div class=\"tl-controls\"><button id=\"tl-first\">« first</button><button id=\"tl-prev\">‹ prev</button><button id=\"tl-next\">next ›</button><button id=\"tl-last\">last »</button> <label>op index <input id=\"tl-index\" type=\"text\" inputmode=\"numeric\"></label><button id=\"tl-goto\">go</button> <label>process <input id=\"tl-process\" type=\"text\"></label> <label><input id=\"tl-problems\" type=\"checkbox\"> only fail/info</label><button id=\"tl-apply\">apply</button><span id=\"tl-status\">the timeline needs JavaScript</span></div>\n<div id=\"tl-lanes\"></div>\n");
     out.push_str("<div class=\"tl-scroll\"><table class=\"tl\"><thead><tr><th>op</th><th>time (s)</th><th>process</th><th>f</th><th>key</th><th>value</th><th>outcome</th><th>latency (ms)</th><th>node</th><th>error</th></tr></thead><tbody id=\"tl-body\"></tbody></table></div>\n");
-    out.push_str("<script type=\"application/json\" id=\"timeline-data\">");
-    out.push_str(&json);
+    if json.len() > packed::PACK_ABOVE {
+        let _ = write!(
+            out,
+            "<script type=\"text/plain\" id=\"timeline-data\" data-encoding=\"{}\">",
+            packed::ENCODING
+        );
+        out.push_str(&packed::pack(&json));
+    } else {
+        out.push_str("<script type=\"application/json\" id=\"timeline-data\">");
+        out.push_str(&json);
+    }
     out.push_str("</script>\n<script>");
+    out.push_str(packed::SCRIPT);
     out.push_str(timeline::SCRIPT);
     out.push_str("</script>\n</section>\n");
 }

@@ -60,6 +60,20 @@ pub fn load(dir: &Path) -> Result<RunInputs, ReportError> {
 /// `history` (which may live elsewhere, e.g. a bare history file). Fails only when `dir`
 /// is not a readable folder.
 pub fn load_with_history(dir: &Path, history: &Path) -> Result<RunInputs, ReportError> {
+    load_inputs(dir, |problems| load_history(history, problems))
+}
+
+/// Reads `test.json`, `results.json` and node logs from `dir`, taking the ops of a history
+/// the caller has already read and validated (`sunder check` and `sunder run` hold it), so
+/// a long history is not parsed a second time for its report.
+pub fn load_with_ops(dir: &Path, ops: Vec<Op>) -> Result<RunInputs, ReportError> {
+    load_inputs(dir, |_| (ops, HistoryStatus::Valid))
+}
+
+fn load_inputs(
+    dir: &Path,
+    history: impl FnOnce(&mut Vec<String>) -> (Vec<Op>, HistoryStatus),
+) -> Result<RunInputs, ReportError> {
     let meta = std::fs::metadata(dir).map_err(|e| ReportError::io(dir, e))?;
     if !meta.is_dir() {
         return Err(ReportError::NotARunFolder(dir.to_path_buf()));
@@ -81,7 +95,7 @@ pub fn load_with_history(dir: &Path, history: &Path) -> Result<RunInputs, Report
             TestInfo::default()
         }
     };
-    let (ops, history_status) = load_history(history, &mut problems);
+    let (ops, history_status) = history(&mut problems);
     let results_path = dir.join("results.json");
     let results = match read_json(&results_path) {
         Ok(Some(v)) => match serde_json::from_value::<Results>(v) {

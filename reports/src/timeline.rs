@@ -116,13 +116,13 @@ pub fn data_json(ops: &[Op], calls: &Calls) -> (String, usize) {
     (script_json(&json), n)
 }
 
-/// The script that renders the timeline from the data block. It builds every element with
+/// The script that renders the timeline from the data block (read through
+/// [`crate::packed::SCRIPT`]'s `sunderData`, which the page places before it). It builds every element with
 /// `textContent`, never HTML strings, so data cannot become markup here either.
 pub const SCRIPT: &str = r#"
-(function () {
+sunderData("timeline-data", function (data) {
   "use strict";
   var box = document.getElementById("timeline");
-  var data = JSON.parse(document.getElementById("timeline-data").textContent);
   var rows = data.rows, n = rows.length;
   var idx = new Float64Array(n), t = new Float64Array(n);
   var a = 0, b = 0;
@@ -225,7 +225,7 @@ pub const SCRIPT: &str = r#"
   };
   render();
   box.setAttribute("data-rendered", String(n));
-})();
+});
 "#;
 
 #[cfg(test)]

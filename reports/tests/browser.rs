@@ -204,3 +204,47 @@ fn chromium_opens_report_and_serve_index_without_console_errors() {
     assert!(served.dom.contains("data-rendered=\""), "the served report's script did not run");
     rt.shutdown_background();
 }
+
+/// A history whose timeline data passes [`sunder_report::packed::PACK_ABOVE`] is packed
+/// into the page, and the page unpacks it and shows the same rows as a plain one would.
+#[test]
+fn chromium_unpacks_the_packed_timeline_of_a_long_history() {
+    let Some(exe) = chromium() else {
+        scratch_dir::skip_unless_required(
+            "chromium_unpacks_the_packed_timeline_of_a_long_history",
+            "SUNDER_REQUIRE_BROWSER",
+            "chromium is not installed (apt-get install -y chromium, or set SUNDER_CHROMIUM)",
+        );
+        return;
+    };
+    let dir = ScratchDir::new("packed-timeline");
+    let run = dir.path().join("run");
+    SyntheticRun { ops: 400_000, hostile: true, ..Default::default() }.write(&run).unwrap();
+    let summary = sunder_report::render_run(&run).unwrap();
+    let html = std::fs::read_to_string(&summary.report).unwrap();
+    let block = html
+        .split("id=\"timeline-data\" data-encoding=\"zlib-base64\">")
+        .nth(1)
+        .expect("the timeline is packed");
+    let packed = block.split("</script>").next().unwrap();
+    let data = sunder_report::packed::unpack(packed).expect("the block unpacks");
+    assert!(
+        data.len() > sunder_report::packed::PACK_ABOVE && data.starts_with("{\"pageSize\":"),
+        "{}",
+        &data[..80]
+    );
+    assert!(!data.contains("</"), "the unpacked data keeps its script escaping");
+
+    let opened = browse(
+        &exe,
+        &format!("file://{}", summary.report.display()),
+        &["--dump-dom".to_string(), "--virtual-time-budget=20000".to_string()],
+    );
+    assert!(opened.console.is_empty(), "console output: {:#?}", opened.console);
+    let rows = html.split("data-rows=\"").nth(1).unwrap().split('"').next().unwrap();
+    assert!(
+        opened.dom.contains(&format!("rows 1–200 of {rows} ")),
+        "the first page of the unpacked timeline is not shown"
+    );
+    assert!(!opened.dom.contains("data-pwned=\"1\""), "hostile markup ran");
+}

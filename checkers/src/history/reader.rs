@@ -18,26 +18,108 @@ pub fn read_jsonl(path: &Path) -> Result<History, InputError> {
 /// `index` counts ops from 0 with neither gap nor repeat, and that `time` never goes back:
 /// both are checked here, since a checker trusts them (a stray huge `time` once passed for a
 /// lost write).
+///
+/// Parsing is most of the cost of checking a long run, so a large text is cut at line
+/// boundaries into one piece per core and the pieces are parsed at once; the order rules
+/// and the first error are then found exactly as a single pass would find them.
 pub fn parse_jsonl(path: &Path, text: &str) -> Result<History, InputError> {
-    let mut ops: Vec<(usize, Op)> = Vec::new();
+    parse_in_pieces(path, text, parse_threads(text.len()))
+}
+
+fn parse_in_pieces(path: &Path, text: &str, threads: usize) -> Result<History, InputError> {
+    let pieces = split_at_lines(text, threads);
+    let parsed: Vec<Piece> = if pieces.len() == 1 {
+        vec![parse_piece(path, pieces[0].0, pieces[0].1)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = pieces
+                .iter()
+                .map(|&(first, piece)| scope.spawn(move || parse_piece(path, first, piece)))
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("a history parser thread panicked")).collect()
+        })
+    };
+    let total = parsed.iter().map(|p| p.ops.len()).sum();
+    let mut ops: Vec<Op> = Vec::with_capacity(total);
+    let mut lines: Vec<usize> = Vec::with_capacity(total);
+    for piece in parsed {
+        for (op, line) in piece.ops.into_iter().zip(piece.lines) {
+            check_order(path, line, &op, ops.last().zip(lines.last().copied()))?;
+            ops.push(op);
+            lines.push(line);
+        }
+        // A piece stops at its first malformed line; every op before it kept the order rules.
+        if let Some(e) = piece.error {
+            return Err(e);
+        }
+    }
+    validate_at_lines(path, ops, &lines, Strictness::Strict)
+}
+
+/// What one piece of the text parsed to: its ops with their 1-based line numbers, and the
+/// error of the first malformed line, where parsing of the piece stopped.
+struct Piece {
+    ops: Vec<Op>,
+    lines: Vec<usize>,
+    error: Option<InputError>,
+}
+
+fn parse_piece(path: &Path, first_line: usize, text: &str) -> Piece {
+    let expect = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+    let mut piece = Piece { ops: Vec::with_capacity(expect), lines: Vec::with_capacity(expect), error: None };
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let op: Op =
-            serde_json::from_str(line).map_err(|e| InputError::json(path, n + 1, "malformed op", &e))?;
-        check_order(path, n + 1, &op, ops.last())?;
-        ops.push((n + 1, op));
+        match serde_json::from_str::<Op>(line) {
+            Ok(op) => {
+                piece.ops.push(op);
+                piece.lines.push(first_line + n);
+            }
+            Err(e) => {
+                piece.error = Some(InputError::json(path, first_line + n, "malformed op", &e));
+                break;
+            }
+        }
     }
-    finish(path, ops)
+    piece
+}
+
+/// How many threads parse a text of `bytes`: one per core for large texts, where the
+/// threads pay for themselves, else one.
+fn parse_threads(bytes: usize) -> usize {
+    const PER_THREAD: usize = 4 << 20;
+    if bytes < 2 * PER_THREAD {
+        return 1;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.clamp(1, 8).min(bytes / PER_THREAD)
+}
+
+/// Cuts `text` into at most `n` pieces of about equal size, each ending at a line end, with
+/// the 1-based number of each piece's first line.
+fn split_at_lines(text: &str, n: usize) -> Vec<(usize, &str)> {
+    let bytes = text.as_bytes();
+    let mut pieces = Vec::with_capacity(n);
+    let (mut start, mut line) = (0usize, 1usize);
+    for k in 1..n {
+        let target = (bytes.len() * k / n).max(start);
+        let Some(nl) = memchr::memchr(b'\n', &bytes[target..]) else { break };
+        let end = target + nl + 1;
+        pieces.push((line, &text[start..end]));
+        line += memchr::memchr_iter(b'\n', &bytes[start..end]).count();
+        start = end;
+    }
+    pieces.push((line, &text[start..]));
+    pieces
 }
 
 /// The index and time rules of Sunder's file, checked against the op before.
-fn check_order(path: &Path, line: usize, op: &Op, previous: Option<&(usize, Op)>) -> Result<(), InputError> {
-    let expected = previous.map_or(0, |(_, p)| p.index + 1);
+fn check_order(path: &Path, line: usize, op: &Op, previous: Option<(&Op, usize)>) -> Result<(), InputError> {
+    let expected = previous.map_or(0, |(p, _)| p.index + 1);
     if op.index != expected {
         let what = match previous {
-            Some((_, p)) if op.index <= p.index => format!("repeats or goes back from index {}", p.index),
+            Some((p, _)) if op.index <= p.index => format!("repeats or goes back from index {}", p.index),
             _ => "leaves a gap".to_string(),
         };
         return Err(InputError::at(
@@ -49,7 +131,7 @@ fn check_order(path: &Path, line: usize, op: &Op, previous: Option<&(usize, Op)>
             ),
         ));
     }
-    if let Some((at, p)) = previous
+    if let Some((p, at)) = previous
         && op.time < p.time
     {
         return Err(InputError::at(
@@ -62,11 +144,6 @@ fn check_order(path: &Path, line: usize, op: &Op, previous: Option<&(usize, Op)>
         ));
     }
     Ok(())
-}
-
-fn finish(path: &Path, numbered: Vec<(usize, Op)>) -> Result<History, InputError> {
-    let (lines, ops): (Vec<usize>, Vec<Op>) = numbered.into_iter().unzip();
-    validate_at_lines(path, ops, &lines, Strictness::Strict)
 }
 
 /// Validates ops read from `path`, where `lines[i]` is the line op `i` came from, so a
@@ -86,6 +163,48 @@ mod tests {
 
     fn parse(text: &str) -> Result<History, InputError> {
         parse_jsonl(Path::new("h.jsonl"), text)
+    }
+
+    #[test]
+    fn parsing_in_pieces_finds_what_one_pass_finds() {
+        let good: String = (0..3000)
+            .map(|i| line(i, i * 10, (i / 2) % 7, if i % 2 == 0 { "invoke" } else { "ok" }))
+            .collect();
+        for threads in [1, 2, 3, 7] {
+            let h = parse_in_pieces(Path::new("h.jsonl"), &good, threads).unwrap();
+            assert_eq!(h.ops().len(), 3000);
+            assert!(h.ops().iter().enumerate().all(|(i, o)| o.index == i as u64));
+        }
+        // A malformed line late, and an order error earlier: the earlier line is named,
+        // whichever piece each falls in.
+        let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+        lines[2500] = "{not json".to_string();
+        lines[1200] = line(1300, 12000, 600 % 7, "invoke").trim_end().to_string();
+        let text = lines.join("\n");
+        for threads in [1, 2, 3, 7] {
+            let e = parse_in_pieces(Path::new("h.jsonl"), &text, threads).unwrap_err().to_string();
+            assert!(e.starts_with("h.jsonl:1201:"), "{threads} threads: {e}");
+        }
+        lines[1200] = line(1200, 12000, 600 % 7, "invoke").trim_end().to_string();
+        let text = lines.join("\n");
+        for threads in [1, 2, 3, 7] {
+            let e = parse_in_pieces(Path::new("h.jsonl"), &text, threads).unwrap_err().to_string();
+            assert!(e.starts_with("h.jsonl:2501:"), "{threads} threads: {e}");
+        }
+    }
+
+    #[test]
+    fn pieces_end_at_line_ends_and_count_their_first_lines() {
+        let text = "a\nbb\nccc\ndddd\n\neeeee";
+        for n in 1..8 {
+            let pieces = split_at_lines(text, n);
+            assert_eq!(pieces.iter().map(|p| p.1).collect::<String>(), text);
+            let mut line = 1;
+            for (first, piece) in &pieces {
+                assert_eq!(*first, line);
+                line += piece.matches('\n').count();
+            }
+        }
     }
 
     #[test]

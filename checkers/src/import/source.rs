@@ -23,11 +23,14 @@ pub const STDIN: &str = "-";
 /// a history can be read from.
 pub fn read_text(path: &Path) -> Result<String, InputError> {
     if path.as_os_str() == STDIN {
-        return read_bounded(path, std::io::stdin().lock());
+        return read_bounded(path, std::io::stdin().lock(), 0);
     }
     refuse_what_is_not_a_history_file(path)?;
     let file = std::fs::File::open(path).map_err(|e| InputError::io(path, e))?;
-    read_bounded(path, BufReader::with_capacity(1 << 16, file))
+    // Sized once from the file's length: a history of hundreds of MiB grown by doubling
+    // costs copies and page faults worth a good part of its parse.
+    let size = file.metadata().map_or(0, |m| m.len()).min(MAX_INPUT_BYTES) as usize;
+    read_bounded(path, BufReader::with_capacity(1 << 20, file), size + 1)
 }
 
 /// Refuses a path that is not a regular file or a named pipe, naming what it is instead.
@@ -51,9 +54,9 @@ fn refuse_what_is_not_a_history_file(path: &Path) -> Result<(), InputError> {
 }
 
 /// Reads `input` to its end within the limits, as UTF-8 text.
-fn read_bounded(path: &Path, mut input: impl BufRead) -> Result<String, InputError> {
-    let mut bytes: Vec<u8> = Vec::new();
-    let (mut line, mut line_start) = (1usize, 0usize);
+fn read_bounded(path: &Path, mut input: impl BufRead, size_hint: usize) -> Result<String, InputError> {
+    let mut bytes: Vec<u8> = Vec::with_capacity(size_hint);
+    let mut line_start = 0usize;
     loop {
         let chunk = match input.fill_buf() {
             Ok(c) => c,
@@ -67,11 +70,11 @@ fn read_bounded(path: &Path, mut input: impl BufRead) -> Result<String, InputErr
         let before = bytes.len();
         bytes.extend_from_slice(chunk);
         input.consume(taken);
-        for (at, _) in bytes[before..].iter().enumerate().filter(|(_, b)| **b == b'\n') {
-            line += 1;
+        if let Some(at) = memchr::memrchr(b'\n', &bytes[before..]) {
             line_start = before + at + 1;
         }
         if bytes.len() - line_start > MAX_LINE_BYTES {
+            let line = 1 + memchr::memchr_iter(b'\n', &bytes[..line_start]).count();
             return Err(InputError::at(
                 path,
                 line,
@@ -91,7 +94,9 @@ fn read_bounded(path: &Path, mut input: impl BufRead) -> Result<String, InputErr
     let start = if bytes.starts_with(b"\xef\xbb\xbf") { 3 } else { 0 };
     match std::str::from_utf8(&bytes[start..]) {
         Ok(_) => {
-            bytes.drain(..start);
+            if start > 0 {
+                bytes.drain(..start);
+            }
             Ok(String::from_utf8(bytes).expect("checked to be UTF-8 above"))
         }
         Err(e) => {
@@ -110,7 +115,7 @@ fn read_bounded(path: &Path, mut input: impl BufRead) -> Result<String, InputErr
 
 /// Reads text from any reader within the same limits; `path` only names it in errors.
 pub fn read_text_from(path: &Path, input: impl Read) -> Result<String, InputError> {
-    read_bounded(path, BufReader::new(input))
+    read_bounded(path, BufReader::new(input), 0)
 }
 
 #[cfg(test)]

@@ -46,7 +46,11 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         let imported = import::load(&dir.history(), Format::Jsonl)?;
         let results = judge::judge(&imported.history, &plan, imported.fail_semantics, limits);
         write_json(&dir.results(), &results)?;
-        crate::commands::report::render(&dir.path, &crate::runlog::RunLog::quiet());
+        crate::commands::report::render(
+            &dir.path,
+            imported.history.into_ops(),
+            &crate::runlog::RunLog::quiet(),
+        );
         results
     } else {
         let imported = import::load(&args.path, format)?;

@@ -26,10 +26,11 @@ pub fn run(args: ReportArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Renders a run folder after a run or a re-check; a failure is logged, not fatal: the
-/// verdict and `results.json` stand without the report.
-pub fn render(run_dir: &Path, log: &RunLog) {
-    match sunder_report::render_run(run_dir) {
+/// Renders a run folder after a run or a re-check, from the ops of its history the caller
+/// holds (so the history is not read twice); a failure is logged, not fatal: the verdict and
+/// `results.json` stand without the report.
+pub fn render(run_dir: &Path, ops: Vec<sunder_check::history::Op>, log: &RunLog) {
+    match sunder_report::render_run_with_ops(run_dir, ops) {
         Ok(s) => {
             for p in &s.problems {
                 log.info(format!("report: {p}"));

@@ -472,7 +472,7 @@ async fn run_test(
         judge::judge(&history, &workload.plan(), Format::Jsonl.fail_semantics(), judge::Limits::default());
     write_json(&dir.results(), &results)?;
     log.info(judge::summary(&results));
-    crate::commands::report::render(&dir.path, log);
+    crate::commands::report::render(&dir.path, history.into_ops(), log);
     if !args.quiet {
         println!("{}", dir.path.display());
     }
