@@ -26,6 +26,20 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// What one headless chromium run printed.
+/// Chromium, or `None` after saying loudly that `test` is skipped (a failure instead under
+/// `SUNDER_REQUIRE_BROWSER`).
+fn chromium_or_skip(test: &str) -> Option<PathBuf> {
+    let exe = chromium();
+    if exe.is_none() {
+        scratch_dir::skip_unless_required(
+            test,
+            "SUNDER_REQUIRE_BROWSER",
+            "chromium is not installed (apt-get install -y chromium, or set SUNDER_CHROMIUM)",
+        );
+    }
+    exe
+}
+
 struct BrowserRun {
     dom: String,
     console: Vec<String>,
@@ -114,12 +128,7 @@ const PROBE: &str = r#"<script>
 
 #[test]
 fn chromium_opens_report_and_serve_index_without_console_errors() {
-    let Some(exe) = chromium() else {
-        scratch_dir::skip_unless_required(
-            "chromium_opens_report_and_serve_index_without_console_errors",
-            "SUNDER_REQUIRE_BROWSER",
-            "chromium is not installed (apt-get install -y chromium, or set SUNDER_CHROMIUM)",
-        );
+    let Some(exe) = chromium_or_skip("chromium_opens_report_and_serve_index_without_console_errors") else {
         return;
     };
     let (store, run) = store();
@@ -209,12 +218,7 @@ fn chromium_opens_report_and_serve_index_without_console_errors() {
 /// into the page, and the page unpacks it and shows the same rows as a plain one would.
 #[test]
 fn chromium_unpacks_the_packed_timeline_of_a_long_history() {
-    let Some(exe) = chromium() else {
-        scratch_dir::skip_unless_required(
-            "chromium_unpacks_the_packed_timeline_of_a_long_history",
-            "SUNDER_REQUIRE_BROWSER",
-            "chromium is not installed (apt-get install -y chromium, or set SUNDER_CHROMIUM)",
-        );
+    let Some(exe) = chromium_or_skip("chromium_unpacks_the_packed_timeline_of_a_long_history") else {
         return;
     };
     let dir = ScratchDir::new("packed-timeline");
