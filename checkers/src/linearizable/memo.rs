@@ -133,6 +133,12 @@ impl LinearizedSet {
     }
 
     /// Removes entry `e` (in the set).
+    /// Whether entry `e` is in the set.
+    pub fn contains(&self, e: usize) -> bool {
+        self.words[e / 64] & (1 << (e % 64)) != 0
+    }
+
+    /// Takes entry `e` out of the set.
     pub fn remove(&mut self, e: usize) {
         let w = e / 64;
         self.words[w] &= !(1 << (e % 64));

@@ -50,8 +50,9 @@ pub enum Compiled<O> {
 pub trait Model: Sync {
     /// The model's state: small, cheap to clone and hash.
     type State: Clone + Eq + Hash + Send;
-    /// One compiled call: argument and observed result.
-    type Op: Send + Sync;
+    /// One compiled call: argument and observed result. Equal ops are interchangeable: the
+    /// search orders crashed ops that are equal (see `search`).
+    type Op: Send + Sync + PartialEq;
 
     /// Turns a history call into a model op, or says why it cannot.
     fn compile(&mut self, call: &Call<'_>) -> Result<Compiled<Self::Op>, String>;

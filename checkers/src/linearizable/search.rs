@@ -4,6 +4,12 @@
 //! resulting configuration is new to the memo, and backtracks when it meets a return whose
 //! call it could not linearize. An `info` op's return sits at the very end, so it may take
 //! effect anywhere after its invoke or, linearized last, in effect never.
+//!
+//! Crashed ops that are equal (the same compiled op, both never returning) are
+//! interchangeable: in any linearization the one invoked first can stand where the later
+//! one stands. So the search only ever linearizes a crashed op after its earlier equal
+//! twin, which keeps every answer and cuts the configurations of histories full of
+//! timed-out writes of a few values (Jepsen's etcd histories) by the orders of their twins.
 
 use super::memo::{LinearizedSet, Memo};
 use super::model::Model;
@@ -186,6 +192,19 @@ impl Links {
     }
 }
 
+/// For each crashed entry, the latest crashed entry invoked no later than it with an equal
+/// op; chains of twins are then linearized in invocation order only.
+fn twins<O: PartialEq>(entries: &[Entry<O>]) -> Vec<Option<u32>> {
+    let mut crashed: Vec<usize> = (0..entries.len()).filter(|&e| entries[e].ret == usize::MAX).collect();
+    crashed.sort_by_key(|&e| (entries[e].call, e));
+    let mut twin = vec![None; entries.len()];
+    // Quadratic in the crashed ops of one partition only, which are few.
+    for (k, &e) in crashed.iter().enumerate() {
+        twin[e] = crashed[..k].iter().rev().find(|&&p| entries[p].op == entries[e].op).map(|&p| p as u32);
+    }
+    twin
+}
+
 /// Searches one partition to the end. With `capture_at`, stops at the first configuration
 /// of that depth that meets an unlinearizable return and reports it (the witness pass).
 pub fn search<M: Model>(
@@ -209,6 +228,8 @@ pub struct Search<'a, M: Model> {
     capture_at: Option<usize>,
     links: Links,
     tail: u32,
+    /// Per entry: the crashed entry equal to it that must be linearized before it may be.
+    twin_before: Vec<Option<u32>>,
     linearized: LinearizedSet,
     bits_hash: u64,
     memo: Memo<M::State>,
@@ -243,6 +264,7 @@ impl<'a, M: Model> Search<'a, M> {
             capture_at,
             links,
             tail: (2 * n + 1) as u32,
+            twin_before: twins(entries),
             linearized: LinearizedSet::new(n),
             bits_hash: 0,
             memo,
@@ -298,6 +320,10 @@ impl<'a, M: Model> Search<'a, M> {
             let ev = self.links.event[self.cur as usize];
             if ev & RETURN == 0 {
                 let e = ev as usize;
+                if self.twin_before[e].is_some_and(|t| !self.linearized.contains(t as usize)) {
+                    self.cur = self.links.next[self.cur as usize];
+                    continue;
+                }
                 let Some(next_state) = model.step(&self.state, &entries[e].op) else {
                     self.cur = self.links.next[self.cur as usize];
                     continue;

@@ -4,7 +4,7 @@ use crate::linearizable::model::{Call, Compiled, Model, Outcome};
 use serde_json::Value;
 
 /// One counter op.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CounterOp {
     /// Added this amount.
     Add(i64),

@@ -5,7 +5,7 @@ use crate::linearizable::model::{Call, Compiled, Model, Outcome};
 use serde_json::Value;
 
 /// One lock op and whether its outcome is known.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MutexOp {
     /// `acquire` (true) or `release` (false).
     pub acquire: bool,

@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::collections::VecDeque;
 
 /// One queue op.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum QueueOp {
     /// Enqueued this value.
     Enqueue(u32),

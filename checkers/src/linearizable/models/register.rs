@@ -14,7 +14,7 @@ use crate::linearizable::model::{Call, Compiled, Model, Outcome, ValueTable, sub
 use serde_json::Value;
 
 /// One register op.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RegisterOp {
     /// A read that returned this value.
     Read(u32),

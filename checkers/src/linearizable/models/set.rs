@@ -5,7 +5,7 @@ use crate::linearizable::model::{Call, Compiled, Model, Outcome, ValueTable};
 use serde_json::Value;
 
 /// One set op.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SetOp {
     /// Added this element.
     Add(u32),

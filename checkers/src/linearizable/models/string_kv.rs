@@ -53,7 +53,7 @@ impl Hash for KvString {
 }
 
 /// One kv op.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StringKvOp {
     /// A get that returned this string.
     Get(KvString),
