@@ -75,14 +75,24 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
         }
         out.push_str("</ul></section>\n");
     }
-    summary_section(&mut out, &anomalies, inputs, calls, index);
-    settings(&mut out, inputs, calls, perf);
-    models(&mut out, inputs);
-    anomaly_section(&mut out, &anomalies, inputs, calls, index);
-    let shading = Shading { faults: &faults.faults, phases: &faults.phases };
-    performance(&mut out, perf, faults, &shading);
-    availability_section(&mut out, inputs, analysis);
-    timeline_section(&mut out, inputs, calls);
+    // The timeline of a long run (every op, packed) costs as much as the rest of the page
+    // together, and depends on nothing else in it: it is drawn on a second core meanwhile.
+    let timeline = std::thread::scope(|scope| {
+        let timeline = scope.spawn(|| {
+            let mut section = String::new();
+            timeline_section(&mut section, inputs, calls);
+            section
+        });
+        summary_section(&mut out, &anomalies, inputs, calls, index);
+        settings(&mut out, inputs, calls, perf);
+        models(&mut out, inputs);
+        anomaly_section(&mut out, &anomalies, inputs, calls, index);
+        let shading = Shading { faults: &faults.faults, phases: &faults.phases };
+        performance(&mut out, perf, faults, &shading);
+        availability_section(&mut out, inputs, analysis);
+        timeline.join().expect("the timeline's thread panicked")
+    });
+    out.push_str(&timeline);
     files(&mut out, inputs);
     out.push_str("</main>\n</body></html>\n");
     out
