@@ -450,6 +450,21 @@ async fn run_test(
     runner::final_phase(rec.clone(), client, workload.as_ref(), &settings.nodes, next_process).await;
     signals.abort();
 
+    // Every op is in: the history is judged on its own thread while the nodes and the
+    // network come down, so the verdict does not wait for the teardown.
+    let ops = Arc::into_inner(rec).context("recorder still shared")?.finish()?;
+    let recorded = ops.len();
+    let plan = workload.plan();
+    // A failed nemesis fails the run after teardown; nothing is judged then.
+    let judging = nemesis_result.is_ok().then(|| {
+        tokio::task::spawn_blocking(move || {
+            let history = History::new(ops, Strictness::Strict)
+                .map_err(|v| anyhow::anyhow!("recorded history is invalid: {v}"))?;
+            let results =
+                judge::judge(&history, &plan, Format::Jsonl.fail_semantics(), judge::Limits::default());
+            anyhow::Ok((history, results))
+        })
+    });
     let stopper = cluster.clone();
     tokio::task::spawn_blocking(move || stopper.stop()).await?;
     // libfaketime leaves shared memory behind for every node that was SIGKILLed.
@@ -462,14 +477,10 @@ async fn run_test(
     tokio::task::spawn_blocking(move || network_for_teardown.teardown())
         .await?
         .context("cannot tear the test network down")?;
-    let ops = Arc::into_inner(rec).context("recorder still shared")?.finish()?;
-    log.info(format!("teardown complete; {} ops recorded", ops.len()));
+    log.info(format!("teardown complete; {recorded} ops recorded"));
     nemesis_result.context("the nemesis failed")?;
-
-    let history = History::new(ops, Strictness::Strict)
-        .map_err(|v| anyhow::anyhow!("recorded history is invalid: {v}"))?;
-    let results =
-        judge::judge(&history, &workload.plan(), Format::Jsonl.fail_semantics(), judge::Limits::default());
+    let judging = judging.context("nothing was judged")?;
+    let (history, results) = judging.await.context("the checkers panicked")??;
     write_json(&dir.results(), &results)?;
     log.info(judge::summary(&results));
     crate::commands::report::render(&dir.path, history.into_ops(), log);
