@@ -5,6 +5,10 @@
 //! acknowledged write or a later one: a write acknowledged and begun after the final
 //! value's write had ended (or any acknowledged write, when the final value is the
 //! initial one) is lost.
+//!
+//! A final read with siblings returned one of them: nodes agree when they read the same
+//! set of siblings, and a write is lost (or the value garbage) only when it is so for
+//! every sibling, so under version vectors every sibling counts as surviving.
 
 use crate::history::{History, OpType};
 use crate::ladder::register::{RegisterHistory, ValueKey};
@@ -24,7 +28,30 @@ pub fn check(history: &History) -> CheckerResult {
 struct FinalRead {
     node: Option<String>,
     value: Value,
+    /// Every value the read may have returned, in its own order.
+    values: Vec<Value>,
     index: u64,
+}
+
+impl FinalRead {
+    /// The read's values as a set, for comparing reads of two nodes.
+    fn value_set(&self) -> Vec<String> {
+        let mut set: Vec<String> = self.values.iter().map(Value::to_string).collect();
+        set.sort_unstable();
+        set.dedup();
+        set
+    }
+
+    /// "[5, 7]" for a sibling read, else its one value.
+    fn shown(&self) -> String {
+        match &self.values[..] {
+            [one] => one.to_string(),
+            all => format!(
+                "one of the siblings [{}]",
+                all.iter().map(Value::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
 }
 
 /// Checks convergence given the history and its extracted register view.
@@ -46,6 +73,7 @@ pub fn check_register(history: &History, rh: &RegisterHistory) -> CheckerResult 
         finals.entry(ops[inv].key.clone().unwrap_or_default()).or_default().push(FinalRead {
             node: ops[c].node.clone().or_else(|| ops[inv].node.clone()),
             value: ops[c].value.clone(),
+            values: ops[c].read_values().to_vec(),
             index: ops[c].index,
         });
     }
@@ -68,14 +96,14 @@ pub fn check_register(history: &History, rh: &RegisterHistory) -> CheckerResult 
         let Some(&key) = key_id.get(name.as_str()) else { continue };
         let mut distinct: Vec<&FinalRead> = Vec::new();
         for r in reads {
-            if !distinct.iter().any(|d| d.value == r.value) {
+            if !distinct.iter().any(|d| d.value_set() == r.value_set()) {
                 distinct.push(r);
             }
         }
         if distinct.len() > 1 {
             let parts: Vec<String> = distinct
                 .iter()
-                .map(|r| format!("{} read {}", r.node.as_deref().unwrap_or("a node"), r.value))
+                .map(|r| format!("{} read {}", r.node.as_deref().unwrap_or("a node"), r.shown()))
                 .collect();
             anomalies.push(Anomaly {
                 kind: "divergence".into(),
@@ -89,7 +117,20 @@ pub fn check_register(history: &History, rh: &RegisterHistory) -> CheckerResult 
             });
         }
         for fr in distinct {
-            anomalies.extend(lost_writes(rh, key, name, fr, &acked_by_key[key as usize]));
+            // Judged once per sibling: the read loses a write only if every sibling does.
+            let mut per_value = fr.values.iter().map(|v| {
+                let one = FinalRead {
+                    node: fr.node.clone(),
+                    value: v.clone(),
+                    values: vec![v.clone()],
+                    index: fr.index,
+                };
+                lost_writes(rh, key, name, &one, &acked_by_key[key as usize])
+            });
+            let first = per_value.next().unwrap_or_default();
+            if !first.is_empty() && per_value.all(|a| !a.is_empty()) {
+                anomalies.extend(first);
+            }
         }
     }
     let details = json!({ "keys-read": finals.len(), "keys-unread": unread });

@@ -9,6 +9,10 @@
 //! can only lose. A write is allowed only once every pending reader of the value it
 //! overwrites has read it. Writes are tried in invocation-time order, which finds the
 //! order at once for histories that are linearizable.
+//!
+//! A read with siblings returned one of them: it may run whenever its key holds one of
+//! its siblings, and it holds back no write (it counts as a pending reader of none of
+//! them), so the search stays exact for it.
 
 use crate::history::History;
 use crate::ladder::register::{RegisterHistory, Source};
@@ -114,7 +118,7 @@ impl<'a> Search<'a> {
     fn new(rh: &'a RegisterHistory) -> Search<'a> {
         let mut readers_left = vec![0u32; rh.events.len()];
         let mut init_readers_left = vec![0u32; rh.keys.len()];
-        for ev in &rh.events {
+        for ev in rh.events.iter().filter(|ev| ev.siblings.is_empty()) {
             match ev.read {
                 Some(Source::Write(w)) => readers_left[w as usize] += 1,
                 Some(Source::Init) => init_readers_left[ev.key as usize] += 1,
@@ -149,11 +153,15 @@ impl<'a> Search<'a> {
     fn enabled(&self, e: u32) -> bool {
         let ev = &self.rh.events[e as usize];
         let cur = self.current[ev.key as usize];
+        let holds = |source: Source| match source {
+            Source::Init => cur == NONE,
+            Source::Write(w) => cur == w,
+            Source::Nowhere => false,
+        };
         let reads_ok = match ev.read {
             None => true,
-            Some(Source::Init) => cur == NONE,
-            Some(Source::Write(w)) => cur == w,
-            Some(Source::Nowhere) => false,
+            Some(_) if !ev.siblings.is_empty() => ev.siblings.iter().any(|&(s, _)| holds(s)),
+            Some(source) => holds(source),
         };
         if !reads_ok {
             return false;
@@ -179,6 +187,7 @@ impl<'a> Search<'a> {
         self.frontier[p] += 1;
         self.toggle(zobrist(0, p as u32, self.frontier[p]));
         match ev.read {
+            _ if !ev.siblings.is_empty() => {}
             Some(Source::Write(w)) => self.readers_left[w as usize] -= 1,
             Some(Source::Init) => self.init_readers_left[key as usize] -= 1,
             _ => {}
@@ -204,6 +213,7 @@ impl<'a> Search<'a> {
                 self.toggle(zobrist(1, key, prev));
             }
             match ev.read {
+                _ if !ev.siblings.is_empty() => {}
                 Some(Source::Write(w)) => self.readers_left[w as usize] += 1,
                 Some(Source::Init) => self.init_readers_left[key as usize] += 1,
                 _ => {}

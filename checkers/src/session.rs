@@ -17,6 +17,14 @@
 //! and the PRAM pattern contains those of read-your-writes, monotonic-reads and
 //! monotonic-writes, so the ladder's implications hold by construction. A read of a value
 //! nobody wrote violates every guarantee.
+//!
+//! A read with siblings returned one of them. PRAM, monotonic writes, read-your-writes and
+//! monotonic reads call it stale only when *every* sibling is: a sibling read satisfies
+//! read-your-writes when one sibling is not older than the process's own latest write of
+//! the key, and monotonic reads when one sibling is not older than any write the
+//! process's earlier reads of the key returned. What it makes visible to later checks is
+//! the one sibling the register view follows (`Event::read`). Writes-follow-reads judges
+//! that sibling alone.
 
 use crate::causal::{anomaly, finish};
 use crate::history::History;
@@ -182,20 +190,16 @@ fn pram_like(rh: &RegisterHistory, index: &Index, q: usize, kind: Frontier, foun
         }
         let visible = |p: u32, w: u32| rh.events[w as usize].pos < seen[p as usize];
         let named = |p: u32| (via[p as usize] != NONE).then_some(via[p as usize]);
-        match ev.read {
-            None => {}
-            Some(Source::Nowhere) => found.push(thin_air(rh, r, model)),
-            Some(Source::Init) => {
-                if let Some(&(p, w)) =
-                    index.first_writes[ev.key as usize].iter().find(|&&(p, w)| visible(p, w))
-                {
-                    found.push(stale(rh, model, r, None, w, named(p)));
-                }
-            }
-            Some(Source::Write(w0)) => {
+        let violation = |source: Source| match source {
+            Source::Nowhere => Some(thin_air(rh, r, model)),
+            Source::Init => index.first_writes[ev.key as usize]
+                .iter()
+                .find(|&&(p, w)| visible(p, w))
+                .map(|&(p, w)| stale(rh, model, r, None, w, named(p))),
+            Source::Write(w0) => {
                 let p0 = rh.events[w0 as usize].process;
                 let newer = index.next_same_key[w0 as usize];
-                if newer != NONE && visible(p0, newer) {
+                (newer != NONE && visible(p0, newer)).then(|| {
                     // Name the newest visible write, which the via read made visible.
                     let mut newest = newer;
                     while index.next_same_key[newest as usize] != NONE
@@ -203,8 +207,20 @@ fn pram_like(rh: &RegisterHistory, index: &Index, q: usize, kind: Frontier, foun
                     {
                         newest = index.next_same_key[newest as usize];
                     }
-                    found.push(stale(rh, model, r, Some(w0), newest, named(p0)));
-                }
+                    stale(rh, model, r, Some(w0), newest, named(p0))
+                })
+            }
+        };
+        if let Some(picked) = ev.read
+            && rh.read_sources(r).into_iter().all(|s| s == picked || violation(s).is_some())
+            && let Some(a) = violation(picked)
+        {
+            found.push(a);
+        }
+        match ev.read {
+            None | Some(Source::Nowhere | Source::Init) => {}
+            Some(Source::Write(w0)) => {
+                let p0 = rh.events[w0 as usize].process;
                 let wev = &rh.events[w0 as usize];
                 let own = kind == Frontier::Pram && p0 as usize == q;
                 if kind != Frontier::ReadYourWrites && !own && wev.pos + 1 > seen[p0 as usize] {
@@ -224,24 +240,30 @@ fn monotonic_reads(rh: &RegisterHistory, q: usize, found: &mut Vec<Anomaly>) {
     for e in rh.process_events(q) {
         let ev = &rh.events[e];
         let r = e as u32;
-        match ev.read {
-            None => {}
-            Some(Source::Nowhere) => found.push(thin_air(rh, r, model)),
-            Some(Source::Init) => {
-                if let Some(&(w, via)) = any.get(&ev.key) {
-                    found.push(stale(rh, model, r, None, w, Some(via)));
-                }
-            }
-            Some(Source::Write(w0)) => {
+        let Some(picked) = ev.read else { continue };
+        let violation = |source: Source| match source {
+            Source::Nowhere => Some(thin_air(rh, r, model)),
+            Source::Init => any.get(&ev.key).map(|&(w, via)| stale(rh, model, r, None, w, Some(via))),
+            Source::Write(w0) => {
                 let wev = &rh.events[w0 as usize];
-                let slot = newest.entry((ev.key, wev.process)).or_insert((w0, r));
-                if rh.events[slot.0 as usize].pos > wev.pos {
-                    found.push(stale(rh, model, r, Some(w0), slot.0, Some(slot.1)));
-                } else {
-                    *slot = (w0, r);
-                }
-                any.insert(ev.key, (w0, r));
+                newest
+                    .get(&(ev.key, wev.process))
+                    .filter(|&&(w, _)| rh.events[w as usize].pos > wev.pos)
+                    .map(|&(w, via)| stale(rh, model, r, Some(w0), w, Some(via)))
             }
+        };
+        let stale_picked = violation(picked);
+        let stale_all = rh.read_sources(r).into_iter().all(|s| s == picked || violation(s).is_some());
+        if let Some(a) = stale_picked.filter(|_| stale_all) {
+            found.push(a);
+        }
+        if let Source::Write(w0) = picked {
+            let wev = &rh.events[w0 as usize];
+            let slot = newest.entry((ev.key, wev.process)).or_insert((w0, r));
+            if rh.events[slot.0 as usize].pos <= wev.pos {
+                *slot = (w0, r);
+            }
+            any.insert(ev.key, (w0, r));
         }
     }
 }

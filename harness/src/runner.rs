@@ -60,10 +60,14 @@ pub async fn perform(
         value,
         node: Some(node.to_string()),
         error,
+        siblings: None,
     };
     rec.record(op(OpType::Invoke, inv.value.clone(), node, None));
     let c = client.invoke(node, inv).await;
-    rec.record(op(op_type(c.outcome), c.value.clone(), &c.node, c.error.clone()));
+    rec.record(Op {
+        siblings: c.siblings.clone(),
+        ..op(op_type(c.outcome), c.value.clone(), &c.node, c.error.clone())
+    });
     c
 }
 

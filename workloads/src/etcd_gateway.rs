@@ -94,6 +94,7 @@ impl EtcdGateway {
         let done = |outcome, value, error: Option<String>, unavailable| Completion {
             outcome,
             value,
+            siblings: None,
             node: node.to_string(),
             error,
             unavailable,

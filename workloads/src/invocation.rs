@@ -57,6 +57,9 @@ pub struct Completion {
     pub outcome: Outcome,
     /// The value to record: what a read returned, else the invocation's value.
     pub value: Value,
+    /// Every concurrent value a register read found (version-vector siblings), when the
+    /// store returned more than one; `value` is then one of them. `None` otherwise.
+    pub siblings: Option<Vec<Value>>,
     /// The node that answered (after a redirect, the leader).
     pub node: String,
     /// Why it failed or is unknown.

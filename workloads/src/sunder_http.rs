@@ -145,6 +145,7 @@ impl SunderHttp {
         let completion = |outcome, value, error: Option<String>, unavailable| Completion {
             outcome,
             value,
+            siblings: None,
             node: node.to_string(),
             error,
             unavailable,
@@ -172,8 +173,15 @@ impl SunderHttp {
         };
         if status.is_success() {
             let Some(field) = result_field(inv) else { return done(Outcome::Ok, inv.value.clone(), None) };
-            return match serde_json::from_slice::<Value>(&body).ok().and_then(|v| v.get(field).cloned()) {
-                Some(v) => done(Outcome::Ok, v, None),
+            let reply = serde_json::from_slice::<Value>(&body).ok();
+            return match reply.as_ref().and_then(|r| r.get(field).cloned()) {
+                Some(v) => {
+                    let mut c = completion(Outcome::Ok, v, None, false);
+                    if inv.object == Object::Register {
+                        c.siblings = reply.as_ref().and_then(siblings_of);
+                    }
+                    Reply::Done(c)
+                }
                 // A read that returned garbage tells us nothing, and changed nothing either; a
                 // transaction that did may have committed.
                 None if inv.object == Object::Txn => {
@@ -199,6 +207,14 @@ impl SunderHttp {
             Err(_) => done(Outcome::Info, inv.value.clone(), Some(format!("{status} with no error body"))),
         }
     }
+}
+
+/// The siblings of a register read's reply, when it holds more than one: a store that
+/// keeps concurrent versions (quorum-kv under `resolve=vclock`) lists them all beside
+/// `value`, which is one of them and stays what older tools read.
+fn siblings_of(reply: &Value) -> Option<Vec<Value>> {
+    let list = reply.get("siblings")?.as_array()?;
+    (list.len() > 1).then(|| list.clone())
 }
 
 impl Client for SunderHttp {

@@ -90,6 +90,19 @@ async fn successes_are_ok_and_reads_record_what_they_returned() {
 }
 
 #[tokio::test]
+async fn a_register_read_with_siblings_records_every_sibling_and_keeps_value() {
+    let reply = r#"{"value":3,"siblings":[3,8],"context":{"n1":2,"n2":1}}"#;
+    let c = outcome_of(Answer::Reply(200, reply), &register("read", Value::Null)).await;
+    assert_eq!((c.outcome, &c.value, &c.siblings), (Outcome::Ok, &json!(3), &Some(vec![json!(3), json!(8)])));
+    // One version is no sibling read: nothing extra is recorded.
+    let c =
+        outcome_of(Answer::Reply(200, r#"{"value":3,"siblings":[3]}"#), &register("read", Value::Null)).await;
+    assert_eq!((&c.value, &c.siblings), (&json!(3), &None));
+    let c = outcome_of(Answer::Reply(200, r#"{"value":3}"#), &register("read", Value::Null)).await;
+    assert_eq!(c.siblings, None);
+}
+
+#[tokio::test]
 async fn definite_refusals_and_cas_mismatches_are_fail() {
     let cas = register("cas", json!([1, 2]));
     assert_eq!(outcome_of(Answer::Reply(412, "{}"), &cas).await.outcome, Outcome::Fail);

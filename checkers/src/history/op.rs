@@ -123,6 +123,11 @@ pub struct Op {
     /// Why an op failed or is indeterminate, as the client saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Every value a read found when the store kept concurrent versions (version-vector
+    /// siblings); `value` is then one of them. Absent for every other op. A checker reads
+    /// such a read as "it returned one of these": see [`Op::read_values`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub siblings: Option<Vec<Value>>,
 }
 
 impl Op {
@@ -138,6 +143,7 @@ impl Op {
             value,
             node: None,
             error: None,
+            siblings: None,
         }
     }
 
@@ -162,8 +168,57 @@ impl Op {
         self
     }
 
+    /// The same op, a read that found these concurrent values (its `value` stays as is).
+    pub fn with_siblings(mut self, siblings: Vec<Value>) -> Op {
+        self.siblings = Some(siblings);
+        self
+    }
+
     /// True when the nemesis issued this op.
     pub fn is_nemesis(&self) -> bool {
         self.process == Process::Nemesis
+    }
+
+    /// The values a completed read may have returned: its siblings when it has some, else
+    /// its one `value`. This is the sibling rule every register checker shares: a read
+    /// with siblings `[a, b]` returned *one of* `a` and `b`, so it is legal wherever the
+    /// register held `a` or `b`. An empty sibling list is read as no siblings (`value`).
+    pub fn read_values(&self) -> &[Value] {
+        match &self.siblings {
+            Some(s) if !s.is_empty() => s,
+            _ => std::slice::from_ref(&self.value),
+        }
+    }
+
+    /// True when this read may have returned `v` (by [`Op::read_values`]).
+    pub fn may_have_read(&self, v: &Value) -> bool {
+        self.read_values().contains(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_op_without_siblings_writes_no_siblings_field() {
+        let op = Op::client(0, 1, 2, OpType::Ok, "read", json!(5)).with_key("k1");
+        let line = serde_json::to_string(&op).unwrap();
+        assert!(!line.contains("siblings"), "{line}");
+        let back: Op = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, op);
+        assert_eq!(back.read_values(), &[json!(5)]);
+    }
+
+    #[test]
+    fn a_sibling_read_round_trips_and_may_have_read_each_sibling() {
+        let op = Op::client(3, 4, 1, OpType::Ok, "read", json!(7)).with_siblings(vec![json!(7), json!(9)]);
+        let line = serde_json::to_string(&op).unwrap();
+        assert!(line.contains(r#""siblings":[7,9]"#), "{line}");
+        let back: Op = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, op);
+        assert!(back.may_have_read(&json!(7)) && back.may_have_read(&json!(9)));
+        assert!(!back.may_have_read(&json!(8)));
     }
 }

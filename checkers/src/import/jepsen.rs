@@ -200,6 +200,7 @@ fn to_op(position: u64, v: &Value) -> Result<Op, String> {
         value,
         node: m.get("node").filter(|k| !k.is_null()).map(text_of),
         error: m.get("error").filter(|k| !k.is_null()).map(text_of),
+        siblings: None,
     })
 }
 

@@ -14,6 +14,13 @@
 //!   dropped; `info` cas: like an `info` write of `to` that, when observed, also read `from`.
 //! - A `null` value is the initial value of every key; an op without `key` works on the
 //!   single register `""`.
+//! - A read with siblings ([`Op::read_values`](crate::history::Op::read_values)) returned
+//!   one of them. Every sibling is a value the store held, so each one's `info` write is
+//!   observed (it took effect). The event keeps every sibling in [`Event::siblings`]: the
+//!   sequential search accepts the read wherever the key holds one of them, and the
+//!   session checks call it stale only when every sibling is. For what the read makes
+//!   visible afterwards, the polynomial checkers (the causal family, PRAM, the session
+//!   frontiers) follow one sibling, [`Event::read`]: the one [`pick_sibling`] chooses.
 
 use crate::history::{History, OpType, Process};
 use rustc_hash::FxHashMap;
@@ -43,6 +50,9 @@ pub struct Event {
     pub read: Option<Source>,
     /// The value it read (for display), `null` when it is not a read.
     pub read_value: Value,
+    /// For a read with more than one sibling: every sibling's source with its value, in
+    /// the order the read listed them (`read` is one of them). Empty for any other event.
+    pub siblings: Vec<(Source, Value)>,
     /// True for writes and cas: the event wrote `write_value`.
     pub writes: bool,
     /// The value it wrote, `null` when it is not a write.
@@ -96,6 +106,32 @@ impl ValueKey {
     }
 }
 
+/// Which sibling of a sibling read the polynomial checkers follow (an index into
+/// `siblings`): a sibling some write produced, the one whose write was invoked last (ties:
+/// the later call). The latest write is the one least likely to have been overwritten by
+/// anything the reader already saw, so following it claims no staleness that another
+/// pick would avoid in the common case; the checks that can afford it look at every
+/// sibling instead (see the module doc).
+fn pick_sibling(
+    calls: &[Call],
+    event_of_call: &[u32],
+    writer_of: &FxHashMap<(u32, ValueKey), usize>,
+    key: u32,
+    siblings: &[(Source, Value)],
+) -> usize {
+    let writer =
+        |v: &Value| writer_of.get(&(key, ValueKey::of(v))).copied().filter(|&w| event_of_call[w] != u32::MAX);
+    let by_write = siblings
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, v))| writer(v).map(|w| (calls[w].invoke_time, w, i)))
+        .max();
+    match by_write {
+        Some((_, _, i)) => i,
+        None => siblings.iter().position(|(s, _)| *s == Source::Init).unwrap_or(0),
+    }
+}
+
 /// Why a history cannot be judged by the ladder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotDifferentiated(pub String);
@@ -106,6 +142,8 @@ struct Call {
     key: u32,
     arg: Value,
     result: Value,
+    /// Every value a read may have returned (its siblings, else `result`).
+    read_values: Vec<Value>,
     outcome: OpType,
     invoke_index: u64,
     complete_index: Option<u64>,
@@ -150,6 +188,10 @@ impl RegisterHistory {
                 Some(c) => (ops[c].kind, ops[c].value.clone(), Some(ops[c].index), ops[c].time),
                 None => (OpType::Info, Value::Null, None, u64::MAX),
             };
+            let read_values = match done {
+                Some(c) if f == Kind::Read => ops[c].read_values().to_vec(),
+                _ => vec![result.clone()],
+            };
             let complete_time = if outcome == OpType::Ok { complete_time } else { u64::MAX };
             calls.push(Call {
                 process,
@@ -157,6 +199,7 @@ impl RegisterHistory {
                 key,
                 arg: op.value.clone(),
                 result,
+                read_values,
                 outcome,
                 invoke_index: op.index,
                 complete_index,
@@ -223,18 +266,17 @@ impl RegisterHistory {
         while let Some(i) = work.pop() {
             let c = &calls[i];
             let seen = match c.f {
-                Kind::Read => &c.result,
-                Kind::Cas => &cas_from[i],
+                Kind::Read => &c.read_values[..],
+                Kind::Cas => std::slice::from_ref(&cas_from[i]),
                 Kind::Write => continue,
             };
-            if seen.is_null() {
-                continue;
-            }
-            if let Some(&w) = writer_of.get(&(c.key, ValueKey::of(seen)))
-                && !effective[w]
-            {
-                effective[w] = true;
-                work.push(w);
+            for v in seen.iter().filter(|v| !v.is_null()) {
+                if let Some(&w) = writer_of.get(&(c.key, ValueKey::of(v)))
+                    && !effective[w]
+                {
+                    effective[w] = true;
+                    work.push(w);
+                }
             }
         }
 
@@ -270,27 +312,43 @@ impl RegisterHistory {
             rh.starts.push(rh.events.len() as u32);
             for (pos, &i) in list.iter().enumerate() {
                 let c = &calls[i];
-                let read_value = match c.f {
-                    Kind::Read => c.result.clone(),
-                    Kind::Cas => cas_from[i].clone(),
-                    Kind::Write => Value::Null,
-                };
-                let read = (c.f != Kind::Write).then(|| {
-                    if read_value.is_null() {
+                let source_of = |v: &Value| {
+                    if v.is_null() {
                         Source::Init
                     } else {
-                        match rh.write_of.get(&(c.key, ValueKey::of(&read_value))) {
+                        match rh.write_of.get(&(c.key, ValueKey::of(v))) {
                             Some(&w) => Source::Write(w),
                             None => Source::Nowhere,
                         }
                     }
-                });
+                };
+                let mut siblings: Vec<(Source, Value)> = Vec::new();
+                if c.f == Kind::Read && c.read_values.len() > 1 {
+                    for v in &c.read_values {
+                        if !siblings.iter().any(|(_, seen)| seen == v) {
+                            siblings.push((source_of(v), v.clone()));
+                        }
+                    }
+                }
+                if siblings.len() < 2 {
+                    siblings.clear();
+                }
+                let read_value = match c.f {
+                    Kind::Read if !siblings.is_empty() => {
+                        siblings[pick_sibling(&calls, &event_of_call, &writer_of, c.key, &siblings)].1.clone()
+                    }
+                    Kind::Read => c.result.clone(),
+                    Kind::Cas => cas_from[i].clone(),
+                    Kind::Write => Value::Null,
+                };
+                let read = (c.f != Kind::Write).then(|| source_of(&read_value));
                 rh.events.push(Event {
                     process: p as u32,
                     pos: pos as u32,
                     key: c.key,
                     read,
                     read_value,
+                    siblings,
                     writes: c.f != Kind::Read,
                     write_value: written[i].clone(),
                     index: c.complete_index.filter(|_| c.outcome == OpType::Ok).unwrap_or(c.invoke_index),
@@ -341,11 +399,27 @@ impl RegisterHistory {
         format!("process {} {}", self.client_of(r), self.read_phrase(r))
     }
 
-    /// "read x=5" (or "cas read x=5"): a read event without its process.
+    /// "read x=5" (or "cas read x=5", or "read x=one of [5, 7]" for a sibling read): a
+    /// read event without its process.
     pub fn read_phrase(&self, r: u32) -> String {
         let ev = &self.events[r as usize];
         let what = if ev.writes { "cas read" } else { "read" };
+        if !ev.siblings.is_empty() {
+            let all: Vec<String> = ev.siblings.iter().map(|(_, v)| v.to_string()).collect();
+            return format!("{what} {}=one of the siblings [{}]", self.key_name(r), all.join(", "));
+        }
         format!("{what} {}={}", self.key_name(r), ev.read_value)
+    }
+
+    /// Every source read event `e` may have observed: its siblings' for a sibling read,
+    /// else its one [`Event::read`] (none for a write).
+    pub fn read_sources(&self, e: u32) -> Vec<Source> {
+        let ev = &self.events[e as usize];
+        if ev.siblings.is_empty() {
+            ev.read.into_iter().collect()
+        } else {
+            ev.siblings.iter().map(|(s, _)| *s).collect()
+        }
     }
 
     /// For every key, the processes that write it with their write event ids in program

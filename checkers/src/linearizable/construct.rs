@@ -111,6 +111,8 @@ impl Clusters {
         for (e, entry) in entries.iter().enumerate() {
             match entry.op {
                 RegisterOp::Read(v) => c.readers.entry(v).or_default().push(e),
+                // A sibling read names no one write: the search decides.
+                RegisterOp::ReadOneOf(_) => return None,
                 // A failed cas fits anywhere but one cluster: placed once the rest is.
                 RegisterOp::Cas { result: CasResult::Mismatch, .. } => c.mismatches.push(e),
                 _ if entry.ret == OPEN => c.last.push(e),

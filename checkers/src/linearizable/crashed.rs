@@ -60,9 +60,16 @@ pub fn settle(
     // looks for (a crashed or failed cas counts: it is never left without its writer).
     let mut first_seen: FxHashMap<u32, usize> = FxHashMap::default();
     let mut looked_for: FxHashMap<u32, ()> = FxHashMap::default();
+    // A sibling read names no one value (it returned one of several), so it bounds no
+    // write; and it may have read any value, so with one no crashed write is dropped.
+    let mut sibling_read = false;
     for entry in entries.iter() {
         let (v, definite) = match entry.op {
             RegisterOp::Read(v) => (v, true),
+            RegisterOp::ReadOneOf(_) => {
+                sibling_read = true;
+                continue;
+            }
             RegisterOp::Cas { from, result, .. } => (from, result == CasResult::Swapped),
             RegisterOp::Write(_) => continue,
         };
@@ -131,6 +138,7 @@ pub fn settle(
             _ => return false,
         };
         entry.ret == OPEN
+            && !sibling_read
             && !looked_for.contains_key(&written)
             && guarded_until.is_none_or(|until| until < entry.call)
     };

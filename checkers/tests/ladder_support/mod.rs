@@ -51,6 +51,7 @@ impl Builder {
             value,
             node: None,
             error: None,
+            siblings: None,
         });
         self
     }

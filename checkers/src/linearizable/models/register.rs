@@ -9,6 +9,10 @@
 //! bare `(register)`), and `Imported::model_as_meant` gives it to every Jepsen EDN or JSON
 //! file, so `--model cas-register` on a Jepsen history means what Knossos meant.
 //! docs/history.md has the table.
+//!
+//! A read with siblings (a store that kept concurrent versions) returned one of them, by
+//! [`Op::read_values`](crate::history::Op::read_values): it compiles to
+//! [`RegisterOp::ReadOneOf`], legal in any state that holds one of its siblings.
 
 use crate::linearizable::model::{Call, Compiled, Model, Outcome, ValueTable, subject};
 use serde_json::Value;
@@ -18,6 +22,9 @@ use serde_json::Value;
 pub enum RegisterOp {
     /// A read that returned this value.
     Read(u32),
+    /// A read that returned one of the values of this sibling set (an index into the
+    /// model's sibling sets; see [`RegisterModel::siblings`]).
+    ReadOneOf(u32),
     /// A write of this value (its outcome does not matter to the state).
     Write(u32),
     /// A compare-and-set.
@@ -49,6 +56,8 @@ pub struct RegisterModel {
     initial: u32,
     null_read_is_unknown: bool,
     allow_cas: bool,
+    /// The sibling sets of sibling reads, each sorted and without repeats.
+    sibling_sets: Vec<Vec<u32>>,
 }
 
 impl RegisterModel {
@@ -57,7 +66,31 @@ impl RegisterModel {
     pub fn new(initial: Option<&Value>, allow_cas: bool) -> RegisterModel {
         let mut values = ValueTable::new();
         let initial_id = initial.map(|v| values.id(v)).unwrap_or(0);
-        RegisterModel { values, initial: initial_id, null_read_is_unknown: initial.is_some(), allow_cas }
+        RegisterModel {
+            values,
+            initial: initial_id,
+            null_read_is_unknown: initial.is_some(),
+            allow_cas,
+            sibling_sets: Vec::new(),
+        }
+    }
+
+    /// The values (interned) of sibling set `set`, as [`RegisterOp::ReadOneOf`] names it.
+    pub fn siblings(&self, set: u32) -> &[u32] {
+        &self.sibling_sets[set as usize]
+    }
+
+    /// A read of `values` (the completion's [`Op::read_values`](crate::history::Op::read_values)):
+    /// a plain read when they are one value, else a read of one of them.
+    fn read_of(&mut self, values: &[Value]) -> RegisterOp {
+        let mut ids: Vec<u32> = values.iter().map(|v| self.values.id(v)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if let [one] = ids[..] {
+            return RegisterOp::Read(one);
+        }
+        self.sibling_sets.push(ids);
+        RegisterOp::ReadOneOf(self.sibling_sets.len() as u32 - 1)
     }
 
     fn text(&self, id: u32) -> String {
@@ -72,10 +105,13 @@ impl Model for RegisterModel {
     fn compile(&mut self, call: &Call<'_>) -> Result<Compiled<RegisterOp>, String> {
         let key = call.invoke.key.clone();
         let op = match (call.invoke.f.as_str(), call.outcome) {
-            ("read", Outcome::Ok(v)) if v.is_null() && self.null_read_is_unknown => {
-                return Ok(Compiled::Skip);
+            ("read", Outcome::Ok(_)) => {
+                let values = call.completion.map_or(&[][..], |c| c.read_values());
+                if values.is_empty() || (self.null_read_is_unknown && values.iter().any(Value::is_null)) {
+                    return Ok(Compiled::Skip);
+                }
+                self.read_of(values)
             }
-            ("read", Outcome::Ok(v)) => RegisterOp::Read(self.values.id(v)),
             ("read", _) => return Ok(Compiled::Skip),
             ("write", Outcome::Fail) => return Ok(Compiled::Skip),
             ("write", _) => RegisterOp::Write(self.values.id(&call.invoke.value)),
@@ -108,6 +144,7 @@ impl Model for RegisterModel {
     fn step(&self, state: &u32, op: &RegisterOp) -> Option<u32> {
         match *op {
             RegisterOp::Read(v) => (v == *state).then_some(v),
+            RegisterOp::ReadOneOf(set) => self.siblings(set).contains(state).then_some(*state),
             RegisterOp::Write(v) => Some(v),
             RegisterOp::Cas { from, to, result } => match result {
                 CasResult::Swapped => (from == *state).then_some(to),
@@ -118,13 +155,22 @@ impl Model for RegisterModel {
     }
 
     fn read_only(&self, op: &RegisterOp) -> bool {
-        matches!(op, RegisterOp::Read(_) | RegisterOp::Cas { result: CasResult::Mismatch, .. })
+        matches!(
+            op,
+            RegisterOp::Read(_)
+                | RegisterOp::ReadOneOf(_)
+                | RegisterOp::Cas { result: CasResult::Mismatch, .. }
+        )
     }
 
     fn describe(&self, op: &RegisterOp, key: Option<&str>) -> String {
         let k = subject(key, "register");
         match *op {
             RegisterOp::Read(v) => format!("read of {k} returned {}", self.text(v)),
+            RegisterOp::ReadOneOf(set) => {
+                let all: Vec<String> = self.siblings(set).iter().map(|&v| self.text(v)).collect();
+                format!("read of {k} returned one of the siblings [{}]", all.join(", "))
+            }
             RegisterOp::Write(v) => format!("write of {} to {k}", self.text(v)),
             RegisterOp::Cas { from, to, result } => {
                 let how = match result {
