@@ -148,7 +148,7 @@ pub fn status_bands_svg(timelines: &[NodeStatusTimeline], faults: &[Window], end
         BANDS_LABEL + BANDS_WIDTH + 10.0
     );
     let mut lane = 0usize;
-    let mut label = |out: &mut String, lane: usize, name: &str| {
+    let label = |out: &mut String, lane: usize, name: &str| {
         let _ = write!(
             out,
             "<text x=\"4\" y=\"{:.0}\" font-size=\"11\" fill=\"#555\">{}</text>",
@@ -156,7 +156,7 @@ pub fn status_bands_svg(timelines: &[NodeStatusTimeline], faults: &[Window], end
             text(name)
         );
     };
-    let mut rect = |out: &mut String, lane: usize, from: u64, to: u64, class: &str, fill: &str, tip: &str| {
+    let rect = |out: &mut String, lane: usize, from: u64, to: u64, class: &str, fill: &str, tip: &str| {
         let (x0, x1) = (x(from), x(to));
         let _ = write!(
             out,
