@@ -10,7 +10,8 @@
 //! - [`launcher`]: node processes (start, health, kill, teardown); [`etcd_status`]: etcd's
 //!   leader from its own status call.
 //! - [`system_file`]: a system described in a TOML file (`--system path/to/system.toml`).
-//! - [`runner`]: client workers and the run's phases.
+//! - [`runner`]: client workers and the run's phases; [`status_timeline`]: the nodes'
+//!   `/status` sampled through the run, for systems that ask for it.
 //! - [`recorder`]: the history as it is recorded.
 //! - [`judge`]: which checkers judge a history, and the composed verdict.
 //! - [`store`]: run folders; [`runlog`]: `sunder.log`; [`progress`]: the live progress line;
@@ -26,6 +27,7 @@ pub mod progress;
 pub mod recorder;
 pub mod runlog;
 pub mod runner;
+pub mod status_timeline;
 pub mod stop_signal;
 pub mod store;
 pub mod suite;

@@ -169,6 +169,7 @@ pub fn parse(text: &str, origin: &str) -> Result<&'static SystemSpec> {
             ),
             clock_faults: faults.contains(&"clock"),
             leader_hints: false,
+            status_timeline: false,
             faults: Some(Box::leak(faults.into_boxed_slice())),
             limits: supports.limits.clone().map(leak),
         },

@@ -3,10 +3,14 @@
 //! workloads, with real kills and partitions, judged by the transactional checker and the
 //! bank invariants. The correct protocols must hold their guarantees; bank-2pc's planted
 //! lock-skipping reads must be caught by both checkers, and its heuristic abort whenever a
-//! decision is slow to arrive.
+//! decision is slow to arrive. Three-phase commit is shown both ways, from the history and
+//! the nodes' sampled `/status`: it finishes without a killed coordinator where two-phase
+//! commit blocks, and it breaks the bank under a partition where two-phase commit waits.
 
 mod support;
 
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 use support::{Finished, run};
 
 fn strongest(r: &Finished) -> String {
@@ -163,4 +167,253 @@ fn bank_2pc_coordinator_that_forgets_its_decisions_loses_acknowledged_transactio
     let forgetful =
         list_append_on_2pc("2pc-no-decision-log", &setting, &["-o", "unsafe-no-decision-log=true"]);
     control_holds_where_planted_breaks(&logged, &forgetful);
+}
+
+/// One node's `/status` samples from the run folder (`nodes/<node>/status.jsonl`).
+fn status_samples(r: &Finished, node: &str) -> Vec<Value> {
+    let path = r.store.path().join("latest").join("nodes").join(node).join("status.jsonl");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}\n{}", path.display(), r.summary()));
+    text.lines().map(|l| serde_json::from_str(l).expect("a status sample is JSON")).collect()
+}
+
+/// The recorded ops of the run.
+fn history(r: &Finished) -> Vec<Value> {
+    let text =
+        std::fs::read_to_string(r.store.path().join("latest").join("history.jsonl")).expect("history.jsonl");
+    text.lines().map(|l| serde_json::from_str(l).expect("an op is JSON")).collect()
+}
+
+/// The time (ns) of the first nemesis op `f`.
+fn nemesis_time(ops: &[Value], f: &str, r: &Finished) -> u64 {
+    ops.iter()
+        .find(|o| o["process"] == "nemesis" && o["f"] == f)
+        .and_then(|o| o["time"].as_u64())
+        .unwrap_or_else(|| panic!("no {f} in the history\n{}", r.summary()))
+}
+
+/// Transactions a sample shows in doubt, as `(txn, coordinator)`.
+fn in_doubt(sample: &Value) -> BTreeSet<(String, String)> {
+    sample["status"]["in_doubt"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|d| {
+                    (
+                        d["txn"].as_str().unwrap_or("").to_string(),
+                        d["coordinator"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The answered samples of `node` taken strictly between `from` and `to` (ns).
+fn answered_between(r: &Finished, node: &str, from: u64, to: u64) -> Vec<Value> {
+    status_samples(r, node)
+        .into_iter()
+        .filter(|s| s["ok"] == true && s["time"].as_u64().is_some_and(|t| t > from && t < to))
+        .collect()
+}
+
+/// Ok transfers invoked after `from` and completed before `to` (ns).
+fn transfers_done_between(ops: &[Value], from: u64, to: u64) -> usize {
+    let mut invoked: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut done = 0;
+    for o in ops.iter().filter(|o| o["f"] == "transfer") {
+        let (Some(p), Some(t)) = (o["process"].as_u64(), o["time"].as_u64()) else { continue };
+        match o["type"].as_str() {
+            Some("invoke") => {
+                invoked.insert(p, t);
+            }
+            Some("ok") if invoked.get(&p).is_some_and(|i| *i > from) && t < to => done += 1,
+            _ => {}
+        }
+    }
+    done
+}
+
+/// A bank run on bank-2pc in which the nemesis SIGKILLs n1 once, at 2.6 s, for 7.2 s
+/// (seed 640 with `--nemesis-targets one` draws exactly that, and the time limit ends the
+/// run before a second kill). n1 owns no account (`accounts=2`: `a0` lives on n2, `a1` on
+/// n3), so it is purely a coordinator, and only n1 holds its writing commits back, for
+/// 2.9 s: its first transfer (decided at once, locking both accounts) is certainly
+/// decided and unsent when the kill comes, and no pre-commit of n1's is ever in flight at
+/// that moment. The others commit at once.
+fn coordinator_killed_mid_commit(tag: &str, protocol: &'static str) -> Finished {
+    run(
+        tag,
+        &[
+            "--system",
+            "bank-2pc",
+            "--workload",
+            "bank",
+            "-w",
+            "accounts=2",
+            "-w",
+            "read-share=5",
+            "--nemesis",
+            "kill",
+            "--nemesis-targets",
+            "one",
+            "--nemesis-interval",
+            "5",
+            "--seed",
+            "640",
+            "--time-limit",
+            "11",
+            "--op-timeout-ms",
+            "1000",
+            "-o",
+            protocol,
+            "-o",
+            "timeout-ms=3200",
+            "-o",
+            "debug-pause-before-commit-ms=2900",
+            "-o",
+            "debug-pause-nodes=n1",
+        ],
+    )
+}
+
+#[test]
+fn three_pc_participants_finish_without_the_killed_coordinator_where_2pc_blocks() {
+    let two = coordinator_killed_mid_commit("2pc-coordinator-kill", "protocol=2pc");
+    let three = coordinator_killed_mid_commit("3pc-coordinator-kill", "protocol=3pc");
+    for r in [&two, &three] {
+        assert_eq!(r.code, Some(0), "{}", r.summary());
+        assert_eq!(r.results["checkers"]["bank"]["valid"], true, "{}", r.summary());
+    }
+    for (r, protocol) in [(&two, "2pc"), (&three, "3pc")] {
+        let ops = history(r);
+        let (killed, back) = (nemesis_time(&ops, "start-kill", r), nemesis_time(&ops, "stop-kill", r));
+        let kill = ops.iter().find(|o| o["f"] == "start-kill").expect("a kill");
+        assert_eq!(
+            kill["value"]["nodes"],
+            serde_json::json!(["n1"]),
+            "seed 640 kills n1 first\n{}",
+            r.summary()
+        );
+        for node in ["n2", "n3"] {
+            // A sample is allowed 300 ms to see the kill; every one after is n1 down.
+            let down = answered_between(r, node, killed + 300_000_000, back);
+            assert!(
+                down.len() >= 20,
+                "{protocol} {node}: {} samples while n1 was down\n{}",
+                down.len(),
+                r.summary()
+            );
+            let of_n1 = |s: &Value| -> BTreeSet<String> {
+                in_doubt(s).into_iter().filter(|(_, c)| c == "n1").map(|(t, _)| t).collect()
+            };
+            let first = of_n1(&down[0]);
+            assert!(
+                !first.is_empty(),
+                "{protocol} {node}: nothing of n1's in doubt after the kill: {}",
+                down[0]
+            );
+            let last = of_n1(down.last().expect("samples"));
+            if protocol == "2pc" {
+                // Blocked: the same transactions in doubt, their locks held, all along.
+                for s in &down {
+                    assert!(first.is_subset(&of_n1(s)), "{node} left doubt without n1: {s}");
+                    assert!(
+                        !s["status"]["locks"].as_array().is_some_and(Vec::is_empty),
+                        "{node} released: {s}"
+                    );
+                }
+                let after = status_samples(r, node);
+                let settled = after.last().expect("samples");
+                assert!(
+                    of_n1(settled).is_disjoint(&first),
+                    "{node} still in doubt after n1 returned: {settled}"
+                );
+            } else {
+                // n1's transactions left doubt on their own, before n1 came back.
+                assert!(last.is_disjoint(&first), "{node} still in doubt for n1 at {}", down.last().unwrap());
+            }
+        }
+        let done = transfers_done_between(&ops, killed, back);
+        if protocol == "2pc" {
+            assert_eq!(done, 0, "2pc: transfers completed through n1's held locks\n{}", r.summary());
+        } else {
+            assert!(done > 0, "3pc: no transfer completed while n1 was down\n{}", r.summary());
+        }
+    }
+}
+
+/// A bank run on bank-2pc partitioned once: seed 1481 cuts n1 off from n2 and n3 (both
+/// ways) at 2.7 s for 7.2 s. Every node holds each writing commit back for 3 s after
+/// deciding it, longer than the time to the partition, so every transfer decided before
+/// it (dozens, over 30 accounts, many of them spanning n1 and another shard) is decided
+/// and not yet pre-committed when it starts; the vote timeout of 3.3 s keeps an unfaulted
+/// run safe (a pre-commit always arrives before a participant's 6.6 s timer), and the
+/// partition outlasts every such timer. Amounts up to 1000 keep the money created and
+/// destroyed by different transfers from cancelling out.
+fn partitioned_mid_commit(tag: &str, protocol: &'static str) -> Finished {
+    run(
+        tag,
+        &[
+            "--system",
+            "bank-2pc",
+            "--workload",
+            "bank",
+            "-w",
+            "accounts=30",
+            "-w",
+            "balance=100000",
+            "-w",
+            "max-transfer=1000",
+            "-w",
+            "read-share=10",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "5",
+            "--seed",
+            "1481",
+            "--time-limit",
+            "11",
+            "--op-timeout-ms",
+            "1000",
+            "-o",
+            protocol,
+            "-o",
+            "timeout-ms=3300",
+            "-o",
+            "debug-pause-before-commit-ms=3000",
+        ],
+    )
+}
+
+#[test]
+fn three_pc_creates_or_destroys_money_under_a_partition_where_2pc_only_waits() {
+    let two = partitioned_mid_commit("2pc-partition", "protocol=2pc");
+    let three = partitioned_mid_commit("3pc-partition", "protocol=3pc");
+    assert_eq!(two.code, Some(0), "{}", two.summary());
+    assert_eq!(two.results["checkers"]["bank"]["valid"], true, "{}", two.summary());
+    assert_eq!(three.code, Some(1), "{}", three.summary());
+    assert_eq!(three.results["checkers"]["bank"]["valid"], false, "{}", three.summary());
+    assert!(three.anomaly_kinds().iter().any(|k| k == "wrong-total"), "{}", three.summary());
+    for (r, protocol) in [(&two, "2pc"), (&three, "3pc")] {
+        let ops = history(r);
+        let start = ops.iter().find(|o| o["f"] == "start-partition").expect("a partition");
+        assert_eq!(start["value"]["grudge"]["n1"], serde_json::json!(["n2", "n3"]), "{}", r.summary());
+        let (cut, healed) =
+            (nemesis_time(&ops, "start-partition", r), nemesis_time(&ops, "stop-partition", r));
+        let during = answered_between(r, "n1", cut + 300_000_000, healed);
+        assert!(during.len() >= 20, "{protocol}: {} samples of n1 during the partition", during.len());
+        let waiting_for_others = |s: &Value| -> BTreeSet<String> {
+            in_doubt(s).into_iter().filter(|(_, c)| c != "n1").map(|(t, _)| t).collect()
+        };
+        let first = waiting_for_others(&during[0]);
+        assert!(!first.is_empty(), "{protocol}: n1 cut off with nothing in doubt: {}", during[0]);
+        let last = waiting_for_others(during.last().expect("samples"));
+        if protocol == "2pc" {
+            assert!(first.is_subset(&last), "2pc: n1 left doubt while cut off: {}", during.last().unwrap());
+        } else {
+            assert!(first.is_disjoint(&last), "3pc: n1 still in doubt at {}", during.last().unwrap());
+        }
+    }
 }

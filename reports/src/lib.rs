@@ -5,7 +5,8 @@
 //! [`serve::router`] serves a store of run folders over HTTP; [`compare::render`] draws a
 //! suite's `compare.html`, the consistency map of many runs.
 //!
-//! Layout: [`run_folder`] reads the inputs tolerantly (with [`test_info`] for `test.json`);
+//! Layout: [`run_folder`] reads the inputs tolerantly (with [`test_info`] for `test.json`
+//! and [`status_samples`] for the nodes' sampled `/status`);
 //! [`calls`], [`faults`] and [`latency`] compute, and [`analysis`] holds their results for
 //! one render; [`plots`], [`witness`] and [`timeline`] draw; [`page`], [`junit`] and
 //! [`summary`] assemble the three files, both opening with [`story`]'s paragraph; [`escape`] is the one escaping function every
@@ -27,6 +28,7 @@ pub mod page;
 pub mod plots;
 pub mod run_folder;
 pub mod serve;
+pub mod status_samples;
 pub mod story;
 pub mod summary;
 pub mod synthetic;

@@ -80,7 +80,7 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     let timeline = std::thread::scope(|scope| {
         let timeline = scope.spawn(|| {
             let mut section = String::new();
-            timeline_section(&mut section, inputs, calls);
+            timeline_section(&mut section, inputs, calls, faults);
             section
         });
         summary_section(&mut out, &anomalies, inputs, calls, index);
@@ -603,7 +603,7 @@ fn availability_section(out: &mut String, inputs: &RunInputs, analysis: &Analysi
     out.push_str("</section>\n");
 }
 
-fn timeline_section(out: &mut String, inputs: &RunInputs, calls: &Calls) {
+fn timeline_section(out: &mut String, inputs: &RunInputs, calls: &Calls, faults: &FaultMap) {
     let (json, rows) = timeline::data_json(&inputs.ops, calls);
     let _ = write!(
         out,
@@ -613,6 +613,20 @@ fn timeline_section(out: &mut String, inputs: &RunInputs, calls: &Calls) {
         calls.calls.iter().filter(|c| c.outcome == Outcome::Info).count(),
         timeline::PAGE_SIZE
     );
+    if !inputs.status_timelines.is_empty() {
+        let end = inputs
+            .ops
+            .iter()
+            .map(|o| o.time)
+            .chain(inputs.status_timelines.iter().flat_map(|t| t.samples.last().map(|s| s.time)));
+        out.push_str("<h3 id=\"status-bands\">Blocking, from the nodes' own status</h3>\n<p class=\"note\">Each node's <code>GET /status</code>, sampled about every 200 ms: red where it had transactions in doubt, orange where it held locks, grey where it did not answer, under the fault windows. Hover a band for its counts.</p>\n<div class=\"tl-scroll\">");
+        out.push_str(&timeline::status_bands_svg(
+            &inputs.status_timelines,
+            &faults.faults,
+            end.max().unwrap_or(0),
+        ));
+        out.push_str("</div>\n");
+    }
     out.push_str("<div class=\"tl-controls\"><button id=\"tl-first\">« first</button><button id=\"tl-prev\">‹ prev</button><button id=\"tl-next\">next ›</button><button id=\"tl-last\">last »</button> <label>op index <input id=\"tl-index\" type=\"text\" inputmode=\"numeric\"></label><button id=\"tl-goto\">go</button> <label>process <input id=\"tl-process\" type=\"text\"></label> <label><input id=\"tl-problems\" type=\"checkbox\"> only fail/info</label><button id=\"tl-apply\">apply</button><span id=\"tl-status\">the timeline needs JavaScript</span></div>\n<div id=\"tl-lanes\"></div>\n");
     out.push_str("<div class=\"tl-scroll\"><table class=\"tl\"><thead><tr><th>op</th><th>time (s)</th><th>process</th><th>f</th><th>key</th><th>value</th><th>outcome</th><th>latency (ms)</th><th>node</th><th>error</th></tr></thead><tbody id=\"tl-body\"></tbody></table></div>\n");
     if json.len() > packed::PACK_ABOVE {

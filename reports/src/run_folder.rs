@@ -1,5 +1,6 @@
-//! Loads a run folder for rendering: `test.json`, `history.jsonl`, `results.json` and the
-//! node logs under `nodes/*/log`. A missing or broken input does not stop the report: what
+//! Loads a run folder for rendering: `test.json`, `history.jsonl`, `results.json`, the
+//! node logs under `nodes/*/log` and the status samples under `nodes/*/status.jsonl`
+//! (written by the harness for systems that ask for a status timeline). A missing or broken input does not stop the report: what
 //! can be read is kept, and each problem is recorded in plain words (with file and line) so
 //! the report can say what it could not show.
 
@@ -47,6 +48,8 @@ pub struct RunInputs {
     pub results: Option<Results>,
     /// Node logs, sorted by node.
     pub node_logs: Vec<NodeLog>,
+    /// Each node's sampled `/status`, sorted by node (empty when the run sampled none).
+    pub status_timelines: Vec<crate::status_samples::NodeStatusTimeline>,
     /// Every problem met while reading, each naming its file.
     pub problems: Vec<String>,
 }
@@ -115,7 +118,17 @@ fn load_inputs(
         }
     };
     let node_logs = list_node_logs(dir);
-    Ok(RunInputs { dir: dir.to_path_buf(), test, ops, history_status, results, node_logs, problems })
+    let status_timelines = crate::status_samples::load_all(dir, &mut problems);
+    Ok(RunInputs {
+        dir: dir.to_path_buf(),
+        test,
+        ops,
+        history_status,
+        results,
+        node_logs,
+        status_timelines,
+        problems,
+    })
 }
 
 /// Reads a JSON file; `Ok(None)` when it does not exist, `Err` with a located problem.

@@ -8,9 +8,17 @@
 //! deltas from the previous row, `p` the process (-1 for the nemesis), `f`/`k`/`node`
 //! indices into name tables (-1 for none), `o` the outcome (0 ok, 1 fail, 2 info, 3
 //! nemesis), `lat` the latency in µs (-1 when never completed).
+//!
+//! Above the lanes, for a run that sampled its nodes' `/status` (bank-2pc), a static SVG
+//! draws per node the bands in which it had transactions in doubt, held locks or did not
+//! answer, under a lane of the fault windows, each band with its counts in a tooltip
+//! ([`status_bands_svg`]). It is drawn on the server, every value escaped, so it needs no
+//! script.
 
 use crate::calls::{Calls, Outcome};
-use crate::escape::script_json;
+use crate::escape::{script_json, text};
+use crate::faults::Window;
+use crate::status_samples::{Band, Measure, NodeStatusTimeline};
 use rustc_hash::FxHashMap;
 use std::fmt::Write;
 use sunder_check::history::{Op, OpType};
@@ -114,6 +122,87 @@ pub fn data_json(ops: &[Op], calls: &Calls) -> (String, usize) {
         table(&nodes)
     );
     (script_json(&json), n)
+}
+
+/// Width of the status bands' time axis, and of their label column, in pixels.
+const BANDS_WIDTH: f64 = 860.0;
+const BANDS_LABEL: f64 = 120.0;
+const BANDS_LANE: f64 = 18.0;
+
+fn seconds(ns: u64) -> String {
+    format!("{:.3}", ns as f64 / 1e9)
+}
+
+/// Draws the nodes' in-doubt, lock and silence bands under a lane of `faults`, over the
+/// run's first `end` ns. Every label and tooltip is escaped: node names, fault details
+/// and coordinators all come from the run.
+pub fn status_bands_svg(timelines: &[NodeStatusTimeline], faults: &[Window], end: u64) -> String {
+    let span = end.max(1) as f64;
+    let x = |t: u64| BANDS_LABEL + (t.min(end) as f64 / span) * BANDS_WIDTH;
+    let lanes = 1 + 2 * timelines.len();
+    let height = BANDS_LANE * lanes as f64 + 20.0;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<svg class=\"status-bands\" width=\"{:.0}\" height=\"{height:.0}\" role=\"img\" aria-label=\"transactions in doubt and locks held per node, beside the faults\">",
+        BANDS_LABEL + BANDS_WIDTH + 10.0
+    );
+    let mut lane = 0usize;
+    let label = |out: &mut String, lane: usize, name: &str| {
+        let _ = write!(
+            out,
+            "<text x=\"4\" y=\"{:.0}\" font-size=\"11\" fill=\"#555\">{}</text>",
+            BANDS_LANE * lane as f64 + 13.0,
+            text(name)
+        );
+    };
+    let rect = |out: &mut String, lane: usize, from: u64, to: u64, class: &str, fill: &str, tip: &str| {
+        let (x0, x1) = (x(from), x(to));
+        let _ = write!(
+            out,
+            "<rect class=\"{class}\" x=\"{x0:.1}\" y=\"{:.0}\" width=\"{:.1}\" height=\"{:.0}\" fill=\"{fill}\"><title>{}</title></rect>",
+            BANDS_LANE * lane as f64 + 2.0,
+            (x1 - x0).max(2.0),
+            BANDS_LANE - 4.0,
+            text(tip)
+        );
+    };
+    label(&mut out, lane, "faults");
+    for w in faults {
+        let tip = format!("{} {}–{} s: {}", w.name, seconds(w.start), seconds(w.end), w.detail);
+        rect(&mut out, lane, w.start, w.end, "band-fault", "#e6b0aa", &tip);
+    }
+    for t in timelines {
+        lane += 1;
+        label(&mut out, lane, &format!("{} in doubt", t.node));
+        let during = |b: &Band| format!("{}–{} s, {} sample(s)", seconds(b.start), seconds(b.end), b.samples);
+        for b in t.bands(Measure::Silent) {
+            let tip = format!("{} did not answer /status, {}", t.node, during(&b));
+            rect(&mut out, lane, b.start, b.end, "band-silent", "#bbbbbb", &tip);
+        }
+        for b in t.bands(Measure::InDoubt) {
+            let waiting = if b.coordinators.is_empty() {
+                String::new()
+            } else {
+                format!(" (waiting for {})", b.coordinators.join(", "))
+            };
+            let tip = format!("{}: up to {} transaction(s) in doubt{waiting}, {}", t.node, b.max, during(&b));
+            rect(&mut out, lane, b.start, b.end, "band-doubt", "#c0392b", &tip);
+        }
+        lane += 1;
+        label(&mut out, lane, &format!("{} locks", t.node));
+        for b in t.bands(Measure::Locks) {
+            let tip = format!("{}: up to {} lock(s) held, {}", t.node, b.max, during(&b));
+            rect(&mut out, lane, b.start, b.end, "band-locks", "#e67e22", &tip);
+        }
+    }
+    let _ = write!(
+        out,
+        "<text x=\"{BANDS_LABEL:.0}\" y=\"{:.0}\" font-size=\"11\" fill=\"#555\">0 s … {} s</text></svg>",
+        height - 4.0,
+        seconds(end)
+    );
+    out
 }
 
 /// The script that renders the timeline from the data block (read through

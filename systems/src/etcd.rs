@@ -100,6 +100,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         clock_faults: false,
         // Any member forwards a request to its leader itself.
         leader_hints: false,
+        status_timeline: false,
         faults: None,
         limits: Some(
             "etcd is a Go binary, which reads the clock through the vDSO, so libfaketime's clock faults never reach it; \

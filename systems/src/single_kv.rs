@@ -42,6 +42,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         faults: None,
         limits: None,
         leader_hints: false,
+        status_timeline: false,
     },
     // In memory only: a restart starts empty by design.
     data_files: &[],

@@ -155,6 +155,10 @@ pub struct Capabilities {
     /// Whether its refusals name the leader (`leader` in an error reply), so a client
     /// that remembers the name can go there first instead of being redirected each time.
     pub leader_hints: bool,
+    /// Whether the run samples every node's `GET /status` about every 200 ms into
+    /// `nodes/<node>/status.jsonl`, for a system whose status says something worth a
+    /// timeline (bank-2pc's transactions in doubt and locks held).
+    pub status_timeline: bool,
 }
 
 /// One system under test.

@@ -574,6 +574,50 @@ fn three_pc_diverges_under_partition() {
 }
 
 #[test]
+fn three_pc_restarted_coordinator_leaves_its_unfinished_transaction_to_the_participants() {
+    // n1 coordinates a transfer between its own account and n2's, logs the commit and dies
+    // before any pre-commit leaves (the pause hook holds them back). n2 aborts alone while
+    // n1 is down; n1's own participant, replayed in doubt, must abort too, not take a
+    // resent commit from its recovered coordinator.
+    let mut sim = Sim::new(3, 10, |c| {
+        c.protocol = Protocol::ThreePhase;
+        c.pause_before_commit_ms = 10 * TIMEOUT;
+    });
+    let (x, y) = (sim.account_on("n1"), sim.account_on("n2"));
+    sim.transfer("n1", &x, &y, 30);
+    let last = sim.intercept(1000, "last vote", is_vote("n2", "n1"));
+    sim.deliver(last);
+    assert!(sim.core("n1").knows_committed(&sim.core("n2").status().in_doubt[0].txn), "the commit is logged");
+    sim.crash_unsent("n1");
+    sim.advance(10 * TIMEOUT);
+    sim.restart("n1");
+    sim.advance(10 * TIMEOUT);
+    assert_eq!(sim.in_doubt(), 0);
+    assert_eq!((sim.balances()[&x], sim.balances()[&y]), (INITIAL, INITIAL), "both sides aborted");
+    assert_eq!(sim.total(), TOTAL);
+}
+
+#[test]
+fn three_pc_prepare_queued_behind_a_dead_coordinators_locks_is_refused_not_granted_later() {
+    // The coordinator dies with one transfer in doubt on n2 and n3 and a second one's
+    // prepare queued on n2 behind the first one's locks. The first is aborted alone after
+    // 2 x TIMEOUT; the queued prepare must not then take the locks and vote to nobody,
+    // blocking the account for another 2 x TIMEOUT: it is refused after TIMEOUT.
+    let mut sim = Sim::new(3, 11, |c| c.protocol = Protocol::ThreePhase);
+    let (x, y) = (sim.account_on("n2"), sim.account_on("n3"));
+    sim.transfer("n1", &x, &y, 30);
+    let _lost = sim.intercept(1000, "last vote", is_vote("n3", "n1"));
+    sim.transfer("n1", &x, &y, 5);
+    sim.advance(TIMEOUT / 4);
+    assert_eq!(sim.core("n2").status().lock_waiters, 1, "the second prepare waits on n2");
+    sim.crash_unsent("n1");
+    sim.advance(3 * TIMEOUT);
+    assert_eq!(sim.in_doubt(), 0, "nothing is left in doubt on n2 or n3");
+    assert_eq!(sim.locks(), 0, "no lock is held for a dead coordinator");
+    assert_eq!(sim.total(), TOTAL);
+}
+
+#[test]
 fn insufficient_funds_abort_and_change_nothing() {
     let mut sim = Sim::new(3, 9, |_| {});
     let (x, y) = (sim.account_on("n2"), sim.account_on("n3"));

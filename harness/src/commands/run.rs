@@ -13,6 +13,7 @@ use crate::launcher::{Cluster, NodeSpec};
 use crate::recorder::Recorder;
 use crate::runlog::RunLog;
 use crate::runner::{self, RunSettings};
+use crate::status_timeline::StatusTimeline;
 use crate::stop_signal::stop_signal;
 use crate::store::{RunDir, TestSpec, rfc3339, write_json};
 use anyhow::{Context, Result, bail};
@@ -367,6 +368,7 @@ async fn run_test(
     let history =
         if args.no_record { HistoryWriter::in_memory() } else { HistoryWriter::create(&dir.history())? };
     let rec = Arc::new(Recorder::new(history));
+    let timeline = StatusTimeline::start(system, cluster.client_addrs(), dir, std::time::Instant::now())?;
     let timeout = Duration::from_millis(test.op_timeout_ms);
     let client: Arc<dyn sunder_workloads::client::Client> = if leader_aware(system, test) {
         Arc::new(
@@ -449,6 +451,7 @@ async fn run_test(
     }
     runner::final_phase(rec.clone(), client, workload.as_ref(), &settings.nodes, next_process).await;
     signals.abort();
+    timeline.stop().await;
 
     // Every op is in: the history is judged on its own thread while the nodes and the
     // network come down, so the verdict does not wait for the teardown.

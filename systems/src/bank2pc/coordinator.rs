@@ -3,7 +3,8 @@
 //! see [`crate::bank2pc::locks`]), and decides. A commit decision is made durable before
 //! any participant or the client hears of it; an abort is never logged (presumed abort:
 //! a coordinator asked about a transaction it has no commit record of answers abort).
-//! After a restart it resends every logged commit not yet acknowledged by all.
+//! After a restart it resends every logged commit not yet acknowledged by all (two-phase
+//! commit only: three-phase participants finish what a dead coordinator left by timeout).
 //!
 //! Three-phase commit adds a round between the decision and the commit: every
 //! participant must acknowledge a pre-commit first (or the round times out), so a
@@ -88,6 +89,14 @@ impl Coordinator {
                 Record::Incarnation { number } => incarnation = incarnation.max(*number),
                 Record::Decided { txn, participants } => {
                     committed.insert(txn.clone());
+                    // A three-phase participant never asks and decides alone by timeout,
+                    // so a restarted coordinator leaves its unfinished transactions to
+                    // them: resending the commit could reach one that never pre-committed
+                    // (its own local participant, just replayed, among them) and make it
+                    // commit where the others, timed out, aborted.
+                    if cfg.protocol == Protocol::ThreePhase {
+                        continue;
+                    }
                     committing.insert(
                         txn.clone(),
                         Committing {

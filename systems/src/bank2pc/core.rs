@@ -156,6 +156,7 @@ impl Core {
             protocol: cfg.protocol,
             decide_alone_after_ms: cfg.timeout_ms * 2,
             retry_ms: cfg.retry_ms,
+            prepare_wait_ms: cfg.timeout_ms,
             unsafe_heuristic_abort: cfg.unsafe_heuristic_abort,
             unsafe_unlocked_reads: cfg.unsafe_unlocked_reads,
         };

@@ -60,6 +60,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         faults: None,
         limits: None,
         leader_hints: false,
+        status_timeline: true,
     },
     data_files: &[log::VOTE_LOG, log::DECISION_LOG],
 };

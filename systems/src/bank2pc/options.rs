@@ -35,6 +35,8 @@ pub struct BankOptions {
     pub unsafe_unlocked_reads: bool,
     /// Test hook: delay between logging a commit and sending it (ms).
     pub debug_pause_before_commit_ms: u64,
+    /// Test hook: the nodes the pause applies on (None: every node).
+    pub debug_pause_nodes: Option<Vec<String>>,
 }
 
 /// The options declared in the catalog.
@@ -76,6 +78,11 @@ pub const OPTION_SPECS: &[OptionSpec] = &[
         default: "0",
         doc: "test hook: wait this long between logging a writing commit and sending it (ms)",
     },
+    OptionSpec {
+        key: "debug-pause-nodes",
+        default: "all",
+        doc: "test hook: the nodes debug-pause-before-commit-ms applies on: all, or comma-separated ids",
+    },
 ];
 
 fn parse_accounts(v: &str) -> Result<Vec<String>, NodeError> {
@@ -97,6 +104,21 @@ fn parse_accounts(v: &str) -> Result<Vec<String>, NodeError> {
         return Err(bad("an account is named twice"));
     }
     Ok(names)
+}
+
+/// `-o debug-pause-nodes`: None for `all`, else node ids of this cluster.
+fn parse_pause_nodes(cfg: &NodeConfig) -> Result<Option<Vec<String>>, NodeError> {
+    let v = cfg.option(OPTION_SPECS, "debug-pause-nodes");
+    if v == "all" {
+        return Ok(None);
+    }
+    let nodes: Vec<String> = v.split(',').map(|s| s.trim().to_string()).collect();
+    match nodes.iter().find(|n| **n != cfg.id && !cfg.peers.contains_key(n.as_str())) {
+        Some(stranger) => Err(NodeError::BadOption(format!(
+            "-o debug-pause-nodes={v}: {stranger:?} is not a node of this cluster; expected all or comma-separated node ids"
+        ))),
+        None => Ok(Some(nodes)),
+    }
 }
 
 impl BankOptions {
@@ -134,6 +156,7 @@ impl BankOptions {
             unsafe_no_decision_log: cfg.flag(spec, "unsafe-no-decision-log")?,
             unsafe_unlocked_reads: cfg.flag(spec, "unsafe-unlocked-reads")?,
             debug_pause_before_commit_ms: number("debug-pause-before-commit-ms", 0)? as u64,
+            debug_pause_nodes: parse_pause_nodes(cfg)?,
         })
     }
 
@@ -148,7 +171,8 @@ impl BankOptions {
         c.unsafe_heuristic_abort = self.unsafe_heuristic_abort;
         c.unsafe_no_decision_log = self.unsafe_no_decision_log;
         c.unsafe_unlocked_reads = self.unsafe_unlocked_reads;
-        c.pause_before_commit_ms = self.debug_pause_before_commit_ms;
+        let paused_here = self.debug_pause_nodes.as_ref().is_none_or(|nodes| nodes.iter().any(|n| n == id));
+        c.pause_before_commit_ms = if paused_here { self.debug_pause_before_commit_ms } else { 0 };
         c
     }
 

@@ -25,6 +25,9 @@ pub struct ParticipantConfig {
     pub decide_alone_after_ms: u64,
     /// How often an in-doubt participant asks the coordinator again.
     pub retry_ms: u64,
+    /// How long a prepare may wait for its locks before it is refused: the coordinator's
+    /// vote timeout, after which the coordinator has given up on the transaction anyway.
+    pub prepare_wait_ms: u64,
     /// Planted bug: abort on its own once in doubt for `decide_alone_after_ms`.
     pub unsafe_heuristic_abort: bool,
     /// Planted bug: keys a transaction only reads are read without a lock.
@@ -59,8 +62,8 @@ pub struct Participant {
     cfg: ParticipantConfig,
     data: BTreeMap<String, Value>,
     locks: LockTable,
-    /// Prepares waiting for their locks.
-    pending: BTreeMap<TxnId, Vec<(usize, Op)>>,
+    /// Prepares waiting for their locks, with when each arrived.
+    pending: BTreeMap<TxnId, (u64, Vec<(usize, Op)>)>,
     prepared: BTreeMap<TxnId, Prepared>,
     /// Outcomes known here; an abort seen before its prepare refuses the late prepare.
     finished: BTreeMap<TxnId, bool>,
@@ -191,7 +194,7 @@ impl Participant {
             self.execute(txn, ops, now, out);
         } else {
             self.waited += 1;
-            self.pending.insert(txn, ops);
+            self.pending.insert(txn, (now, ops));
         }
         self.wake(now, out);
     }
@@ -277,7 +280,7 @@ impl Participant {
                 return;
             }
             for txn in granted {
-                if let Some(ops) = self.pending.remove(&txn) {
+                if let Some((_, ops)) = self.pending.remove(&txn) {
                     self.execute(txn, ops, now, out);
                 }
             }
@@ -319,6 +322,7 @@ impl Participant {
     /// commit) or decide alone once their time is up (three-phase commit, or the
     /// heuristic-abort bug).
     pub fn tick(&mut self, now: u64, out: &mut Ready) {
+        self.refuse_stale_prepares(now, out);
         let ids: Vec<TxnId> = self.prepared.keys().cloned().collect();
         for txn in ids {
             let p = &self.prepared[&txn];
@@ -342,6 +346,31 @@ impl Participant {
                 _ => {}
             }
         }
+    }
+
+    /// Refuses every prepare that has waited for its locks longer than the coordinator's
+    /// vote timeout. Its coordinator has aborted it by then (it began before the prepare
+    /// arrived), or is down; left in the queue, it would take its locks once they free up
+    /// and vote to nobody, so a dead coordinator's queued prepares would block the keys
+    /// again one after another (under three-phase commit, for a whole timeout each).
+    fn refuse_stale_prepares(&mut self, now: u64, out: &mut Ready) {
+        let stale: Vec<TxnId> = self
+            .pending
+            .iter()
+            .filter(|(_, (since, _))| now.saturating_sub(*since) >= self.cfg.prepare_wait_ms)
+            .map(|(t, _)| t.clone())
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        for txn in stale {
+            self.pending.remove(&txn);
+            self.locks.release(&txn);
+            self.finished.insert(txn.clone(), false);
+            let reason = "waited too long for its locks".to_string();
+            out.send(&txn.coordinator.clone(), Message::Vote { txn, vote: Vote::No { reason } });
+        }
+        self.wake(now, out);
     }
 
     /// Transactions voted yes on and still without an outcome.

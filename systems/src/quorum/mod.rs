@@ -71,6 +71,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         faults: None,
         limits: None,
         leader_hints: false,
+        status_timeline: false,
     },
     data_files: &[store::LOG_FILE],
 };

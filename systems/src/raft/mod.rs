@@ -47,6 +47,7 @@ pub const SPEC: SystemSpec = SystemSpec {
         faults: None,
         limits: None,
         leader_hints: true,
+        status_timeline: false,
     },
     data_files: storage::DATA_FILES,
 };
