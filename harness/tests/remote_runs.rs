@@ -13,9 +13,18 @@ mod support;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use support::sshd::{SSH_PORT, SshdHosts, carries_run_id};
 use support::{Finished, TempDir};
+
+/// One test at a time: each builds hosts and runs a cluster, and two at once on a small CI
+/// machine would only measure the machine.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Runs `cmd` (a `sunder` inside the control namespace) to the end.
 fn output(mut cmd: Command) -> Output {
@@ -67,6 +76,7 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_partitions_and_kills_and_leave
     if !support::root_or_skip("raft_kv_on_sshd_hosts") {
         return;
     }
+    let _one = one_at_a_time();
     let hosts = SshdHosts::start("raft", 3);
     let run = remote_run(
         &hosts,
@@ -114,6 +124,16 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_partitions_and_kills_and_leave
     let run_id = run.test["run_id"].as_str().expect("run_id").to_string();
     let left = leftovers(&hosts, &run_id);
     assert!(left.is_empty(), "the run left {left:#?}");
+
+    // A netns run of the same system and workload reports the same models.
+    let twin = support::run(
+        "remote-raft-netns-twin",
+        &["--system", "raft-kv", "--net", "netns", "--nemesis", "none", "--time-limit", "3", "--seed", "21"],
+    );
+    let keys = |r: &Finished| -> Vec<String> {
+        r.results["models"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    };
+    assert_eq!(keys(&run), keys(&twin), "remote:\n{}\nnetns:\n{}", run.summary(), twin.summary());
 }
 
 #[test]
@@ -121,6 +141,7 @@ fn sigkilled_harness_then_cleanup_hosts_leaves_no_node_chain_or_file() {
     if !support::root_or_skip("sigkilled_harness_then_cleanup_hosts") {
         return;
     }
+    let _one = one_at_a_time();
     let hosts = SshdHosts::start("sigkill", 3);
     let file = hosts.hosts_file();
     let store = TempDir::new("remote-sigkill");
@@ -180,6 +201,7 @@ fn a_host_that_refuses_the_connection_is_named_before_anything_starts() {
     if !support::root_or_skip("a_host_that_refuses_the_connection") {
         return;
     }
+    let _one = one_at_a_time();
     let hosts = SshdHosts::start("refused", 3);
     // Nothing listens on n2's port + 1.
     let file = hosts.write_hosts_file(
@@ -202,6 +224,7 @@ fn a_host_without_iptables_is_named_before_anything_starts() {
     if !support::root_or_skip("a_host_without_iptables") {
         return;
     }
+    let _one = one_at_a_time();
     let hosts = SshdHosts::start("noiptables", 3);
     // /usr/sbin, where iptables lives, is not on n3's PATH.
     let file = hosts.write_hosts_file(
@@ -217,4 +240,78 @@ fn a_host_without_iptables_is_named_before_anything_starts() {
         assert!(std::fs::read_dir(&h.workdir).expect("work dir").next().is_none(), "{} got files", h.node);
         assert!(!hosts.iptables_rules(i).contains("SUNDER-"), "{} got a chain", h.node);
     }
+}
+
+/// Seconds from the start of the run to "cluster healthy" in a run's sunder.log text.
+fn seconds_to_healthy(log: &str) -> Option<f64> {
+    let line = log.lines().find(|l| l.contains("cluster healthy"))?;
+    line.trim_start_matches('[').split(']').next()?.trim().parse().ok()
+}
+
+fn percentiles(mut v: Vec<f64>) -> String {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    format!("min {:.1}, median {:.1}, p90 {:.1}, max {:.1}", at(0.0), at(0.5), at(0.9), at(1.0))
+}
+
+/// The numbers of docs/benchmarks.md's "Real hosts over SSH" section, printed, never
+/// asserted: `cargo test -p sunder --release --test remote_runs -- --ignored --nocapture
+/// measure_remote`. Start-up of a 5-node raft-kv cluster over SSH and on netns (run start to
+/// "cluster healthy" in sunder.log), and how long a partition takes to be in force over SSH
+/// (the backend's partition call, which returns once `iptables-restore` has returned on
+/// every host) and its heal.
+#[test]
+#[ignore]
+fn measure_remote_startup_and_partition_times() {
+    if !support::root_or_skip("measure_remote") {
+        return;
+    }
+    let _one = one_at_a_time();
+    let rounds: usize = std::env::var("SUNDER_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let hosts = SshdHosts::start("bench", 5);
+    let file = hosts.hosts_file();
+    let quick = ["--system", "raft-kv", "--nemesis", "none", "--time-limit", "1", "--seed", "1"];
+    let (mut remote, mut netns) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        let run = remote_run(&hosts, &format!("bench-remote-{r}"), &file, &quick);
+        remote.push(seconds_to_healthy(&run.context).expect("remote: no cluster healthy line") * 1e3);
+        let mut args = quick.to_vec();
+        args.extend(["--nodes", "5", "--net", "netns"]);
+        let run = support::run(&format!("bench-netns-{r}"), &args);
+        netns.push(seconds_to_healthy(&run.context).expect("netns: no cluster healthy line") * 1e3);
+    }
+    println!("start 5-node raft-kv over SSH (ms): {}", percentiles(remote));
+    println!("start 5-node raft-kv on netns (ms): {}", percentiles(netns));
+
+    let ctl = sunder_nemesis::net::namespace::NamespaceFile::open(hosts.control_ns()).expect("control ns");
+    let configs = sunder::remote::hosts_file::load(&file).expect("hosts file");
+    let sockets = TempDir::new("bench-sockets");
+    let nodes_dir = TempDir::new("bench-nodes");
+    let (cut, heal) = ctl
+        .run_inside(|| {
+            let remote = sunder_nemesis::net::remote::Remote::connect(
+                "bench1",
+                configs,
+                sockets.path(),
+                nodes_dir.path(),
+                std::sync::Arc::new(|_: &str| {}),
+            )
+            .expect("connect");
+            let nodes = remote.nodes().to_vec();
+            let halves = sunder_nemesis::Grudge::between(&nodes[..2], &nodes[2..]);
+            let (mut cut, mut heal) = (Vec::new(), Vec::new());
+            for _ in 0..rounds * 10 {
+                let t = Instant::now();
+                remote.partition(&halves, sunder_nemesis::CutStyle::Drop).expect("partition");
+                cut.push(t.elapsed().as_secs_f64() * 1e3);
+                let t = Instant::now();
+                remote.heal().expect("heal");
+                heal.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            remote.teardown().expect("teardown");
+            (cut, heal)
+        })
+        .expect("inside the control namespace");
+    println!("partition in force over SSH, 5 hosts (ms): {}", percentiles(cut));
+    println!("heal in force over SSH, 5 hosts (ms): {}", percentiles(heal));
 }

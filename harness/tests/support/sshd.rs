@@ -238,6 +238,11 @@ impl SshdHosts {
         cmd
     }
 
+    /// The control namespace's name (for `NamespaceFile::open`).
+    pub fn control_ns(&self) -> &str {
+        &self.control_ns
+    }
+
     /// `iptables -S` inside host `i`'s namespace.
     pub fn iptables_rules(&self, i: usize) -> String {
         let out = Command::new("ip")
