@@ -272,7 +272,9 @@ fn measure_remote_startup_and_partition_times() {
     let file = hosts.hosts_file();
     let quick = ["--system", "raft-kv", "--nemesis", "none", "--time-limit", "1", "--seed", "1"];
     let (mut remote, mut netns) = (Vec::new(), Vec::new());
-    for r in 0..rounds {
+    let startup_rounds: usize =
+        std::env::var("SUNDER_BENCH_STARTUP_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(rounds);
+    for r in 0..startup_rounds {
         let run = remote_run(&hosts, &format!("bench-remote-{r}"), &file, &quick);
         remote.push(seconds_to_healthy(&run.context).expect("remote: no cluster healthy line") * 1e3);
         let mut args = quick.to_vec();
@@ -280,8 +282,10 @@ fn measure_remote_startup_and_partition_times() {
         let run = support::run(&format!("bench-netns-{r}"), &args);
         netns.push(seconds_to_healthy(&run.context).expect("netns: no cluster healthy line") * 1e3);
     }
-    println!("start 5-node raft-kv over SSH (ms): {}", percentiles(remote));
-    println!("start 5-node raft-kv on netns (ms): {}", percentiles(netns));
+    if startup_rounds > 0 {
+        println!("start 5-node raft-kv over SSH (ms): {}", percentiles(remote));
+        println!("start 5-node raft-kv on netns (ms): {}", percentiles(netns));
+    }
 
     let ctl = sunder_nemesis::net::namespace::NamespaceFile::open(hosts.control_ns()).expect("control ns");
     let configs = sunder::remote::hosts_file::load(&file).expect("hosts file");
@@ -299,6 +303,13 @@ fn measure_remote_startup_and_partition_times() {
             .expect("connect");
             let nodes = remote.nodes().to_vec();
             let halves = sunder_nemesis::Grudge::between(&nodes[..2], &nodes[2..]);
+            let mut trivial = Vec::new();
+            for _ in 0..rounds * 10 {
+                let t = Instant::now();
+                remote.listed_rules(&nodes[0]).expect("iptables -S");
+                trivial.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            println!("one remote command (iptables -S on one host) (ms): {}", percentiles(trivial));
             let (mut cut, mut heal) = (Vec::new(), Vec::new());
             for _ in 0..rounds * 10 {
                 let t = Instant::now();

@@ -5,18 +5,22 @@
 //! the tool the hosts' administrators already trust, the user's `~/.ssh/config`, agent and
 //! known_hosts work unchanged, and it adds no crate. `BatchMode=yes` makes a missing key or
 //! an unknown host key fail at once instead of prompting. Every remote command is written
-//! to the run's log before it runs ([`CommandLog`]).
+//! to the run's log before it runs ([`CommandLog`]). Once [`SshHost::open_shell`] has been
+//! called, [`SshHost::run`] sends its scripts to one remote `sh` kept open on a channel of
+//! its own instead, so a fault costs no process start-up of `ssh` or of an sshd session,
+//! only the script's own tools: that is what makes a partition take effect in tens of
+//! milliseconds rather than the better part of a second on a loaded machine.
 //!
 //! The master is started from the thread that connects (the harness's main thread) with
 //! `PR_SET_PDEATHSIG`, so a SIGKILLed harness takes its connections down with it, and with
 //! them every remote session, whose supervisors then stop their nodes.
 
 use crate::error::{NemesisError, Result};
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::IpAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -73,7 +77,17 @@ pub struct SshHost {
     cfg: HostConfig,
     socket: PathBuf,
     master: Mutex<Option<Child>>,
+    shell: Mutex<Option<CommandShell>>,
     log: CommandLog,
+}
+
+/// A remote `sh` reading scripts on its stdin: each is run in a subshell with its output
+/// (stdout and stderr together) followed by a marker line carrying its exit status.
+struct CommandShell {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    sent: u64,
 }
 
 impl std::fmt::Debug for SshHost {
@@ -145,7 +159,7 @@ impl SshHost {
         let stderr_path = socket_dir.join(format!("{}.err", cfg.node));
         let stderr = std::fs::File::create(&stderr_path)
             .map_err(|e| NemesisError::io(format!("create {}", stderr_path.display()), e))?;
-        let host = SshHost { cfg, socket, master: Mutex::new(None), log };
+        let host = SshHost { cfg, socket, master: Mutex::new(None), shell: Mutex::new(None), log };
         let mut cmd = host.base();
         cmd.args([
             "-M",
@@ -292,9 +306,70 @@ impl SshHost {
         Ok(Pending { what: what.to_string(), host: self.describe(), child })
     }
 
-    /// Runs `script` on the host and returns its stdout.
+    /// Runs `script` on the host and returns its output: through the command shell when
+    /// it is open (stdout and stderr together), else on a channel of its own (stdout).
     pub fn run(&self, what: &str, script: &str) -> Result<String> {
-        self.start(what, script)?.wait()
+        let mut shell = self.shell.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(sh) = shell.as_mut() else {
+            drop(shell);
+            return self.start(what, script)?.wait();
+        };
+        (self.log)(&format!("ssh {} (shell): {what}: {}", self.describe(), one_line(script)));
+        sh.sent += 1;
+        let marker = format!("__sunder_done_{}_{}", std::process::id(), sh.sent);
+        let request = format!("( {script}\n) </dev/null 2>&1; printf '\\n{marker} %s\\n' $?\n");
+        let failed = |detail: String| NemesisError::Command {
+            command: format!("ssh {}: {what}", self.describe()),
+            detail,
+        };
+        if let Err(e) = sh.stdin.write_all(request.as_bytes()).and_then(|()| sh.stdin.flush()) {
+            *shell = None;
+            return Err(failed(format!("the command shell is gone: {e}")));
+        }
+        let mut out = String::new();
+        loop {
+            let mut line = String::new();
+            match sh.stdout.read_line(&mut line) {
+                Ok(0) | Err(_) => {
+                    *shell = None;
+                    return Err(failed(format!("the command shell ended; it said: {}", out.trim())));
+                }
+                Ok(_) => {}
+            }
+            if let Some(status) = line.strip_prefix(&marker) {
+                // The newline printed before the marker is not the script's.
+                if out.ends_with('\n') {
+                    out.pop();
+                }
+                let status = status.trim();
+                return if status == "0" {
+                    Ok(out)
+                } else {
+                    Err(failed(format!(
+                        "exit status {status}: {}",
+                        if out.trim().is_empty() { "(no output)" } else { out.trim() }
+                    )))
+                };
+            }
+            out.push_str(&line);
+        }
+    }
+
+    /// Opens the command shell [`SshHost::run`] uses from now on.
+    pub fn open_shell(&self) -> Result<()> {
+        let mut child = self
+            .command("open the command shell", "exec sh")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| NemesisError::io(format!("start ssh {}", self.describe()), e))?;
+        let stdin = child.stdin.take().expect("stdin was piped");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout was piped"));
+        *self.shell.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(CommandShell { child, stdin, stdout, sent: 0 });
+        // A first round trip: the shell answers before anything relies on it.
+        self.run("check the command shell", "true").map(|_| ())
     }
 
     /// Runs `script` with the local file `input` on its stdin (an upload).
@@ -351,6 +426,11 @@ impl SshHost {
 
     /// Ends the connection (`ssh -O exit`, then the master process). Idempotent.
     pub fn close(&self) {
+        if let Some(mut sh) = self.shell.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            drop(sh.stdin);
+            let _ = sh.child.kill();
+            let _ = sh.child.wait();
+        }
         let mut master = self.master.lock().unwrap_or_else(|p| p.into_inner());
         let Some(mut child) = master.take() else { return };
         (self.log)(&format!("ssh {}: disconnect", self.describe()));
@@ -412,6 +492,7 @@ mod tests {
             cfg,
             socket: PathBuf::from("/nonexistent.sock"),
             master: Mutex::new(None),
+            shell: Mutex::new(None),
             log: Arc::new(|_| {}),
         };
         let line = host.remote_shell("echo hi");

@@ -20,7 +20,7 @@ use crate::error::{NemesisError, Result};
 use crate::grudge::Grudge;
 use crate::net::CutStyle;
 use crate::net::names;
-use crate::ssh::{CommandLog, HostConfig, Pending, SshHost, shell_quote, wait_all};
+use crate::ssh::{CommandLog, HostConfig, SshHost, shell_quote, wait_all};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -138,6 +138,9 @@ impl Remote {
         };
         // On failure from here, dropping `remote` removes what was made.
         remote.check_hosts()?;
+        for host in remote.hosts.values() {
+            host.open_shell()?;
+        }
         remote.take_leases()?;
         remote.update(|_| {})?;
         Ok(remote)
@@ -189,27 +192,36 @@ impl Remote {
         what: &str,
         script: impl Fn(&str, &SshHost) -> Result<Option<String>>,
     ) -> Result<Vec<String>> {
-        let mut pending: Vec<Pending> = Vec::new();
-        let mut first = None;
+        let mut scripts = Vec::new();
         for (node, host) in &self.hosts {
-            match script(node, host) {
-                Ok(Some(s)) => match host.start(what, &s) {
-                    Ok(p) => pending.push(p),
-                    Err(e) => {
-                        first.get_or_insert(e);
-                    }
-                },
-                Ok(None) => {}
+            if let Some(s) = script(node, host)? {
+                scripts.push((host, s));
+            }
+        }
+        // One thread per host: each host's command shell answers in turn, the hosts at once.
+        let results: Vec<Result<String>> = std::thread::scope(|scope| {
+            let running: Vec<_> =
+                scripts.iter().map(|(host, s)| scope.spawn(move || host.run(what, s))).collect();
+            running
+                .into_iter()
+                .map(|t| {
+                    t.join().unwrap_or_else(|_| {
+                        Err(NemesisError::Invalid("a remote command thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let mut outs = Vec::new();
+        let mut first = None;
+        for r in results {
+            match r {
+                Ok(o) => outs.push(o),
                 Err(e) => {
                     first.get_or_insert(e);
                 }
             }
         }
-        let outs = wait_all(pending);
-        match first {
-            Some(e) => Err(e),
-            None => outs,
-        }
+        first.map_or(Ok(outs), Err)
     }
 
     /// Checks what a host must have before anything starts there, naming the host and
