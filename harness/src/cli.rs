@@ -116,9 +116,13 @@ pub struct RunArgs {
     /// System option KEY=VALUE, passed to every node (repeatable).
     #[arg(short = 'o', value_name = "KEY=VALUE")]
     pub options: Vec<String>,
-    /// Network backend: auto (netns when root with iptables, else local), netns, local.
+    /// Network backend: auto (netns when root with iptables, else local), netns, local; or
+    /// remote, which `--hosts` implies.
     #[arg(long, default_value = "auto")]
     pub net: String,
+    /// Run each node on a real host over SSH, as this hosts file says (docs/remote.md).
+    #[arg(long, value_name = "FILE")]
+    pub hosts: Option<PathBuf>,
     /// Faults to inject: comma-separated partition, kill, pause, clock, loss, latency (local
     /// backend only), corrupt (damage a killed node's data files); or none (default: the
     /// system's usual faults; raft-kv: partition,kill).
@@ -202,6 +206,9 @@ pub struct CleanupArgs {
     /// The store folder to scan.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
+    /// Also clean the hosts of this hosts file: dead runs' nodes, chains and dirs.
+    #[arg(long, value_name = "FILE")]
+    pub hosts: Option<PathBuf>,
 }
 
 /// Splits `KEY=VALUE`.

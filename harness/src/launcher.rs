@@ -160,6 +160,10 @@ impl Cluster {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
+        // On remote hosts the local process is the node's SSH session (its supervisor).
+        if let Some(remote) = self.network.as_ref().and_then(|n| n.as_remote()) {
+            cmd = remote.node_command(id, &spec.dir, &cmd)?;
+        }
         let parent = std::process::id();
         // SAFETY: the closure only makes async-signal-safe system calls (prctl, setpgid,
         // getppid) between fork and exec.
@@ -353,6 +357,9 @@ impl Cluster {
 
     /// SIGKILLs a node and reaps it (the kill fault). Its data dir stays for a restart.
     pub fn kill(&self, id: &str) -> Result<()> {
+        if let Some(remote) = self.network.as_ref().and_then(|n| n.as_remote()) {
+            remote.kill_node(id)?;
+        }
         let child = self.children.lock().expect("children lock").remove(id);
         if let Some(mut c) = child {
             let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGKILL);
@@ -375,6 +382,11 @@ impl Cluster {
             StopSignal::Term => Signal::SIGTERM,
             StopSignal::Int => Signal::SIGINT,
         };
+        if let Some(remote) = self.network.as_ref().and_then(|n| n.as_remote())
+            && let Err(e) = remote.stop_nodes(&signal.as_str()[3..], grace)
+        {
+            eprintln!("sunder: stopping the remote nodes: {e}");
+        }
         for c in children.values() {
             // Resume a paused node first, or it cannot act on the stop signal.
             let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGCONT);

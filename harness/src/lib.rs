@@ -17,6 +17,7 @@
 //! - [`store`]: run folders; [`runlog`]: `sunder.log`; [`progress`]: the live progress line;
 //!   [`stop_signal`]: the Ctrl-C/SIGTERM every long-running command ends on.
 //! - [`suite`]: suite files, their matrix of cells, and the suite folder.
+//! - [`remote`]: real hosts over SSH (`--hosts FILE`).
 
 pub mod cli;
 pub mod commands;
@@ -25,6 +26,7 @@ pub mod judge;
 pub mod launcher;
 pub mod progress;
 pub mod recorder;
+pub mod remote;
 pub mod runlog;
 pub mod runner;
 pub mod status_timeline;

@@ -5,7 +5,8 @@
 //! nemesis op, and cleans up after dead runs.
 //!
 //! Layout:
-//! - [`net`]: [`net::Network`] over the [`net::netns`] and [`net::local`] backends.
+//! - [`net`]: [`net::Network`] over the [`net::netns`], [`net::local`] and [`net::remote`]
+//!   backends; [`ssh`]: one OpenSSH connection to a remote host.
 //! - [`grudge`]: who drops whom; the partition shapes.
 //! - [`process`]: the [`process::Cluster`] trait the harness implements; pause/resume.
 //! - [`status`]: the leader, from the nodes' `GET /status`.
@@ -27,6 +28,7 @@ pub mod nemesis;
 pub mod net;
 pub mod process;
 pub mod schedule;
+pub mod ssh;
 pub mod status;
 
 pub use clock::Clock;

@@ -3,7 +3,8 @@
 //! node processes (by pid file, and by the namespaces they live in, each checked to be a
 //! `sunder node` of that run, or an external system's binary such as etcd whose environment
 //! carries the run's `SUNDER_RUN_ID`), Sunder's iptables chains and the run's namespaces.
-//! Nothing of a live run, and nothing Sunder did not create, is touched.
+//! Nothing of a live run, and nothing Sunder did not create, is touched. With `--hosts
+//! FILE` it first does the same on each remote host (see [`crate::remote::cleanup`]).
 
 use crate::cli::CleanupArgs;
 use crate::store::RunDir;
@@ -13,6 +14,12 @@ use sunder_nemesis::cleanup::{self, DeadRun};
 
 /// Cleans up dead runs; exit code 0, or 3 when something could not be removed.
 pub fn run(args: CleanupArgs) -> Result<u8> {
+    let mut remote_problems = Vec::new();
+    if let Some(file) = &args.hosts {
+        let (lines, problems) = crate::remote::cleanup(file)?;
+        lines.iter().for_each(|l| println!("{l}"));
+        remote_problems = problems;
+    }
     let mut dead = Vec::new();
     let mut live = BTreeSet::new();
     if args.store.exists() {
@@ -63,8 +70,8 @@ pub fn run(args: CleanupArgs) -> Result<u8> {
         runs.len(),
         report.killed.len()
     );
-    for p in &report.problems {
+    for p in report.problems.iter().chain(&remote_problems) {
         eprintln!("sunder: cleanup: {p}");
     }
-    Ok(if report.problems.is_empty() { 0 } else { crate::EXIT_HARNESS_FAILED })
+    Ok(if report.problems.is_empty() && remote_problems.is_empty() { 0 } else { crate::EXIT_HARNESS_FAILED })
 }

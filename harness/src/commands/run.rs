@@ -40,10 +40,13 @@ const DEFAULT_TIME_LIMIT: f64 = 10.0;
 const LEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The port every node listens on inside its own namespace (netns backend).
 const NETNS_PORT: u16 = 7000;
+/// Faults the remote backend cannot do yet: each acts on local pids or files.
+const REMOTE_UNSUPPORTED: [FaultKind; 4] =
+    [FaultKind::Pause, FaultKind::Clock, FaultKind::Corrupt, FaultKind::Latency];
 
 /// Runs a test and returns the verdict's exit code.
 pub fn run(args: RunArgs) -> Result<u8> {
-    let Resolved { mut test, faults, net: kind, system, workload } = resolve(&args)?;
+    let Resolved { mut test, faults, net: kind, system, workload, hosts } = resolve(&args)?;
     // Refused before a run folder exists, so a run that cannot start leaves no stub behind.
     if kind == NetKind::Netns
         && let Err(why) = sunder_nemesis::net::netns_available()
@@ -52,7 +55,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
     }
     let store = absolute(&args.store)?;
     let dir = RunDir::create(&store, &test.name, test.seed, SystemTime::now())?;
-    let log = RunLog::create(&dir.log(), args.quiet)?;
+    let log = Arc::new(RunLog::create(&dir.log(), args.quiet)?);
     dir.mark_running(&test.run_id)?;
     log.info(format!(
         "run {} of {} ({} nodes, {} workload, nemesis {}, seed {}) in {}",
@@ -65,8 +68,12 @@ pub fn run(args: RunArgs) -> Result<u8> {
         dir.path.display()
     ));
     let outcome = (|| {
-        let network = Arc::new(
-            Network::create(&NetworkConfig {
+        let network = Arc::new(match (hosts, &args.hosts) {
+            (Some(hosts), Some(file)) => {
+                crate::remote::connect(&test.run_id, hosts, file, &dir.path, log.clone())
+                    .context("cannot use the remote hosts")?
+            }
+            _ => Network::create(&NetworkConfig {
                 kind,
                 run_id: test.run_id.clone(),
                 nodes: test.nodes.clone(),
@@ -74,12 +81,14 @@ pub fn run(args: RunArgs) -> Result<u8> {
                 seed: test.seed,
             })
             .context("cannot build the test network")?,
-        );
+        });
         log.info(format!("network: {}", network.choice()));
         if faults.contains(&FaultKind::Latency) && network.kind() == NetKind::Netns {
             bail!("{}", sunder_nemesis::net::latency_unsupported());
         }
-        if !system.supports_backend(&network.kind().to_string()) {
+        // Remote hosts give each node an address of its own, as netns does.
+        let backend = if network.kind() == NetKind::Remote { NetKind::Netns } else { network.kind() };
+        if !system.supports_backend(&backend.to_string()) {
             bail!(
                 "{} runs only on the {} backend(s), not {}{}",
                 system.name,
@@ -89,6 +98,12 @@ pub fn run(args: RunArgs) -> Result<u8> {
             );
         }
         test.net = network.kind().to_string();
+        if let (Some(remote), sunder_systems::spec::Program::Builtin(_)) =
+            (network.as_remote(), &system.program)
+        {
+            let exe = std::env::current_exe().context("cannot find the sunder executable")?;
+            remote.upload_binary(&exe).context("cannot upload the sunder binary")?;
+        }
         // Still single-threaded here: after this, every socket lives in the test network.
         network.enter_control().context("cannot enter the control namespace")?;
         let clock = if faults.contains(&FaultKind::Clock) {
@@ -121,6 +136,8 @@ struct Resolved {
     net: NetKind,
     system: &'static SystemSpec,
     workload: Arc<dyn Workload>,
+    /// The hosts of `--hosts`, one per node.
+    hosts: Option<Vec<sunder_nemesis::ssh::HostConfig>>,
 }
 
 fn resolve(args: &RunArgs) -> Result<Resolved> {
@@ -136,7 +153,18 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
             ),
         }
     };
-    let n = args.nodes.unwrap_or(system.default_nodes);
+    let hosts = args.hosts.as_deref().map(crate::remote::hosts_file::load).transpose()?;
+    let n = match &hosts {
+        Some(h) if args.nodes.is_some_and(|n| n != h.len()) => {
+            bail!(
+                "--nodes {} disagrees with the {} hosts of --hosts; leave --nodes out",
+                args.nodes.unwrap_or(0),
+                h.len()
+            )
+        }
+        Some(h) => h.len(),
+        None => args.nodes.unwrap_or(system.default_nodes),
+    };
     if n < system.min_nodes || n > system.max_nodes {
         bail!("{} runs with {} to {} nodes, not {n}", system.name, system.min_nodes, system.max_nodes);
     }
@@ -209,7 +237,15 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
-    let kind: NetKind = args.net.parse().map_err(|e| anyhow::anyhow!("--net: {e}"))?;
+    let mut kind: NetKind = args.net.parse().map_err(|e| anyhow::anyhow!("--net: {e}"))?;
+    if hosts.is_some() {
+        if kind != NetKind::Auto && kind != NetKind::Remote {
+            bail!("--hosts runs nodes on remote hosts; --net {kind} contradicts it");
+        }
+        kind = NetKind::Remote;
+    } else if kind == NetKind::Remote {
+        bail!("--net remote needs --hosts FILE (docs/remote.md)");
+    }
     let nemesis = args.nemesis.as_deref().unwrap_or(system.default_nemesis);
     let faults = parse_faults(nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
     if faults.contains(&FaultKind::Clock) && !system.capabilities.clock_faults {
@@ -230,6 +266,15 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
     }
     if faults.contains(&FaultKind::Corrupt) && system.data_files.is_empty() {
         bail!("{} keeps no data files it can recover from; leave corrupt out of --nemesis", system.name);
+    }
+    if kind == NetKind::Remote
+        && let Some(f) = faults.iter().find(|f| REMOTE_UNSUPPORTED.contains(f))
+    {
+        bail!(
+            "{} faults are not done over SSH yet (docs/remote.md, limits); leave {} out of --nemesis",
+            f.name(),
+            f.name()
+        );
     }
     let time_limit = args.time_limit.unwrap_or(if faults.is_empty() {
         DEFAULT_TIME_LIMIT
@@ -272,7 +317,10 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
         name: args.name.clone().unwrap_or_else(|| format!("{}-{}", system.name, args.workload)),
         run_id,
         system: system.name.to_string(),
-        nodes: (1..=n).map(|i| format!("n{i}")).collect(),
+        nodes: match &hosts {
+            Some(h) => h.iter().map(|h| h.node.clone()).collect(),
+            None => (1..=n).map(|i| format!("n{i}")).collect(),
+        },
         workload: args.workload.clone(),
         workload_options,
         protocol: system.protocol.name().to_string(),
@@ -290,7 +338,7 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
         sunder_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: rfc3339(now),
     };
-    Ok(Resolved { test, faults, net: kind, system, workload })
+    Ok(Resolved { test, faults, net: kind, system, workload, hosts })
 }
 
 /// The system's own word on what it cannot take, as the end of a refusal.

@@ -3,6 +3,8 @@
 //! one whole `sunder run` with what it left behind.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod sshd;
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,8 @@
 //! it reaches its peers, places node processes (and the harness) where they belong, and
 //! injects partitions, loss and latency. [`NetKind::Auto`] picks the netns backend when
 //! running as root with `ip` and `iptables-restore` present, else the local one, and
-//! says which and why.
+//! says which and why. The remote backend (real hosts over SSH) is built from a hosts
+//! file with [`Network::remote`].
 
 pub mod command;
 pub mod local;
@@ -12,11 +13,13 @@ pub mod namespace;
 pub mod netns;
 pub mod ports;
 pub mod proxy;
+pub mod remote;
 
 use crate::error::{NemesisError, Result};
 use crate::grudge::Grudge;
 use local::Local;
 use netns::Netns;
+use remote::Remote;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -35,6 +38,8 @@ pub enum NetKind {
     Netns,
     /// Loopback and proxies (needs nothing).
     Local,
+    /// Real hosts over SSH (`--hosts FILE`).
+    Remote,
 }
 
 impl FromStr for NetKind {
@@ -44,7 +49,8 @@ impl FromStr for NetKind {
             "auto" => Ok(NetKind::Auto),
             "netns" => Ok(NetKind::Netns),
             "local" => Ok(NetKind::Local),
-            _ => Err(NemesisError::Invalid(format!("--net {s:?}: expected auto, netns or local"))),
+            "remote" => Ok(NetKind::Remote),
+            _ => Err(NemesisError::Invalid(format!("--net {s:?}: expected auto, netns, local or remote"))),
         }
     }
 }
@@ -55,6 +61,7 @@ impl std::fmt::Display for NetKind {
             NetKind::Auto => "auto",
             NetKind::Netns => "netns",
             NetKind::Local => "local",
+            NetKind::Remote => "remote",
         })
     }
 }
@@ -102,6 +109,7 @@ pub fn netns_available() -> std::result::Result<(), String> {
 enum Backend {
     Netns(Netns),
     Local(Local),
+    Remote(Remote),
 }
 
 /// A run's network, whichever backend carries it.
@@ -128,6 +136,11 @@ impl Network {
                 (NetKind::Netns, "netns (asked for)".to_string())
             }
             NetKind::Local => (NetKind::Local, "local (asked for)".to_string()),
+            NetKind::Remote => {
+                return Err(NemesisError::Invalid(
+                    "the remote backend is built from a hosts file (--hosts)".into(),
+                ));
+            }
         };
         let backend = match kind {
             NetKind::Netns => Backend::Netns(Netns::create(&cfg.run_id, &cfg.nodes, cfg.port)?),
@@ -136,11 +149,17 @@ impl Network {
         Ok(Network { backend, choice })
     }
 
+    /// The remote backend over hosts already connected and checked.
+    pub fn remote(remote: Remote, hosts_file: &str) -> Network {
+        Network { backend: Backend::Remote(remote), choice: format!("remote (hosts from {hosts_file})") }
+    }
+
     /// The backend in use: [`NetKind::Netns`] or [`NetKind::Local`].
     pub fn kind(&self) -> NetKind {
         match self.backend {
             Backend::Netns(_) => NetKind::Netns,
             Backend::Local(_) => NetKind::Local,
+            Backend::Remote(_) => NetKind::Remote,
         }
     }
 
@@ -153,7 +172,7 @@ impl Network {
     pub fn as_netns(&self) -> Option<&Netns> {
         match &self.backend {
             Backend::Netns(n) => Some(n),
-            Backend::Local(_) => None,
+            _ => None,
         }
     }
 
@@ -161,7 +180,15 @@ impl Network {
     pub fn as_local(&self) -> Option<&Local> {
         match &self.backend {
             Backend::Local(l) => Some(l),
-            Backend::Netns(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The remote backend, when it is the one in use.
+    pub fn as_remote(&self) -> Option<&Remote> {
+        match &self.backend {
+            Backend::Remote(r) => Some(r),
+            _ => None,
         }
     }
 
@@ -170,6 +197,7 @@ impl Network {
         match &self.backend {
             Backend::Netns(n) => n.nodes(),
             Backend::Local(l) => l.nodes(),
+            Backend::Remote(r) => r.nodes(),
         }
     }
 
@@ -178,6 +206,7 @@ impl Network {
         match &self.backend {
             Backend::Netns(n) => n.addr(node, n.port()),
             Backend::Local(l) => l.listen_addr(node),
+            Backend::Remote(r) => r.addr(node),
         }
     }
 
@@ -199,6 +228,7 @@ impl Network {
                     .collect()
             }
             Backend::Local(l) => l.peer_addrs(node),
+            Backend::Remote(r) => r.peer_addrs(node),
         }
     }
 
@@ -218,7 +248,8 @@ impl Network {
     }
 
     /// Prepares `cmd` so the node process it starts runs where `node` belongs: inside its
-    /// namespace on netns (via a `pre_exec` setns), unchanged on local.
+    /// namespace on netns (via a `pre_exec` setns), unchanged on local and remote (whose
+    /// node command is its SSH session, [`Remote::node_command`]).
     pub fn prepare_node_command(&self, node: &str, cmd: &mut Command) -> Result<()> {
         match &self.backend {
             Backend::Netns(n) => {
@@ -226,6 +257,7 @@ impl Network {
                 Ok(())
             }
             Backend::Local(l) => l.listen_addr(node).map(|_| ()),
+            Backend::Remote(r) => r.addr(node).map(|_| ()),
         }
     }
 
@@ -239,6 +271,7 @@ impl Network {
         match &self.backend {
             Backend::Netns(n) => n.partition(grudge, style),
             Backend::Local(l) => l.partition(grudge, style),
+            Backend::Remote(r) => r.partition(grudge, style),
         }
     }
 
@@ -247,6 +280,7 @@ impl Network {
         match &self.backend {
             Backend::Netns(n) => n.heal(),
             Backend::Local(l) => l.heal(),
+            Backend::Remote(r) => r.heal(),
         }
     }
 
@@ -257,6 +291,7 @@ impl Network {
         match &self.backend {
             Backend::Netns(n) => n.loss(nodes, probability),
             Backend::Local(l) => l.loss(nodes, probability),
+            Backend::Remote(r) => r.loss(nodes, probability),
         }
     }
 
@@ -265,6 +300,7 @@ impl Network {
         match &self.backend {
             Backend::Netns(n) => n.clear_loss(),
             Backend::Local(l) => l.clear_loss(),
+            Backend::Remote(r) => r.clear_loss(),
         }
     }
 
@@ -272,7 +308,7 @@ impl Network {
     /// kernel has no netem, so the netns backend answers with an error saying so.
     pub fn latency(&self, nodes: &BTreeSet<String>, delay: Duration) -> Result<()> {
         match &self.backend {
-            Backend::Netns(_) => Err(latency_unsupported()),
+            Backend::Netns(_) | Backend::Remote(_) => Err(latency_unsupported()),
             Backend::Local(l) => l.latency(nodes, delay),
         }
     }
@@ -280,7 +316,7 @@ impl Network {
     /// Ends added latency (nothing to do on netns).
     pub fn clear_latency(&self) -> Result<()> {
         match &self.backend {
-            Backend::Netns(_) => Ok(()),
+            Backend::Netns(_) | Backend::Remote(_) => Ok(()),
             Backend::Local(l) => l.clear_latency(),
         }
     }
@@ -299,6 +335,7 @@ impl Network {
         match &self.backend {
             Backend::Netns(n) => n.teardown(),
             Backend::Local(l) => l.teardown(),
+            Backend::Remote(r) => r.teardown(),
         }
     }
 }

@@ -1,0 +1,328 @@
+//! The remote backend against real sshd daemons: each test builds its own hosts (network
+//! namespaces with an sshd each, see `support/sshd.rs`) and runs the real `sunder` binary
+//! inside the fixture's control namespace with `--hosts`, so every SSH connection, client
+//! request and peer link stays on the fixture's private /24. Root only: without root they
+//! skip loudly, and fail when `SUNDER_REQUIRE_NETNS` is set (CI).
+//!
+//! The hosts share this machine's process table and file system, which is what lets the
+//! tests look for leftovers (a process carrying the run's `SUNDER_RUN_ID`, a chain, a file
+//! under a host's work dir) directly.
+
+mod support;
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use support::sshd::{SSH_PORT, SshdHosts, carries_run_id};
+use support::{Finished, TempDir};
+
+/// One test at a time: each builds hosts and runs a cluster, and two at once on a small CI
+/// machine would only measure the machine.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs `cmd` (a `sunder` inside the control namespace) to the end.
+fn output(mut cmd: Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("cannot start sunder")
+}
+
+/// `sunder run --hosts FILE` with `args`, in the control namespace, into a fresh store.
+fn remote_run(hosts: &SshdHosts, tag: &str, file: &Path, args: &[&str]) -> Finished {
+    let store = TempDir::new(tag);
+    let mut cmd = hosts.in_control(Path::new(env!("CARGO_BIN_EXE_sunder")));
+    cmd.args(["run", "--quiet", "--hosts"]).arg(file).args(args).arg("--store").arg(store.path());
+    let out = output(cmd);
+    let run = store.path().join("latest");
+    let log = std::fs::read_to_string(run.join("sunder.log")).unwrap_or_default();
+    let context = format!("stderr:\n{}\nsunder.log:\n{log}", String::from_utf8_lossy(&out.stderr));
+    let read_json = |name: &str| -> Value {
+        let text = std::fs::read_to_string(run.join(name))
+            .unwrap_or_else(|e| panic!("no {name} ({e}); exit {:?}\n{context}", out.status.code()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"))
+    };
+    let results = read_json("results.json");
+    let test = read_json("test.json");
+    Finished { code: out.status.code(), results, test, context, store }
+}
+
+/// Everything of run `run_id` still on the hosts: processes carrying its id, its chain in
+/// any host's iptables, entries under any host's work dir.
+fn leftovers(hosts: &SshdHosts, run_id: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (i, h) in hosts.hosts().iter().enumerate() {
+        for pid in hosts.processes_on(i) {
+            if carries_run_id(pid, run_id) {
+                found.push(format!("{}: process {pid} of the run", h.node));
+            }
+        }
+        let rules = hosts.iptables_rules(i);
+        if rules.contains(&format!("SUNDER-{run_id}")) {
+            found.push(format!("{}: chain SUNDER-{run_id} in\n{rules}", h.node));
+        }
+        for e in std::fs::read_dir(&h.workdir).into_iter().flatten().flatten() {
+            found.push(format!("{}: {} is left", h.node, e.path().display()));
+        }
+    }
+    found
+}
+
+#[test]
+fn raft_kv_on_sshd_hosts_stays_linearizable_under_partitions_and_kills_and_leaves_nothing() {
+    if !support::root_or_skip("raft_kv_on_sshd_hosts") {
+        return;
+    }
+    let _one = one_at_a_time();
+    let hosts = SshdHosts::start("raft", 3);
+    let run = remote_run(
+        &hosts,
+        "remote-raft",
+        &hosts.hosts_file(),
+        &[
+            "--system",
+            "raft-kv",
+            "--nemesis",
+            "partition,kill",
+            "--time-limit",
+            "15",
+            "--nemesis-interval",
+            "2",
+            "--recovery",
+            "5",
+            "--seed",
+            "21",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    assert_eq!(run.test["net"], "remote", "{}", run.summary());
+    assert_eq!(run.results["models"]["linearizable"], true, "{}", run.summary());
+
+    // The history has what a netns run's has: client ops on every node and the nemesis's.
+    let folder = run.store.path().join("latest");
+    let history = std::fs::read_to_string(folder.join("history.jsonl")).expect("history.jsonl");
+    let ops: Vec<Value> = history.lines().map(|l| serde_json::from_str(l).expect("a JSON op")).collect();
+    let nemesis_fs: std::collections::BTreeSet<&str> =
+        ops.iter().filter(|o| o["process"] == "nemesis").filter_map(|o| o["f"].as_str()).collect();
+    for f in ["start-partition", "stop-partition", "start-kill", "stop-kill"] {
+        assert!(nemesis_fs.contains(f), "no {f} op; nemesis ops {nemesis_fs:?}\n{}", run.summary());
+    }
+    let ok = ops.iter().filter(|o| o["type"] == "ok" && o["process"] != "nemesis").count();
+    assert!(ok > 50, "only {ok} ok client ops\n{}", run.summary());
+    for h in hosts.hosts() {
+        let dir = folder.join("nodes").join(&h.node);
+        assert!(dir.join("log").is_file(), "node {}'s log was not collected\n{}", h.node, run.summary());
+        let data = std::fs::read_dir(dir.join("data")).map(|d| d.count()).unwrap_or(0);
+        assert!(data > 0, "node {}'s data dir was not collected\n{}", h.node, run.summary());
+    }
+    let log = std::fs::read_to_string(folder.join("sunder.log")).unwrap_or_default();
+    assert!(log.contains("iptables-restore --noflush"), "remote commands are not in sunder.log:\n{log}");
+
+    let run_id = run.test["run_id"].as_str().expect("run_id").to_string();
+    let left = leftovers(&hosts, &run_id);
+    assert!(left.is_empty(), "the run left {left:#?}");
+
+    // A netns run of the same system and workload reports the same models.
+    let twin = support::run(
+        "remote-raft-netns-twin",
+        &["--system", "raft-kv", "--net", "netns", "--nemesis", "none", "--time-limit", "3", "--seed", "21"],
+    );
+    let keys = |r: &Finished| -> Vec<String> {
+        r.results["models"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    };
+    assert_eq!(keys(&run), keys(&twin), "remote:\n{}\nnetns:\n{}", run.summary(), twin.summary());
+}
+
+#[test]
+fn sigkilled_harness_then_cleanup_hosts_leaves_no_node_chain_or_file() {
+    if !support::root_or_skip("sigkilled_harness_then_cleanup_hosts") {
+        return;
+    }
+    let _one = one_at_a_time();
+    let hosts = SshdHosts::start("sigkill", 3);
+    let file = hosts.hosts_file();
+    let store = TempDir::new("remote-sigkill");
+    let mut cmd = hosts.in_control(Path::new(env!("CARGO_BIN_EXE_sunder")));
+    cmd.args(["run", "--quiet", "--system", "raft-kv", "--nemesis", "partition", "--nemesis-interval", "1"])
+        .args(["--time-limit", "120", "--seed", "4", "--hosts"])
+        .arg(&file)
+        .arg("--store")
+        .arg(store.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut harness = cmd.spawn().expect("start sunder");
+    // Wait until the run is in full swing: its nodes up on every host and a partition
+    // written into a chain.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let run_id = loop {
+        assert!(Instant::now() < deadline, "the run never got going");
+        assert!(harness.try_wait().expect("try_wait").is_none(), "the harness ended early");
+        std::thread::sleep(Duration::from_millis(200));
+        let test = std::fs::read_to_string(store.path().join("latest").join("test.json")).unwrap_or_default();
+        let Ok(test) = serde_json::from_str::<Value>(&test) else { continue };
+        let run_id = test["run_id"].as_str().unwrap_or_default().to_string();
+        let nodes_up = (0..3).all(|i| hosts.processes_on(i).iter().any(|p| carries_run_id(*p, &run_id)));
+        let cut = (0..3).any(|i| hosts.iptables_rules(i).contains("-j DROP"));
+        if nodes_up && cut {
+            break run_id;
+        }
+    };
+    harness.kill().expect("SIGKILL the harness");
+    harness.wait().expect("reap the harness");
+
+    let mut cleanup = hosts.in_control(Path::new(env!("CARGO_BIN_EXE_sunder")));
+    cleanup.args(["cleanup", "--hosts"]).arg(&file).arg("--store").arg(store.path());
+    let out = output(cleanup);
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("1 dead run(s) removed"), "{said}");
+    let left = leftovers(&hosts, &run_id);
+    assert!(left.is_empty(), "after cleanup the run still left {left:#?}\n{said}");
+}
+
+/// Runs with `file` and returns (exit code, stderr).
+fn refused_run(hosts: &SshdHosts, tag: &str, file: &Path) -> (Option<i32>, String) {
+    let store = TempDir::new(tag);
+    let mut cmd = hosts.in_control(Path::new(env!("CARGO_BIN_EXE_sunder")));
+    cmd.args(["run", "--quiet", "--system", "raft-kv", "--time-limit", "5", "--hosts"])
+        .arg(file)
+        .arg("--store")
+        .arg(store.path());
+    let out = output(cmd);
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_host_that_refuses_the_connection_is_named_before_anything_starts() {
+    if !support::root_or_skip("a_host_that_refuses_the_connection") {
+        return;
+    }
+    let _one = one_at_a_time();
+    let hosts = SshdHosts::start("refused", 3);
+    // Nothing listens on n2's port + 1.
+    let file = hosts.write_hosts_file(
+        "refusing.toml",
+        |i| if i == 1 { SSH_PORT + 1 } else { SSH_PORT },
+        |_| String::new(),
+    );
+    let (code, stderr) = refused_run(&hosts, "remote-refused", &file);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("host n2 (root@"), "{stderr}");
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    for (i, h) in hosts.hosts().iter().enumerate() {
+        assert!(std::fs::read_dir(&h.workdir).expect("work dir").next().is_none(), "{} got files", h.node);
+        assert!(!hosts.iptables_rules(i).contains("SUNDER-"), "{} got a chain", h.node);
+    }
+}
+
+#[test]
+fn a_host_without_iptables_is_named_before_anything_starts() {
+    if !support::root_or_skip("a_host_without_iptables") {
+        return;
+    }
+    let _one = one_at_a_time();
+    let hosts = SshdHosts::start("noiptables", 3);
+    // /usr/sbin, where iptables lives, is not on n3's PATH.
+    let file = hosts.write_hosts_file(
+        "no-iptables.toml",
+        |_| SSH_PORT,
+        |i| if i == 2 { "path = \"/usr/bin:/bin\"\n".to_string() } else { String::new() },
+    );
+    let (code, stderr) = refused_run(&hosts, "remote-noiptables", &file);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("host n3 (root@"), "{stderr}");
+    assert!(stderr.contains("iptables is not on the PATH"), "{stderr}");
+    for (i, h) in hosts.hosts().iter().enumerate() {
+        assert!(std::fs::read_dir(&h.workdir).expect("work dir").next().is_none(), "{} got files", h.node);
+        assert!(!hosts.iptables_rules(i).contains("SUNDER-"), "{} got a chain", h.node);
+    }
+}
+
+/// Seconds from the start of the run to "cluster healthy" in a run's sunder.log text.
+fn seconds_to_healthy(log: &str) -> Option<f64> {
+    let line = log.lines().find(|l| l.contains("cluster healthy"))?;
+    line.trim_start_matches('[').split(']').next()?.trim().parse().ok()
+}
+
+fn percentiles(mut v: Vec<f64>) -> String {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    format!("min {:.1}, median {:.1}, p90 {:.1}, max {:.1}", at(0.0), at(0.5), at(0.9), at(1.0))
+}
+
+/// The numbers of docs/benchmarks.md's "Real hosts over SSH" section, printed, never
+/// asserted: `cargo test -p sunder --release --test remote_runs -- --ignored --nocapture
+/// measure_remote`. Start-up of a 5-node raft-kv cluster over SSH and on netns (run start to
+/// "cluster healthy" in sunder.log), and how long a partition takes to be in force over SSH
+/// (the backend's partition call, which returns once `iptables-restore` has returned on
+/// every host) and its heal.
+#[test]
+#[ignore]
+fn measure_remote_startup_and_partition_times() {
+    if !support::root_or_skip("measure_remote") {
+        return;
+    }
+    let _one = one_at_a_time();
+    let rounds: usize = std::env::var("SUNDER_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let hosts = SshdHosts::start("bench", 5);
+    let file = hosts.hosts_file();
+    let quick = ["--system", "raft-kv", "--nemesis", "none", "--time-limit", "1", "--seed", "1"];
+    let (mut remote, mut netns) = (Vec::new(), Vec::new());
+    let startup_rounds: usize =
+        std::env::var("SUNDER_BENCH_STARTUP_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(rounds);
+    for r in 0..startup_rounds {
+        let run = remote_run(&hosts, &format!("bench-remote-{r}"), &file, &quick);
+        remote.push(seconds_to_healthy(&run.context).expect("remote: no cluster healthy line") * 1e3);
+        let mut args = quick.to_vec();
+        args.extend(["--nodes", "5", "--net", "netns"]);
+        let run = support::run(&format!("bench-netns-{r}"), &args);
+        netns.push(seconds_to_healthy(&run.context).expect("netns: no cluster healthy line") * 1e3);
+    }
+    if startup_rounds > 0 {
+        println!("start 5-node raft-kv over SSH (ms): {}", percentiles(remote));
+        println!("start 5-node raft-kv on netns (ms): {}", percentiles(netns));
+    }
+
+    let ctl = sunder_nemesis::net::namespace::NamespaceFile::open(hosts.control_ns()).expect("control ns");
+    let configs = sunder::remote::hosts_file::load(&file).expect("hosts file");
+    let sockets = TempDir::new("bench-sockets");
+    let nodes_dir = TempDir::new("bench-nodes");
+    let (cut, heal) = ctl
+        .run_inside(|| {
+            let remote = sunder_nemesis::net::remote::Remote::connect(
+                "bench1",
+                configs,
+                sockets.path(),
+                nodes_dir.path(),
+                std::sync::Arc::new(|_: &str| {}),
+            )
+            .expect("connect");
+            let nodes = remote.nodes().to_vec();
+            let halves = sunder_nemesis::Grudge::between(&nodes[..2], &nodes[2..]);
+            let mut trivial = Vec::new();
+            for _ in 0..rounds * 10 {
+                let t = Instant::now();
+                remote.listed_rules(&nodes[0]).expect("iptables -S");
+                trivial.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            println!("one remote command (iptables -S on one host) (ms): {}", percentiles(trivial));
+            let (mut cut, mut heal) = (Vec::new(), Vec::new());
+            for _ in 0..rounds * 10 {
+                let t = Instant::now();
+                remote.partition(&halves, sunder_nemesis::CutStyle::Drop).expect("partition");
+                cut.push(t.elapsed().as_secs_f64() * 1e3);
+                let t = Instant::now();
+                remote.heal().expect("heal");
+                heal.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            remote.teardown().expect("teardown");
+            (cut, heal)
+        })
+        .expect("inside the control namespace");
+    println!("partition in force over SSH, 5 hosts (ms): {}", percentiles(cut));
+    println!("heal in force over SSH, 5 hosts (ms): {}", percentiles(heal));
+}
