@@ -277,6 +277,18 @@ fn measure_remote_startup_and_partition_times() {
     for r in 0..startup_rounds {
         let run = remote_run(&hosts, &format!("bench-remote-{r}"), &file, &quick);
         remote.push(seconds_to_healthy(&run.context).expect("remote: no cluster healthy line") * 1e3);
+        let at = |what: &str| {
+            run.context
+                .lines()
+                .find(|l| l.contains(what))
+                .and_then(|l| l.trim_start_matches('[').split(']').next()?.trim().parse::<f64>().ok())
+        };
+        println!(
+            "remote start-up, round {r}: hosts connected, checked, leased and chained at {:?} s, binary uploaded at {:?} s, healthy at {:?} s",
+            at("network: remote"),
+            at("start node n1"),
+            at("cluster healthy")
+        );
         let mut args = quick.to_vec();
         args.extend(["--nodes", "5", "--net", "netns"]);
         let run = support::run(&format!("bench-netns-{r}"), &args);
