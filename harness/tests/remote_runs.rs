@@ -182,6 +182,8 @@ fn sigkilled_harness_then_cleanup_hosts_leaves_no_node_chain_or_file() {
     assert!(said.contains("1 dead run(s) removed"), "{said}");
     let left = leftovers(&hosts, &run_id);
     assert!(left.is_empty(), "after cleanup the run still left {left:#?}\n{said}");
+    let sockets = std::env::temp_dir().join(format!("sunder-ssh-{run_id}"));
+    assert!(!sockets.exists(), "cleanup left {}", sockets.display());
 }
 
 /// Runs with `file` and returns (exit code, stderr).

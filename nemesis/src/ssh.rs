@@ -455,6 +455,11 @@ impl SshHost {
         let _ = child.kill();
         let _ = child.wait();
         let _ = std::fs::remove_file(&self.socket);
+        // What the master said stays only when it said something.
+        let said = self.socket.with_extension("err");
+        if std::fs::metadata(&said).is_ok_and(|m| m.len() == 0) {
+            let _ = std::fs::remove_file(&said);
+        }
     }
 }
 

@@ -52,6 +52,7 @@ pub struct Remote {
     nodes: Vec<String>,
     hosts: BTreeMap<String, SshHost>,
     local_nodes_dir: PathBuf,
+    socket_dir: PathBuf,
     uploaded_from: Mutex<Option<PathBuf>>,
     /// Whether a node may be running: set when a node session is made, cleared once every
     /// node was stopped, so repeated stops cost no round trip.
@@ -122,6 +123,9 @@ impl Remote {
             }
         }
         if let Some(e) = first_err {
+            // The error carries what ssh said; the run's sockets dir has nothing else.
+            drop(started);
+            let _ = std::fs::remove_dir_all(socket_dir);
             return Err(e);
         }
         let remote = Remote {
@@ -130,6 +134,7 @@ impl Remote {
             hosts: started.into_iter().map(|s| (s.config().node.clone(), s)).collect(),
             nodes,
             local_nodes_dir: local_nodes_dir.to_path_buf(),
+            socket_dir: socket_dir.to_path_buf(),
             uploaded_from: Mutex::new(None),
             may_run: AtomicBool::new(false),
             state: Mutex::new((Faults::default(), None)),
@@ -553,6 +558,8 @@ impl Remote {
         for host in self.hosts.values() {
             host.close();
         }
+        // Gone only when empty: what ssh said about a failure stays.
+        let _ = std::fs::remove_dir(&self.socket_dir);
         stopped.and(collected).and(removed.map(|_| ()))
     }
 }
