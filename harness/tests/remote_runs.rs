@@ -340,3 +340,41 @@ fn measure_remote_startup_and_partition_times() {
     println!("partition in force over SSH, 5 hosts (ms): {}", percentiles(cut));
     println!("heal in force over SSH, 5 hosts (ms): {}", percentiles(heal));
 }
+
+#[test]
+fn an_external_program_missing_on_the_hosts_fails_with_its_log_and_nothing_uploaded() {
+    if !support::root_or_skip("an_external_program_missing_on_the_hosts") {
+        return;
+    }
+    let _one = one_at_a_time();
+    let hosts = SshdHosts::start("external", 3);
+    let system = hosts.dir().join("missing.toml");
+    std::fs::write(
+        &system,
+        "name = \"missing-kvd\"\ndoc = \"a program no host has\"\nnodes = 3\nmax_nodes = 5\n\
+         protocol = \"sunder-http\"\nports = [\"client\"]\ndefault_nemesis = \"none\"\n\
+         [start]\ncommand = \"/nonexistent/sunder-test-kvd\"\nargs = [\"--id\", \"{id}\", \"--listen\", \"{listen:client}\"]\n\
+         [health]\nget = \"/status\"\n\
+         [supports]\nworkloads = [\"register\"]\nbackends = [\"netns\"]\nfaults = [\"partition\"]\n",
+    )
+    .expect("write the system file");
+    let store = TempDir::new("remote-external");
+    let mut cmd = hosts.in_control(Path::new(env!("CARGO_BIN_EXE_sunder")));
+    cmd.args(["run", "--quiet", "--time-limit", "2", "--system"])
+        .arg(&system)
+        .arg("--hosts")
+        .arg(hosts.hosts_file())
+        .arg("--store")
+        .arg(store.path());
+    let out = output(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let log = std::fs::read_to_string(store.path().join("latest").join("sunder.log")).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(3), "{stderr}\n{log}");
+    // The node's own log, read on its host, says why.
+    assert!(stderr.contains("exited") && stderr.contains("/nonexistent/sunder-test-kvd"), "{stderr}\n{log}");
+    assert!(!log.contains(": upload "), "an external system's hosts got an upload:\n{log}");
+    for (i, h) in hosts.hosts().iter().enumerate() {
+        assert!(std::fs::read_dir(&h.workdir).expect("work dir").next().is_none(), "{} kept files", h.node);
+        assert!(!hosts.iptables_rules(i).contains("SUNDER-"), "{} kept a chain", h.node);
+    }
+}

@@ -385,6 +385,22 @@ impl Remote {
         ))
     }
 
+    /// The last `lines` lines of `node`'s log on its host, then what ssh said about its
+    /// session (`ssh.log` in `local_dir`), for an error message.
+    pub fn log_tail(&self, node: &str, local_dir: &Path, lines: usize) -> String {
+        let log = self
+            .node_dir(node)
+            .and_then(|d| {
+                self.host(node)?.run(
+                    "read the end of the node's log",
+                    &format!("tail -n {lines} {}/log 2>/dev/null || true", shell_quote(&d)),
+                )
+            })
+            .unwrap_or_else(|e| format!("(cannot read the node's log: {e})\n"));
+        let ssh = std::fs::read_to_string(local_dir.join("ssh.log")).unwrap_or_default();
+        if ssh.trim().is_empty() { log } else { format!("{log}ssh said: {}\n", ssh.trim()) }
+    }
+
     /// SIGKILLs `node` by its pid file and returns once it is gone (the kill fault).
     pub fn kill_node(&self, node: &str) -> Result<()> {
         let script = self.stop_script(node, "KILL", Duration::ZERO)?;
