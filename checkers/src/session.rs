@@ -212,7 +212,7 @@ fn pram_like(rh: &RegisterHistory, index: &Index, q: usize, kind: Frontier, foun
             }
         };
         if let Some(picked) = ev.read
-            && rh.read_sources(r).into_iter().all(|s| s == picked || violation(s).is_some())
+            && ev.siblings.iter().all(|&(s, _)| s == picked || violation(s).is_some())
             && let Some(a) = violation(picked)
         {
             found.push(a);
@@ -253,7 +253,8 @@ fn monotonic_reads(rh: &RegisterHistory, q: usize, found: &mut Vec<Anomaly>) {
             }
         };
         let stale_picked = violation(picked);
-        let stale_all = rh.read_sources(r).into_iter().all(|s| s == picked || violation(s).is_some());
+        // A plain read has no siblings, so only its own source decides.
+        let stale_all = ev.siblings.iter().all(|&(s, _)| s == picked || violation(s).is_some());
         if let Some(a) = stale_picked.filter(|_| stale_all) {
             found.push(a);
         }

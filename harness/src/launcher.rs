@@ -345,7 +345,10 @@ impl Cluster {
 
     /// The last lines of a node's log.
     pub fn log_tail(&self, id: &str) -> String {
-        let text = std::fs::read_to_string(self.specs[id].dir.join("log")).unwrap_or_default();
+        let text = match self.network.as_ref().and_then(|n| n.as_remote()) {
+            Some(remote) => remote.log_tail(id, &self.specs[id].dir, 20),
+            None => std::fs::read_to_string(self.specs[id].dir.join("log")).unwrap_or_default(),
+        };
         let lines: Vec<&str> = text.lines().collect();
         let tail = &lines[lines.len().saturating_sub(20)..];
         if tail.is_empty() {

@@ -5,7 +5,8 @@
 //! Each line is written whole as soon as it is known, so a run that dies midway keeps what
 //! was sampled. A node that does not answer (killed, paused, partitioned away) is a line
 //! saying so, which is what lets the report draw gaps honestly. Times are nanoseconds since
-//! the run began, on the same clock as the history's ops.
+//! the run began, on the history's clock (the sampler's start is taken right after the
+//! recorder's, microseconds apart).
 //!
 //! Line format: `{"time": NS, "node": ID, "ok": true, "status": {...}}` with the node's
 //! status body as it answered, or `{"time": NS, "node": ID, "ok": false, "error": TEXT}`.
@@ -98,8 +99,11 @@ async fn sample_until_stopped(
                 Ok(status) => json!({"time": time, "node": n.node, "ok": true, "status": status}),
                 Err(error) => json!({"time": time, "node": n.node, "ok": false, "error": error}),
             };
-            // A sample that cannot be written is lost; the run itself goes on.
-            let _ = writeln!(n.file, "{line}");
+            // One write per line, so a reader never sees half a sample; a sample that cannot
+            // be written is lost, and the run itself goes on.
+            let mut text = line.to_string();
+            text.push('\n');
+            let _ = n.file.write_all(text.as_bytes());
         }
     }
 }

@@ -182,6 +182,8 @@ fn sigkilled_harness_then_cleanup_hosts_leaves_no_node_chain_or_file() {
     assert!(said.contains("1 dead run(s) removed"), "{said}");
     let left = leftovers(&hosts, &run_id);
     assert!(left.is_empty(), "after cleanup the run still left {left:#?}\n{said}");
+    let sockets = std::env::temp_dir().join(format!("sunder-ssh-{run_id}"));
+    assert!(!sockets.exists(), "cleanup left {}", sockets.display());
 }
 
 /// Runs with `file` and returns (exit code, stderr).
@@ -277,6 +279,18 @@ fn measure_remote_startup_and_partition_times() {
     for r in 0..startup_rounds {
         let run = remote_run(&hosts, &format!("bench-remote-{r}"), &file, &quick);
         remote.push(seconds_to_healthy(&run.context).expect("remote: no cluster healthy line") * 1e3);
+        let at = |what: &str| {
+            run.context
+                .lines()
+                .find(|l| l.contains(what))
+                .and_then(|l| l.trim_start_matches('[').split(']').next()?.trim().parse::<f64>().ok())
+        };
+        println!(
+            "remote start-up, round {r}: hosts connected, checked, leased and chained at {:?} s, binary uploaded at {:?} s, healthy at {:?} s",
+            at("network: remote"),
+            at("start node n1"),
+            at("cluster healthy")
+        );
         let mut args = quick.to_vec();
         args.extend(["--nodes", "5", "--net", "netns"]);
         let run = support::run(&format!("bench-netns-{r}"), &args);
@@ -325,4 +339,42 @@ fn measure_remote_startup_and_partition_times() {
         .expect("inside the control namespace");
     println!("partition in force over SSH, 5 hosts (ms): {}", percentiles(cut));
     println!("heal in force over SSH, 5 hosts (ms): {}", percentiles(heal));
+}
+
+#[test]
+fn an_external_program_missing_on_the_hosts_fails_with_its_log_and_nothing_uploaded() {
+    if !support::root_or_skip("an_external_program_missing_on_the_hosts") {
+        return;
+    }
+    let _one = one_at_a_time();
+    let hosts = SshdHosts::start("external", 3);
+    let system = hosts.dir().join("missing.toml");
+    std::fs::write(
+        &system,
+        "name = \"missing-kvd\"\ndoc = \"a program no host has\"\nnodes = 3\nmax_nodes = 5\n\
+         protocol = \"sunder-http\"\nports = [\"client\"]\ndefault_nemesis = \"none\"\n\
+         [start]\ncommand = \"/nonexistent/sunder-test-kvd\"\nargs = [\"--id\", \"{id}\", \"--listen\", \"{listen:client}\"]\n\
+         [health]\nget = \"/status\"\n\
+         [supports]\nworkloads = [\"register\"]\nbackends = [\"netns\"]\nfaults = [\"partition\"]\n",
+    )
+    .expect("write the system file");
+    let store = TempDir::new("remote-external");
+    let mut cmd = hosts.in_control(Path::new(env!("CARGO_BIN_EXE_sunder")));
+    cmd.args(["run", "--quiet", "--time-limit", "2", "--system"])
+        .arg(&system)
+        .arg("--hosts")
+        .arg(hosts.hosts_file())
+        .arg("--store")
+        .arg(store.path());
+    let out = output(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let log = std::fs::read_to_string(store.path().join("latest").join("sunder.log")).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(3), "{stderr}\n{log}");
+    // The node's own log, read on its host, says why.
+    assert!(stderr.contains("exited") && stderr.contains("/nonexistent/sunder-test-kvd"), "{stderr}\n{log}");
+    assert!(!log.contains(": upload "), "an external system's hosts got an upload:\n{log}");
+    for (i, h) in hosts.hosts().iter().enumerate() {
+        assert!(std::fs::read_dir(&h.workdir).expect("work dir").next().is_none(), "{} kept files", h.node);
+        assert!(!hosts.iptables_rules(i).contains("SUNDER-"), "{} kept a chain", h.node);
+    }
 }

@@ -355,10 +355,17 @@ impl SshHost {
         }
     }
 
-    /// Opens the command shell [`SshHost::run`] uses from now on.
-    pub fn open_shell(&self) -> Result<()> {
+    /// Opens the command shell [`SshHost::run`] uses from now on, with `env` added to its
+    /// environment (where `/proc/PID/environ` shows it). Returns at once: the first
+    /// [`SshHost::run`] waits for the shell.
+    pub fn open_shell(&self, env: &[(&str, &str)]) -> Result<()> {
+        let mut script = String::from("exec env");
+        for (k, v) in env {
+            script.push_str(&format!(" {}", shell_quote(&format!("{k}={v}"))));
+        }
+        script.push_str(" sh");
         let mut child = self
-            .command("open the command shell", "exec sh")
+            .command("open the command shell", &script)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -368,8 +375,7 @@ impl SshHost {
         let stdout = BufReader::new(child.stdout.take().expect("stdout was piped"));
         *self.shell.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(CommandShell { child, stdin, stdout, sent: 0 });
-        // A first round trip: the shell answers before anything relies on it.
-        self.run("check the command shell", "true").map(|_| ())
+        Ok(())
     }
 
     /// Runs `script` with the local file `input` on its stdin (an upload).
@@ -449,6 +455,11 @@ impl SshHost {
         let _ = child.kill();
         let _ = child.wait();
         let _ = std::fs::remove_file(&self.socket);
+        // What the master said stays only when it said something.
+        let said = self.socket.with_extension("err");
+        if std::fs::metadata(&said).is_ok_and(|m| m.len() == 0) {
+            let _ = std::fs::remove_file(&said);
+        }
     }
 }
 

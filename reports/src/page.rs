@@ -619,7 +619,7 @@ fn timeline_section(out: &mut String, inputs: &RunInputs, calls: &Calls, faults:
             .iter()
             .map(|o| o.time)
             .chain(inputs.status_timelines.iter().flat_map(|t| t.samples.last().map(|s| s.time)));
-        out.push_str("<h3 id=\"status-bands\">Blocking, from the nodes' own status</h3>\n<p class=\"note\">Each node's <code>GET /status</code>, sampled about every 200 ms: red where it had transactions in doubt, orange where it held locks, grey where it did not answer, under the fault windows. Hover a band for its counts.</p>\n<div class=\"tl-scroll\">");
+        out.push_str("<h3 id=\"status-bands\">Blocking, from the nodes' own status</h3>\n<p class=\"note\">Each node's <code>GET /status</code>, sampled about every 200 ms: light red where it had transactions in doubt, dark red where one had been in doubt for over a second (blocked), orange where it held locks, grey where it did not answer, under the fault windows. Hover a band for its counts.</p>\n<div class=\"tl-scroll\">");
         out.push_str(&timeline::status_bands_svg(
             &inputs.status_timelines,
             &faults.faults,

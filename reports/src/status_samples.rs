@@ -13,6 +13,9 @@ use std::path::Path;
 /// How long after its sample the last sample of a timeline is taken to hold (the
 /// harness samples every 200 ms).
 const LAST_SAMPLE_HOLDS_NS: u64 = 200_000_000;
+/// How long a transaction must have been in doubt to count as stuck: far longer than a
+/// healthy commit takes, so what is left is blocking (a coordinator away, a partition).
+pub const STUCK_NS: u64 = 1_000_000_000;
 
 /// One sample of one node's `/status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +30,8 @@ pub struct StatusSample {
     pub locks: usize,
     /// The coordinators its in-doubt transactions wait for (untrusted text).
     pub coordinators: Vec<String>,
+    /// The in-doubt transactions' ids (untrusted text).
+    pub txns: Vec<String>,
 }
 
 /// Every sample of one node, in file order.
@@ -47,6 +52,9 @@ pub enum Measure {
     Locks,
     /// Samples the node did not answer.
     Silent,
+    /// Transactions in doubt for at least [`STUCK_NS`] (since the first sample that
+    /// listed them).
+    Stuck,
 }
 
 /// A stretch of consecutive samples in which the measure held.
@@ -63,25 +71,46 @@ pub struct Band {
     pub samples: usize,
     /// Coordinators named by the in-doubt transactions in the band, sorted.
     pub coordinators: Vec<String>,
+    /// For stuck bands: the transaction in doubt the longest, and for how long (ns).
+    pub longest: Option<(String, u64)>,
 }
 
 impl NodeStatusTimeline {
     /// The bands in which `measure` held, in time order.
     pub fn bands(&self, measure: Measure) -> Vec<Band> {
-        let count = |s: &StatusSample| match measure {
-            Measure::InDoubt => s.answered.then_some(s.in_doubt).filter(|n| *n > 0),
-            Measure::Locks => s.answered.then_some(s.locks).filter(|n| *n > 0),
-            Measure::Silent => (!s.answered).then_some(1),
-        };
+        // When each transaction listed now was first seen in doubt (a node that does not
+        // answer forgets nothing: its transactions may still be in doubt).
+        let mut first_seen: std::collections::BTreeMap<&str, u64> = Default::default();
         let mut bands: Vec<Band> = Vec::new();
         let mut open: Option<(Band, BTreeSet<String>)> = None;
         for s in &self.samples {
-            match (count(s), open.as_mut()) {
+            if s.answered {
+                first_seen.retain(|t, _| s.txns.iter().any(|x| x == t));
+                for t in &s.txns {
+                    first_seen.entry(t.as_str()).or_insert(s.time);
+                }
+            }
+            let stuck: Vec<(&str, u64)> = first_seen
+                .iter()
+                .map(|(t, since)| (*t, s.time.saturating_sub(*since)))
+                .filter(|(_, age)| *age >= STUCK_NS)
+                .collect();
+            let count = match measure {
+                Measure::InDoubt => s.answered.then_some(s.in_doubt).filter(|n| *n > 0),
+                Measure::Locks => s.answered.then_some(s.locks).filter(|n| *n > 0),
+                Measure::Silent => (!s.answered).then_some(1),
+                Measure::Stuck => (s.answered && !stuck.is_empty()).then_some(stuck.len()),
+            };
+            let oldest = stuck.iter().max_by_key(|(_, age)| *age).map(|(t, age)| (t.to_string(), *age));
+            match (count, open.as_mut()) {
                 (Some(n), Some((band, who))) => {
                     band.max = band.max.max(n);
                     band.samples += 1;
                     band.end = s.time + LAST_SAMPLE_HOLDS_NS;
                     who.extend(s.coordinators.iter().cloned());
+                    if oldest.as_ref().map(|o| o.1) > band.longest.as_ref().map(|l| l.1) {
+                        band.longest = oldest;
+                    }
                 }
                 (Some(n), None) => {
                     let band = Band {
@@ -90,6 +119,7 @@ impl NodeStatusTimeline {
                         max: n,
                         samples: 1,
                         coordinators: Vec::new(),
+                        longest: oldest,
                     };
                     open = Some((band, s.coordinators.iter().cloned().collect()));
                 }
@@ -157,7 +187,14 @@ fn sample(line: &str) -> Result<StatusSample, String> {
     let time = v.get("time").and_then(Value::as_u64).ok_or("no numeric \"time\"")?;
     let answered = v.get("ok").and_then(Value::as_bool).ok_or("no boolean \"ok\"")?;
     if !answered {
-        return Ok(StatusSample { time, answered, in_doubt: 0, locks: 0, coordinators: Vec::new() });
+        return Ok(StatusSample {
+            time,
+            answered,
+            in_doubt: 0,
+            locks: 0,
+            coordinators: Vec::new(),
+            txns: Vec::new(),
+        });
     }
     let status = v.get("status").ok_or("an answered sample without \"status\"")?;
     let list = |key: &str| status.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
@@ -168,7 +205,16 @@ fn sample(line: &str) -> Result<StatusSample, String> {
         .collect();
     coordinators.sort();
     coordinators.dedup();
-    Ok(StatusSample { time, answered, in_doubt: in_doubt.len(), locks: list("locks").len(), coordinators })
+    let txns =
+        in_doubt.iter().filter_map(|d| d.get("txn").and_then(Value::as_str).map(str::to_string)).collect();
+    Ok(StatusSample {
+        time,
+        answered,
+        in_doubt: in_doubt.len(),
+        locks: list("locks").len(),
+        coordinators,
+        txns,
+    })
 }
 
 #[cfg(test)]
@@ -199,6 +245,21 @@ mod tests {
         );
         assert_eq!(bands[0].coordinators, vec!["n1".to_string()]);
         assert_eq!((bands[1].start, bands[1].end), (800_000_000, 1_000_000_000));
+    }
+
+    #[test]
+    fn a_transaction_in_doubt_for_over_a_second_is_stuck_and_short_ones_are_not() {
+        // n1.1.0 stays in doubt from 0 to 1.4 s; the others come and go within 200 ms.
+        let text: String = (0..8).map(|i| at(i * 200, 1)).collect();
+        let mut problems = Vec::new();
+        let t = parse("n2", "nodes/n2/status.jsonl", &text, &mut problems);
+        let stuck = t.bands(Measure::Stuck);
+        assert_eq!(stuck.len(), 1);
+        assert_eq!(stuck[0].start, 1_000_000_000, "stuck from its first second on");
+        assert_eq!(stuck[0].longest, Some(("n1.1.0".to_string(), 1_400_000_000)));
+        let brief = [at(0, 1), at(200, 0), at(400, 1), at(600, 0)].concat();
+        let t = parse("n2", "nodes/n2/status.jsonl", &brief, &mut problems);
+        assert!(t.bands(Measure::Stuck).is_empty());
     }
 
     #[test]

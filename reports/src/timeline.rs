@@ -10,15 +10,15 @@
 //! nemesis), `lat` the latency in µs (-1 when never completed).
 //!
 //! Above the lanes, for a run that sampled its nodes' `/status` (bank-2pc), a static SVG
-//! draws per node the bands in which it had transactions in doubt, held locks or did not
-//! answer, under a lane of the fault windows, each band with its counts in a tooltip
+//! draws per node the bands in which it had transactions in doubt (darker where one had
+//! been in doubt for over a second: blocked), held locks or did not answer, under a lane of the fault windows, each band with its counts in a tooltip
 //! ([`status_bands_svg`]). It is drawn on the server, every value escaped, so it needs no
 //! script.
 
 use crate::calls::{Calls, Outcome};
 use crate::escape::{script_json, text};
 use crate::faults::Window;
-use crate::status_samples::{Band, Measure, NodeStatusTimeline};
+use crate::status_samples::{Band, Measure, NodeStatusTimeline, STUCK_NS};
 use rustc_hash::FxHashMap;
 use std::fmt::Write;
 use sunder_check::history::{Op, OpType};
@@ -187,7 +187,22 @@ pub fn status_bands_svg(timelines: &[NodeStatusTimeline], faults: &[Window], end
                 format!(" (waiting for {})", b.coordinators.join(", "))
             };
             let tip = format!("{}: up to {} transaction(s) in doubt{waiting}, {}", t.node, b.max, during(&b));
-            rect(&mut out, lane, b.start, b.end, "band-doubt", "#c0392b", &tip);
+            rect(&mut out, lane, b.start, b.end, "band-doubt", "#f1948a", &tip);
+        }
+        for b in t.bands(Measure::Stuck) {
+            let longest = b
+                .longest
+                .as_ref()
+                .map(|(txn, age)| format!("; longest {txn}, {} s", seconds(*age)))
+                .unwrap_or_default();
+            let tip = format!(
+                "{}: up to {} transaction(s) in doubt for over {} s (blocked){longest}, {}",
+                t.node,
+                b.max,
+                seconds(STUCK_NS),
+                during(&b)
+            );
+            rect(&mut out, lane, b.start, b.end, "band-stuck", "#922b21", &tip);
         }
         lane += 1;
         label(&mut out, lane, &format!("{} locks", t.node));

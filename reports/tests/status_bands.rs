@@ -1,7 +1,7 @@
 //! The report's blocking bands: a run folder whose nodes' sampled `/status`
 //! (`nodes/<node>/status.jsonl`) shows a participant in doubt, holding locks, and a node
 //! that did not answer renders one band of each, with the counts in its tooltip, beside
-//! the fault windows; values from the nodes appear escaped; and a run without samples
+//! the fault windows; a transaction in doubt for over a second is drawn as blocked; values from the nodes appear escaped; and a run without samples
 //! renders no bands at all.
 
 mod scratch_dir;
@@ -60,6 +60,26 @@ fn in_doubt_locks_and_silence_become_bands_with_counts_beside_the_faults() {
     assert!(bands.contains("0.200–0.600 s, 2 sample(s)"), "{bands}");
     assert!(bands.contains("n2: up to 3 lock(s) held"), "{bands}");
     assert!(bands.contains("n1 did not answer /status, 0.200–0.600 s, 2 sample(s)"), "{bands}");
+    assert_eq!(bands.matches("class=\"band-stuck\"").count(), 0, "nothing stayed in doubt for a second");
+}
+
+#[test]
+fn a_transaction_in_doubt_for_over_a_second_is_drawn_as_blocked_with_its_age() {
+    let run = ScratchDir::new("stuck-band");
+    SyntheticRun { ops: 400, ..Default::default() }.write(run.path()).unwrap();
+    let n3 = run.path().join("nodes/n3");
+    std::fs::create_dir_all(&n3).unwrap();
+    let samples: String = (0..10).map(|i| sample(i * 200, &["n1"], 2)).collect();
+    std::fs::write(n3.join("status.jsonl"), samples).unwrap();
+    let summary = sunder_report::render_run(run.path()).unwrap();
+    let html = std::fs::read_to_string(summary.report).unwrap();
+    assert_eq!(html.matches("class=\"band-stuck\"").count(), 1, "one blocked band");
+    assert!(
+        html.contains(
+            "n3: up to 1 transaction(s) in doubt for over 1.000 s (blocked); longest n1.1.0, 1.800 s"
+        ),
+        "{html}"
+    );
 }
 
 #[test]

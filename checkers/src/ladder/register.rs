@@ -142,8 +142,9 @@ struct Call {
     key: u32,
     arg: Value,
     result: Value,
-    /// Every value a read may have returned (its siblings, else `result`).
-    read_values: Vec<Value>,
+    /// A sibling read's values ([`Op::read_values`](crate::history::Op::read_values)), when
+    /// it has more than one; `None` for every other call, which read `result`.
+    siblings: Option<Vec<Value>>,
     outcome: OpType,
     invoke_index: u64,
     complete_index: Option<u64>,
@@ -188,9 +189,11 @@ impl RegisterHistory {
                 Some(c) => (ops[c].kind, ops[c].value.clone(), Some(ops[c].index), ops[c].time),
                 None => (OpType::Info, Value::Null, None, u64::MAX),
             };
-            let read_values = match done {
-                Some(c) if f == Kind::Read => ops[c].read_values().to_vec(),
-                _ => vec![result.clone()],
+            let siblings = match done {
+                Some(c) if f == Kind::Read && ops[c].read_values().len() > 1 => {
+                    Some(ops[c].read_values().to_vec())
+                }
+                _ => None,
             };
             let complete_time = if outcome == OpType::Ok { complete_time } else { u64::MAX };
             calls.push(Call {
@@ -199,7 +202,7 @@ impl RegisterHistory {
                 key,
                 arg: op.value.clone(),
                 result,
-                read_values,
+                siblings,
                 outcome,
                 invoke_index: op.index,
                 complete_index,
@@ -266,7 +269,7 @@ impl RegisterHistory {
         while let Some(i) = work.pop() {
             let c = &calls[i];
             let seen = match c.f {
-                Kind::Read => &c.read_values[..],
+                Kind::Read => c.siblings.as_deref().unwrap_or(std::slice::from_ref(&c.result)),
                 Kind::Cas => std::slice::from_ref(&cas_from[i]),
                 Kind::Write => continue,
             };
@@ -323,8 +326,8 @@ impl RegisterHistory {
                     }
                 };
                 let mut siblings: Vec<(Source, Value)> = Vec::new();
-                if c.f == Kind::Read && c.read_values.len() > 1 {
-                    for v in &c.read_values {
+                if let Some(values) = &c.siblings {
+                    for v in values {
                         if !siblings.iter().any(|(_, seen)| seen == v) {
                             siblings.push((source_of(v), v.clone()));
                         }
@@ -409,17 +412,6 @@ impl RegisterHistory {
             return format!("{what} {}=one of the siblings [{}]", self.key_name(r), all.join(", "));
         }
         format!("{what} {}={}", self.key_name(r), ev.read_value)
-    }
-
-    /// Every source read event `e` may have observed: its siblings' for a sibling read,
-    /// else its one [`Event::read`] (none for a write).
-    pub fn read_sources(&self, e: u32) -> Vec<Source> {
-        let ev = &self.events[e as usize];
-        if ev.siblings.is_empty() {
-            ev.read.into_iter().collect()
-        } else {
-            ev.siblings.iter().map(|(s, _)| *s).collect()
-        }
     }
 
     /// For every key, the processes that write it with their write event ids in program

@@ -76,7 +76,11 @@ pub fn parse(text: &str, origin: &str, base: &Path) -> Result<Vec<HostConfig>> {
         bail!("{origin}: no [[host]] tables: list one per node");
     }
     let defaults = file.defaults.unwrap_or_default();
+    // `~/` is the user's home, as in ssh's own config; other relative paths are the file's.
     let resolve = |p: &str| -> PathBuf {
+        if let (Some(rest), Some(home)) = (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+            return PathBuf::from(home).join(rest);
+        }
         let p = Path::new(p);
         if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
     };
@@ -187,6 +191,21 @@ mod tests {
         assert_eq!((hosts[1].user.as_str(), hosts[1].node_port), ("root", 7100));
         assert_eq!(hosts[0].workdir, DEFAULT_WORKDIR);
         assert_eq!(hosts[0].node_port, DEFAULT_NODE_PORT);
+    }
+
+    #[test]
+    fn known_hosts_paths_resolve_from_home_or_the_file() {
+        let hosts = parse(
+            "[[host]]\nnode = \"n1\"\naddress = \"10.0.0.1\"\nknown-hosts = \"kh\"\n\
+             [[host]]\nnode = \"n2\"\naddress = \"10.0.0.2\"\nknown-hosts = \"~/.ssh/known_hosts\"\n",
+            "hosts.toml",
+            Path::new("/etc/sunder"),
+        )
+        .unwrap();
+        assert_eq!(hosts[0].known_hosts.as_deref(), Some(Path::new("/etc/sunder/kh")));
+        if let Some(home) = std::env::var_os("HOME") {
+            assert_eq!(hosts[1].known_hosts, Some(PathBuf::from(home).join(".ssh/known_hosts")));
+        }
     }
 
     #[test]

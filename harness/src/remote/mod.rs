@@ -62,13 +62,20 @@ pub fn cleanup(hosts_file: &Path) -> Result<(Vec<String>, Vec<String>)> {
             .map_err(anyhow::Error::from)
             .and_then(|host| cleanup_host(&host).with_context(|| format!("host {name}")));
         match done {
-            Ok(HostCleanup { live, removed, killed }) => lines.push(format!(
+            Ok(HostCleanup { live, removed, killed }) => {
+                // A run whose socket dir had to go to the temp dir left it there when its
+                // harness died; its masters are gone with the harness.
+                for run in &removed {
+                    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("sunder-ssh-{run}")));
+                }
+                lines.push(format!(
                 "host {name}: {} dead run(s) removed{}, {} node process(es) ended, {} live run(s) left alone",
                 removed.len(),
                 if removed.is_empty() { String::new() } else { format!(" ({})", removed.join(", ")) },
                 killed.len(),
                 live.len()
-            )),
+                ))
+            }
             Err(e) => problems.push(format!("{e:#}")),
         }
     }

@@ -1,9 +1,10 @@
 //! The remote backend: each node runs on a real host of its own, reached over SSH
 //! ([`crate::ssh`]). Nodes listen on their host's address and clients dial it, so nothing is
 //! proxied. Before anything starts, every host is checked (it connects, has
-//! `iptables-restore`, can write its work dir); the run then holds a lease session on each
-//! host (a remote shell whose pid is in `<workdir>/<run id>/lease` and which ends with the
-//! connection), which is how `sunder cleanup --hosts` tells a live run from a dead one.
+//! `iptables-restore`, can write its work dir). The host's command shell (the remote `sh`
+//! that runs fault and stop scripts, [`SshHost::open_shell`]) carries the run's id in its
+//! environment, writes its pid to `<workdir>/<run id>/lease` and ends with the connection:
+//! that lease is how `sunder cleanup --hosts` tells a live run from a dead one.
 //!
 //! A node runs under a supervisor: the remote command of its SSH session starts the node
 //! in the background with `SUNDER_RUN_ID` in its environment, writes its pid file, and
@@ -24,7 +25,7 @@ use crate::ssh::{CommandLog, HostConfig, SshHost, shell_quote, wait_all};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -51,7 +52,7 @@ pub struct Remote {
     nodes: Vec<String>,
     hosts: BTreeMap<String, SshHost>,
     local_nodes_dir: PathBuf,
-    leases: Mutex<Vec<Child>>,
+    socket_dir: PathBuf,
     uploaded_from: Mutex<Option<PathBuf>>,
     /// Whether a node may be running: set when a node session is made, cleared once every
     /// node was stopped, so repeated stops cost no round trip.
@@ -122,6 +123,9 @@ impl Remote {
             }
         }
         if let Some(e) = first_err {
+            // The error carries what ssh said; the run's sockets dir has nothing else.
+            drop(started);
+            let _ = std::fs::remove_dir_all(socket_dir);
             return Err(e);
         }
         let remote = Remote {
@@ -130,18 +134,17 @@ impl Remote {
             hosts: started.into_iter().map(|s| (s.config().node.clone(), s)).collect(),
             nodes,
             local_nodes_dir: local_nodes_dir.to_path_buf(),
-            leases: Mutex::new(Vec::new()),
+            socket_dir: socket_dir.to_path_buf(),
             uploaded_from: Mutex::new(None),
             may_run: AtomicBool::new(false),
             state: Mutex::new((Faults::default(), None)),
             torn_down: Mutex::new(false),
         };
         // On failure from here, dropping `remote` removes what was made.
-        remote.check_hosts()?;
         for host in remote.hosts.values() {
-            host.open_shell()?;
+            host.open_shell(&[("SUNDER_RUN_ID", run_id)])?;
         }
-        remote.take_leases()?;
+        remote.check_hosts()?;
         remote.update(|_| {})?;
         Ok(remote)
     }
@@ -226,8 +229,11 @@ impl Remote {
 
     /// Checks what a host must have before anything starts there, naming the host and
     /// the problem.
+    /// The check ends by taking the run's lease on the host: the command shell (whose
+    /// environment carries the run id, and which ends with the connection) writes its pid
+    /// to `<run dir>/lease`.
     fn check_hosts(&self) -> Result<()> {
-        let mut pending = Vec::new();
+        let mut scripts = Vec::new();
         for (node, host) in &self.hosts {
             let dir = shell_quote(&self.run_dir(node)?);
             let script = format!(
@@ -236,53 +242,40 @@ impl Remote {
                  command -v $tool >/dev/null 2>&1 || {{ echo \"$tool is not on the PATH ($PATH): install iptables, or set path in the hosts file\"; exit 3; }}\n\
                  done\n\
                  if [ -e {dir} ]; then echo \"{dir} already exists: a run with this id is alive, or left debris (run sunder cleanup --hosts)\"; exit 3; fi\n\
-                 mkdir -p {dir} 2>&1 && touch {dir}/.probe 2>&1 && rm -f {dir}/.probe || {{ echo \"cannot write {dir}\"; exit 3; }}\n"
+                 mkdir -p {dir} 2>&1 && touch {dir}/.probe 2>&1 && rm -f {dir}/.probe || {{ echo \"cannot write {dir}\"; exit 3; }}\n\
+                 echo $$ > {dir}/lease\n"
             );
-            pending.push((host, host.start("check the host", &script)?));
+            scripts.push((host, script));
         }
-        let mut first = None;
-        for (host, p) in pending {
-            let checked = p.wait().map_err(|e| match e {
-                NemesisError::Command { detail, .. } => NemesisError::Unsupported {
-                    what: format!("host {}", host.describe()),
-                    // The script's own words, without the exit status before them.
-                    why: detail.strip_prefix("exit status: 3: ").unwrap_or(&detail).to_string(),
-                },
-                other => other,
-            });
-            if let Err(e) = checked {
-                first.get_or_insert(e);
-            }
-        }
-        first.map_or(Ok(()), Err)
-    }
-
-    /// Starts the lease session on every host: a shell that writes its pid in the run dir
-    /// and lives as long as the connection.
-    fn take_leases(&self) -> Result<()> {
-        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-        for (node, host) in &self.hosts {
-            let dir = self.run_dir(node)?;
-            let inner = format!("echo $$ > {}/lease; while read -r _; do :; done", shell_quote(&dir));
-            let script = format!("exec env SUNDER_RUN_ID={} sh -c {}", self.run_id, shell_quote(&inner));
-            let child = host
-                .command("take the run's lease", &script)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| NemesisError::io(format!("start ssh {}", host.describe()), e))?;
-            leases.push(child);
-        }
-        drop(leases);
-        // The lease file is what cleanup looks for; wait until every host has it.
-        let script = |node: &str, _: &SshHost| -> Result<String> {
-            let lease = shell_quote(&format!("{}/lease", self.run_dir(node)?));
-            Ok(format!(
-                "i=0; while [ ! -s {lease} ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done; [ -s {lease} ] || {{ echo 'the lease did not start'; exit 3; }}"
-            ))
-        };
-        self.on_each("wait for the lease", script).map(|_| ())
+        let checked: Vec<Result<()>> = std::thread::scope(|scope| {
+            let running: Vec<_> = scripts
+                .iter()
+                .map(|(host, script)| {
+                    scope.spawn(move || {
+                        host.run("check the host and take the run's lease", script).map(|_| ()).map_err(|e| {
+                            match e {
+                                NemesisError::Command { detail, .. } => NemesisError::Unsupported {
+                                    what: format!("host {}", host.describe()),
+                                    // The script's own words, without the exit status before them.
+                                    why: detail
+                                        .strip_prefix("exit status 3: ")
+                                        .unwrap_or(&detail)
+                                        .to_string(),
+                                },
+                                other => other,
+                            }
+                        })
+                    })
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|t| {
+                    t.join().unwrap_or_else(|_| Err(NemesisError::Invalid("a check thread panicked".into())))
+                })
+                .collect()
+        });
+        checked.into_iter().collect()
     }
 
     /// Uploads the local `sunder` executable to every host's run dir (for a built-in
@@ -390,6 +383,22 @@ impl Remote {
              if kill -0 $pid 2>/dev/null; then echo \"pid $pid survived SIGKILL\"; exit 3; fi",
             run = self.run_id
         ))
+    }
+
+    /// The last `lines` lines of `node`'s log on its host, then what ssh said about its
+    /// session (`ssh.log` in `local_dir`), for an error message.
+    pub fn log_tail(&self, node: &str, local_dir: &Path, lines: usize) -> String {
+        let log = self
+            .node_dir(node)
+            .and_then(|d| {
+                self.host(node)?.run(
+                    "read the end of the node's log",
+                    &format!("tail -n {lines} {}/log 2>/dev/null || true", shell_quote(&d)),
+                )
+            })
+            .unwrap_or_else(|e| format!("(cannot read the node's log: {e})\n"));
+        let ssh = std::fs::read_to_string(local_dir.join("ssh.log")).unwrap_or_default();
+        if ssh.trim().is_empty() { log } else { format!("{log}ssh said: {}\n", ssh.trim()) }
     }
 
     /// SIGKILLs `node` by its pid file and returns once it is gone (the kill fault).
@@ -544,7 +553,7 @@ impl Remote {
     }
 
     /// Stops what is left, copies node dirs back, removes the chains and the remote run
-    /// dirs, ends the leases and disconnects. Idempotent; also done on drop. Errors are
+    /// dirs, and disconnects (which ends the leases). Idempotent; also done on drop. Errors are
     /// collected: every step is tried on every host.
     pub fn teardown(&self) -> Result<()> {
         if *self.torn_down.lock().unwrap_or_else(|p| p.into_inner()) {
@@ -562,14 +571,11 @@ impl Remote {
                  rm -rf {dir}"
             ))
         });
-        for mut lease in std::mem::take(&mut *self.leases.lock().unwrap_or_else(|p| p.into_inner())) {
-            drop(lease.stdin.take());
-            let _ = lease.kill();
-            let _ = lease.wait();
-        }
         for host in self.hosts.values() {
             host.close();
         }
+        // Gone only when empty: what ssh said about a failure stays.
+        let _ = std::fs::remove_dir(&self.socket_dir);
         stopped.and(collected).and(removed.map(|_| ()))
     }
 }
