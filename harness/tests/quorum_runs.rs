@@ -72,7 +72,7 @@ fn single_replica_reads_and_writes_are_not_linearizable_but_converge_after_heal(
             "-o",
             "read-writeback=false",
             "--nemesis",
-            "partition",
+            "partition,kill",
             "--time-limit",
             "15",
             "--seed",
