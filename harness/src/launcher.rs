@@ -428,6 +428,31 @@ impl sunder_nemesis::process::Cluster for Cluster {
         self.start(node).map_err(|e| ClusterError::from(format!("{e:#}")))
     }
 
+    async fn pause(&self, node: &str) -> Result<bool, ClusterError> {
+        match self.network.as_ref().and_then(|n| n.as_remote()) {
+            // The local pid is the node's SSH session; the node itself runs on its host.
+            Some(remote) => remote.pause_node(node).map_err(ClusterError::from),
+            None => match Cluster::pid(self, node) {
+                Some(pid) => {
+                    sunder_nemesis::process::pause(pid).await.map(|()| true).map_err(ClusterError::from)
+                }
+                None => Ok(false),
+            },
+        }
+    }
+
+    async fn resume(&self, node: &str) -> Result<(), ClusterError> {
+        match self.network.as_ref().and_then(|n| n.as_remote()) {
+            Some(remote) => remote.resume_node(node).map_err(ClusterError::from),
+            None => match Cluster::pid(self, node) {
+                Some(pid) if sunder_nemesis::process::proc_state(pid).is_some() => {
+                    sunder_nemesis::process::resume(pid).await.map_err(ClusterError::from)
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
     async fn leader(&self) -> Option<String> {
         match self.system.leader {
             LeaderProbe::None => None,

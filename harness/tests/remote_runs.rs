@@ -136,6 +136,66 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_partitions_and_kills_and_leave
     assert_eq!(keys(&run), keys(&twin), "remote:\n{}\nnetns:\n{}", run.summary(), twin.summary());
 }
 
+/// The nemesis ops of a run's history.
+fn nemesis_ops(run: &Finished) -> Vec<Value> {
+    let history = std::fs::read_to_string(run.store.path().join("latest").join("history.jsonl"))
+        .expect("history.jsonl");
+    history
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON op"))
+        .filter(|o| o["process"] == "nemesis")
+        .collect()
+}
+
+#[test]
+fn raft_kv_on_sshd_hosts_stays_linearizable_under_pauses_and_leaves_no_process_stopped_or_alive() {
+    if !support::root_or_skip("raft_kv_pauses_on_sshd_hosts") {
+        return;
+    }
+    let _one = one_at_a_time();
+    let hosts = SshdHosts::start("pause", 3);
+    let run = remote_run(
+        &hosts,
+        "remote-pause",
+        &hosts.hosts_file(),
+        &[
+            "--system",
+            "raft-kv",
+            "--nemesis",
+            "partition,kill,pause",
+            "--time-limit",
+            "15",
+            "--nemesis-interval",
+            "1.5",
+            "--recovery",
+            "5",
+            "--seed",
+            "23",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    assert_eq!(run.results["models"]["linearizable"], true, "{}", run.summary());
+
+    let ops = nemesis_ops(&run);
+    for op in &ops {
+        assert!(op["value"].get("error").is_none(), "a fault failed: {op}\n{}", run.summary());
+    }
+    // Every pause stopped some node on its host, and every one was ended.
+    let starts: Vec<&Value> = ops.iter().filter(|o| o["f"] == "start-pause").collect();
+    let stops = ops.iter().filter(|o| o["f"] == "stop-pause").count();
+    assert!(!starts.is_empty(), "no start-pause op; nemesis ops {ops:#?}\n{}", run.summary());
+    assert_eq!(starts.len(), stops, "a pause was never ended: {ops:#?}");
+    let paused_some = starts.iter().any(|o| o["value"]["nodes"].as_array().is_some_and(|n| !n.is_empty()));
+    assert!(paused_some, "no pause hit a node: {starts:#?}\n{}", run.summary());
+    let log = std::fs::read_to_string(run.store.path().join("latest").join("sunder.log")).unwrap_or_default();
+    assert!(log.contains("pause node"), "the remote pause is not in sunder.log:\n{log}");
+
+    // Nothing of the run is left on any host, stopped or running.
+    let run_id = run.test["run_id"].as_str().expect("run_id").to_string();
+    let left = leftovers(&hosts, &run_id);
+    assert!(left.is_empty(), "the run left {left:#?}");
+}
+
 #[test]
 fn sigkilled_harness_then_cleanup_hosts_leaves_no_node_chain_or_file() {
     if !support::root_or_skip("sigkilled_harness_then_cleanup_hosts") {

@@ -40,7 +40,7 @@ pub type Report<'a> = &'a mut (dyn FnMut(&str, Value) + Send);
 enum Active {
     Partition { value: Value },
     Kill { nodes: Vec<String> },
-    Pause { nodes: Vec<(String, u32)> },
+    Pause { nodes: Vec<String> },
     Clock { nodes: Vec<String>, strobe: Option<(oneshot::Sender<()>, JoinHandle<Result<()>>)> },
     Loss { nodes: Vec<String>, probability: f64 },
     Latency { nodes: Vec<String>, delay: Duration },
@@ -152,17 +152,16 @@ impl<C: Cluster + 'static> Nemesis<C> {
                 let mut paused = Vec::new();
                 let mut error = None;
                 for n in nodes.iter().flatten() {
-                    let Some(pid) = self.cluster.pid(n) else { continue };
-                    match process::pause(pid).await {
-                        Ok(()) => paused.push((n.clone(), pid)),
+                    match self.cluster.pause(n).await {
+                        Ok(true) => paused.push(n.clone()),
+                        Ok(false) => {}
                         Err(e) => {
-                            error = Some(e);
+                            error = Some(NemesisError::Cluster(format!("pause {n}: {e}")));
                             break;
                         }
                     }
                 }
-                let names: Vec<&String> = paused.iter().map(|(n, _)| n).collect();
-                let mut value = json!({"target": target.name(), "nodes": names});
+                let mut value = json!({"target": target.name(), "nodes": paused});
                 self.finish_start(FaultKind::Pause, &mut value, nodes.is_none(), error.as_ref(), report);
                 self.active = Some(Active::Pause { nodes: paused });
                 error.map_or(Ok(()), Err)
@@ -373,16 +372,12 @@ impl<C: Cluster + 'static> Nemesis<C> {
             }
             Active::Pause { nodes } => {
                 let mut r = Ok(());
-                for (n, pid) in &nodes {
-                    // A node that died while paused has nothing left to resume.
-                    if process::proc_state(*pid).is_some()
-                        && let Err(e) = process::resume(*pid).await
-                    {
+                for n in &nodes {
+                    if let Err(e) = self.cluster.resume(n).await {
                         r = Err(NemesisError::Cluster(format!("resume {n}: {e}")));
                     }
                 }
-                let names: Vec<&String> = nodes.iter().map(|(n, _)| n).collect();
-                (FaultKind::Pause, json!({"nodes": names}), r)
+                (FaultKind::Pause, json!({"nodes": nodes}), r)
             }
             Active::Clock { nodes, strobe } => {
                 let mut r = Ok(());

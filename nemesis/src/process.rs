@@ -34,6 +34,27 @@ pub trait Cluster: Send + Sync {
     /// The node that currently leads, from the nodes' `GET /status` (`role`/`leader`
     /// fields; see [`crate::status::leader_from_status`]), or None when none does.
     fn leader(&self) -> impl Future<Output = Option<String>> + Send;
+
+    /// Stops `node` with SIGSTOP and returns once it shows stopped; Ok(false) when it is
+    /// not running, so there is nothing to pause. The default pauses the local pid
+    /// ([`pause`]); a cluster whose nodes run elsewhere does it where they run.
+    fn pause(&self, node: &str) -> impl Future<Output = Result<bool, ClusterError>> + Send {
+        async move {
+            let Some(pid) = self.pid(node) else { return Ok(false) };
+            pause(pid).await.map(|()| true).map_err(ClusterError::from)
+        }
+    }
+
+    /// Resumes `node` after [`Cluster::pause`] and returns once it is no longer stopped; a
+    /// node that died while paused has nothing to resume and is no error.
+    fn resume(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        async move {
+            match self.pid(node) {
+                Some(pid) if proc_state(pid).is_some() => resume(pid).await.map_err(ClusterError::from),
+                _ => Ok(()),
+            }
+        }
+    }
 }
 
 /// Which nodes a process fault hits.

@@ -10,8 +10,9 @@
 //! in the background with `SUNDER_RUN_ID` in its environment, writes its pid file, and
 //! stops it (the stop signal, a grace, then SIGKILL) as soon as the session's stdin reaches
 //! EOF, which is what happens when the harness, its connection or the session dies.
-//! Kill and stop go by that pid file, and only after `/proc/PID/environ` shows the run's
-//! `SUNDER_RUN_ID`. Partitions and loss are rules in Sunder's own chain on each host,
+//! Kill, stop, pause and resume go by that pid file, and only after `/proc/PID/environ`
+//! shows the run's `SUNDER_RUN_ID`; pause and resume wait for the host's `/proc/PID/stat`
+//! to show the process stopped (`T`) or running again. Partitions and loss are rules in Sunder's own chain on each host,
 //! `SUNDER-<run id>`, jumped to from INPUT, whose whole content is rewritten atomically
 //! (`iptables-restore --noflush`) and always starts by letting the SSH port through, so a
 //! partition can never cut the harness off. Teardown copies each node's log and data dir
@@ -405,6 +406,45 @@ impl Remote {
     pub fn kill_node(&self, node: &str) -> Result<()> {
         let script = self.stop_script(node, "KILL", Duration::ZERO)?;
         self.host(node)?.run(&format!("kill node {node}"), &script).map(|_| ())
+    }
+
+    /// The script that sends `signal` (`STOP`, `CONT`) to node `node` by its pid file, once
+    /// `/proc/PID/environ` shows the run's id, and waits until `/proc/PID/stat` shows the
+    /// state `stopped` asks for (`T` or not `T`). Prints `gone` when the node is not running.
+    fn signal_script(&self, node: &str, signal: &str, stopped: bool) -> Result<String> {
+        let pidfile = shell_quote(&format!("{}/pid", self.node_dir(node)?));
+        // The case arms that end the wait once the state letter is the one asked for.
+        let (done, want) =
+            if stopped { ("[Tt]) exit 0;;", "stopped") } else { ("[Tt]) ;; *) exit 0;;", "running") };
+        Ok(format!(
+            "{IS_OURS}\n\
+             pid=$(cat {pidfile} 2>/dev/null) || {{ echo gone; exit 0; }}\n\
+             is_ours \"$pid\" {run} || {{ echo gone; exit 0; }}\n\
+             kill -{signal} $pid 2>/dev/null || {{ echo gone; exit 0; }}\n\
+             state() {{ sed 's/.*)//' /proc/$pid/stat 2>/dev/null | awk '{{print $1}}'; }}\n\
+             i=0; while [ $i -lt 500 ]; do\n\
+               s=$(state); [ -z \"$s\" ] && {{ echo gone; exit 0; }}\n\
+               case $s in {done} esac\n\
+               sleep 0.01; i=$((i+1))\n\
+             done\n\
+             echo \"pid $pid is still in state $s 5 s after SIG{signal}, not {want}\"; exit 3",
+            run = self.run_id
+        ))
+    }
+
+    /// SIGSTOPs `node` by its pid file and returns once its host's `/proc` shows it
+    /// stopped (the pause fault); false when the node is not running.
+    pub fn pause_node(&self, node: &str) -> Result<bool> {
+        let script = self.signal_script(node, "STOP", true)?;
+        let out = self.host(node)?.run(&format!("pause node {node}"), &script)?;
+        Ok(out.trim() != "gone")
+    }
+
+    /// SIGCONTs `node` by its pid file and returns once its host's `/proc` shows it no
+    /// longer stopped; a node that is gone has nothing to resume.
+    pub fn resume_node(&self, node: &str) -> Result<()> {
+        let script = self.signal_script(node, "CONT", false)?;
+        self.host(node)?.run(&format!("resume node {node}"), &script).map(|_| ())
     }
 
     /// Stops every node with `signal` (`TERM`, `INT`), `grace` to exit, then SIGKILL, all
