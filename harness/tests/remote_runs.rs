@@ -197,6 +197,55 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_pauses_and_leaves_no_process_s
 }
 
 #[test]
+fn raft_kv_on_sshd_hosts_stays_linearizable_under_corrupt_faults_and_names_the_damaged_files() {
+    if !support::root_or_skip("raft_kv_corrupt_on_sshd_hosts") {
+        return;
+    }
+    let _one = one_at_a_time();
+    let hosts = SshdHosts::start("corrupt", 3);
+    let run = remote_run(
+        &hosts,
+        "remote-corrupt",
+        &hosts.hosts_file(),
+        &[
+            "--system",
+            "raft-kv",
+            "--nemesis",
+            "corrupt",
+            "--time-limit",
+            "15",
+            "--nemesis-interval",
+            "2",
+            "--recovery",
+            "5",
+            "--seed",
+            "29",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    assert_eq!(run.results["models"]["linearizable"], true, "{}", run.summary());
+
+    let ops = nemesis_ops(&run);
+    for op in &ops {
+        assert!(op["value"].get("error").is_none(), "a fault failed: {op}\n{}", run.summary());
+    }
+    // A corrupt fault that found a data file names it and what was done to it.
+    let damaged: Vec<&Value> =
+        ops.iter().filter(|o| o["f"] == "start-corrupt" && o["value"]["file"].is_string()).collect();
+    assert!(!damaged.is_empty(), "no corrupt fault damaged a file: {ops:#?}\n{}", run.summary());
+    for op in &damaged {
+        assert!(op["value"]["node"].is_string(), "no node named: {op}");
+        assert!(op["value"]["size"].as_u64().is_some_and(|s| s > 0), "no file size: {op}");
+    }
+    let log = std::fs::read_to_string(run.store.path().join("latest").join("sunder.log")).unwrap_or_default();
+    assert!(log.contains("data file"), "the remote file copies are not in sunder.log:\n{log}");
+
+    let run_id = run.test["run_id"].as_str().expect("run_id").to_string();
+    let left = leftovers(&hosts, &run_id);
+    assert!(left.is_empty(), "the run left {left:#?}");
+}
+
+#[test]
 fn sigkilled_harness_then_cleanup_hosts_leaves_no_node_chain_or_file() {
     if !support::root_or_skip("sigkilled_harness_then_cleanup_hosts") {
         return;

@@ -266,12 +266,18 @@ impl<C: Cluster + 'static> Nemesis<C> {
         let cfg = self.schedule.config().clone();
         let dir = cfg.data_dirs.get(node).cloned().unwrap_or_default();
         use rand::seq::IndexedRandom;
-        let file = disk::matching_files(&dir, &cfg.data_files).choose(&mut self.rng).cloned();
-        let size_before = match &file {
-            Some(f) if fault == disk::DiskFault::LoseWrites => {
-                let size = std::fs::metadata(f).map_or(0, |m| m.len());
+        let files = match self.cluster.data_files(node, &dir, &cfg.data_files) {
+            Ok(f) => f,
+            Err(e) => {
+                let error = NemesisError::Cluster(format!("list {node}'s data files: {e}"));
+                return (json!({"fault": fault.name()}), None, Some(error));
+            }
+        };
+        let picked = files.choose(&mut self.rng).cloned();
+        let size_before = match &picked {
+            Some((_, size)) if fault == disk::DiskFault::LoseWrites => {
                 tokio::time::sleep(cfg.lost_write_window).await;
-                size
+                *size
             }
             _ => 0,
         };
@@ -279,15 +285,52 @@ impl<C: Cluster + 'static> Nemesis<C> {
             let error = NemesisError::Cluster(format!("kill {node}: {e}"));
             return (json!({"fault": fault.name()}), None, Some(error));
         }
-        let Some(file) = file else {
+        let Some((file, _)) = picked else {
             let value = json!({"fault": fault.name(), "skipped": "no data file exists yet"});
             return (value, None, None);
         };
-        let backup = std::fs::read(&file).ok().map(|bytes| (file.clone(), bytes));
-        match disk::apply(&file, fault, size_before, &mut self.rng) {
+        let backup = self.cluster.read_data_file(node, &file).ok().map(|bytes| (file.clone(), bytes));
+        let damaged = if self.cluster.data_files_are_local() {
+            disk::apply(&file, fault, size_before, &mut self.rng)
+        } else {
+            self.damage_copy(node, &file, backup.as_ref().map(|(_, b)| b.as_slice()), fault, size_before)
+        };
+        match damaged {
             Ok(v) => (v, backup, None),
             Err(e) => (json!({"fault": fault.name()}), backup, Some(e)),
         }
+    }
+
+    /// Damages a data file that is not on this machine: its bytes go into a local scratch
+    /// file of the same name, [`disk::apply`] damages that as it would the file itself, and
+    /// the result is written back in its place.
+    fn damage_copy(
+        &mut self,
+        node: &str,
+        file: &std::path::Path,
+        bytes: Option<&[u8]>,
+        fault: disk::DiskFault,
+        size_before: u64,
+    ) -> Result<Value> {
+        let bytes =
+            bytes.ok_or_else(|| NemesisError::Cluster(format!("cannot read {node}'s {}", file.display())))?;
+        let scratch = std::env::temp_dir().join(format!("sunder-corrupt-{}-{node}", std::process::id()));
+        let name = file.file_name().unwrap_or_else(|| std::ffi::OsStr::new("data"));
+        let copy = scratch.join(name);
+        let result = std::fs::create_dir_all(&scratch)
+            .and_then(|()| std::fs::write(&copy, bytes))
+            .map_err(|e| NemesisError::io(format!("write {}", copy.display()), e))
+            .and_then(|()| disk::apply(&copy, fault, size_before, &mut self.rng))
+            .and_then(|value| {
+                let damaged = std::fs::read(&copy)
+                    .map_err(|e| NemesisError::io(format!("read {}", copy.display()), e))?;
+                self.cluster
+                    .write_data_file(node, file, &damaged)
+                    .map_err(|e| NemesisError::Cluster(format!("write {node}'s {}: {e}", file.display())))?;
+                Ok(value)
+            });
+        let _ = std::fs::remove_dir_all(&scratch);
+        result
     }
 
     /// Restarts a node after a corrupt fault and says whether it stayed up (a node that
@@ -316,8 +359,8 @@ impl<C: Cluster + 'static> Nemesis<C> {
         };
         // The refusing process has exited; reap it before starting another.
         let _ = self.cluster.kill(node).await;
-        if let Err(e) = std::fs::write(&path, &bytes) {
-            end["restore-error"] = json!(format!("{}: {e}", path.display()));
+        if let Err(e) = self.cluster.write_data_file(node, &path, &bytes) {
+            end["restore-error"] = json!(e.to_string());
             end["came-back"] = json!(false);
             return end;
         }

@@ -447,6 +447,63 @@ impl Remote {
         self.host(node)?.run(&format!("resume node {node}"), &script).map(|_| ())
     }
 
+    /// The non-empty regular files under `node`'s data dir on its host, as paths relative
+    /// to that dir with their sizes in bytes, sorted (so a seeded pick is repeatable).
+    pub fn list_data_files(&self, node: &str) -> Result<Vec<(String, u64)>> {
+        let data = shell_quote(&format!("{}/data", self.node_dir(node)?));
+        let script =
+            format!("[ -d {data} ] || exit 0\ncd {data} && find . -type f -size +0c -printf '%s %P\\n'");
+        let out = self.host(node)?.run(&format!("list node {node}'s data files"), &script)?;
+        let mut files: Vec<(String, u64)> = out
+            .lines()
+            .filter_map(|l| {
+                let (size, rel) = l.split_once(' ')?;
+                Some((rel.to_string(), size.parse().ok()?))
+            })
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    /// The bytes of `rel` (relative to `node`'s data dir) on its host, copied over a
+    /// channel of its own, since the command shell carries text.
+    pub fn read_data_file(&self, node: &str, rel: &str) -> Result<Vec<u8>> {
+        let path = self.data_path(node, rel)?;
+        let host = self.host(node)?;
+        let out = host
+            .command(&format!("read node {node}'s data file {rel}"), &format!("cat {}", shell_quote(&path)))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| NemesisError::io(format!("start ssh {}", host.describe()), e))?;
+        if !out.status.success() {
+            return Err(NemesisError::Command {
+                command: format!("ssh {}: read {path}", host.describe()),
+                detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(out.stdout)
+    }
+
+    /// Replaces `rel` (relative to `node`'s data dir) on its host with the bytes of the
+    /// local file `from`, and syncs it.
+    pub fn write_data_file(&self, node: &str, rel: &str, from: &Path) -> Result<()> {
+        let path = shell_quote(&self.data_path(node, rel)?);
+        let script = format!("cat > {path} && sync {path}");
+        self.host(node)?
+            .run_with_input(&format!("write node {node}'s data file {rel}"), &script, from)
+            .map(|_| ())
+    }
+
+    /// The remote path of `rel` in `node`'s data dir; `rel` must stay inside it.
+    fn data_path(&self, node: &str, rel: &str) -> Result<String> {
+        if rel.is_empty() || rel.starts_with('/') || rel.split('/').any(|c| c == "..") {
+            return Err(NemesisError::Invalid(format!(
+                "data file {rel:?} is not a path inside the data dir"
+            )));
+        }
+        Ok(format!("{}/data/{rel}", self.node_dir(node)?))
+    }
+
     /// Stops every node with `signal` (`TERM`, `INT`), `grace` to exit, then SIGKILL, all
     /// hosts at once. Nothing to do once torn down.
     pub fn stop_nodes(&self, signal: &str, grace: Duration) -> Result<()> {
