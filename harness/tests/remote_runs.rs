@@ -237,6 +237,26 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_corrupt_faults_and_names_the_d
         assert!(op["value"]["node"].is_string(), "no node named: {op}");
         assert!(op["value"]["size"].as_u64().is_some_and(|s| s > 0), "no file size: {op}");
     }
+    for stop in ops.iter().filter(|o| o["f"] == "stop-corrupt") {
+        assert_eq!(stop["value"]["came-back"], true, "every damaged node is running again: {stop}");
+    }
+    // The damage reached the file on the host: raft-kv reports every flipped bit (a broken
+    // checksum) in its log, which was written on the host and collected at teardown.
+    let flips: Vec<&&Value> = damaged.iter().filter(|o| o["value"]["fault"] == "bitflip").collect();
+    assert!(!flips.is_empty(), "this seed draws a bit flip: {damaged:#?}");
+    for h in hosts.hosts() {
+        let must_detect = flips.iter().filter(|o| o["value"]["node"] == h.node.as_str()).count();
+        let node_log =
+            std::fs::read_to_string(run.store.path().join("latest").join("nodes").join(&h.node).join("log"))
+                .unwrap_or_default();
+        let detected =
+            node_log.lines().filter(|l| l.contains("cut a torn") || l.contains("sunder: error:")).count();
+        assert!(
+            detected >= must_detect,
+            "{} should have reported {must_detect} damaged file(s):\n{node_log}",
+            h.node
+        );
+    }
     let log = std::fs::read_to_string(run.store.path().join("latest").join("sunder.log")).unwrap_or_default();
     assert!(log.contains("data file"), "the remote file copies are not in sunder.log:\n{log}");
 
