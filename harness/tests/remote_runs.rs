@@ -266,6 +266,48 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_corrupt_faults_and_names_the_d
 }
 
 #[test]
+fn raft_kv_on_sshd_hosts_stays_linearizable_under_clock_skew_written_on_the_hosts() {
+    if !support::root_or_skip("raft_kv_clock_on_sshd_hosts") {
+        return;
+    }
+    let _one = one_at_a_time();
+    let hosts = SshdHosts::start("clock", 3);
+    let run = remote_run(
+        &hosts,
+        "remote-clock",
+        &hosts.hosts_file(),
+        &[
+            "--system",
+            "raft-kv",
+            "--nemesis",
+            "clock",
+            "--time-limit",
+            "10",
+            "--nemesis-interval",
+            "1.5",
+            "--recovery",
+            "3",
+            "--seed",
+            "31",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    assert_eq!(run.results["models"]["linearizable"], true, "{}", run.summary());
+    let ops = nemesis_ops(&run);
+    for op in &ops {
+        assert!(op["value"].get("error").is_none(), "a fault failed: {op}\n{}", run.summary());
+    }
+    assert!(ops.iter().any(|o| o["f"] == "start-clock"), "no start-clock op: {ops:#?}");
+    // Offsets other than zero were written into the nodes' control files on their hosts.
+    let log = std::fs::read_to_string(run.store.path().join("latest").join("sunder.log")).unwrap_or_default();
+    let skewed = log.lines().any(|l| l.contains("clock to ") && !l.contains("clock to +0.000"));
+    assert!(skewed, "no skew was written on a host:\n{log}");
+    let run_id = run.test["run_id"].as_str().expect("run_id").to_string();
+    let left = leftovers(&hosts, &run_id);
+    assert!(left.is_empty(), "the run left {left:#?}");
+}
+
+#[test]
 fn sigkilled_harness_then_cleanup_hosts_leaves_no_node_chain_or_file() {
     if !support::root_or_skip("sigkilled_harness_then_cleanup_hosts") {
         return;

@@ -31,6 +31,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// The libfaketime control file's name in a node's remote dir.
+const CLOCK_FILE: &str = "faketime";
+
 /// The uploaded `sunder` binary's name in the remote run dir.
 const REMOTE_BINARY: &str = "sunder";
 
@@ -322,6 +325,11 @@ impl Remote {
         };
         let mut line = vec!["env".to_string(), format!("SUNDER_RUN_ID={}", self.run_id)];
         for (k, v) in cmd.get_envs() {
+            if k == "FAKETIME_TIMESTAMP_FILE" {
+                // The node reads the control file on its own host, which the clock mirror writes.
+                line.push(shell_quote(&format!("FAKETIME_TIMESTAMP_FILE={remote_dir}/{CLOCK_FILE}")));
+                continue;
+            }
             if let Some(v) = v
                 && k != "SUNDER_RUN_ID"
             {
@@ -502,6 +510,20 @@ impl Remote {
             )));
         }
         Ok(format!("{}/data/{rel}", self.node_dir(node)?))
+    }
+
+    /// Writes `content` (an offset such as `+12.500`) into `node`'s libfaketime control
+    /// file on its host, write then rename so the library never reads half of it; fails
+    /// naming the host when `library` (the preload the node is started with) is not there.
+    pub fn write_clock(&self, node: &str, library: &Path, content: &str) -> Result<()> {
+        let d = shell_quote(&self.node_dir(node)?);
+        let lib = shell_quote(&library.display().to_string());
+        let script = format!(
+            "[ -f {lib} ] || {{ echo \"{lib} is missing: install libfaketime on the host\"; exit 3; }}\n\
+             mkdir -p {d} && printf '%s' {} > {d}/.{CLOCK_FILE}.tmp && mv {d}/.{CLOCK_FILE}.tmp {d}/{CLOCK_FILE}",
+            shell_quote(content)
+        );
+        self.host(node)?.run(&format!("set node {node}'s clock to {}", content.trim()), &script).map(|_| ())
     }
 
     /// Stops every node with `signal` (`TERM`, `INT`), `grace` to exit, then SIGKILL, all
