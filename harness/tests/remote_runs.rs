@@ -298,11 +298,22 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_clock_skew_written_on_the_host
         assert!(op["value"].get("error").is_none(), "a fault failed: {op}\n{}", run.summary());
     }
     assert!(ops.iter().any(|o| o["f"] == "start-clock"), "no start-clock op: {ops:#?}");
+    let run_id = run.test["run_id"].as_str().expect("run_id").to_string();
     // Offsets other than zero were written into the nodes' control files on their hosts.
     let log = std::fs::read_to_string(run.store.path().join("latest").join("sunder.log")).unwrap_or_default();
     let skewed = log.lines().any(|l| l.contains("clock to ") && !l.contains("clock to +0.000"));
     assert!(skewed, "no skew was written on a host:\n{log}");
-    let run_id = run.test["run_id"].as_str().expect("run_id").to_string();
+    // And each node was started preloading libfaketime, reading the control file on its host.
+    for h in hosts.hosts() {
+        let started =
+            log.lines().find(|l| l.contains(&format!("start node {}:", h.node))).unwrap_or_default();
+        let file = format!("FAKETIME_TIMESTAMP_FILE={}/{run_id}/{}/faketime", h.workdir.display(), h.node);
+        assert!(
+            started.contains("LD_PRELOAD=") && started.contains(&file),
+            "{} was not started on its clock file:\n{started}",
+            h.node
+        );
+    }
     let left = leftovers(&hosts, &run_id);
     assert!(left.is_empty(), "the run left {left:#?}");
 }
