@@ -17,7 +17,7 @@ use nix::unistd::Pid;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -332,6 +332,16 @@ impl Cluster {
         }
     }
 
+    /// `path` (under `node`'s local data dir) relative to that dir, as the remote backend
+    /// names a node's data files.
+    fn data_rel(&self, node: &str, path: &Path) -> Result<String, ClusterError> {
+        let spec = self.specs.get(node).ok_or_else(|| ClusterError::from(format!("unknown node {node}")))?;
+        let rel = path.strip_prefix(spec.dir.join("data")).map_err(|_| {
+            ClusterError::from(format!("{} is not in node {node}'s data dir", path.display()))
+        })?;
+        Ok(rel.to_string_lossy().into_owned())
+    }
+
     /// Every pid this cluster started, restarts included.
     pub fn started_pids(&self) -> Vec<u32> {
         self.started.lock().expect("started lock").clone()
@@ -426,6 +436,78 @@ impl sunder_nemesis::process::Cluster for Cluster {
 
     async fn restart(&self, node: &str) -> Result<(), ClusterError> {
         self.start(node).map_err(|e| ClusterError::from(format!("{e:#}")))
+    }
+
+    async fn pause(&self, node: &str) -> Result<bool, ClusterError> {
+        match self.network.as_ref().and_then(|n| n.as_remote()) {
+            // The local pid is the node's SSH session; the node itself runs on its host.
+            Some(remote) => remote.pause_node(node).map_err(ClusterError::from),
+            None => match Cluster::pid(self, node) {
+                Some(pid) => {
+                    sunder_nemesis::process::pause(pid).await.map(|()| true).map_err(ClusterError::from)
+                }
+                None => Ok(false),
+            },
+        }
+    }
+
+    async fn resume(&self, node: &str) -> Result<(), ClusterError> {
+        match self.network.as_ref().and_then(|n| n.as_remote()) {
+            Some(remote) => remote.resume_node(node).map_err(ClusterError::from),
+            None => match Cluster::pid(self, node) {
+                Some(pid) if sunder_nemesis::process::proc_state(pid).is_some() => {
+                    sunder_nemesis::process::resume(pid).await.map_err(ClusterError::from)
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
+    fn data_files_are_local(&self) -> bool {
+        self.network.as_ref().and_then(|n| n.as_remote()).is_none()
+    }
+
+    fn data_files(
+        &self,
+        node: &str,
+        dir: &Path,
+        globs: &[String],
+    ) -> Result<Vec<(PathBuf, u64)>, ClusterError> {
+        let Some(remote) = self.network.as_ref().and_then(|n| n.as_remote()) else {
+            return Ok(sunder_nemesis::process::local_data_files(dir, globs));
+        };
+        // Named by their local paths (the data dir the nemesis knows), as the remote node
+        // dir mirrors the local one.
+        Ok(remote
+            .list_data_files(node)?
+            .into_iter()
+            .filter(|(rel, _)| globs.iter().any(|g| sunder_nemesis::disk::glob_matches(g, rel)))
+            .map(|(rel, len)| (dir.join(rel), len))
+            .collect())
+    }
+
+    fn read_data_file(&self, node: &str, path: &Path) -> Result<Vec<u8>, ClusterError> {
+        match self.network.as_ref().and_then(|n| n.as_remote()) {
+            Some(remote) => Ok(remote.read_data_file(node, &self.data_rel(node, path)?)?),
+            None => std::fs::read(path).map_err(|e| ClusterError::from(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    fn write_data_file(&self, node: &str, path: &Path, bytes: &[u8]) -> Result<(), ClusterError> {
+        let Some(remote) = self.network.as_ref().and_then(|n| n.as_remote()) else {
+            return std::fs::write(path, bytes)
+                .map_err(|e| ClusterError::from(format!("{}: {e}", path.display())));
+        };
+        let rel = self.data_rel(node, path)?;
+        let spec = self.specs.get(node).ok_or_else(|| ClusterError::from(format!("unknown node {node}")))?;
+        // Uploaded from a file beside the node's local dir, gone once written.
+        let upload = spec.dir.join("data-file.upload");
+        std::fs::create_dir_all(&spec.dir)
+            .and_then(|()| std::fs::write(&upload, bytes))
+            .map_err(|e| ClusterError::from(format!("{}: {e}", upload.display())))?;
+        let written = remote.write_data_file(node, &rel, &upload);
+        let _ = std::fs::remove_file(&upload);
+        Ok(written?)
     }
 
     async fn leader(&self) -> Option<String> {

@@ -136,6 +136,188 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_partitions_and_kills_and_leave
     assert_eq!(keys(&run), keys(&twin), "remote:\n{}\nnetns:\n{}", run.summary(), twin.summary());
 }
 
+/// The nemesis ops of a run's history.
+fn nemesis_ops(run: &Finished) -> Vec<Value> {
+    let history = std::fs::read_to_string(run.store.path().join("latest").join("history.jsonl"))
+        .expect("history.jsonl");
+    history
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON op"))
+        .filter(|o| o["process"] == "nemesis")
+        .collect()
+}
+
+#[test]
+fn raft_kv_on_sshd_hosts_stays_linearizable_under_pauses_and_leaves_no_process_stopped_or_alive() {
+    if !support::root_or_skip("raft_kv_pauses_on_sshd_hosts") {
+        return;
+    }
+    let _one = one_at_a_time();
+    let hosts = SshdHosts::start("pause", 3);
+    let run = remote_run(
+        &hosts,
+        "remote-pause",
+        &hosts.hosts_file(),
+        &[
+            "--system",
+            "raft-kv",
+            "--nemesis",
+            "partition,kill,pause",
+            "--time-limit",
+            "15",
+            "--nemesis-interval",
+            "1.5",
+            "--recovery",
+            "5",
+            "--seed",
+            "23",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    assert_eq!(run.results["models"]["linearizable"], true, "{}", run.summary());
+
+    let ops = nemesis_ops(&run);
+    for op in &ops {
+        assert!(op["value"].get("error").is_none(), "a fault failed: {op}\n{}", run.summary());
+    }
+    // Every pause stopped some node on its host, and every one was ended.
+    let starts: Vec<&Value> = ops.iter().filter(|o| o["f"] == "start-pause").collect();
+    let stops = ops.iter().filter(|o| o["f"] == "stop-pause").count();
+    assert!(!starts.is_empty(), "no start-pause op; nemesis ops {ops:#?}\n{}", run.summary());
+    assert_eq!(starts.len(), stops, "a pause was never ended: {ops:#?}");
+    let paused_some = starts.iter().any(|o| o["value"]["nodes"].as_array().is_some_and(|n| !n.is_empty()));
+    assert!(paused_some, "no pause hit a node: {starts:#?}\n{}", run.summary());
+    let log = std::fs::read_to_string(run.store.path().join("latest").join("sunder.log")).unwrap_or_default();
+    assert!(log.contains("pause node"), "the remote pause is not in sunder.log:\n{log}");
+
+    // Nothing of the run is left on any host, stopped or running.
+    let run_id = run.test["run_id"].as_str().expect("run_id").to_string();
+    let left = leftovers(&hosts, &run_id);
+    assert!(left.is_empty(), "the run left {left:#?}");
+}
+
+#[test]
+fn raft_kv_on_sshd_hosts_stays_linearizable_under_corrupt_faults_and_names_the_damaged_files() {
+    if !support::root_or_skip("raft_kv_corrupt_on_sshd_hosts") {
+        return;
+    }
+    let _one = one_at_a_time();
+    let hosts = SshdHosts::start("corrupt", 3);
+    let run = remote_run(
+        &hosts,
+        "remote-corrupt",
+        &hosts.hosts_file(),
+        &[
+            "--system",
+            "raft-kv",
+            "--nemesis",
+            "corrupt",
+            "--time-limit",
+            "15",
+            "--nemesis-interval",
+            "2",
+            "--recovery",
+            "5",
+            "--seed",
+            "29",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    assert_eq!(run.results["models"]["linearizable"], true, "{}", run.summary());
+
+    let ops = nemesis_ops(&run);
+    for op in &ops {
+        assert!(op["value"].get("error").is_none(), "a fault failed: {op}\n{}", run.summary());
+    }
+    // A corrupt fault that found a data file names it and what was done to it.
+    let damaged: Vec<&Value> =
+        ops.iter().filter(|o| o["f"] == "start-corrupt" && o["value"]["file"].is_string()).collect();
+    assert!(!damaged.is_empty(), "no corrupt fault damaged a file: {ops:#?}\n{}", run.summary());
+    for op in &damaged {
+        assert!(op["value"]["node"].is_string(), "no node named: {op}");
+        assert!(op["value"]["size"].as_u64().is_some_and(|s| s > 0), "no file size: {op}");
+    }
+    for stop in ops.iter().filter(|o| o["f"] == "stop-corrupt") {
+        assert_eq!(stop["value"]["came-back"], true, "every damaged node is running again: {stop}");
+    }
+    // The damage reached the file on the host: raft-kv reports every flipped bit (a broken
+    // checksum) in its log, which was written on the host and collected at teardown.
+    let flips: Vec<&&Value> = damaged.iter().filter(|o| o["value"]["fault"] == "bitflip").collect();
+    assert!(!flips.is_empty(), "this seed draws a bit flip: {damaged:#?}");
+    for h in hosts.hosts() {
+        let must_detect = flips.iter().filter(|o| o["value"]["node"] == h.node.as_str()).count();
+        let node_log =
+            std::fs::read_to_string(run.store.path().join("latest").join("nodes").join(&h.node).join("log"))
+                .unwrap_or_default();
+        let detected =
+            node_log.lines().filter(|l| l.contains("cut a torn") || l.contains("sunder: error:")).count();
+        assert!(
+            detected >= must_detect,
+            "{} should have reported {must_detect} damaged file(s):\n{node_log}",
+            h.node
+        );
+    }
+    let log = std::fs::read_to_string(run.store.path().join("latest").join("sunder.log")).unwrap_or_default();
+    assert!(log.contains("data file"), "the remote file copies are not in sunder.log:\n{log}");
+
+    let run_id = run.test["run_id"].as_str().expect("run_id").to_string();
+    let left = leftovers(&hosts, &run_id);
+    assert!(left.is_empty(), "the run left {left:#?}");
+}
+
+#[test]
+fn raft_kv_on_sshd_hosts_stays_linearizable_under_clock_skew_written_on_the_hosts() {
+    if !support::root_or_skip("raft_kv_clock_on_sshd_hosts") {
+        return;
+    }
+    let _one = one_at_a_time();
+    let hosts = SshdHosts::start("clock", 3);
+    let run = remote_run(
+        &hosts,
+        "remote-clock",
+        &hosts.hosts_file(),
+        &[
+            "--system",
+            "raft-kv",
+            "--nemesis",
+            "clock",
+            "--time-limit",
+            "10",
+            "--nemesis-interval",
+            "1.5",
+            "--recovery",
+            "3",
+            "--seed",
+            "31",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.summary());
+    assert_eq!(run.results["models"]["linearizable"], true, "{}", run.summary());
+    let ops = nemesis_ops(&run);
+    for op in &ops {
+        assert!(op["value"].get("error").is_none(), "a fault failed: {op}\n{}", run.summary());
+    }
+    assert!(ops.iter().any(|o| o["f"] == "start-clock"), "no start-clock op: {ops:#?}");
+    let run_id = run.test["run_id"].as_str().expect("run_id").to_string();
+    // Offsets other than zero were written into the nodes' control files on their hosts.
+    let log = std::fs::read_to_string(run.store.path().join("latest").join("sunder.log")).unwrap_or_default();
+    let skewed = log.lines().any(|l| l.contains("clock to ") && !l.contains("clock to +0.000"));
+    assert!(skewed, "no skew was written on a host:\n{log}");
+    // And each node was started preloading libfaketime, reading the control file on its host.
+    for h in hosts.hosts() {
+        let started =
+            log.lines().find(|l| l.contains(&format!("start node {}:", h.node))).unwrap_or_default();
+        let file = format!("FAKETIME_TIMESTAMP_FILE={}/{run_id}/{}/faketime", h.workdir.display(), h.node);
+        assert!(
+            started.contains("LD_PRELOAD=") && started.contains(&file),
+            "{} was not started on its clock file:\n{started}",
+            h.node
+        );
+    }
+    let left = leftovers(&hosts, &run_id);
+    assert!(left.is_empty(), "the run left {left:#?}");
+}
+
 #[test]
 fn sigkilled_harness_then_cleanup_hosts_leaves_no_node_chain_or_file() {
     if !support::root_or_skip("sigkilled_harness_then_cleanup_hosts") {

@@ -48,12 +48,23 @@ pub fn remove_faketime_leftovers(pids: impl IntoIterator<Item = u32>) -> Vec<Pat
     removed
 }
 
+/// Where a node's offset is also written when the node runs elsewhere (its host's own
+/// control file): called with the node and the control file's new content.
+pub type ClockMirror = std::sync::Arc<dyn Fn(&str, &str) -> Result<()> + Send + Sync>;
+
 /// Per-node faketime control files.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Clock {
     dir: PathBuf,
     library: PathBuf,
     nodes: Vec<String>,
+    mirror: Option<ClockMirror>,
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clock").field("dir", &self.dir).field("mirrored", &self.mirror.is_some()).finish()
+    }
 }
 
 impl Clock {
@@ -73,9 +84,22 @@ impl Clock {
         }
         crate::net::names::validate_nodes(nodes)?;
         std::fs::create_dir_all(dir).map_err(|e| NemesisError::io(format!("create {}", dir.display()), e))?;
-        let clock = Clock { dir: dir.to_path_buf(), library: library.to_path_buf(), nodes: nodes.to_vec() };
+        let clock = Clock {
+            dir: dir.to_path_buf(),
+            library: library.to_path_buf(),
+            nodes: nodes.to_vec(),
+            mirror: None,
+        };
         clock.reset()?;
         Ok(clock)
+    }
+
+    /// This clock with every offset also written through `mirror` (for nodes on other
+    /// hosts, which read a control file of their own there); puts every node at 0 there.
+    pub fn mirrored(mut self, mirror: ClockMirror) -> Result<Clock> {
+        self.mirror = Some(mirror);
+        self.reset()?;
+        Ok(self)
     }
 
     /// The control file of `node`.
@@ -112,9 +136,11 @@ impl Clock {
         // Write then rename: the library reads the file on every call and must never see
         // it half-written.
         let tmp = self.dir.join(format!(".{node}.faketime.tmp"));
-        std::fs::write(&tmp, format!("{seconds:+.3}\n"))
+        let content = format!("{seconds:+.3}\n");
+        std::fs::write(&tmp, &content)
             .and_then(|()| std::fs::rename(&tmp, &file))
-            .map_err(|e| NemesisError::io(format!("write {}", file.display()), e))
+            .map_err(|e| NemesisError::io(format!("write {}", file.display()), e))?;
+        self.mirror.as_ref().map_or(Ok(()), |m| m(node, &content))
     }
 
     /// Applies every offset of `offsets`.

@@ -40,7 +40,7 @@ pub type Report<'a> = &'a mut (dyn FnMut(&str, Value) + Send);
 enum Active {
     Partition { value: Value },
     Kill { nodes: Vec<String> },
-    Pause { nodes: Vec<(String, u32)> },
+    Pause { nodes: Vec<String> },
     Clock { nodes: Vec<String>, strobe: Option<(oneshot::Sender<()>, JoinHandle<Result<()>>)> },
     Loss { nodes: Vec<String>, probability: f64 },
     Latency { nodes: Vec<String>, delay: Duration },
@@ -152,17 +152,16 @@ impl<C: Cluster + 'static> Nemesis<C> {
                 let mut paused = Vec::new();
                 let mut error = None;
                 for n in nodes.iter().flatten() {
-                    let Some(pid) = self.cluster.pid(n) else { continue };
-                    match process::pause(pid).await {
-                        Ok(()) => paused.push((n.clone(), pid)),
+                    match self.cluster.pause(n).await {
+                        Ok(true) => paused.push(n.clone()),
+                        Ok(false) => {}
                         Err(e) => {
-                            error = Some(e);
+                            error = Some(NemesisError::Cluster(format!("pause {n}: {e}")));
                             break;
                         }
                     }
                 }
-                let names: Vec<&String> = paused.iter().map(|(n, _)| n).collect();
-                let mut value = json!({"target": target.name(), "nodes": names});
+                let mut value = json!({"target": target.name(), "nodes": paused});
                 self.finish_start(FaultKind::Pause, &mut value, nodes.is_none(), error.as_ref(), report);
                 self.active = Some(Active::Pause { nodes: paused });
                 error.map_or(Ok(()), Err)
@@ -267,12 +266,18 @@ impl<C: Cluster + 'static> Nemesis<C> {
         let cfg = self.schedule.config().clone();
         let dir = cfg.data_dirs.get(node).cloned().unwrap_or_default();
         use rand::seq::IndexedRandom;
-        let file = disk::matching_files(&dir, &cfg.data_files).choose(&mut self.rng).cloned();
-        let size_before = match &file {
-            Some(f) if fault == disk::DiskFault::LoseWrites => {
-                let size = std::fs::metadata(f).map_or(0, |m| m.len());
+        let files = match self.cluster.data_files(node, &dir, &cfg.data_files) {
+            Ok(f) => f,
+            Err(e) => {
+                let error = NemesisError::Cluster(format!("list {node}'s data files: {e}"));
+                return (json!({"fault": fault.name()}), None, Some(error));
+            }
+        };
+        let picked = files.choose(&mut self.rng).cloned();
+        let size_before = match &picked {
+            Some((_, size)) if fault == disk::DiskFault::LoseWrites => {
                 tokio::time::sleep(cfg.lost_write_window).await;
-                size
+                *size
             }
             _ => 0,
         };
@@ -280,15 +285,52 @@ impl<C: Cluster + 'static> Nemesis<C> {
             let error = NemesisError::Cluster(format!("kill {node}: {e}"));
             return (json!({"fault": fault.name()}), None, Some(error));
         }
-        let Some(file) = file else {
+        let Some((file, _)) = picked else {
             let value = json!({"fault": fault.name(), "skipped": "no data file exists yet"});
             return (value, None, None);
         };
-        let backup = std::fs::read(&file).ok().map(|bytes| (file.clone(), bytes));
-        match disk::apply(&file, fault, size_before, &mut self.rng) {
+        let backup = self.cluster.read_data_file(node, &file).ok().map(|bytes| (file.clone(), bytes));
+        let damaged = if self.cluster.data_files_are_local() {
+            disk::apply(&file, fault, size_before, &mut self.rng)
+        } else {
+            self.damage_copy(node, &file, backup.as_ref().map(|(_, b)| b.as_slice()), fault, size_before)
+        };
+        match damaged {
             Ok(v) => (v, backup, None),
             Err(e) => (json!({"fault": fault.name()}), backup, Some(e)),
         }
+    }
+
+    /// Damages a data file that is not on this machine: its bytes go into a local scratch
+    /// file of the same name, [`disk::apply`] damages that as it would the file itself, and
+    /// the result is written back in its place.
+    fn damage_copy(
+        &mut self,
+        node: &str,
+        file: &std::path::Path,
+        bytes: Option<&[u8]>,
+        fault: disk::DiskFault,
+        size_before: u64,
+    ) -> Result<Value> {
+        let bytes =
+            bytes.ok_or_else(|| NemesisError::Cluster(format!("cannot read {node}'s {}", file.display())))?;
+        let scratch = std::env::temp_dir().join(format!("sunder-corrupt-{}-{node}", std::process::id()));
+        let name = file.file_name().unwrap_or_else(|| std::ffi::OsStr::new("data"));
+        let copy = scratch.join(name);
+        let result = std::fs::create_dir_all(&scratch)
+            .and_then(|()| std::fs::write(&copy, bytes))
+            .map_err(|e| NemesisError::io(format!("write {}", copy.display()), e))
+            .and_then(|()| disk::apply(&copy, fault, size_before, &mut self.rng))
+            .and_then(|value| {
+                let damaged = std::fs::read(&copy)
+                    .map_err(|e| NemesisError::io(format!("read {}", copy.display()), e))?;
+                self.cluster
+                    .write_data_file(node, file, &damaged)
+                    .map_err(|e| NemesisError::Cluster(format!("write {node}'s {}: {e}", file.display())))?;
+                Ok(value)
+            });
+        let _ = std::fs::remove_dir_all(&scratch);
+        result
     }
 
     /// Restarts a node after a corrupt fault and says whether it stayed up (a node that
@@ -317,8 +359,8 @@ impl<C: Cluster + 'static> Nemesis<C> {
         };
         // The refusing process has exited; reap it before starting another.
         let _ = self.cluster.kill(node).await;
-        if let Err(e) = std::fs::write(&path, &bytes) {
-            end["restore-error"] = json!(format!("{}: {e}", path.display()));
+        if let Err(e) = self.cluster.write_data_file(node, &path, &bytes) {
+            end["restore-error"] = json!(e.to_string());
             end["came-back"] = json!(false);
             return end;
         }
@@ -373,16 +415,12 @@ impl<C: Cluster + 'static> Nemesis<C> {
             }
             Active::Pause { nodes } => {
                 let mut r = Ok(());
-                for (n, pid) in &nodes {
-                    // A node that died while paused has nothing left to resume.
-                    if process::proc_state(*pid).is_some()
-                        && let Err(e) = process::resume(*pid).await
-                    {
+                for n in &nodes {
+                    if let Err(e) = self.cluster.resume(n).await {
                         r = Err(NemesisError::Cluster(format!("resume {n}: {e}")));
                     }
                 }
-                let names: Vec<&String> = nodes.iter().map(|(n, _)| n).collect();
-                (FaultKind::Pause, json!({"nodes": names}), r)
+                (FaultKind::Pause, json!({"nodes": nodes}), r)
             }
             Active::Clock { nodes, strobe } => {
                 let mut r = Ok(());

@@ -11,6 +11,7 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -34,6 +35,70 @@ pub trait Cluster: Send + Sync {
     /// The node that currently leads, from the nodes' `GET /status` (`role`/`leader`
     /// fields; see [`crate::status::leader_from_status`]), or None when none does.
     fn leader(&self) -> impl Future<Output = Option<String>> + Send;
+
+    /// Whether `node`'s data files are on this machine's file system, where the corrupt
+    /// fault damages them in place. When they are not, it damages a local copy fetched
+    /// with [`Cluster::read_data_file`] and puts it back with [`Cluster::write_data_file`].
+    fn data_files_are_local(&self) -> bool {
+        true
+    }
+
+    /// The non-empty data files of `node` under its data dir `dir` whose paths relative to
+    /// it match one of `globs`, with their sizes, sorted. The default reads the local dir.
+    fn data_files(
+        &self,
+        node: &str,
+        dir: &Path,
+        globs: &[String],
+    ) -> Result<Vec<(PathBuf, u64)>, ClusterError> {
+        let _ = node;
+        Ok(local_data_files(dir, globs))
+    }
+
+    /// The bytes of `node`'s data file `path` (one [`Cluster::data_files`] named).
+    fn read_data_file(&self, node: &str, path: &Path) -> Result<Vec<u8>, ClusterError> {
+        let _ = node;
+        std::fs::read(path).map_err(|e| ClusterError::from(format!("{}: {e}", path.display())))
+    }
+
+    /// Replaces `node`'s data file `path` with `bytes`.
+    fn write_data_file(&self, node: &str, path: &Path, bytes: &[u8]) -> Result<(), ClusterError> {
+        let _ = node;
+        std::fs::write(path, bytes).map_err(|e| ClusterError::from(format!("{}: {e}", path.display())))
+    }
+
+    /// Stops `node` with SIGSTOP and returns once it shows stopped; Ok(false) when it is
+    /// not running, so there is nothing to pause. The default pauses the local pid
+    /// ([`pause`]); a cluster whose nodes run elsewhere does it where they run.
+    fn pause(&self, node: &str) -> impl Future<Output = Result<bool, ClusterError>> + Send {
+        async move {
+            let Some(pid) = self.pid(node) else { return Ok(false) };
+            pause(pid).await.map(|()| true).map_err(ClusterError::from)
+        }
+    }
+
+    /// Resumes `node` after [`Cluster::pause`] and returns once it is no longer stopped; a
+    /// node that died while paused has nothing to resume and is no error.
+    fn resume(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        async move {
+            match self.pid(node) {
+                Some(pid) if proc_state(pid).is_some() => resume(pid).await.map_err(ClusterError::from),
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+/// The non-empty files under the local `dir` matching `globs` ([`crate::disk::matching_files`]),
+/// with their sizes: what [`Cluster::data_files`] returns for a node on this machine.
+pub fn local_data_files(dir: &Path, globs: &[String]) -> Vec<(PathBuf, u64)> {
+    crate::disk::matching_files(dir, globs)
+        .into_iter()
+        .map(|f| {
+            let len = std::fs::metadata(&f).map_or(0, |m| m.len());
+            (f, len)
+        })
+        .collect()
 }
 
 /// Which nodes a process fault hits.

@@ -40,9 +40,8 @@ const DEFAULT_TIME_LIMIT: f64 = 10.0;
 const LEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The port every node listens on inside its own namespace (netns backend).
 const NETNS_PORT: u16 = 7000;
-/// Faults the remote backend cannot do yet: each acts on local pids or files.
-const REMOTE_UNSUPPORTED: [FaultKind; 4] =
-    [FaultKind::Pause, FaultKind::Clock, FaultKind::Corrupt, FaultKind::Latency];
+/// Faults the remote backend cannot do: latency needs netem, which Sunder does not use.
+const REMOTE_UNSUPPORTED: [FaultKind; 1] = [FaultKind::Latency];
 
 /// Runs a test and returns the verdict's exit code.
 pub fn run(args: RunArgs) -> Result<u8> {
@@ -107,7 +106,25 @@ pub fn run(args: RunArgs) -> Result<u8> {
         // Still single-threaded here: after this, every socket lives in the test network.
         network.enter_control().context("cannot enter the control namespace")?;
         let clock = if faults.contains(&FaultKind::Clock) {
-            Some(Clock::new(&dir.path.join("clock"), &test.nodes).context("clock faults need libfaketime")?)
+            let clock =
+                Clock::new(&dir.path.join("clock"), &test.nodes).context("clock faults need libfaketime")?;
+            match network.as_remote() {
+                // Nodes on hosts read control files there: each offset is written there too.
+                Some(_) => {
+                    let net = network.clone();
+                    let mirror: sunder_nemesis::clock::ClockMirror =
+                        Arc::new(move |node: &str, content: &str| {
+                            let remote = net.as_remote().expect("a remote network stays remote");
+                            remote.write_clock(
+                                node,
+                                std::path::Path::new(sunder_nemesis::clock::LIBFAKETIME),
+                                content,
+                            )
+                        });
+                    Some(clock.mirrored(mirror).context("clock faults on the hosts need libfaketime there")?)
+                }
+                None => Some(clock),
+            }
         } else {
             None
         };

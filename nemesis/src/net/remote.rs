@@ -10,8 +10,9 @@
 //! in the background with `SUNDER_RUN_ID` in its environment, writes its pid file, and
 //! stops it (the stop signal, a grace, then SIGKILL) as soon as the session's stdin reaches
 //! EOF, which is what happens when the harness, its connection or the session dies.
-//! Kill and stop go by that pid file, and only after `/proc/PID/environ` shows the run's
-//! `SUNDER_RUN_ID`. Partitions and loss are rules in Sunder's own chain on each host,
+//! Kill, stop, pause and resume go by that pid file, and only after `/proc/PID/environ`
+//! shows the run's `SUNDER_RUN_ID`; pause and resume wait for the host's `/proc/PID/stat`
+//! to show the process stopped (`T`) or running again. Partitions and loss are rules in Sunder's own chain on each host,
 //! `SUNDER-<run id>`, jumped to from INPUT, whose whole content is rewritten atomically
 //! (`iptables-restore --noflush`) and always starts by letting the SSH port through, so a
 //! partition can never cut the harness off. Teardown copies each node's log and data dir
@@ -29,6 +30,9 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+/// The libfaketime control file's name in a node's remote dir.
+const CLOCK_FILE: &str = "faketime";
 
 /// The uploaded `sunder` binary's name in the remote run dir.
 const REMOTE_BINARY: &str = "sunder";
@@ -321,6 +325,11 @@ impl Remote {
         };
         let mut line = vec!["env".to_string(), format!("SUNDER_RUN_ID={}", self.run_id)];
         for (k, v) in cmd.get_envs() {
+            if k == "FAKETIME_TIMESTAMP_FILE" {
+                // The node reads the control file on its own host, which the clock mirror writes.
+                line.push(shell_quote(&format!("FAKETIME_TIMESTAMP_FILE={remote_dir}/{CLOCK_FILE}")));
+                continue;
+            }
             if let Some(v) = v
                 && k != "SUNDER_RUN_ID"
             {
@@ -405,6 +414,116 @@ impl Remote {
     pub fn kill_node(&self, node: &str) -> Result<()> {
         let script = self.stop_script(node, "KILL", Duration::ZERO)?;
         self.host(node)?.run(&format!("kill node {node}"), &script).map(|_| ())
+    }
+
+    /// The script that sends `signal` (`STOP`, `CONT`) to node `node` by its pid file, once
+    /// `/proc/PID/environ` shows the run's id, and waits until `/proc/PID/stat` shows the
+    /// state `stopped` asks for (`T` or not `T`). Prints `gone` when the node is not running.
+    fn signal_script(&self, node: &str, signal: &str, stopped: bool) -> Result<String> {
+        let pidfile = shell_quote(&format!("{}/pid", self.node_dir(node)?));
+        // The case arms that end the wait once the state letter is the one asked for.
+        let (done, want) =
+            if stopped { ("[Tt]) exit 0;;", "stopped") } else { ("[Tt]) ;; *) exit 0;;", "running") };
+        Ok(format!(
+            "{IS_OURS}\n\
+             pid=$(cat {pidfile} 2>/dev/null) || {{ echo gone; exit 0; }}\n\
+             is_ours \"$pid\" {run} || {{ echo gone; exit 0; }}\n\
+             kill -{signal} $pid 2>/dev/null || {{ echo gone; exit 0; }}\n\
+             state() {{ sed 's/.*)//' /proc/$pid/stat 2>/dev/null | awk '{{print $1}}'; }}\n\
+             i=0; while [ $i -lt 500 ]; do\n\
+               s=$(state); [ -z \"$s\" ] && {{ echo gone; exit 0; }}\n\
+               case $s in {done} esac\n\
+               sleep 0.01; i=$((i+1))\n\
+             done\n\
+             echo \"pid $pid is still in state $s 5 s after SIG{signal}, not {want}\"; exit 3",
+            run = self.run_id
+        ))
+    }
+
+    /// SIGSTOPs `node` by its pid file and returns once its host's `/proc` shows it
+    /// stopped (the pause fault); false when the node is not running.
+    pub fn pause_node(&self, node: &str) -> Result<bool> {
+        let script = self.signal_script(node, "STOP", true)?;
+        let out = self.host(node)?.run(&format!("pause node {node}"), &script)?;
+        Ok(out.trim() != "gone")
+    }
+
+    /// SIGCONTs `node` by its pid file and returns once its host's `/proc` shows it no
+    /// longer stopped; a node that is gone has nothing to resume.
+    pub fn resume_node(&self, node: &str) -> Result<()> {
+        let script = self.signal_script(node, "CONT", false)?;
+        self.host(node)?.run(&format!("resume node {node}"), &script).map(|_| ())
+    }
+
+    /// The non-empty regular files under `node`'s data dir on its host, as paths relative
+    /// to that dir with their sizes in bytes, sorted (so a seeded pick is repeatable).
+    pub fn list_data_files(&self, node: &str) -> Result<Vec<(String, u64)>> {
+        let data = shell_quote(&format!("{}/data", self.node_dir(node)?));
+        let script =
+            format!("[ -d {data} ] || exit 0\ncd {data} && find . -type f -size +0c -printf '%s %P\\n'");
+        let out = self.host(node)?.run(&format!("list node {node}'s data files"), &script)?;
+        let mut files: Vec<(String, u64)> = out
+            .lines()
+            .filter_map(|l| {
+                let (size, rel) = l.split_once(' ')?;
+                Some((rel.to_string(), size.parse().ok()?))
+            })
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    /// The bytes of `rel` (relative to `node`'s data dir) on its host, copied over a
+    /// channel of its own, since the command shell carries text.
+    pub fn read_data_file(&self, node: &str, rel: &str) -> Result<Vec<u8>> {
+        let path = self.data_path(node, rel)?;
+        let host = self.host(node)?;
+        let out = host
+            .command(&format!("read node {node}'s data file {rel}"), &format!("cat {}", shell_quote(&path)))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| NemesisError::io(format!("start ssh {}", host.describe()), e))?;
+        if !out.status.success() {
+            return Err(NemesisError::Command {
+                command: format!("ssh {}: read {path}", host.describe()),
+                detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(out.stdout)
+    }
+
+    /// Replaces `rel` (relative to `node`'s data dir) on its host with the bytes of the
+    /// local file `from`, and syncs it.
+    pub fn write_data_file(&self, node: &str, rel: &str, from: &Path) -> Result<()> {
+        let path = shell_quote(&self.data_path(node, rel)?);
+        let script = format!("cat > {path} && sync {path}");
+        self.host(node)?
+            .run_with_input(&format!("write node {node}'s data file {rel}"), &script, from)
+            .map(|_| ())
+    }
+
+    /// The remote path of `rel` in `node`'s data dir; `rel` must stay inside it.
+    fn data_path(&self, node: &str, rel: &str) -> Result<String> {
+        if rel.is_empty() || rel.starts_with('/') || rel.split('/').any(|c| c == "..") {
+            return Err(NemesisError::Invalid(format!(
+                "data file {rel:?} is not a path inside the data dir"
+            )));
+        }
+        Ok(format!("{}/data/{rel}", self.node_dir(node)?))
+    }
+
+    /// Writes `content` (an offset such as `+12.500`) into `node`'s libfaketime control
+    /// file on its host, write then rename so the library never reads half of it; fails
+    /// naming the host when `library` (the preload the node is started with) is not there.
+    pub fn write_clock(&self, node: &str, library: &Path, content: &str) -> Result<()> {
+        let d = shell_quote(&self.node_dir(node)?);
+        let lib = shell_quote(&library.display().to_string());
+        let script = format!(
+            "[ -f {lib} ] || {{ echo \"{lib} is missing: install libfaketime on the host\"; exit 3; }}\n\
+             mkdir -p {d} && printf '%s' {} > {d}/.{CLOCK_FILE}.tmp && mv {d}/.{CLOCK_FILE}.tmp {d}/{CLOCK_FILE}",
+            shell_quote(content)
+        );
+        self.host(node)?.run(&format!("set node {node}'s clock to {}", content.trim()), &script).map(|_| ())
     }
 
     /// Stops every node with `signal` (`TERM`, `INT`), `grace` to exit, then SIGKILL, all
