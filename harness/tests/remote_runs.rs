@@ -71,6 +71,18 @@ fn leftovers(hosts: &SshdHosts, run_id: &str) -> Vec<String> {
     found
 }
 
+/// Asserts that no process, chain or file of `run` is left on any host.
+fn assert_nothing_left(hosts: &SshdHosts, run: &Finished) {
+    let run_id = run.test["run_id"].as_str().expect("run_id");
+    let left = leftovers(hosts, run_id);
+    assert!(left.is_empty(), "the run left {left:#?}");
+}
+
+/// The run's `sunder.log` (empty when it is missing).
+fn sunder_log(run: &Finished) -> String {
+    std::fs::read_to_string(run.store.path().join("latest").join("sunder.log")).unwrap_or_default()
+}
+
 #[test]
 fn raft_kv_on_sshd_hosts_stays_linearizable_under_partitions_and_kills_and_leaves_nothing() {
     if !support::root_or_skip("raft_kv_on_sshd_hosts") {
@@ -121,9 +133,7 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_partitions_and_kills_and_leave
     let log = std::fs::read_to_string(folder.join("sunder.log")).unwrap_or_default();
     assert!(log.contains("iptables-restore --noflush"), "remote commands are not in sunder.log:\n{log}");
 
-    let run_id = run.test["run_id"].as_str().expect("run_id").to_string();
-    let left = leftovers(&hosts, &run_id);
-    assert!(left.is_empty(), "the run left {left:#?}");
+    assert_nothing_left(&hosts, &run);
 
     // A netns run of the same system and workload reports the same models.
     let twin = support::run(
@@ -187,13 +197,11 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_pauses_and_leaves_no_process_s
     assert_eq!(starts.len(), stops, "a pause was never ended: {ops:#?}");
     let paused_some = starts.iter().any(|o| o["value"]["nodes"].as_array().is_some_and(|n| !n.is_empty()));
     assert!(paused_some, "no pause hit a node: {starts:#?}\n{}", run.summary());
-    let log = std::fs::read_to_string(run.store.path().join("latest").join("sunder.log")).unwrap_or_default();
+    let log = sunder_log(&run);
     assert!(log.contains("pause node"), "the remote pause is not in sunder.log:\n{log}");
 
     // Nothing of the run is left on any host, stopped or running.
-    let run_id = run.test["run_id"].as_str().expect("run_id").to_string();
-    let left = leftovers(&hosts, &run_id);
-    assert!(left.is_empty(), "the run left {left:#?}");
+    assert_nothing_left(&hosts, &run);
 }
 
 #[test]
@@ -257,12 +265,10 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_corrupt_faults_and_names_the_d
             h.node
         );
     }
-    let log = std::fs::read_to_string(run.store.path().join("latest").join("sunder.log")).unwrap_or_default();
+    let log = sunder_log(&run);
     assert!(log.contains("data file"), "the remote file copies are not in sunder.log:\n{log}");
 
-    let run_id = run.test["run_id"].as_str().expect("run_id").to_string();
-    let left = leftovers(&hosts, &run_id);
-    assert!(left.is_empty(), "the run left {left:#?}");
+    assert_nothing_left(&hosts, &run);
 }
 
 #[test]
@@ -300,7 +306,7 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_clock_skew_written_on_the_host
     assert!(ops.iter().any(|o| o["f"] == "start-clock"), "no start-clock op: {ops:#?}");
     let run_id = run.test["run_id"].as_str().expect("run_id").to_string();
     // Offsets other than zero were written into the nodes' control files on their hosts.
-    let log = std::fs::read_to_string(run.store.path().join("latest").join("sunder.log")).unwrap_or_default();
+    let log = sunder_log(&run);
     let skewed = log.lines().any(|l| l.contains("clock to ") && !l.contains("clock to +0.000"));
     assert!(skewed, "no skew was written on a host:\n{log}");
     // And each node was started preloading libfaketime, reading the control file on its host.
