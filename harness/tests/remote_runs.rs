@@ -36,18 +36,28 @@ fn remote_run(hosts: &SshdHosts, tag: &str, file: &Path, args: &[&str]) -> Finis
     let store = TempDir::new(tag);
     let mut cmd = hosts.in_control(Path::new(env!("CARGO_BIN_EXE_sunder")));
     cmd.args(["run", "--quiet", "--hosts"]).arg(file).args(args).arg("--store").arg(store.path());
-    let out = output(cmd);
-    let run = store.path().join("latest");
-    let log = std::fs::read_to_string(run.join("sunder.log")).unwrap_or_default();
-    let context = format!("stderr:\n{}\nsunder.log:\n{log}", String::from_utf8_lossy(&out.stderr));
-    let read_json = |name: &str| -> Value {
-        let text = std::fs::read_to_string(run.join(name))
-            .unwrap_or_else(|e| panic!("no {name} ({e}); exit {:?}\n{context}", out.status.code()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"))
-    };
-    let results = read_json("results.json");
-    let test = read_json("test.json");
-    Finished { code: out.status.code(), results, test, context, store }
+    support::finished(&output(cmd), store)
+}
+
+/// raft-kv on `hosts` under `nemesis`, with the given time limit, nemesis interval,
+/// recovery and seed (seconds as the CLI takes them).
+fn raft_on_hosts(hosts: &SshdHosts, tag: &str, nemesis: &str, timing: [&str; 3], seed: &str) -> Finished {
+    let [time_limit, interval, recovery] = timing;
+    let args = [
+        "--system",
+        "raft-kv",
+        "--nemesis",
+        nemesis,
+        "--time-limit",
+        time_limit,
+        "--nemesis-interval",
+        interval,
+        "--recovery",
+        recovery,
+        "--seed",
+        seed,
+    ];
+    remote_run(hosts, tag, &hosts.hosts_file(), &args)
 }
 
 /// Everything of run `run_id` still on the hosts: processes carrying its id, its chain in
@@ -90,25 +100,7 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_partitions_and_kills_and_leave
     }
     let _one = one_at_a_time();
     let hosts = SshdHosts::start("raft", 3);
-    let run = remote_run(
-        &hosts,
-        "remote-raft",
-        &hosts.hosts_file(),
-        &[
-            "--system",
-            "raft-kv",
-            "--nemesis",
-            "partition,kill",
-            "--time-limit",
-            "15",
-            "--nemesis-interval",
-            "2",
-            "--recovery",
-            "5",
-            "--seed",
-            "21",
-        ],
-    );
+    let run = raft_on_hosts(&hosts, "remote-raft", "partition,kill", ["15", "2", "5"], "21");
     assert_eq!(run.code, Some(0), "{}", run.summary());
     assert_eq!(run.test["net"], "remote", "{}", run.summary());
     assert_eq!(run.results["models"]["linearizable"], true, "{}", run.summary());
@@ -164,25 +156,7 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_pauses_and_leaves_no_process_s
     }
     let _one = one_at_a_time();
     let hosts = SshdHosts::start("pause", 3);
-    let run = remote_run(
-        &hosts,
-        "remote-pause",
-        &hosts.hosts_file(),
-        &[
-            "--system",
-            "raft-kv",
-            "--nemesis",
-            "partition,kill,pause",
-            "--time-limit",
-            "15",
-            "--nemesis-interval",
-            "1.5",
-            "--recovery",
-            "5",
-            "--seed",
-            "23",
-        ],
-    );
+    let run = raft_on_hosts(&hosts, "remote-pause", "partition,kill,pause", ["15", "1.5", "5"], "23");
     assert_eq!(run.code, Some(0), "{}", run.summary());
     assert_eq!(run.results["models"]["linearizable"], true, "{}", run.summary());
 
@@ -211,25 +185,7 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_corrupt_faults_and_names_the_d
     }
     let _one = one_at_a_time();
     let hosts = SshdHosts::start("corrupt", 3);
-    let run = remote_run(
-        &hosts,
-        "remote-corrupt",
-        &hosts.hosts_file(),
-        &[
-            "--system",
-            "raft-kv",
-            "--nemesis",
-            "corrupt",
-            "--time-limit",
-            "15",
-            "--nemesis-interval",
-            "2",
-            "--recovery",
-            "5",
-            "--seed",
-            "29",
-        ],
-    );
+    let run = raft_on_hosts(&hosts, "remote-corrupt", "corrupt", ["15", "2", "5"], "29");
     assert_eq!(run.code, Some(0), "{}", run.summary());
     assert_eq!(run.results["models"]["linearizable"], true, "{}", run.summary());
 
@@ -278,25 +234,7 @@ fn raft_kv_on_sshd_hosts_stays_linearizable_under_clock_skew_written_on_the_host
     }
     let _one = one_at_a_time();
     let hosts = SshdHosts::start("clock", 3);
-    let run = remote_run(
-        &hosts,
-        "remote-clock",
-        &hosts.hosts_file(),
-        &[
-            "--system",
-            "raft-kv",
-            "--nemesis",
-            "clock",
-            "--time-limit",
-            "10",
-            "--nemesis-interval",
-            "1.5",
-            "--recovery",
-            "3",
-            "--seed",
-            "31",
-        ],
-    );
+    let run = raft_on_hosts(&hosts, "remote-clock", "clock", ["10", "1.5", "3"], "31");
     assert_eq!(run.code, Some(0), "{}", run.summary());
     assert_eq!(run.results["models"]["linearizable"], true, "{}", run.summary());
     let ops = nemesis_ops(&run);

@@ -152,6 +152,11 @@ pub fn run(tag: &str, args: &[&str]) -> Finished {
         cmd.args(["--net", "netns"]);
     }
     let out = cmd.output().expect("cannot start the sunder binary");
+    finished(&out, store)
+}
+
+/// What `sunder run` (ended with `out`) left in `store/latest`.
+pub fn finished(out: &std::process::Output, store: TempDir) -> Finished {
     let run = store.path().join("latest");
     let log = std::fs::read_to_string(run.join("sunder.log")).unwrap_or_default();
     let context = format!("stderr:\n{}\nsunder.log:\n{log}", String::from_utf8_lossy(&out.stderr));
