@@ -70,8 +70,8 @@ pub fn check_register(history: &History, rh: &RegisterHistory) -> CheckerResult 
         if inv < marker || ops[inv].f != "read" || ops[c].kind != OpType::Ok {
             continue;
         }
-        finals.entry(ops[inv].key.clone().unwrap_or_default()).or_default().push(FinalRead {
-            node: ops[c].node.clone().or_else(|| ops[inv].node.clone()),
+        finals.entry(ops[inv].key.as_deref().unwrap_or_default().to_string()).or_default().push(FinalRead {
+            node: ops[c].node.as_deref().or(ops[inv].node.as_deref()).map(str::to_string),
             value: ops[c].value.clone(),
             values: ops[c].read_values().to_vec(),
             index: ops[c].index,

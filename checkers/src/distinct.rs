@@ -99,7 +99,7 @@ impl<'a> HistoryContext<'a> {
         a.ops
             .iter()
             .map(|&i| match self.op(i) {
-                Some((op, _)) => (op.process.to_string(), op.f.clone(), op.key.clone()),
+                Some((op, _)) => (op.process.to_string(), op.f.to_string(), op.key.as_deref().map(str::to_string)),
                 None => (format!("?{i}"), String::new(), None),
             })
             .collect()
@@ -125,7 +125,7 @@ impl<'a> HistoryContext<'a> {
             .iter()
             .filter_map(|&i| {
                 let (op, partner) = self.op(i)?;
-                op.node.clone().or_else(|| partner.and_then(|p| p.node.clone()))
+                op.node.as_deref().or_else(|| partner.and_then(|p| p.node.as_deref())).map(str::to_string)
             })
             .collect();
         nodes.sort_unstable();

@@ -80,7 +80,7 @@ impl FaultMap {
             } else if op.f == "phase" {
                 phase_starts.push((compact(&op.value), op.time, op.index));
             } else {
-                map.events.push((op.index, op.f.clone(), compact(&op.value)));
+                map.events.push((op.index, op.f.to_string(), compact(&op.value)));
             }
         }
         for (i, (name, start, index)) in phase_starts.iter().enumerate() {

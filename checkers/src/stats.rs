@@ -50,7 +50,7 @@ pub fn stats(history: &History) -> Stats {
             s.nemesis_ops += 1;
             continue;
         }
-        let by = s.by_f.entry(op.f.clone()).or_default();
+        let by = s.by_f.entry(op.f.to_string()).or_default();
         for c in [&mut s.total, by] {
             match op.kind {
                 OpType::Invoke => {

@@ -71,8 +71,8 @@ fn random_history(seed: u64) -> History {
             _ => random_value(&mut rng),
         };
         let mut op = Op::client(index, index, process[w], kind, &f, value);
-        op.key = key;
-        op.node = rng.random_bool(0.5).then(|| "n1".to_string());
+        op.key = key.map(Into::into);
+        op.node = rng.random_bool(0.5).then(|| "n1".into());
         if kind == OpType::Info {
             process[w] = next;
             next += 1;

@@ -55,10 +55,10 @@ pub async fn perform(
         time: 0,
         process: Process::Client(process),
         kind,
-        f: inv.f.to_string(),
-        key: inv.key.clone(),
+        f: inv.f.into(),
+        key: inv.key.as_deref().map(Into::into),
         value,
-        node: Some(node.to_string()),
+        node: Some(node.into()),
         error,
         siblings: None,
     };

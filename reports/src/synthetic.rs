@@ -198,7 +198,7 @@ impl SyntheticRun {
                     let invoke_index = ops.len() as u64;
                     let mut op = Op::client(0, now, process[wi], OpType::Invoke, f, value.clone())
                         .with_key(self.key_name(key));
-                    op.node = Some(NODES[node].to_string());
+                    op.node = Some(NODES[node].into());
                     push(&mut ops, op);
                     open_calls.insert(invoke_index, (now, key));
                     pending[wi] =
@@ -263,7 +263,7 @@ impl SyntheticRun {
                     }
                     let mut op =
                         Op::client(0, now, process[wi], outcome, p.f, value).with_key(self.key_name(key));
-                    op.node = Some(NODES[p.node].to_string());
+                    op.node = Some(NODES[p.node].into());
                     if outcome == OpType::Info {
                         op.error =
                             Some(if self.hostile { format!("timeout {HOSTILE}") } else { "timeout".into() });

@@ -180,7 +180,7 @@ fn describe(ops: &[Op], calls: &Calls, call: usize, descriptions: &FxHashMap<u64
         Some(v) if !v.is_null() => v,
         _ => &inv.value,
     };
-    let mut s = inv.f.clone();
+    let mut s = inv.f.to_string();
     if let Some(k) = &inv.key {
         s.push(' ');
         s.push_str(k);

@@ -2,12 +2,14 @@
 //! [`HistoryWriter`] (which also holds it in memory), `sunder check` reads it back with [`read_jsonl`], importers build it
 //! from other tools' formats, and every checker consumes a validated [`History`].
 
+mod canonical;
 mod op;
 mod reader;
 mod writer;
 
-pub use op::{Op, OpType, Process};
+pub use op::{Name, Op, OpType, Process};
 pub(crate) use reader::validate_at_lines;
+pub(crate) use reader::JsonlReader;
 pub use reader::{parse_jsonl, read_jsonl};
 pub use writer::HistoryWriter;
 

@@ -6,6 +6,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::fmt;
 
+/// A short name held inline: an op's function, key and node. Millions of ops name a
+/// handful of distinct short strings, so a heap string each would be most of a long
+/// history's memory and of its parse; this derefs to `str` and compares with `&str`.
+pub type Name = compact_str::CompactString;
+
 /// Who issued an op: a logical client thread, or the fault injector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Process {
@@ -110,16 +115,16 @@ pub struct Op {
     #[serde(rename = "type")]
     pub kind: OpType,
     /// The function: `read`, `write`, `cas`, `transfer`, `partition`, ...
-    pub f: String,
+    pub f: Name,
     /// The key, for keyed workloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
+    pub key: Option<Name>,
     /// The argument (on invoke) or the result (on completion).
     #[serde(default)]
     pub value: Value,
     /// The node a client op was sent to, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
+    pub node: Option<Name>,
     /// Why an op failed or is indeterminate, as the client saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -138,7 +143,7 @@ impl Op {
             time,
             process: Process::Client(process),
             kind,
-            f: f.to_string(),
+            f: f.into(),
             key: None,
             value,
             node: None,
@@ -157,13 +162,13 @@ impl Op {
     }
 
     /// The same op with a key.
-    pub fn with_key(mut self, key: impl Into<String>) -> Op {
+    pub fn with_key(mut self, key: impl Into<Name>) -> Op {
         self.key = Some(key.into());
         self
     }
 
     /// The same op with the node it was sent to.
-    pub fn with_node(mut self, node: impl Into<String>) -> Op {
+    pub fn with_node(mut self, node: impl Into<Name>) -> Op {
         self.node = Some(node.into());
         self
     }

@@ -7,9 +7,16 @@ use std::path::Path;
 
 /// Reads and validates a JSONL history file (or standard input for `-`), within the input
 /// limits of [`crate::import::read_text`]. Every problem names the file and line.
+///
+/// The file is parsed chunk by chunk as it is read, so a long history is never held as
+/// text and ops at once.
 pub fn read_jsonl(path: &Path) -> Result<History, InputError> {
-    let text = crate::import::read_text(path)?;
-    parse_jsonl(path, &text)
+    let mut chunks = crate::import::source::TextChunks::open(path)?;
+    let mut reader = JsonlReader::new(path, chunks.size_hint);
+    while let Some((line, text)) = chunks.next_chunk()? {
+        reader.feed(line, text)?;
+    }
+    reader.finish()
 }
 
 /// Parses and validates JSONL history text; `path` only names the source in errors.
@@ -18,42 +25,82 @@ pub fn read_jsonl(path: &Path) -> Result<History, InputError> {
 /// `index` counts ops from 0 with neither gap nor repeat, and that `time` never goes back:
 /// both are checked here, since a checker trusts them (a stray huge `time` once passed for a
 /// lost write).
-///
-/// Parsing is most of the cost of checking a long run, so a large text is cut at line
-/// boundaries into one piece per core and the pieces are parsed at once; the order rules
-/// and the first error are then found exactly as a single pass would find them.
 pub fn parse_jsonl(path: &Path, text: &str) -> Result<History, InputError> {
-    parse_in_pieces(path, text, parse_threads(text.len()))
+    let mut reader = JsonlReader::new(path, text.len());
+    reader.feed(1, text)?;
+    reader.finish()
 }
 
-fn parse_in_pieces(path: &Path, text: &str, threads: usize) -> Result<History, InputError> {
-    let pieces = split_at_lines(text, threads);
-    let parsed: Vec<Piece> = if pieces.len() == 1 {
-        vec![parse_piece(path, pieces[0].0, pieces[0].1)]
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = pieces
-                .iter()
-                .map(|&(first, piece)| scope.spawn(move || parse_piece(path, first, piece)))
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("a history parser thread panicked")).collect()
-        })
-    };
-    let total = parsed.iter().map(|p| p.ops.len()).sum();
-    let mut ops: Vec<Op> = Vec::with_capacity(total);
-    let mut lines: Vec<usize> = Vec::with_capacity(total);
-    for piece in parsed {
-        for (op, line) in piece.ops.into_iter().zip(piece.lines) {
-            check_order(path, line, &op, ops.last().zip(lines.last().copied()))?;
-            ops.push(op);
-            lines.push(line);
-        }
-        // A piece stops at its first malformed line; every op before it kept the order rules.
-        if let Some(e) = piece.error {
-            return Err(e);
-        }
+/// A JSONL history being parsed from consecutive pieces of its text.
+///
+/// Parsing is most of the cost of checking a long run, so a large piece is cut at line
+/// boundaries into one part per core and the parts are parsed at once; the order rules and
+/// the first error are then found exactly as a single pass would find them.
+pub(crate) struct JsonlReader<'p> {
+    path: &'p Path,
+    ops: Vec<Op>,
+    lines: Vec<usize>,
+    /// Bytes of text the whole history is expected to have, to size `ops` once.
+    expected_bytes: usize,
+}
+
+impl<'p> JsonlReader<'p> {
+    /// A reader of `path`, whose text is about `expected_bytes` long (0: unknown).
+    pub(crate) fn new(path: &'p Path, expected_bytes: usize) -> JsonlReader<'p> {
+        JsonlReader { path, ops: Vec::new(), lines: Vec::new(), expected_bytes }
     }
-    validate_at_lines(path, ops, &lines, Strictness::Strict)
+
+    /// Parses the next piece of the text, whose first line is line `first_line`; the piece
+    /// ends at a line end unless it is the last.
+    pub(crate) fn feed(&mut self, first_line: usize, text: &str) -> Result<(), InputError> {
+        let path = self.path;
+        let parts = split_at_lines(text, parse_threads(text.len()));
+        let parsed: Vec<Piece> = if parts.len() == 1 {
+            vec![parse_piece(path, first_line + parts[0].0 - 1, parts[0].1)]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = parts
+                    .iter()
+                    .map(|&(first, part)| scope.spawn(move || parse_piece(path, first_line + first - 1, part)))
+                    .collect();
+                handles.into_iter().map(|h| h.join().expect("a history parser thread panicked")).collect()
+            })
+        };
+        let count: usize = parsed.iter().map(|p| p.ops.len()).sum();
+        if self.ops.is_empty() && count > 0 && self.expected_bytes > text.len() {
+            // Sized once from the first piece's bytes per op: doubling a Vec of millions
+            // of ops would copy it and hold old and new at once.
+            let estimate = (self.expected_bytes as f64 / text.len() as f64 * count as f64 * 1.02) as usize;
+            self.ops.reserve(estimate);
+            self.lines.reserve(estimate);
+        }
+        for piece in parsed {
+            for (op, line) in piece.ops.into_iter().zip(piece.lines) {
+                check_order(path, line, &op, self.ops.last().zip(self.lines.last().copied()))?;
+                self.ops.push(op);
+                self.lines.push(line);
+            }
+            // A piece stops at its first malformed line; every op before it kept the order rules.
+            if let Some(e) = piece.error {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates everything fed and returns the history.
+    pub(crate) fn finish(self) -> Result<History, InputError> {
+        validate_at_lines(self.path, self.ops, &self.lines, Strictness::Strict)
+    }
+}
+
+#[cfg(test)]
+fn parse_in_pieces(path: &Path, text: &str, threads: usize) -> Result<History, InputError> {
+    let mut reader = JsonlReader::new(path, text.len());
+    for (first, part) in split_at_lines(text, threads) {
+        reader.feed(first, part)?;
+    }
+    reader.finish()
 }
 
 /// What one piece of the text parsed to: its ops with their 1-based line numbers, and the
@@ -71,7 +118,8 @@ fn parse_piece(path: &Path, first_line: usize, text: &str) -> Piece {
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Op>(line) {
+        // Nearly every line has the writer's own shape, read without serde's machinery.
+        match super::canonical::parse(line).map_or_else(|| serde_json::from_str::<Op>(line), Ok) {
             Ok(op) => {
                 piece.ops.push(op);
                 piece.lines.push(first_line + n);

@@ -195,10 +195,10 @@ fn to_op(position: u64, v: &Value) -> Result<Op, String> {
         time,
         process,
         kind,
-        f,
-        key: m.get("key").filter(|k| !k.is_null()).map(text_of),
+        f: f.into(),
+        key: m.get("key").filter(|k| !k.is_null()).map(|k| text_of(k).into()),
         value,
-        node: m.get("node").filter(|k| !k.is_null()).map(text_of),
+        node: m.get("node").filter(|k| !k.is_null()).map(|k| text_of(k).into()),
         error: m.get("error").filter(|k| !k.is_null()).map(text_of),
         siblings: None,
     })
@@ -231,7 +231,7 @@ fn untuple_independent(ops: &mut [Op]) {
     for op in ops.iter_mut().filter(|op| !op.is_nemesis()) {
         let Value::Array(mut a) = std::mem::take(&mut op.value) else { unreachable!("checked above") };
         op.value = a.pop().unwrap_or(Value::Null);
-        op.key = Some(text_of(&a[0]));
+        op.key = Some(text_of(&a[0]).into());
     }
 }
 

@@ -177,9 +177,33 @@ impl Imported {
 /// Reads `path` (`-` for standard input) in `format`, detecting it when [`Format::Auto`],
 /// and validates it. Only a regular file or a pipe is read, and within the limits of
 /// [`source`].
+///
+/// A Sunder JSONL history is parsed chunk by chunk as it is read, never held whole as text
+/// beside its ops; with [`Format::Auto`] the format is told from the first chunk (32 MiB,
+/// far more than [`DETECTION_WINDOW`] lines of any history).
 pub fn load(path: &Path, format: Format) -> Result<Imported, InputError> {
-    let text = read_text(path)?;
-    parse(path, &text, format)
+    let mut chunks = source::TextChunks::open(path)?;
+    let size = chunks.size_hint;
+    let Some((line, first)) = chunks.next_chunk()? else { return parse(path, "", format) };
+    let format = match format {
+        Format::Auto => detect(path, first)?,
+        f => f,
+    };
+    if format != Format::Jsonl {
+        let mut text = String::with_capacity(size);
+        text.push_str(first);
+        while let Some((_, chunk)) = chunks.next_chunk()? {
+            text.push_str(chunk);
+        }
+        return parse(path, &text, format);
+    }
+    let mut reader = crate::history::JsonlReader::new(path, size);
+    reader.feed(line, first)?;
+    while let Some((line, chunk)) = chunks.next_chunk()? {
+        reader.feed(line, chunk)?;
+    }
+    let history = reader.finish()?;
+    Ok(Imported { history, format, fail_semantics: format.fail_semantics(), skipped: SkippedLines::default() })
 }
 
 /// Like [`load`] on text already read; `path` only names the source in errors.

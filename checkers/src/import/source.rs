@@ -6,7 +6,7 @@
 //! located by line and column, and a leading UTF-8 byte-order mark is skipped.
 
 use crate::error::InputError;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 /// Longest line accepted. The longest line of any history in the shared data set is under
@@ -22,15 +22,22 @@ pub const STDIN: &str = "-";
 /// The whole text of `path` (or of standard input for `-`), after checking it is something
 /// a history can be read from.
 pub fn read_text(path: &Path) -> Result<String, InputError> {
-    if path.as_os_str() == STDIN {
-        return read_bounded(path, std::io::stdin().lock(), 0);
+    let mut chunks = TextChunks::open(path)?;
+    let mut text = String::with_capacity(chunks.size_hint);
+    while let Some((_, chunk)) = chunks.next_chunk()? {
+        text.push_str(chunk);
     }
-    refuse_what_is_not_a_history_file(path)?;
-    let file = std::fs::File::open(path).map_err(|e| InputError::io(path, e))?;
-    // Sized once from the file's length: a history of hundreds of MiB grown by doubling
-    // costs copies and page faults worth a good part of its parse.
-    let size = file.metadata().map_or(0, |m| m.len()).min(MAX_INPUT_BYTES) as usize;
-    read_bounded(path, BufReader::with_capacity(1 << 20, file), size + 1)
+    Ok(text)
+}
+
+/// Reads text from any reader within the same limits; `path` only names it in errors.
+pub fn read_text_from(path: &Path, input: impl Read) -> Result<String, InputError> {
+    let mut chunks = TextChunks::new(path, Box::new(input), 0);
+    let mut text = String::new();
+    while let Some((_, chunk)) = chunks.next_chunk()? {
+        text.push_str(chunk);
+    }
+    Ok(text)
 }
 
 /// Refuses a path that is not a regular file or a named pipe, naming what it is instead.
@@ -53,69 +60,144 @@ fn refuse_what_is_not_a_history_file(path: &Path) -> Result<(), InputError> {
     Err(InputError::whole(path, format!("is {what}; use - to read a history from standard input")))
 }
 
-/// Reads `input` to its end within the limits, as UTF-8 text.
-fn read_bounded(path: &Path, mut input: impl BufRead, size_hint: usize) -> Result<String, InputError> {
-    let mut bytes: Vec<u8> = Vec::with_capacity(size_hint);
-    let mut line_start = 0usize;
-    loop {
-        let chunk = match input.fill_buf() {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(InputError::io(path, e)),
-        };
-        if chunk.is_empty() {
-            break;
-        }
-        let taken = chunk.len();
-        let before = bytes.len();
-        bytes.extend_from_slice(chunk);
-        input.consume(taken);
-        if let Some(at) = memchr::memrchr(b'\n', &bytes[before..]) {
-            line_start = before + at + 1;
-        }
-        if bytes.len() - line_start > MAX_LINE_BYTES {
-            let line = 1 + memchr::memchr_iter(b'\n', &bytes[..line_start]).count();
-            return Err(InputError::at(
-                path,
-                line,
-                format!(
-                    "the line is longer than {} MiB; a history holds one op a line",
-                    MAX_LINE_BYTES >> 20
-                ),
-            ));
-        }
-        if bytes.len() as u64 > MAX_INPUT_BYTES {
-            return Err(InputError::whole(
-                path,
-                format!("the input is larger than {} GiB, more than a history can be", MAX_INPUT_BYTES >> 30),
-            ));
-        }
-    }
-    let start = if bytes.starts_with(b"\xef\xbb\xbf") { 3 } else { 0 };
-    match std::str::from_utf8(&bytes[start..]) {
-        Ok(_) => {
-            if start > 0 {
-                bytes.drain(..start);
-            }
-            Ok(String::from_utf8(bytes).expect("checked to be UTF-8 above"))
-        }
-        Err(e) => {
-            let bad = start + e.valid_up_to();
-            let line = 1 + bytes[..bad].iter().filter(|b| **b == b'\n').count();
-            let line_start = bytes[..bad].iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
-            Err(InputError::at_column(
-                path,
-                line,
-                bad - line_start + 1,
-                format!("invalid UTF-8 (byte 0x{:02x} at offset {bad} of the file)", bytes[bad]),
-            ))
-        }
-    }
+/// Bytes a chunk holds before it is cut at its last line end.
+pub const CHUNK_BYTES: usize = 32 << 20;
+
+/// A history's text read in chunks of about [`CHUNK_BYTES`], each cut at a line end (only
+/// the last may end without one), so a long history is parsed as it is read instead of
+/// being held whole beside its ops. The limits and checks are [`read_text`]'s.
+pub struct TextChunks<'a> {
+    path: std::path::PathBuf,
+    input: Box<dyn Read + 'a>,
+    /// The current chunk, then the start of the next line it cut off.
+    buf: Vec<u8>,
+    /// Bytes of `buf` handed out as the last chunk.
+    handed: usize,
+    /// The 1-based number of the first line of the next chunk.
+    line: usize,
+    /// Bytes of the input before `buf`.
+    offset: u64,
+    started: bool,
+    ended: bool,
+    /// The file's size in bytes when known (0 otherwise): enough to size what is read into.
+    pub size_hint: usize,
 }
 
-/// Reads text from any reader within the same limits; `path` only names it in errors.
-pub fn read_text_from(path: &Path, input: impl Read) -> Result<String, InputError> {
-    read_bounded(path, BufReader::new(input), 0)
+impl<'a> TextChunks<'a> {
+    /// Opens `path` (standard input for `-`) after refusing what is not a history file.
+    pub fn open(path: &Path) -> Result<TextChunks<'static>, InputError> {
+        if path.as_os_str() == STDIN {
+            return Ok(TextChunks::new(path, Box::new(std::io::stdin()), 0));
+        }
+        refuse_what_is_not_a_history_file(path)?;
+        let file = std::fs::File::open(path).map_err(|e| InputError::io(path, e))?;
+        let size = file.metadata().map_or(0, |m| m.len()).min(MAX_INPUT_BYTES) as usize;
+        Ok(TextChunks::new(path, Box::new(file), size))
+    }
+
+    fn new(path: &Path, input: Box<dyn Read + 'a>, size_hint: usize) -> TextChunks<'a> {
+        TextChunks {
+            path: path.to_path_buf(),
+            input,
+            buf: Vec::new(),
+            handed: 0,
+            line: 1,
+            offset: 0,
+            started: false,
+            ended: false,
+            size_hint,
+        }
+    }
+
+    /// The next chunk with the number of its first line; `None` at the end of the input.
+    pub fn next_chunk(&mut self) -> Result<Option<(usize, &str)>, InputError> {
+        let path = self.path.as_path();
+        // Forget the chunk handed out last; keep the line it cut off.
+        if self.handed > 0 {
+            self.line += memchr::memchr_iter(b'\n', &self.buf[..self.handed]).count();
+            self.offset += self.handed as u64;
+            self.buf.drain(..self.handed);
+            self.handed = 0;
+        }
+        if self.buf.capacity() < CHUNK_BYTES {
+            self.buf.reserve(CHUNK_BYTES.min(self.size_hint.max(1 << 16)) + (1 << 16));
+        }
+        let end = loop {
+            let searched = self.buf.len();
+            while !self.ended && self.buf.len() < CHUNK_BYTES.max(searched + 1) {
+                let len = self.buf.len();
+                if self.buf.capacity() == len {
+                    self.buf.reserve(len.max(1 << 16));
+                }
+                let spare = self.buf.capacity() - len;
+                self.buf.resize(len + spare, 0);
+                match self.input.read(&mut self.buf[len..]) {
+                    Ok(0) => {
+                        self.buf.truncate(len);
+                        self.ended = true;
+                    }
+                    Ok(n) => self.buf.truncate(len + n),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => self.buf.truncate(len),
+                    Err(e) => return Err(InputError::io(path, e)),
+                }
+            }
+            if self.offset + self.buf.len() as u64 > MAX_INPUT_BYTES {
+                return Err(InputError::whole(
+                    path,
+                    format!("the input is larger than {} GiB, more than a history can be", MAX_INPUT_BYTES >> 30),
+                ));
+            }
+            let last_line_end = memchr::memrchr(b'\n', &self.buf).map(|at| at + 1);
+            let longest_open = self.buf.len() - last_line_end.unwrap_or(0);
+            if longest_open > MAX_LINE_BYTES {
+                let line = self.line + memchr::memchr_iter(b'\n', &self.buf).count();
+                return Err(InputError::at(
+                    path,
+                    line,
+                    format!(
+                        "the line is longer than {} MiB; a history holds one op a line",
+                        MAX_LINE_BYTES >> 20
+                    ),
+                ));
+            }
+            if self.ended {
+                break self.buf.len();
+            }
+            if let Some(end) = last_line_end {
+                break end;
+            }
+        };
+        if end == 0 && self.ended {
+            return Ok(None);
+        }
+        let mut start = 0;
+        if !self.started {
+            self.started = true;
+            if self.buf.starts_with(b"\xef\xbb\xbf") {
+                start = 3;
+            }
+        }
+        self.handed = end;
+        let bytes = &self.buf[start..end];
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Ok(Some((self.line, text))),
+            Err(e) => {
+                let bad = start + e.valid_up_to();
+                let line = self.line + memchr::memchr_iter(b'\n', &self.buf[..bad]).count();
+                let line_start = memchr::memrchr(b'\n', &self.buf[..bad]).map_or(0, |p| p + 1);
+                Err(InputError::at_column(
+                    path,
+                    line,
+                    bad - line_start + 1,
+                    format!(
+                        "invalid UTF-8 (byte 0x{:02x} at offset {} of the file)",
+                        self.buf[bad],
+                        self.offset + bad as u64
+                    ),
+                ))
+            }
+        }
+    }
 }
 
 #[cfg(test)]

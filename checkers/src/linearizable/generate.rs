@@ -144,7 +144,7 @@ fn calls_by_key(history: &History) -> std::collections::BTreeMap<String, Calls> 
     let mut by_key = std::collections::BTreeMap::new();
     for (inv, comp) in history.client_calls() {
         let Some(comp) = comp.filter(|&c| ops[c].kind == OpType::Ok) else { continue };
-        let Some(key) = ops[inv].key.clone() else { continue };
+        let Some(key) = ops[inv].key.as_deref().map(str::to_string) else { continue };
         let calls = by_key.entry(key).or_insert_with(|| Calls { writes: vec![], reads: vec![] });
         match ops[inv].f.as_str() {
             "write" => calls.writes.push((inv, comp, ops[inv].value.clone())),

@@ -205,7 +205,7 @@ fn has_string_kv_ops(history: &History) -> bool {
 
 /// One partition: its key, its entries, and each entry's history positions.
 struct Partition<O> {
-    key: Option<String>,
+    key: Option<crate::history::Name>,
     entries: Vec<Entry<O>>,
     completions: Vec<Option<usize>>,
 }
@@ -217,7 +217,7 @@ fn compile<M: Model>(
 ) -> Result<Vec<Partition<M::Op>>, String> {
     let ops = history.ops();
     let mut partitions: Vec<Partition<M::Op>> = Vec::new();
-    let mut by_key: rustc_hash::FxHashMap<Option<String>, usize> = Default::default();
+    let mut by_key: rustc_hash::FxHashMap<Option<crate::history::Name>, usize> = Default::default();
     for (inv, comp) in history.client_calls() {
         let completion = comp.map(|c| &ops[c]);
         let outcome = match completion {
@@ -259,6 +259,7 @@ fn run<M: Model>(
         Ok(p) => p,
         Err(e) => return CheckerResult::unknown(format!("cannot check: {e}")),
     };
+    eprintln!("CPU {} RSS {} TIMING", {let st=std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<&str>=st.rsplit(')').next().unwrap().split_whitespace().collect(); f[11].parse::<u64>().unwrap()+f[12].parse::<u64>().unwrap()}, std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("VmRSS")).unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string()); eprintln!("TIMING     compile {:?}", started.elapsed());
     let mut settled = crashed::Settled::default();
     let mut constructed = vec![false; partitions.len()];
     for (partition, constructed) in partitions.iter_mut().zip(&mut constructed) {
@@ -270,7 +271,9 @@ fn run<M: Model>(
     let memory_limit = budget.memory_bytes.unwrap_or(DEFAULT_MEMORY_BYTES);
     let deadline = budget.time.map(|t| started + t);
     let control = Control::new(deadline, Some(memory_limit));
+    eprintln!("CPU {} RSS {} TIMING", {let st=std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<&str>=st.rsplit(')').next().unwrap().split_whitespace().collect(); f[11].parse::<u64>().unwrap()+f[12].parse::<u64>().unwrap()}, std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("VmRSS")).unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string()); eprintln!("TIMING     settle {:?} {:?}", started.elapsed(), constructed);
     let results = search_all(&model, &partitions, &constructed, &control);
+    eprintln!("CPU {} RSS {} TIMING", {let st=std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<&str>=st.rsplit(')').next().unwrap().split_whitespace().collect(); f[11].parse::<u64>().unwrap()+f[12].parse::<u64>().unwrap()}, std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("VmRSS")).unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string()); eprintln!("TIMING     search {:?}", started.elapsed());
 
     let total_ops: usize = partitions.iter().map(|p| p.entries.len()).sum();
     let decided = results.iter().filter(|r| !matches!(r.decision, Decision::Stopped(_))).count();
@@ -295,7 +298,7 @@ fn run<M: Model>(
         details["invalid_partition"] = json!(partitions[i].key);
         return CheckerResult::invalid(vec![anomaly]).with_details(details);
     }
-    let stopped: Vec<&Option<String>> = (0..partitions.len())
+    let stopped: Vec<&Option<crate::history::Name>> = (0..partitions.len())
         .filter(|&i| matches!(results[i].decision, Decision::Stopped(_)))
         .map(|i| &partitions[i].key)
         .collect();

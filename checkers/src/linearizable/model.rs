@@ -40,7 +40,7 @@ pub enum Compiled<O> {
     /// The call, in the partition named by `key` (`None`: the model's single partition).
     Op {
         /// Partition the op belongs to.
-        key: Option<String>,
+        key: Option<crate::history::Name>,
         /// The compiled op.
         op: O,
     },

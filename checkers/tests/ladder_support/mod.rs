@@ -46,8 +46,8 @@ impl Builder {
             time: index * 10,
             process,
             kind,
-            f: f.to_string(),
-            key: key.map(str::to_string),
+            f: f.into(),
+            key: key.map(Into::into),
             value,
             node: None,
             error: None,
@@ -79,7 +79,7 @@ impl Builder {
     /// A completed final-phase read on `node`.
     pub fn final_read(&mut self, p: u64, node: &str, key: &str, v: Value) -> &mut Self {
         self.invoke(p, "read", key, Value::Null).complete(p, OpType::Ok, "read", key, v);
-        self.ops.last_mut().unwrap().node = Some(node.to_string());
+        self.ops.last_mut().unwrap().node = Some(node.into());
         self
     }
 
