@@ -355,7 +355,8 @@ impl<'a, M: Model> Search<'a, M> {
                 // A read-only op that could go now leads to an explored, failed
                 // configuration; since going now dominates going later, this one fails too.
             } else if self.capture_at == Some(self.stack.len()) {
-                self.capture = Some(capture(&self.links, &self.stack, &self.state, (ev & !RETURN) as usize));
+                self.capture =
+                    Some(capture(model, entries, &self.links, &self.stack, (ev & !RETURN) as usize));
                 return Some(Decision::Nonlinearizable);
             }
             // Backtrack, past every read-only op: leaving it for later cannot do better.
@@ -391,12 +392,23 @@ impl<M: Model> Drop for Search<'_, M> {
     }
 }
 
-fn capture<S: Clone>(links: &Links, stack: &[(usize, S, bool)], state: &S, failed: usize) -> Capture<S> {
+fn capture<M: Model>(
+    model: &M,
+    entries: &[Entry<M::Op>],
+    links: &Links,
+    stack: &[(usize, M::State, bool)],
+    failed: usize,
+) -> Capture<M::State> {
     let prefix: Vec<usize> = stack.iter().map(|(e, _, _)| *e).collect();
-    let mut states: Vec<S> = stack.iter().skip(1).map(|(_, s, _)| s.clone()).collect();
-    if !stack.is_empty() {
-        states.push(state.clone());
-    }
+    // Replayed rather than copied from the stack: the witness shows concrete states.
+    let mut state = model.init();
+    let states: Vec<M::State> = prefix
+        .iter()
+        .map(|&e| {
+            state = model.witness_step(&state, &entries[e].op);
+            state.clone()
+        })
+        .collect();
     let mut concurrent = Vec::new();
     let mut node = links.next[0];
     while node != links.ret_node[failed] {
