@@ -10,6 +10,12 @@
 //! one stands. So the search only ever linearizes a crashed op after its earlier equal
 //! twin, which keeps every answer and cuts the configurations of histories full of
 //! timed-out writes of a few values (Jepsen's etcd histories) by the orders of their twins.
+//!
+//! A crashed op that would leave the state as it is (a timed-out cas whose `from` is not
+//! held, a write of the value held) is never linearized there: linearized now it is the
+//! same as never happening, which leaving it pending still allows, along with taking effect
+//! later. So the search is done once every completed op is linearized; crashed ops still
+//! pending then never took effect.
 
 use super::memo::{LinearizedSet, Memo};
 use super::model::Model;
@@ -227,7 +233,9 @@ pub struct Search<'a, M: Model> {
     control: &'a Control,
     capture_at: Option<usize>,
     links: Links,
-    tail: u32,
+    /// Entries that completed and are not linearized yet; none left means a linearization:
+    /// crashed ops still pending are the ones that never took effect.
+    completed_left: usize,
     /// Per entry: the crashed entry equal to it that must be linearized before it may be.
     twin_before: Vec<Option<u32>>,
     linearized: LinearizedSet,
@@ -263,7 +271,7 @@ impl<'a, M: Model> Search<'a, M> {
             control,
             capture_at,
             links,
-            tail: (2 * n + 1) as u32,
+            completed_left: entries.iter().filter(|e| e.ret != usize::MAX).count(),
             twin_before: twins(entries),
             linearized: LinearizedSet::new(n),
             bits_hash: 0,
@@ -302,7 +310,7 @@ impl<'a, M: Model> Search<'a, M> {
     fn advance(&mut self, budget: u64) -> Option<Decision> {
         let (model, entries, control) = (self.model, self.entries, self.control);
         let mut left = budget;
-        while self.links.next[0] != self.tail {
+        while self.completed_left > 0 {
             if left == 0 {
                 return None;
             }
@@ -328,6 +336,13 @@ impl<'a, M: Model> Search<'a, M> {
                     self.cur = self.links.next[self.cur as usize];
                     continue;
                 };
+                let crashed = entries[e].ret == usize::MAX;
+                if crashed && next_state == self.state {
+                    // A crashed op that changes nothing now is better left pending: it can
+                    // still take effect later, or never, which is what it would be now.
+                    self.cur = self.links.next[self.cur as usize];
+                    continue;
+                }
                 let read_only = model.read_only(&entries[e].op);
                 self.linearized.insert(e);
                 let tag = mix(e);
@@ -342,6 +357,7 @@ impl<'a, M: Model> Search<'a, M> {
                     }
                     self.bits_hash ^= tag;
                     self.stack.push((e, std::mem::replace(&mut self.state, next_state), read_only));
+                    self.completed_left -= usize::from(!crashed);
                     self.best_depth = self.best_depth.max(self.stack.len());
                     self.links.lift(e);
                     self.cur = self.links.next[0];
@@ -368,6 +384,7 @@ impl<'a, M: Model> Search<'a, M> {
                 self.linearized.remove(e);
                 self.bits_hash ^= mix(e);
                 self.links.unlift(e);
+                self.completed_left += usize::from(self.entries[e].ret != usize::MAX);
                 if !read_only {
                     self.cur = self.links.next[self.links.call_node[e] as usize];
                     break;
