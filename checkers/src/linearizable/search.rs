@@ -15,7 +15,11 @@
 //! held, a write of the value held) is never linearized there: linearized now it is the
 //! same as never happening, which leaving it pending still allows, along with taking effect
 //! later. So the search is done once every completed op is linearized; crashed ops still
-//! pending then never took effect.
+//! pending then never took effect. An op left pending is a hole in the set of linearized
+//! ops, and the memo stores each set from its first hole on, so in a long partition such a
+//! hole would make every later entry span the rest of the history: the rule applies only
+//! to partitions of at most [`SKIP_IDLE_CRASHED_UP_TO`] ops (their sets are a few words
+//! anyway), and longer ones linearize such an op as any other.
 
 use super::memo::{LinearizedSet, Memo};
 use super::model::Model;
@@ -145,6 +149,10 @@ struct Links {
 
 const RETURN: u32 = 1 << 31;
 
+/// Largest partition (in ops) whose search leaves a crashed op that would change nothing
+/// pending rather than linearizing it: 16 words of bitset at most per memo entry.
+pub const SKIP_IDLE_CRASHED_UP_TO: usize = 1024;
+
 impl Links {
     fn new<O>(entries: &[Entry<O>]) -> Links {
         let n = entries.len();
@@ -236,6 +244,8 @@ pub struct Search<'a, M: Model> {
     /// Entries that completed and are not linearized yet; none left means a linearization:
     /// crashed ops still pending are the ones that never took effect.
     completed_left: usize,
+    /// Whether crashed ops that would change nothing are left pending (see the module docs).
+    skip_idle_crashed: bool,
     /// Per entry: the crashed entry equal to it that must be linearized before it may be.
     twin_before: Vec<Option<u32>>,
     linearized: LinearizedSet,
@@ -272,6 +282,7 @@ impl<'a, M: Model> Search<'a, M> {
             capture_at,
             links,
             completed_left: entries.iter().filter(|e| e.ret != usize::MAX).count(),
+            skip_idle_crashed: n <= SKIP_IDLE_CRASHED_UP_TO,
             twin_before: twins(entries),
             linearized: LinearizedSet::new(n),
             bits_hash: 0,
@@ -337,7 +348,7 @@ impl<'a, M: Model> Search<'a, M> {
                     continue;
                 };
                 let crashed = entries[e].ret == usize::MAX;
-                if crashed && next_state == self.state {
+                if crashed && self.skip_idle_crashed && next_state == self.state {
                     // A crashed op that changes nothing now is better left pending: it can
                     // still take effect later, or never, which is what it would be now.
                     self.cur = self.links.next[self.cur as usize];
