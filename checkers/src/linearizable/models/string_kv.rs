@@ -255,3 +255,45 @@ impl Model for StringKvModel {
         self.string(state).map_or(Value::Null, |s| Value::String(s.to_owned()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Op, OpType};
+    use serde_json::json;
+
+    /// Compiles one call of key `k` (a get that returned `v`, or a put or append of `v`).
+    fn op(model: &mut StringKvModel, f: &str, v: &str) -> StringKvOp {
+        let invoke = Op::client(0, 0, 0, OpType::Invoke, f, json!(v)).with_key("k");
+        let done = Op::client(1, 1, 0, OpType::Ok, f, json!(v)).with_key("k");
+        let call = Call { invoke: &invoke, completion: Some(&done), outcome: Outcome::Ok(&done.value) };
+        match model.compile(&call) {
+            Ok(Compiled::Op { op, .. }) => op,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn strings_nobody_read_are_one_state_and_read_prefixes_are_exact() {
+        let mut m = StringKvModel::default();
+        let get_ab = op(&mut m, "get", "ab");
+        let (a, b, c) = (op(&mut m, "append", "a"), op(&mut m, "append", "b"), op(&mut m, "append", "c"));
+        let put_ab = op(&mut m, "put", "ab");
+        let run = |ops: &[StringKvOp]| ops.iter().fold(m.init(), |s, o| m.step(&s, o).expect("no get"));
+        // The same string by different ops is the same state, and a get of it accepts it.
+        assert_eq!(run(&[a, b]), run(&[put_ab]));
+        assert!(m.step(&run(&[a, b]), &get_ab).is_some());
+        assert!(m.step(&run(&[a]), &get_ab).is_none());
+        // "ba", "c" and "abc" begin no value read: one state, which no get accepts...
+        assert_eq!(run(&[b, a]), KvState::Unread);
+        assert_eq!(run(&[b, a]), run(&[c]));
+        assert_eq!(run(&[a, b, c]), KvState::Unread);
+        assert!(m.step(&KvState::Unread, &get_ab).is_none());
+        // ...until a put.
+        assert_eq!(run(&[c, put_ab]), run(&[put_ab]));
+        // The witness replays the strings themselves.
+        let shown = [b, a, c].iter().fold(m.init(), |s, o| m.witness_step(&s, o));
+        assert_eq!(m.state_json(&shown), json!("bac"));
+        assert_eq!(m.describe_state(&run(&[a]), Some("k")), "key k held \"a\"");
+    }
+}
