@@ -162,7 +162,7 @@ pub fn check(
             run(history, RegisterModel::new(initial.as_ref(), true), fail_semantics, budget, settle_register)
         }
         ModelKind::Kv if has_string_kv_ops(history) => {
-            run(history, StringKvModel, fail_semantics, budget, settle_nothing)
+            run(history, StringKvModel::default(), fail_semantics, budget, settle_nothing)
         }
         ModelKind::Kv => {
             run(history, RegisterModel::new(None, true), fail_semantics, budget, settle_register)

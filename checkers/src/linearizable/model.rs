@@ -64,6 +64,13 @@ pub trait Model: Sync {
     /// result contradicts the state).
     fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
 
+    /// The state after `op` (which the model accepted) as a witness shows it. The search's
+    /// states may stand for classes of states that no later op tells apart (the string kv
+    /// model's do); the witness replays its prefix with this step to show concrete ones.
+    fn witness_step(&self, state: &Self::State, op: &Self::Op) -> Self::State {
+        self.step(state, op).unwrap_or_else(|| state.clone())
+    }
+
     /// True when `op` never changes any state it applies to (a read, a failed cas). The
     /// search linearizes such an op as soon as it can and never tries it later instead:
     /// moving it earlier cannot change any state another op sees.

@@ -10,6 +10,16 @@
 //! one stands. So the search only ever linearizes a crashed op after its earlier equal
 //! twin, which keeps every answer and cuts the configurations of histories full of
 //! timed-out writes of a few values (Jepsen's etcd histories) by the orders of their twins.
+//!
+//! A crashed op that would leave the state as it is (a timed-out cas whose `from` is not
+//! held, a write of the value held) is never linearized there: linearized now it is the
+//! same as never happening, which leaving it pending still allows, along with taking effect
+//! later. So the search is done once every completed op is linearized; crashed ops still
+//! pending then never took effect. An op left pending is a hole in the set of linearized
+//! ops, and the memo stores each set from its first hole on, so in a long partition such a
+//! hole would make every later entry span the rest of the history: the rule applies only
+//! to partitions of at most [`SKIP_IDLE_CRASHED_UP_TO`] ops (their sets are a few words
+//! anyway), and longer ones linearize such an op as any other.
 
 use super::memo::{LinearizedSet, Memo};
 use super::model::Model;
@@ -139,6 +149,10 @@ struct Links {
 
 const RETURN: u32 = 1 << 31;
 
+/// Largest partition (in ops) whose search leaves a crashed op that would change nothing
+/// pending rather than linearizing it: 16 words of bitset at most per memo entry.
+pub const SKIP_IDLE_CRASHED_UP_TO: usize = 1024;
+
 impl Links {
     fn new<O>(entries: &[Entry<O>]) -> Links {
         let n = entries.len();
@@ -227,7 +241,11 @@ pub struct Search<'a, M: Model> {
     control: &'a Control,
     capture_at: Option<usize>,
     links: Links,
-    tail: u32,
+    /// Entries that completed and are not linearized yet; none left means a linearization:
+    /// crashed ops still pending are the ones that never took effect.
+    completed_left: usize,
+    /// Whether crashed ops that would change nothing are left pending (see the module docs).
+    skip_idle_crashed: bool,
     /// Per entry: the crashed entry equal to it that must be linearized before it may be.
     twin_before: Vec<Option<u32>>,
     linearized: LinearizedSet,
@@ -263,7 +281,8 @@ impl<'a, M: Model> Search<'a, M> {
             control,
             capture_at,
             links,
-            tail: (2 * n + 1) as u32,
+            completed_left: entries.iter().filter(|e| e.ret != usize::MAX).count(),
+            skip_idle_crashed: n <= SKIP_IDLE_CRASHED_UP_TO,
             twin_before: twins(entries),
             linearized: LinearizedSet::new(n),
             bits_hash: 0,
@@ -302,7 +321,7 @@ impl<'a, M: Model> Search<'a, M> {
     fn advance(&mut self, budget: u64) -> Option<Decision> {
         let (model, entries, control) = (self.model, self.entries, self.control);
         let mut left = budget;
-        while self.links.next[0] != self.tail {
+        while self.completed_left > 0 {
             if left == 0 {
                 return None;
             }
@@ -328,6 +347,13 @@ impl<'a, M: Model> Search<'a, M> {
                     self.cur = self.links.next[self.cur as usize];
                     continue;
                 };
+                let crashed = entries[e].ret == usize::MAX;
+                if crashed && self.skip_idle_crashed && next_state == self.state {
+                    // A crashed op that changes nothing now is better left pending: it can
+                    // still take effect later, or never, which is what it would be now.
+                    self.cur = self.links.next[self.cur as usize];
+                    continue;
+                }
                 let read_only = model.read_only(&entries[e].op);
                 self.linearized.insert(e);
                 let tag = mix(e);
@@ -342,6 +368,7 @@ impl<'a, M: Model> Search<'a, M> {
                     }
                     self.bits_hash ^= tag;
                     self.stack.push((e, std::mem::replace(&mut self.state, next_state), read_only));
+                    self.completed_left -= usize::from(!crashed);
                     self.best_depth = self.best_depth.max(self.stack.len());
                     self.links.lift(e);
                     self.cur = self.links.next[0];
@@ -355,7 +382,8 @@ impl<'a, M: Model> Search<'a, M> {
                 // A read-only op that could go now leads to an explored, failed
                 // configuration; since going now dominates going later, this one fails too.
             } else if self.capture_at == Some(self.stack.len()) {
-                self.capture = Some(capture(&self.links, &self.stack, &self.state, (ev & !RETURN) as usize));
+                self.capture =
+                    Some(capture(model, entries, &self.links, &self.stack, (ev & !RETURN) as usize));
                 return Some(Decision::Nonlinearizable);
             }
             // Backtrack, past every read-only op: leaving it for later cannot do better.
@@ -367,6 +395,7 @@ impl<'a, M: Model> Search<'a, M> {
                 self.linearized.remove(e);
                 self.bits_hash ^= mix(e);
                 self.links.unlift(e);
+                self.completed_left += usize::from(self.entries[e].ret != usize::MAX);
                 if !read_only {
                     self.cur = self.links.next[self.links.call_node[e] as usize];
                     break;
@@ -391,12 +420,23 @@ impl<M: Model> Drop for Search<'_, M> {
     }
 }
 
-fn capture<S: Clone>(links: &Links, stack: &[(usize, S, bool)], state: &S, failed: usize) -> Capture<S> {
+fn capture<M: Model>(
+    model: &M,
+    entries: &[Entry<M::Op>],
+    links: &Links,
+    stack: &[(usize, M::State, bool)],
+    failed: usize,
+) -> Capture<M::State> {
     let prefix: Vec<usize> = stack.iter().map(|(e, _, _)| *e).collect();
-    let mut states: Vec<S> = stack.iter().skip(1).map(|(_, s, _)| s.clone()).collect();
-    if !stack.is_empty() {
-        states.push(state.clone());
-    }
+    // Replayed rather than copied from the stack: the witness shows concrete states.
+    let mut state = model.init();
+    let states: Vec<M::State> = prefix
+        .iter()
+        .map(|&e| {
+            state = model.witness_step(&state, &entries[e].op);
+            state.clone()
+        })
+        .collect();
     let mut concurrent = Vec::new();
     let mut node = links.next[0];
     while node != links.ret_node[failed] {

@@ -5,6 +5,7 @@
 mod counter;
 mod multi_register;
 mod mutex;
+mod prefix_tree;
 mod queue;
 mod register;
 mod set;
