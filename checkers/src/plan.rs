@@ -139,9 +139,7 @@ impl Default for Limits {
 /// Judges `history` by `plan`; `fail_semantics` says how its source's `fail` ops read.
 pub fn judge(history: &History, plan: &Plan, fail_semantics: FailSemantics, limits: Limits) -> Results {
     let mut checkers = BTreeMap::new();
-    let t0 = std::time::Instant::now();
     let stats = crate::stats::check(history);
-    eprintln!("CPU {} RSS {} TIMING", {let st=std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<&str>=st.rsplit(')').next().unwrap().split_whitespace().collect(); f[11].parse::<u64>().unwrap()+f[12].parse::<u64>().unwrap()}, std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("VmRSS")).unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string()); eprintln!("TIMING   stats {:?}", t0.elapsed());
     let stats_details = stats.details.clone();
     checkers.insert("stats".to_string(), stats);
     let mut models = vec![];
@@ -159,10 +157,8 @@ pub fn judge(history: &History, plan: &Plan, fail_semantics: FailSemantics, limi
                 let (lin, view) = std::thread::scope(|scope| {
                     let view = register_like.then(|| scope.spawn(|| RegisterHistory::from_history(history)));
                     let lin = linearizable::check(history, model.clone(), fail_semantics, &budget);
-                    eprintln!("CPU {} RSS {} TIMING", {let st=std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<&str>=st.rsplit(')').next().unwrap().split_whitespace().collect(); f[11].parse::<u64>().unwrap()+f[12].parse::<u64>().unwrap()}, std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("VmRSS")).unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string()); eprintln!("TIMING   lin {:?}", t0.elapsed());
                     (lin, view.map(|v| v.join().expect("the register view's thread panicked")))
                 });
-                eprintln!("CPU {} RSS {} TIMING", {let st=std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<&str>=st.rsplit(')').next().unwrap().split_whitespace().collect(); f[11].parse::<u64>().unwrap()+f[12].parse::<u64>().unwrap()}, std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("VmRSS")).unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string()); eprintln!("TIMING   lin+view done");
                 models.push(("linearizable".to_string(), lin.valid));
                 let held = lin.valid;
                 checkers.insert("linearizable".to_string(), lin);
@@ -198,9 +194,7 @@ pub fn judge(history: &History, plan: &Plan, fail_semantics: FailSemantics, limi
             }
         }
     }
-    eprintln!("CPU {} RSS {} TIMING", {let st=std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<&str>=st.rsplit(')').next().unwrap().split_whitespace().collect(); f[11].parse::<u64>().unwrap()+f[12].parse::<u64>().unwrap()}, std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("VmRSS")).unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string()); eprintln!("TIMING   checks {:?}", t0.elapsed());
     let mut results = Results::compose_for(Some(history), checkers, models, stats_details);
-    eprintln!("CPU {} RSS {} TIMING", {let st=std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<&str>=st.rsplit(')').next().unwrap().split_whitespace().collect(); f[11].parse::<u64>().unwrap()+f[12].parse::<u64>().unwrap()}, std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("VmRSS")).unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string()); eprintln!("TIMING   compose {:?}", t0.elapsed());
     results.models.extend(extra_models);
     results
 }

@@ -259,7 +259,6 @@ fn run<M: Model>(
         Ok(p) => p,
         Err(e) => return CheckerResult::unknown(format!("cannot check: {e}")),
     };
-    eprintln!("CPU {} RSS {} TIMING", {let st=std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<&str>=st.rsplit(')').next().unwrap().split_whitespace().collect(); f[11].parse::<u64>().unwrap()+f[12].parse::<u64>().unwrap()}, std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("VmRSS")).unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string()); eprintln!("TIMING     compile {:?}", started.elapsed());
     let mut settled = crashed::Settled::default();
     let mut constructed = vec![false; partitions.len()];
     for (partition, constructed) in partitions.iter_mut().zip(&mut constructed) {
@@ -271,9 +270,7 @@ fn run<M: Model>(
     let memory_limit = budget.memory_bytes.unwrap_or(DEFAULT_MEMORY_BYTES);
     let deadline = budget.time.map(|t| started + t);
     let control = Control::new(deadline, Some(memory_limit));
-    eprintln!("CPU {} RSS {} TIMING", {let st=std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<&str>=st.rsplit(')').next().unwrap().split_whitespace().collect(); f[11].parse::<u64>().unwrap()+f[12].parse::<u64>().unwrap()}, std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("VmRSS")).unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string()); eprintln!("TIMING     settle {:?} {:?}", started.elapsed(), constructed);
     let results = search_all(&model, &partitions, &constructed, &control);
-    eprintln!("CPU {} RSS {} TIMING", {let st=std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<&str>=st.rsplit(')').next().unwrap().split_whitespace().collect(); f[11].parse::<u64>().unwrap()+f[12].parse::<u64>().unwrap()}, std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("VmRSS")).unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string()); eprintln!("TIMING     search {:?}", started.elapsed());
 
     let total_ops: usize = partitions.iter().map(|p| p.entries.len()).sum();
     let decided = results.iter().filter(|r| !matches!(r.decision, Decision::Stopped(_))).count();

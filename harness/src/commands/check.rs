@@ -43,13 +43,9 @@ pub fn run(args: CheckArgs) -> Result<u8> {
             Some(p) => p,
             None => run_plan(&dir)?,
         };
-        let t0 = std::time::Instant::now();
         let imported = import::load(&dir.history(), Format::Jsonl)?;
-        eprintln!("CPU {} RSS {} TIMING", {let st=std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<&str>=st.rsplit(')').next().unwrap().split_whitespace().collect(); f[11].parse::<u64>().unwrap()+f[12].parse::<u64>().unwrap()}, std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("VmRSS")).unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string()); eprintln!("TIMING load {:?}", t0.elapsed());
         let results = judge::judge(&imported.history, &plan, imported.fail_semantics, limits);
-        eprintln!("CPU {} RSS {} TIMING", {let st=std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<&str>=st.rsplit(')').next().unwrap().split_whitespace().collect(); f[11].parse::<u64>().unwrap()+f[12].parse::<u64>().unwrap()}, std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("VmRSS")).unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string()); eprintln!("TIMING judge {:?}", t0.elapsed());
         write_json(&dir.results(), &results)?;
-        let _g = Timed(t0);
         crate::commands::report::render(
             &dir.path,
             imported.history.into_ops(),
@@ -149,6 +145,3 @@ fn default_plan(format: Format, history: &History) -> Result<Plan> {
         ),
     }))
 }
-
-struct Timed(std::time::Instant);
-impl Drop for Timed { fn drop(&mut self) { eprintln!("CPU {} RSS {} TIMING", {let st=std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<&str>=st.rsplit(')').next().unwrap().split_whitespace().collect(); f[11].parse::<u64>().unwrap()+f[12].parse::<u64>().unwrap()}, std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("VmRSS")).unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string()); eprintln!("TIMING report {:?}", self.0.elapsed()); } }
