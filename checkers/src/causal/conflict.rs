@@ -28,16 +28,16 @@ pub fn cyclic_cf(
         let Some(Source::Write(w)) = ev.read else { continue };
         let id = id as u32;
         let clock = order.clock(id);
-        for &i in filter.beyond(rh, writers, ev.key, (id, clock), (w, order.clock(w))) {
+        for &i in filter.beyond(rh, &order.store, writers, ev.key, (id, clock), (w, order.clock(w))) {
             let (q, writes) = &writers[ev.key as usize][i as usize];
-            let limit = strict_limit(rh, id, clock, *q);
+            let limit = strict_limit(rh, &order.store, id, clock, *q);
             let Some(before) = last_below(rh, writes, limit) else { continue };
             // An edge between writes CO already orders changes no cycle: the CO path is in
             // the graph. Leaving those out keeps the map to the edges that add something
             // (in a concurrent history most writes a read has seen precede its write).
             let bev = &rh.events[before as usize];
             if before != w
-                && order.clock(w)[bev.process as usize] <= bev.pos
+                && order.entry(w, bev.process) <= bev.pos
                 && because.insert((before, w), id).is_none()
             {
                 edges.push((before, w));
