@@ -15,16 +15,17 @@
 
 use super::clocks::{Clock, ClockStore};
 use super::order::CausalOrder;
-use super::{WriterFilter, WritersByKey, anomaly, last_below, strict_limit};
+use super::{SeenBeyond, WriterFilter, WritersByKey, anomaly, last_below, strict_limit};
 use crate::ladder::register::{RegisterHistory, Source};
 use crate::verdict::Anomaly;
 use rustc_hash::FxHashMap;
 
 /// Appends WriteHBInitRead and CyclicHB anomalies (at most one of each per process).
-pub fn check(
+pub(crate) fn check(
     rh: &RegisterHistory,
     order: &mut CausalOrder,
     writers: &WritersByKey,
+    seen: &SeenBeyond,
     found: &mut Vec<Anomaly>,
 ) {
     let n = rh.events.len();
@@ -48,7 +49,7 @@ pub fn check(
     }
     let mut hb = Overlay::new(rh.events.len());
     let mut filter = WriterFilter::new(writers);
-    let mut every: Vec<u32> = Vec::new();
+    let mut candidates: Vec<u32> = Vec::new();
     for p in 0..rh.process_count() {
         let range = rh.process_events(p);
         if range.is_empty() {
@@ -81,25 +82,15 @@ pub fn check(
             queued[r as usize - range.start] = false;
             let ev = &rh.events[r as usize];
             let clock = hb.get(order, r);
-            // A read of a write needs only the writers it has seen beyond that write's CO
-            // past (HB contains CO, so the others derive known edges); an initial-value
-            // read looks at every writer.
-            let picked: &[u32] = match ev.read {
-                Some(Source::Write(w)) => {
-                    filter.beyond(rh, &order.store, writers, ev.key, (r, clock), (w, order.clock(w)))
-                }
-                _ => {
-                    every.clear();
-                    every.extend(0..writers[ev.key as usize].len() as u32);
-                    &every
-                }
-            };
-            for &i in picked {
-                let (q, writes) = &writers[ev.key as usize][i as usize];
-                let limit = strict_limit(rh, &order.store, r, clock, *q);
-                let Some(before) = last_below(rh, writes, limit) else { continue };
-                match ev.read {
-                    Some(Source::Init) if !init_read_reported => {
+            match ev.read {
+                Some(Source::Init) if !init_read_reported => {
+                    // Any write of the key in this read's HB past is the pattern; report
+                    // the first (one per process is enough).
+                    let first = writers[ev.key as usize].iter().find_map(|(q, writes)| {
+                        let limit = strict_limit(rh, &order.store, r, clock, *q);
+                        last_below(rh, writes, limit)
+                    });
+                    if let Some(before) = first {
                         init_read_reported = true;
                         found.push(anomaly(
                             "WriteHBInitRead",
@@ -112,7 +103,24 @@ pub fn check(
                             rh.indices(&[before, r]),
                         ));
                     }
-                    Some(Source::Write(w)) if before != w => {
+                }
+                Some(Source::Write(w)) => {
+                    // A read of a write needs only the writers it has seen beyond that
+                    // write's CO past (HB contains CO, so the others derive known edges).
+                    // While its view is CO's, the CC pass already found them.
+                    candidates.clear();
+                    if clock == order.clock(r) {
+                        candidates.extend_from_slice(seen.of(r));
+                    } else {
+                        let picked =
+                            filter.beyond(rh, &order.store, writers, ev.key, (r, clock), (w, order.clock(w)));
+                        for &i in picked {
+                            let (q, writes) = &writers[ev.key as usize][i as usize];
+                            let limit = strict_limit(rh, &order.store, r, clock, *q);
+                            candidates.extend(last_below(rh, writes, limit).filter(|&b| b != w));
+                        }
+                    }
+                    for &before in &candidates {
                         // Clocks are closed under every edge so far: when `before` is
                         // already in `w`'s past, so is all of its own past, and the edge
                         // adds nothing. Only edges that add something are recorded: a
@@ -130,8 +138,8 @@ pub fn check(
                             work.push(w);
                         }
                     }
-                    _ => {}
                 }
+                _ => {}
             }
             // Carry every growth forward along program order, read-from and derived edges.
             while let Some(e) = work.pop() {

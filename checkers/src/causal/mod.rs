@@ -102,9 +102,10 @@ pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> Cau
     };
     // Every pattern below reads each key's writers; list them once.
     let writers: WritersByKey = rh.writers_by_key();
+    let mut seen = None;
     if let Some(order) = &order {
         write_co_init_reads(rh, order, &writers, &mut found);
-        write_co_reads(rh, order, &writers, &mut found);
+        seen = Some(write_co_reads(rh, order, &writers, &mut found));
     }
     if !found.is_empty() {
         let causal = finish(found, "causal");
@@ -120,10 +121,11 @@ pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> Cau
         };
     }
     let order = order.as_mut().expect("CO is acyclic when no CC pattern was found");
+    let seen = seen.expect("found with CO");
     let mut cf = Vec::new();
-    conflict::cyclic_cf(rh, order, &writers, &mut cf);
+    conflict::cyclic_cf(rh, &seen, &mut cf);
     let mut cm = Vec::new();
-    memory::check(rh, order, &writers, &mut cm);
+    memory::check(rh, order, &writers, &seen, &mut cm);
     CausalVerdicts {
         causal: finish(vec![], "causal"),
         convergence: finish(cf, "causal-convergence"),
@@ -314,14 +316,34 @@ fn write_co_init_reads(
     }
 }
 
+/// For every read of a write `w`: the latest write of each writer of its key in the
+/// read's causal past that neither is `w` nor lies in `w`'s past, which CF and CM turn
+/// into edges to `w` (a write in `w`'s past gives only an edge CO implies). One pass over
+/// the reads finds them and WriteCORead together, so CCv and CM do not compare clocks
+/// again for reads whose view is CO's.
+pub(crate) struct SeenBeyond {
+    /// `before[start[e]..start[e + 1]]` belong to event `e`.
+    start: Vec<u32>,
+    before: Vec<u32>,
+}
+
+impl SeenBeyond {
+    /// The writes found for read `e` (empty for any other event).
+    pub(crate) fn of(&self, e: u32) -> &[u32] {
+        &self.before[self.start[e as usize] as usize..self.start[e as usize + 1] as usize]
+    }
+}
+
 fn write_co_reads(
     rh: &RegisterHistory,
     order: &CausalOrder,
     writers: &WritersByKey,
     found: &mut Vec<Anomaly>,
-) {
+) -> SeenBeyond {
     let mut filter = WriterFilter::new(writers);
+    let mut seen = SeenBeyond { start: Vec::with_capacity(rh.events.len() + 1), before: Vec::new() };
     for (id, ev) in rh.events.iter().enumerate() {
+        seen.start.push(seen.before.len() as u32);
         let Some(Source::Write(w)) = ev.read else { continue };
         let id = id as u32;
         let clock = order.clock(id);
@@ -330,7 +352,10 @@ fn write_co_reads(
             let (q, writes) = &writers[ev.key as usize][i as usize];
             let limit = strict_limit(rh, &order.store, id, clock, *q);
             let Some(newer) = last_below(rh, writes, limit) else { continue };
-            if newer != w && order.entry(newer, wev.process) > wev.pos {
+            if newer == w {
+                continue;
+            }
+            if order.entry(newer, wev.process) > wev.pos {
                 found.push(anomaly(
                     "WriteCORead",
                     format!(
@@ -343,6 +368,12 @@ fn write_co_reads(
                 ));
                 break;
             }
+            let nev = &rh.events[newer as usize];
+            if order.entry(w, nev.process) <= nev.pos {
+                seen.before.push(newer);
+            }
         }
     }
+    seen.start.push(seen.before.len() as u32);
+    seen
 }
