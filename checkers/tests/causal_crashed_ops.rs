@@ -14,7 +14,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use sunder_check::causal;
+use sunder_check::causal::{self, CausalBudget};
 use sunder_check::history::{History, OpType};
 use sunder_check::ladder::register::RegisterHistory;
 use sunder_check::verdict::Validity;
@@ -91,14 +91,32 @@ fn causal_checks_agree_with_the_definitions_on_histories_with_crashed_ops() {
         let rh = RegisterHistory::from_history(&h).expect("unique writes");
         most_processes = most_processes.max(rh.process_count());
         let (cc, ccv, cm) = causal_by_definition(&rh);
-        let v = causal::check_register(&rh);
         let as_validity = |b: bool| if b { Validity::Valid } else { Validity::Invalid };
-        assert_eq!(v.causal.valid, as_validity(cc), "seed {seed}: CC {:?}", v.causal);
-        assert_eq!(v.convergence.valid, as_validity(ccv), "seed {seed}: CCv {:?}", v.convergence);
-        assert_eq!(v.memory.valid, as_validity(cm), "seed {seed}: CM {:?}", v.memory);
+        // Plain clocks, and shared tries even for a few processes: the same verdicts,
+        // and the same anomalies word for word.
+        let plain = causal::check_register_within(
+            &rh,
+            &CausalBudget { shared_clocks_above: usize::MAX, ..CausalBudget::default() },
+        );
+        let shared = causal::check_register_within(
+            &rh,
+            &CausalBudget { shared_clocks_above: 0, ..CausalBudget::default() },
+        );
+        for v in [&plain, &shared] {
+            assert_eq!(v.causal.valid, as_validity(cc), "seed {seed}: CC {:?}", v.causal);
+            assert_eq!(v.convergence.valid, as_validity(ccv), "seed {seed}: CCv {:?}", v.convergence);
+            assert_eq!(v.memory.valid, as_validity(cm), "seed {seed}: CM {:?}", v.memory);
+        }
+        for (a, b) in [
+            (&plain.causal, &shared.causal),
+            (&plain.convergence, &shared.convergence),
+            (&plain.memory, &shared.memory),
+        ] {
+            assert_eq!(serde_json::to_value(a).unwrap(), serde_json::to_value(b).unwrap(), "seed {seed}");
+        }
         *seen.entry((cc, ccv, cm)).or_insert(0) += 1;
     }
-    // Over 16 processes, clocks take two levels of shared nodes.
+    // Over 16 processes, shared clocks take two levels of nodes.
     assert!(most_processes > 16, "at most {most_processes} processes in a history");
     for combo in [(true, false, false), (true, true, true), (false, false, false)] {
         assert!(seen.contains_key(&combo), "no history had (CC, CCv, CM) = {combo:?}: {seen:?}");

@@ -6,7 +6,8 @@
 //! of the retired ones settle, become equal across clocks and are shared, and joining or
 //! comparing two clocks walks only the blocks where they differ. Setting an entry costs
 //! one node per level (log16 of the process count), and the store counts the entries it
-//! holds so that the causal checks can refuse a history over their memory budget.
+//! holds so that the causal checks can refuse a history over their memory budget. With
+//! at most [`FLAT_WIDTH`] processes, clocks are plain rows instead.
 
 use rustc_hash::FxHashMap;
 
@@ -15,7 +16,9 @@ const FAN: usize = 16;
 /// Bits of a process number each level consumes.
 const BITS: u32 = 4;
 
-/// A clock: the id of a root node in a [`ClockStore`]. Equal clocks have equal ids, and
+/// A clock: the id of a root node in a [`ClockStore`] (of a row, for plain clocks). Equal
+/// shared clocks have equal ids; [`ClockStore::join`] and [`ClockStore::set`] return
+/// their first argument itself when it does not change, in both forms, and
 /// [`ClockStore::ZERO`] is the clock of all zeros.
 pub type Clock = u32;
 
@@ -31,19 +34,46 @@ struct Level {
 pub struct ClockStore {
     levels: Vec<Level>,
     entries: u64,
+    /// Set for a few processes: plain rows instead of tries.
+    flat: Option<Flat>,
+}
+
+/// Up to this many processes, clocks are plain rows: when every process is live, blocks
+/// rarely repeat, and sharing them would cost more (hashing every new node) than it saves.
+pub const FLAT_WIDTH: usize = 64;
+
+/// Plain clocks: row `c` is `rows[c * width..(c + 1) * width]`; row 0 is all zeros.
+struct Flat {
+    width: usize,
+    rows: Vec<u32>,
+}
+
+impl Flat {
+    fn row(&self, c: Clock) -> &[u32] {
+        &self.rows[c as usize * self.width..(c as usize + 1) * self.width]
+    }
+
+    fn push(&mut self, row: impl Iterator<Item = u32>) -> Clock {
+        let c = (self.rows.len() / self.width.max(1)) as Clock;
+        self.rows.extend(row);
+        c
+    }
 }
 
 impl ClockStore {
     /// The clock whose every entry is 0 (node 0 of every level is the all-zero node).
     pub const ZERO: Clock = 0;
 
-    /// A store for clocks over processes `0..width`.
-    pub fn new(width: usize) -> ClockStore {
+    /// A store for clocks over processes `0..width`: plain rows when `width` is at most
+    /// `flat_up_to` ([`FLAT_WIDTH`] is the usual choice), shared tries above.
+    pub fn new(width: usize, flat_up_to: usize) -> ClockStore {
         let mut depth = 1;
         while (FAN as u64).pow(depth) < width as u64 {
             depth += 1;
         }
-        let mut store = ClockStore { levels: (0..depth).map(|_| Level::default()).collect(), entries: 0 };
+        let flat = (width <= flat_up_to).then(|| Flat { width, rows: vec![0; width] });
+        let mut store =
+            ClockStore { levels: (0..depth).map(|_| Level::default()).collect(), entries: 0, flat };
         for level in 0..depth as usize {
             store.intern(level, [0; FAN]);
         }
@@ -52,7 +82,10 @@ impl ClockStore {
 
     /// How many entries (4 bytes each) the store's nodes hold together.
     pub fn entries(&self) -> u64 {
-        self.entries
+        match &self.flat {
+            Some(f) => f.rows.len() as u64,
+            None => self.entries,
+        }
     }
 
     fn top(&self) -> usize {
@@ -77,6 +110,9 @@ impl ClockStore {
 
     /// Entry `q` of clock `c`.
     pub fn get(&self, c: Clock, q: u32) -> u32 {
+        if let Some(f) = &self.flat {
+            return f.row(c)[q as usize];
+        }
         let mut id = c;
         for level in (0..self.levels.len()).rev() {
             id = self.levels[level].nodes[id as usize][Self::digit(q, level)];
@@ -86,7 +122,35 @@ impl ClockStore {
 
     /// `c` with entry `q` set to `value`.
     pub fn set(&mut self, c: Clock, q: u32, value: u32) -> Clock {
+        if let Some(f) = &mut self.flat {
+            if f.row(c)[q as usize] == value {
+                return c;
+            }
+            let start = c as usize * f.width;
+            let row: Vec<u32> = f.rows[start..start + f.width].to_vec();
+            return f.push(row.into_iter().enumerate().map(|(i, x)| if i == q as usize { value } else { x }));
+        }
         self.set_at(self.top(), c, q, value)
+    }
+
+    /// `join(a, b)` with entry `q` then set to `value`, in one step (one new row for
+    /// plain clocks).
+    pub fn join_set(&mut self, a: Clock, b: Clock, q: u32, value: u32) -> Clock {
+        if let Some(f) = &mut self.flat {
+            let (w, rows) = (f.width, &mut f.rows);
+            let c = (rows.len() / w.max(1)) as Clock;
+            for i in 0..w {
+                let x = if i == q as usize {
+                    value
+                } else {
+                    rows[a as usize * w + i].max(rows[b as usize * w + i])
+                };
+                rows.push(x);
+            }
+            return c;
+        }
+        let joined = self.join(a, b);
+        self.set(joined, q, value)
     }
 
     fn set_at(&mut self, level: usize, id: u32, q: u32, value: u32) -> u32 {
@@ -98,6 +162,23 @@ impl ClockStore {
 
     /// The entrywise maximum of `a` and `b`.
     pub fn join(&mut self, a: Clock, b: Clock) -> Clock {
+        if let Some(f) = &mut self.flat {
+            if a == b {
+                return a;
+            }
+            let (ra, rb) = (f.row(a), f.row(b));
+            let above_a = ra.iter().zip(rb).any(|(x, y)| y > x);
+            if !above_a {
+                return a;
+            }
+            if !ra.iter().zip(rb).any(|(x, y)| x > y) {
+                return b;
+            }
+            let w = f.width;
+            let joined: Vec<u32> =
+                (0..w).map(|i| f.rows[a as usize * w + i].max(f.rows[b as usize * w + i])).collect();
+            return f.push(joined.into_iter());
+        }
         self.join_at(self.top(), a, b)
     }
 
@@ -140,6 +221,16 @@ impl ClockStore {
     /// Calls `f(q)`, in increasing `q`, for every process whose entry in `a` exceeds its
     /// entry in `b`; blocks where the two clocks share a node are skipped whole.
     pub fn for_each_greater(&self, a: Clock, b: Clock, mut f: impl FnMut(u32)) {
+        if let Some(flat) = &self.flat {
+            if a != b {
+                for (q, (x, y)) in flat.row(a).iter().zip(flat.row(b)).enumerate() {
+                    if x > y {
+                        f(q as u32);
+                    }
+                }
+            }
+            return;
+        }
         self.greater_at(self.top(), a, b, 0, &mut f);
     }
 
@@ -175,25 +266,32 @@ mod tests {
     fn shared_clocks_behave_as_plain_vectors() {
         // Widths of one, two and three levels; clocks built by random sets and joins must
         // read, join and compare exactly as plain vectors do.
-        for (seed, width) in [(1u64, 5usize), (2, 16), (3, 17), (4, 300), (5, 5000)] {
+        for (seed, width) in [(1u64, 5usize), (2, 16), (3, 17), (6, 64), (7, 65), (4, 300), (5, 5000)] {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let mut store = ClockStore::new(width);
+            let mut store = ClockStore::new(width, FLAT_WIDTH);
             let mut clocks: Vec<(Clock, Vec<u32>)> = vec![(ClockStore::ZERO, vec![0; width])];
             for _ in 0..400 {
                 let i = rng.random_range(0..clocks.len());
                 let (c, mut plain) = clocks[i].clone();
-                let made = if rng.random_bool(0.5) {
-                    let q = rng.random_range(0..width);
-                    let v = rng.random_range(0..6u32);
-                    plain[q] = v;
-                    store.set(c, q as u32, v)
-                } else {
-                    let j = rng.random_range(0..clocks.len());
-                    let (d, other) = &clocks[j];
-                    for (x, y) in plain.iter_mut().zip(other) {
-                        *x = (*x).max(*y);
+                let j = rng.random_range(0..clocks.len());
+                let (q, v) = (rng.random_range(0..width), rng.random_range(0..6u32));
+                let made = match rng.random_range(0..3) {
+                    0 => {
+                        plain[q] = v;
+                        store.set(c, q as u32, v)
                     }
-                    store.join(c, *d)
+                    roll => {
+                        let (d, other) = &clocks[j];
+                        for (x, y) in plain.iter_mut().zip(other) {
+                            *x = (*x).max(*y);
+                        }
+                        if roll == 1 {
+                            store.join(c, *d)
+                        } else {
+                            plain[q] = v;
+                            store.join_set(c, *d, q as u32, v)
+                        }
+                    }
                 };
                 clocks.push((made, plain));
             }
@@ -209,7 +307,9 @@ mod tests {
                 store.for_each_greater(*a, *b, |q| got.push(q));
                 let want: Vec<u32> = (0..width as u32).filter(|&q| pa[q as usize] > pb[q as usize]).collect();
                 assert_eq!(got, want);
-                assert_eq!(a == b, pa == pb, "equal clocks must share one id");
+                if width > FLAT_WIDTH {
+                    assert_eq!(a == b, pa == pb, "equal shared clocks must share one id");
+                }
             }
         }
     }

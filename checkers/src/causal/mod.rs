@@ -66,11 +66,15 @@ pub struct CausalBudget {
     /// trie nodes ([`clocks`]); when the nodes hold more than this many entries (4 bytes
     /// each) the verdicts are `unknown` instead of exhausting memory.
     pub max_clock_entries: u64,
+    /// Above this many processes clocks are shared tries, at or below it plain rows
+    /// ([`clocks::FLAT_WIDTH`] by default; both give the same verdicts, and the tests
+    /// check each form).
+    pub shared_clocks_above: usize,
 }
 
 impl Default for CausalBudget {
     fn default() -> CausalBudget {
-        CausalBudget { max_clock_entries: 256 << 20 }
+        CausalBudget { max_clock_entries: 256 << 20, shared_clocks_above: clocks::FLAT_WIDTH }
     }
 }
 
@@ -83,7 +87,7 @@ pub fn check_register(rh: &RegisterHistory) -> CausalVerdicts {
 pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> CausalVerdicts {
     let mut found = Vec::new();
     thin_air_reads(rh, &mut found);
-    let mut order = match CausalOrder::new(rh, budget.max_clock_entries) {
+    let mut order = match CausalOrder::new(rh, budget) {
         Ok(order) => Some(order),
         Err(OrderError::Cyclic(cycle)) => {
             found.push(cyclic_co(rh, &cycle));

@@ -6,6 +6,7 @@
 //! consecutive clocks differ by, not (operations × processes). Also a small directed
 //! graph with topological sort and cycle extraction, shared by the CC, CCv and CM checks.
 
+use super::CausalBudget;
 use super::clocks::{Clock, ClockStore};
 use crate::ladder::register::{RegisterHistory, Source};
 
@@ -122,21 +123,22 @@ pub struct CausalOrder {
 }
 
 impl CausalOrder {
-    /// Computes CO within `max_entries` clock entries, or says why it cannot.
-    pub fn new(rh: &RegisterHistory, max_entries: u64) -> Result<CausalOrder, OrderError> {
+    /// Computes CO within the budget's clock entries, or says why it cannot.
+    pub fn new(rh: &RegisterHistory, budget: &CausalBudget) -> Result<CausalOrder, OrderError> {
         let graph = Graph::from_edges(rh.events.len(), &co_edges(rh));
         // Clocks are filled in a topological order of CO, so a predecessor's is ready first.
         let topo = graph.topological().map_err(OrderError::Cyclic)?;
-        let mut store = ClockStore::new(rh.process_count());
+        let mut store = ClockStore::new(rh.process_count(), budget.shared_clocks_above);
         let mut clocks = vec![ClockStore::ZERO; rh.events.len()];
         for &e in &topo {
             let ev = &rh.events[e as usize];
-            let mut c = if ev.pos > 0 { clocks[e as usize - 1] } else { ClockStore::ZERO };
-            if let Some(Source::Write(w)) = ev.read {
-                c = store.join(c, clocks[w as usize]);
-            }
-            clocks[e as usize] = store.set(c, ev.process, ev.pos + 1);
-            if store.entries() > max_entries {
+            let c = if ev.pos > 0 { clocks[e as usize - 1] } else { ClockStore::ZERO };
+            let src = match ev.read {
+                Some(Source::Write(w)) => clocks[w as usize],
+                _ => ClockStore::ZERO,
+            };
+            clocks[e as usize] = store.join_set(c, src, ev.process, ev.pos + 1);
+            if store.entries() > budget.max_clock_entries {
                 return Err(OrderError::OverBudget(store.entries()));
             }
         }
