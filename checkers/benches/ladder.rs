@@ -6,7 +6,11 @@
 //! its full work instead of stopping at a first violation. "Ops" below are operations
 //! (an invocation and its completion are one operation, two history lines). A third
 //! history is concurrent with crashed ops (`linearizable::generate`, 8 clients, 5% `info`),
-//! timed against linearizability and through `ladder::check_view_given`.
+//! timed against linearizability and through `ladder::check_view_given`, as it is and
+//! with one read made stale (so linearizability fails and the whole ladder runs).
+//! Sections: `atomic`, `crashed`, `long` (all by default: `cargo bench -p sunder-check
+//! --bench ladder -- crashed`); `SUNDER_BENCH_LONG=1` adds the 1,000,000-line kv history
+//! with crashed ops to `crashed`.
 
 mod support;
 
@@ -14,13 +18,13 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use sunder_check::Validity;
 use sunder_check::causal;
 use sunder_check::history::{History, Op, OpType, Strictness};
 use sunder_check::ladder::register::RegisterHistory;
 use sunder_check::ladder::{self, Implied, LadderBudget};
-use sunder_check::linearizable::generate::{Generation, register_history};
+use sunder_check::linearizable::generate::{Generation, register_history, with_stale_read};
 use sunder_check::linearizable::{Budget, FailSemantics, ModelKind, check};
 use sunder_check::sequential::{self, SearchBudget};
 use sunder_check::session;
@@ -95,10 +99,87 @@ fn time<T>(label: &str, f: impl Fn() -> T) -> T {
     out.expect("ran three times")
 }
 
+/// Times the whole ladder on a concurrent history with crashed ops that linearizability
+/// rejects, so every model is really checked (`check_view_given` told `Invalid`), next to
+/// linearizability on the same history, and prints each check's part and verdict.
+fn crashed_and_not_linearizable(label: &str, g: &Generation) {
+    let valid = register_history(g);
+    let h = with_stale_read(&valid, g.seed).expect("the history has a read to make stale");
+    let rh = RegisterHistory::from_history(&h).unwrap();
+    println!(
+        "-- {label}, one read made stale: {} processes, {} ops, {} keys ({} lines)",
+        rh.process_count(),
+        rh.events.len(),
+        rh.keys.len(),
+        h.len()
+    );
+    time("linearizability of it unmutated", || {
+        check(&valid, ModelKind::Kv, FailSemantics::CasMismatch, &Budget::default())
+    });
+    // The search may not decide a stale read among many crashed ops (issue 12, point 4):
+    // one run within 5 s says which; for the ladder, `Invalid` and `Unknown` are the same.
+    let (start, cpu_start) = (Instant::now(), cpu_seconds());
+    let budget = Budget { time: Some(Duration::from_secs(5)), ..Budget::default() };
+    let lin = check(&h, ModelKind::Kv, FailSemantics::CasMismatch, &budget);
+    println!(
+        "linearizability of it (5 s budget)  {} in {:.3} s wall, {:.2} s cpu",
+        lin.valid.as_str(),
+        start.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu_start
+    );
+    assert_ne!(lin.valid, Validity::Valid, "the stale read must break linearizability");
+    time("extract register view", || RegisterHistory::from_history(&h).unwrap());
+    let v = time("causal: CC + CCv + CM", || causal::check_register(&rh));
+    println!(
+        "   causal {}, causal-convergence {}, causal-memory {}",
+        v.causal.valid.as_str(),
+        v.convergence.valid.as_str(),
+        v.memory.valid.as_str()
+    );
+    time("pram + session guarantees", || session::check_register(&rh));
+    // The ladder skips the search when a causal model fails; alone, it is bounded by its
+    // budget: one run within 5 s.
+    let (start, cpu_start) = (Instant::now(), cpu_seconds());
+    let budget = SearchBudget { max_time: Duration::from_secs(5), ..SearchBudget::default() };
+    let s = sequential::check_register(&rh, &budget);
+    println!(
+        "sequential search alone (5 s budget)  {} in {:.3} s wall, {:.2} s cpu ({})",
+        s.valid.as_str(),
+        start.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu_start,
+        s.details
+    );
+    let given = Implied { linearizable: lin.valid };
+    let out = time("whole ladder, linearizability failed", || {
+        ladder::check_view_given(&h, &rh, &LadderBudget::default(), &given)
+    });
+    let verdicts: Vec<String> = out.iter().map(|(m, r)| format!("{m} {}", r.valid.as_str())).collect();
+    println!("   ladder: {}", verdicts.join(", "));
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let wants = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("ladder benchmarks ({cores} cores visible), single-threaded checks, 3 runs each");
 
+    if wants("atomic") {
+        atomic_store_histories();
+    }
+    if wants("crashed") {
+        crashed_histories();
+    }
+    if wants("long") {
+        let h = generate(2, 20, 1_000, 1_000_000, 0.0);
+        println!("-- 1,000,000 ops, 20 processes, 1,000 keys ({} history lines)", h.len());
+        let rh = time("extract register view", || RegisterHistory::from_history(&h).unwrap());
+        let r = time("pram + session guarantees", || session::check_register(&rh));
+        assert!(r.iter().all(|(_, r)| r.valid.exit_code() == 0));
+    }
+}
+
+/// The 100,000-op histories of one atomic store (every model holds).
+fn atomic_store_histories() {
     for (label, info_rate) in [("20 workers", 0.0), ("5 workers, 2% of writes info", 0.02)] {
         let h = generate(1, if info_rate > 0.0 { 5 } else { 20 }, 1_000, 100_000, info_rate);
         let rh = RegisterHistory::from_history(&h).unwrap();
@@ -116,9 +197,13 @@ fn main() {
         let s = time("sequential search", || sequential::check_register(&rh, &SearchBudget::default()));
         println!("   sequential verdict: {} ({})", s.valid.as_str(), s.details);
     }
+}
 
-    // A concurrent history with crashed ops, as `sunder run` records them: 8 clients on 4
-    // keys, 5% of calls ending `info` (each retiring its process), 100,000 lines.
+/// Concurrent histories with crashed ops, as `sunder run` records them: the 100,000-line
+/// one (8 clients on 4 keys, 5% of calls ending `info`, each retiring its process) as it
+/// is, given linearizability held, then with one stale read; and the 1,000,000-line kv
+/// history of the linearizability bench with one stale read.
+fn crashed_histories() {
     let g = Generation { seed: 1, ops: 100_000, keys: 4, clients: 8, info_rate: 0.05, cas: true };
     let h = register_history(&g);
     let rh = RegisterHistory::from_history(&h).unwrap();
@@ -139,10 +224,24 @@ fn main() {
     time("ladder given linearizable", || {
         ladder::check_view_given(&h, &rh, &LadderBudget::default(), &Implied { linearizable: lin.valid })
     });
-
-    let h = generate(2, 20, 1_000, 1_000_000, 0.0);
-    println!("-- 1,000,000 ops, 20 processes, 1,000 keys ({} history lines)", h.len());
-    let rh = time("extract register view", || RegisterHistory::from_history(&h).unwrap());
-    let r = time("pram + session guarantees", || session::check_register(&rh));
-    assert!(r.iter().all(|(_, r)| r.valid.exit_code() == 0));
+    // What the ladder costs when linearizability is undecided on a history where every
+    // model holds: every check runs, the sequential search included (one run, with the
+    // search limited to 5 s).
+    let budget = LadderBudget {
+        sequential: SearchBudget { max_time: Duration::from_secs(5), ..SearchBudget::default() },
+    };
+    let (start, cpu_start) = (Instant::now(), cpu_seconds());
+    let out = ladder::check_view_given(&h, &rh, &budget, &Implied { linearizable: Validity::Unknown });
+    println!(
+        "whole ladder, linearizability unknown (search 5 s)  {:.3} s wall, {:.2} s cpu",
+        start.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu_start
+    );
+    let verdicts: Vec<String> = out.iter().map(|(m, r)| format!("{m} {}", r.valid.as_str())).collect();
+    println!("   ladder: {}", verdicts.join(", "));
+    crashed_and_not_linearizable("100,000 lines, 8 concurrent clients, 5% info", &g);
+    if std::env::var_os("SUNDER_BENCH_LONG").is_some() {
+        let g = Generation { seed: 1, ops: 1_000_000, keys: 1_000, clients: 32, info_rate: 0.01, cas: true };
+        crashed_and_not_linearizable("1,000,000 lines, 1,000 keys, 32 clients, 1% info", &g);
+    }
 }

@@ -50,14 +50,53 @@ pub fn check(history: &History) -> Vec<(String, CheckerResult)> {
 pub fn check_register(rh: &RegisterHistory) -> Vec<(String, CheckerResult)> {
     let index = Index::new(rh);
     let mut found: [Vec<Anomaly>; 5] = Default::default();
+    let mut scratch = Scratch::new(rh.process_count());
     for q in 0..rh.process_count() {
-        pram_like(rh, &index, q, Frontier::Pram, &mut found[0]);
-        writes_follow_reads(rh, &index, q, &mut found[1]);
-        pram_like(rh, &index, q, Frontier::MonotonicWrites, &mut found[2]);
+        pram_like(rh, &index, q, Frontier::Pram, &mut scratch, &mut found[0]);
+        writes_follow_reads(rh, &index, q, &mut scratch, &mut found[1]);
+        pram_like(rh, &index, q, Frontier::MonotonicWrites, &mut scratch, &mut found[2]);
         monotonic_reads(rh, q, &mut found[3]);
-        pram_like(rh, &index, q, Frontier::ReadYourWrites, &mut found[4]);
+        pram_like(rh, &index, q, Frontier::ReadYourWrites, &mut scratch, &mut found[4]);
     }
     MODELS.iter().zip(found).map(|(m, f)| (m.to_string(), finish(f, m))).collect()
+}
+
+/// Per-process tables indexed by process, allocated once and reset after each process
+/// by the entries it touched: a history has one process per `info` (thousands in a long
+/// run with faults), so clearing whole tables per process would cost processes².
+struct Scratch {
+    /// How many of each process's events the process being checked must have seen.
+    seen: Vec<u32>,
+    /// The read that made them visible (NONE: its own program order).
+    via: Vec<u32>,
+    /// Writes-follow-reads: each writer's newest write read so far, and that read.
+    newest_read: Vec<(u32, u32)>,
+    /// The processes whose entries are set.
+    touched: Vec<u32>,
+}
+
+impl Scratch {
+    fn new(width: usize) -> Scratch {
+        Scratch {
+            seen: vec![0; width],
+            via: vec![NONE; width],
+            newest_read: vec![(0, NONE); width],
+            touched: Vec::new(),
+        }
+    }
+
+    fn touch(&mut self, p: u32) {
+        self.touched.push(p);
+    }
+
+    fn reset(&mut self) {
+        for &p in &self.touched {
+            self.seen[p as usize] = 0;
+            self.via[p as usize] = NONE;
+            self.newest_read[p as usize] = (0, NONE);
+        }
+        self.touched.clear();
+    }
 }
 
 /// (position of a read, newest write of its writer read so far, position of the read
@@ -174,12 +213,19 @@ fn stale(
 }
 
 /// The frontier-based guarantees: PRAM, monotonic writes, read-your-writes.
-fn pram_like(rh: &RegisterHistory, index: &Index, q: usize, kind: Frontier, found: &mut Vec<Anomaly>) {
-    let width = rh.process_count();
+fn pram_like(
+    rh: &RegisterHistory,
+    index: &Index,
+    q: usize,
+    kind: Frontier,
+    scratch: &mut Scratch,
+    found: &mut Vec<Anomaly>,
+) {
     // seen[p]: how many of p's events this process must have seen; via[p]: the read that
     // made them visible (NONE: its own program order).
-    let mut seen = vec![0u32; width];
-    let mut via = vec![NONE; width];
+    scratch.reset();
+    scratch.touch(q as u32);
+    let Scratch { seen, via, touched, .. } = scratch;
     let model = kind.model();
     for e in rh.process_events(q) {
         let ev = &rh.events[e];
@@ -224,6 +270,7 @@ fn pram_like(rh: &RegisterHistory, index: &Index, q: usize, kind: Frontier, foun
                 let wev = &rh.events[w0 as usize];
                 let own = kind == Frontier::Pram && p0 as usize == q;
                 if kind != Frontier::ReadYourWrites && !own && wev.pos + 1 > seen[p0 as usize] {
+                    touched.push(p0);
                     seen[p0 as usize] = wev.pos + 1;
                     via[p0 as usize] = r;
                 }
@@ -269,12 +316,17 @@ fn monotonic_reads(rh: &RegisterHistory, q: usize, found: &mut Vec<Anomaly>) {
     }
 }
 
-fn writes_follow_reads(rh: &RegisterHistory, index: &Index, s: usize, found: &mut Vec<Anomaly>) {
-    let width = rh.process_count();
+fn writes_follow_reads(
+    rh: &RegisterHistory,
+    index: &Index,
+    s: usize,
+    scratch: &mut Scratch,
+    found: &mut Vec<Anomaly>,
+) {
     // For each other process q: the position of q's newest write this process read, and
     // that read.
-    let mut seen = vec![(0u32, NONE); width];
-    let mut seen_list: Vec<u32> = Vec::new();
+    scratch.reset();
+    let Scratch { newest_read: seen, touched: seen_list, .. } = scratch;
     let model = "writes-follow-reads";
     for e in rh.process_events(s) {
         let ev = &rh.events[e];
@@ -288,7 +340,7 @@ fn writes_follow_reads(rh: &RegisterHistory, index: &Index, s: usize, found: &mu
             _ => {}
         }
         let mut violation = None;
-        for &q in &seen_list {
+        for &q in seen_list.iter() {
             let (w2_pos, via) = seen[q as usize];
             // What q had read of this key before it issued the write this process saw: any
             // read at all (against the initial value), or the newest write of the writer

@@ -411,7 +411,7 @@ fn causal_models_over_the_clock_budget_are_unknown_with_the_reason() {
     use sunder_check::ladder::register::RegisterHistory;
     let h = Builder::new().write(1, "x", v(1)).read(2, "x", v(1)).history();
     let rh = RegisterHistory::from_history(&h).unwrap();
-    let v = check_register_within(&rh, &CausalBudget { max_clock_entries: 3 });
+    let v = check_register_within(&rh, &CausalBudget { max_clock_entries: 3, ..CausalBudget::default() });
     for r in [&v.causal, &v.convergence, &v.memory] {
         assert_eq!(r.valid, Validity::Unknown);
         assert!(r.reason.as_deref().unwrap().contains("over the budget"), "{r:?}");

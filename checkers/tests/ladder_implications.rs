@@ -5,6 +5,7 @@
 
 mod ladder_support;
 
+use ladder_support::definitions::causal_by_definition;
 use ladder_support::generate::{linearizable, replicated};
 use std::collections::BTreeMap;
 use sunder_check::history::History;
@@ -134,101 +135,6 @@ fn sequential_search_agrees_with_enumeration_on_small_histories() {
         invalid += usize::from(!expected);
     }
     assert!(invalid > 20, "only {invalid} non-sequential histories were generated");
-}
-
-/// The POPL 2017 bad patterns computed from their definitions with boolean matrices:
-/// (CC, CCv, CM) for a small history.
-#[allow(clippy::needless_range_loop)] // matrix code reads best with indices
-fn causal_by_definition(rh: &RegisterHistory) -> (bool, bool, bool) {
-    let n = rh.events.len();
-    let closure = |m: &mut Vec<Vec<bool>>| {
-        for k in 0..n {
-            for i in 0..n {
-                if m[i][k] {
-                    for j in 0..n {
-                        if m[k][j] {
-                            m[i][j] = true;
-                        }
-                    }
-                }
-            }
-        }
-    };
-    let cyclic = |m: &Vec<Vec<bool>>| (0..n).any(|i| m[i][i]);
-    let ev = &rh.events;
-    let same_proc_before = |a: usize, b: usize| ev[a].process == ev[b].process && ev[a].pos < ev[b].pos;
-    let rf = |w: usize, r: usize| ev[r].read == Some(Source::Write(w as u32));
-    let mut co = vec![vec![false; n]; n];
-    for a in 0..n {
-        for b in 0..n {
-            co[a][b] = same_proc_before(a, b) || rf(a, b);
-        }
-    }
-    closure(&mut co);
-    let thin_air = ev.iter().any(|e| e.read == Some(Source::Nowhere));
-    let writes_of = |k: u32| (0..n).filter(move |&w| ev[w].writes && ev[w].key == k);
-    let mut bad_cc = thin_air || cyclic(&co);
-    for r in 0..n {
-        match ev[r].read {
-            Some(Source::Init) => bad_cc |= writes_of(ev[r].key).any(|w| co[w][r]),
-            Some(Source::Write(w)) => {
-                bad_cc |= writes_of(ev[r].key).any(|w2| w2 != w as usize && co[w as usize][w2] && co[w2][r])
-            }
-            _ => {}
-        }
-    }
-    if bad_cc {
-        return (false, false, false);
-    }
-    let mut cf = co.clone();
-    for r in 0..n {
-        if let Some(Source::Write(w)) = ev[r].read {
-            for w1 in writes_of(ev[r].key) {
-                if w1 != w as usize && co[w1][r] {
-                    cf[w1][w as usize] = true;
-                }
-            }
-        }
-    }
-    closure(&mut cf);
-    let ccv = !cyclic(&cf);
-    let mut cm = true;
-    for o in 0..n {
-        let mut hb = vec![vec![false; n]; n];
-        for a in 0..n {
-            for b in 0..n {
-                hb[a][b] = co[a][b] && (co[b][o] || b == o);
-            }
-        }
-        loop {
-            let mut changed = false;
-            for r in 0..n {
-                let Some(Source::Write(w)) = ev[r].read else { continue };
-                if !(r == o || same_proc_before(r, o)) {
-                    continue;
-                }
-                for w1 in writes_of(ev[r].key) {
-                    if w1 != w as usize && hb[w1][r] && !hb[w1][w as usize] {
-                        hb[w1][w as usize] = true;
-                        changed = true;
-                    }
-                }
-            }
-            if !changed {
-                break;
-            }
-            closure(&mut hb);
-        }
-        let init_bad = (0..n).any(|r| {
-            ev[r].read == Some(Source::Init)
-                && (r == o || same_proc_before(r, o))
-                && writes_of(ev[r].key).any(|w| hb[w][r])
-        });
-        if init_bad || cyclic(&hb) {
-            cm = false;
-        }
-    }
-    (true, ccv, cm)
 }
 
 #[test]

@@ -7,39 +7,24 @@
 //! earlier ones reach it by program order, so the closure is the same and the edge count
 //! stays at (reads × writers of the key); an edge CO already implies is left out too.
 
-use super::order::{CausalOrder, Graph, co_edges};
-use super::{WriterFilter, WritersByKey, anomaly, last_below, strict_limit};
+use super::order::{Graph, co_edges};
+use super::{SeenBeyond, anomaly};
 use crate::ladder::register::{RegisterHistory, Source};
 use crate::verdict::Anomaly;
 use rustc_hash::FxHashMap;
 
-/// Appends a CyclicCF anomaly when CF ∪ CO has a cycle.
-pub fn cyclic_cf(
-    rh: &RegisterHistory,
-    order: &CausalOrder,
-    writers: &WritersByKey,
-    found: &mut Vec<Anomaly>,
-) {
+/// Appends a CyclicCF anomaly when CF ∪ CO has a cycle; `seen` holds, for every read of
+/// a write, the writes of its key it has seen that CO does not already order before that
+/// write (the only CF edges that can add something).
+pub(crate) fn cyclic_cf(rh: &RegisterHistory, seen: &SeenBeyond, found: &mut Vec<Anomaly>) {
     let mut edges = co_edges(rh);
     // Which read justified each CF edge, to explain it.
     let mut because: FxHashMap<(u32, u32), u32> = FxHashMap::default();
-    let mut filter = WriterFilter::new(writers);
     for (id, ev) in rh.events.iter().enumerate() {
         let Some(Source::Write(w)) = ev.read else { continue };
         let id = id as u32;
-        let clock = order.clock(id);
-        for &i in filter.beyond(rh, writers, ev.key, (id, clock), (w, order.clock(w))) {
-            let (q, writes) = &writers[ev.key as usize][i as usize];
-            let limit = strict_limit(rh, id, clock, *q);
-            let Some(before) = last_below(rh, writes, limit) else { continue };
-            // An edge between writes CO already orders changes no cycle: the CO path is in
-            // the graph. Leaving those out keeps the map to the edges that add something
-            // (in a concurrent history most writes a read has seen precede its write).
-            let bev = &rh.events[before as usize];
-            if before != w
-                && order.clock(w)[bev.process as usize] <= bev.pos
-                && because.insert((before, w), id).is_none()
-            {
+        for &before in seen.of(id) {
+            if because.insert((before, w), id).is_none() {
                 edges.push((before, w));
             }
         }

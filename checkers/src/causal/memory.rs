@@ -13,14 +13,21 @@
 //! must use a derived edge (CO is acyclic here), and the derived edge `a -> b` lies on a
 //! cycle exactly when `b` is already in `a`'s clock at the fixpoint.
 
+use super::clocks::{Clock, ClockStore};
 use super::order::CausalOrder;
-use super::{WriterFilter, WritersByKey, anomaly, last_below, strict_limit};
+use super::{SeenBeyond, WriterFilter, WritersByKey, anomaly, last_below, strict_limit};
 use crate::ladder::register::{RegisterHistory, Source};
 use crate::verdict::Anomaly;
 use rustc_hash::FxHashMap;
 
 /// Appends WriteHBInitRead and CyclicHB anomalies (at most one of each per process).
-pub fn check(rh: &RegisterHistory, order: &CausalOrder, writers: &WritersByKey, found: &mut Vec<Anomaly>) {
+pub(crate) fn check(
+    rh: &RegisterHistory,
+    order: &mut CausalOrder,
+    writers: &WritersByKey,
+    seen: &SeenBeyond,
+    found: &mut Vec<Anomaly>,
+) {
     let n = rh.events.len();
     // Readers of each write, compressed: readers[reader_start[w]..reader_start[w + 1]].
     let mut reader_start = vec![0u32; n + 1];
@@ -40,19 +47,19 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, writers: &WritersByKey, 
             fill[w as usize] += 1;
         }
     }
-    let mut hb = Overlay::new(order);
+    let mut hb = Overlay::new(rh.events.len());
     let mut filter = WriterFilter::new(writers);
-    let mut every: Vec<u32> = Vec::new();
+    let mut candidates: Vec<u32> = Vec::new();
     for p in 0..rh.process_count() {
         let range = rh.process_events(p);
         if range.is_empty() {
             continue;
         }
         let last = (range.end - 1) as u32;
-        let past = order.clock(last).to_vec();
-        let in_past = |e: u32| {
+        let past = order.clock(last);
+        let in_past = |store: &ClockStore, e: u32| {
             let ev = &rh.events[e as usize];
-            ev.pos < past[ev.process as usize]
+            ev.pos < store.get(past, ev.process)
         };
         // Start from CO: HB_o contains CO restricted to the causal past.
         hb.reset();
@@ -71,30 +78,19 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, writers: &WritersByKey, 
         let mut derived_out: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
         let mut init_read_reported = false;
         let mut work: Vec<u32> = Vec::new();
-        let mut clock = vec![0u32; order.width];
         while let Some(r) = dirty.pop() {
             queued[r as usize - range.start] = false;
             let ev = &rh.events[r as usize];
-            clock.copy_from_slice(hb.get(r));
-            // A read of a write needs only the writers it has seen beyond that write's CO
-            // past (HB contains CO, so the others derive known edges); an initial-value
-            // read looks at every writer.
-            let picked: &[u32] = match ev.read {
-                Some(Source::Write(w)) => {
-                    filter.beyond(rh, writers, ev.key, (r, &clock), (w, order.clock(w)))
-                }
-                _ => {
-                    every.clear();
-                    every.extend(0..writers[ev.key as usize].len() as u32);
-                    &every
-                }
-            };
-            for &i in picked {
-                let (q, writes) = &writers[ev.key as usize][i as usize];
-                let limit = strict_limit(rh, r, &clock, *q);
-                let Some(before) = last_below(rh, writes, limit) else { continue };
-                match ev.read {
-                    Some(Source::Init) if !init_read_reported => {
+            let clock = hb.get(order, r);
+            match ev.read {
+                Some(Source::Init) if !init_read_reported => {
+                    // Any write of the key in this read's HB past is the pattern; report
+                    // the first (one per process is enough).
+                    let first = writers[ev.key as usize].iter().find_map(|(q, writes)| {
+                        let limit = strict_limit(rh, &order.store, r, clock, *q);
+                        last_below(rh, writes, limit)
+                    });
+                    if let Some(before) = first {
                         init_read_reported = true;
                         found.push(anomaly(
                             "WriteHBInitRead",
@@ -107,7 +103,24 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, writers: &WritersByKey, 
                             rh.indices(&[before, r]),
                         ));
                     }
-                    Some(Source::Write(w)) if before != w => {
+                }
+                Some(Source::Write(w)) => {
+                    // A read of a write needs only the writers it has seen beyond that
+                    // write's CO past (HB contains CO, so the others derive known edges).
+                    // While its view is CO's, the CC pass already found them.
+                    candidates.clear();
+                    if clock == order.clock(r) {
+                        candidates.extend_from_slice(seen.of(r));
+                    } else {
+                        let picked =
+                            filter.beyond(rh, &order.store, writers, ev.key, (r, clock), (w, order.clock(w)));
+                        for &i in picked {
+                            let (q, writes) = &writers[ev.key as usize][i as usize];
+                            let limit = strict_limit(rh, &order.store, r, clock, *q);
+                            candidates.extend(last_below(rh, writes, limit).filter(|&b| b != w));
+                        }
+                    }
+                    for &before in &candidates {
                         // Clocks are closed under every edge so far: when `before` is
                         // already in `w`'s past, so is all of its own past, and the edge
                         // adds nothing. Only edges that add something are recorded: a
@@ -116,17 +129,17 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, writers: &WritersByKey, 
                         // `w` along the path that made the edge redundant. Most reads
                         // derive only redundant edges, so this keeps the hash maps small.
                         let bev = &rh.events[before as usize];
-                        if hb.get(w)[bev.process as usize] > bev.pos {
+                        if order.store.get(hb.get(order, w), bev.process) > bev.pos {
                             continue;
                         }
                         derived.insert((before, w), r);
                         derived_out.entry(before).or_default().push(w);
-                        if hb.join(before, w) {
+                        if hb.join(order, before, w) {
                             work.push(w);
                         }
                     }
-                    _ => {}
                 }
+                _ => {}
             }
             // Carry every growth forward along program order, read-from and derived edges.
             while let Some(e) = work.pop() {
@@ -137,21 +150,21 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, writers: &WritersByKey, 
                 let ev = &rh.events[e as usize];
                 let next = e + 1;
                 if (next as usize) < rh.process_events(ev.process as usize).end
-                    && in_past(next)
-                    && hb.join(e, next)
+                    && in_past(&order.store, next)
+                    && hb.join(order, e, next)
                 {
                     work.push(next);
                 }
                 for &reader in
                     &readers[reader_start[e as usize] as usize..reader_start[e as usize + 1] as usize]
                 {
-                    if in_past(reader) && hb.join(e, reader) {
+                    if in_past(&order.store, reader) && hb.join(order, e, reader) {
                         work.push(reader);
                     }
                 }
                 if let Some(targets) = derived_out.get(&e) {
                     for &t in targets {
-                        if hb.join(e, t) {
+                        if hb.join(order, e, t) {
                             work.push(t);
                         }
                     }
@@ -162,7 +175,7 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, writers: &WritersByKey, 
         edges.sort_unstable();
         for (&(before, after), &r) in edges {
             let aev = &rh.events[after as usize];
-            if hb.get(before)[aev.process as usize] > aev.pos {
+            if order.store.get(hb.get(order, before), aev.process) > aev.pos {
                 found.push(anomaly(
                     "CyclicHB",
                     format!(
@@ -180,58 +193,47 @@ pub fn check(rh: &RegisterHistory, order: &CausalOrder, writers: &WritersByKey, 
     }
 }
 
-/// HB clocks as changes over CO's: only events whose clock grew get a copy, so checking
-/// one process costs what its view changes, not the whole history.
-struct Overlay<'a> {
-    order: &'a CausalOrder,
-    slot: Vec<u32>,
-    pool: Vec<u32>,
+/// HB clocks as changes over CO's: only events whose clock grew get an entry, so checking
+/// one process costs what its view changes, not the whole history. The clocks themselves
+/// live in CO's store, sharing its nodes.
+struct Overlay {
+    slot: Vec<Clock>,
     touched: Vec<u32>,
-    scratch: Vec<u32>,
 }
 
-impl<'a> Overlay<'a> {
-    fn new(order: &'a CausalOrder) -> Overlay<'a> {
-        let n = order.clocks.len() / order.width.max(1);
-        Overlay { order, slot: vec![u32::MAX; n], pool: Vec::new(), touched: Vec::new(), scratch: Vec::new() }
+/// No HB clock of its own yet: the event's clock is CO's.
+const SAME_AS_CO: Clock = Clock::MAX;
+
+impl Overlay {
+    fn new(n: usize) -> Overlay {
+        Overlay { slot: vec![SAME_AS_CO; n], touched: Vec::new() }
     }
 
     fn reset(&mut self) {
         for &e in &self.touched {
-            self.slot[e as usize] = u32::MAX;
+            self.slot[e as usize] = SAME_AS_CO;
         }
         self.touched.clear();
-        self.pool.clear();
     }
 
-    fn get(&self, e: u32) -> &[u32] {
-        let w = self.order.width;
+    fn get(&self, order: &CausalOrder, e: u32) -> Clock {
         match self.slot[e as usize] {
-            u32::MAX => self.order.clock(e),
-            s => &self.pool[s as usize * w..(s as usize + 1) * w],
+            SAME_AS_CO => order.clock(e),
+            c => c,
         }
     }
 
     /// Joins `from`'s clock into `to`'s; true when `to`'s grew.
-    fn join(&mut self, from: u32, to: u32) -> bool {
-        let w = self.order.width;
-        if !self.get(from).iter().zip(self.get(to)).any(|(f, t)| f > t) {
+    fn join(&mut self, order: &mut CausalOrder, from: u32, to: u32) -> bool {
+        let (f, t) = (self.get(order, from), self.get(order, to));
+        let joined = order.store.join(t, f);
+        if joined == t {
             return false;
         }
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        scratch.extend_from_slice(self.get(from));
-        self.scratch = scratch;
-        if self.slot[to as usize] == u32::MAX {
-            let s = (self.pool.len() / w.max(1)) as u32;
-            self.pool.extend_from_slice(self.order.clock(to));
-            self.slot[to as usize] = s;
+        if self.slot[to as usize] == SAME_AS_CO {
             self.touched.push(to);
         }
-        let s = self.slot[to as usize] as usize;
-        for (t, f) in self.pool[s * w..(s + 1) * w].iter_mut().zip(&self.scratch) {
-            *t = (*t).max(*f);
-        }
+        self.slot[to as usize] = joined;
         true
     }
 }

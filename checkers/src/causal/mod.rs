@@ -9,6 +9,7 @@
 //! per-process happened-before relations of CM as clocks iterated to a fixpoint
 //! ([`memory`]). Every step is polynomial; see `docs/consistency-models.md`.
 
+pub mod clocks;
 pub mod conflict;
 pub mod memory;
 pub mod order;
@@ -16,7 +17,8 @@ pub mod order;
 use crate::history::History;
 use crate::ladder::register::{RegisterHistory, Source};
 use crate::verdict::{Anomaly, CheckerResult};
-use order::CausalOrder;
+use clocks::{Clock, ClockStore};
+use order::{CausalOrder, OrderError};
 use rustc_hash::FxHashMap;
 use serde_json::json;
 
@@ -60,14 +62,19 @@ pub fn check(history: &History) -> CausalVerdicts {
 /// Limits of the causal checks.
 #[derive(Debug, Clone, Copy)]
 pub struct CausalBudget {
-    /// Causal order is one clock of (processes) entries per operation; above this many
-    /// entries (4 bytes each) the verdicts are `unknown` instead of exhausting memory.
+    /// Causal order is one clock of (processes) entries per operation, stored as shared
+    /// trie nodes ([`clocks`]); when the nodes hold more than this many entries (4 bytes
+    /// each) the verdicts are `unknown` instead of exhausting memory.
     pub max_clock_entries: u64,
+    /// Above this many processes clocks are shared tries, at or below it plain rows
+    /// ([`clocks::FLAT_WIDTH`] by default; both give the same verdicts, and the tests
+    /// check each form).
+    pub shared_clocks_above: usize,
 }
 
 impl Default for CausalBudget {
     fn default() -> CausalBudget {
-        CausalBudget { max_clock_entries: 256 << 20 }
+        CausalBudget { max_clock_entries: 256 << 20, shared_clocks_above: clocks::FLAT_WIDTH }
     }
 }
 
@@ -78,31 +85,31 @@ pub fn check_register(rh: &RegisterHistory) -> CausalVerdicts {
 
 /// Checks CC, CCv and CM on an extracted register history.
 pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> CausalVerdicts {
-    let entries = rh.events.len() as u64 * rh.process_count() as u64;
-    if entries > budget.max_clock_entries {
-        let r = CheckerResult::unknown(format!(
-            "{} operations by {} processes need {} MB of causal clocks, over the budget of {} MB",
-            rh.events.len(),
-            rh.process_count(),
-            (entries * 4) >> 20,
-            (budget.max_clock_entries * 4) >> 20
-        ));
-        return CausalVerdicts { causal: r.clone(), convergence: r.clone(), memory: r };
-    }
     let mut found = Vec::new();
     thin_air_reads(rh, &mut found);
-    let order = match CausalOrder::new(rh) {
+    let mut order = match CausalOrder::new(rh, budget) {
         Ok(order) => Some(order),
-        Err(cycle) => {
+        Err(OrderError::Cyclic(cycle)) => {
             found.push(cyclic_co(rh, &cycle));
             None
+        }
+        Err(OrderError::OverBudget(entries)) => {
+            let r = CheckerResult::unknown(format!(
+                "{} operations by {} processes: causal clocks reached {} MB, over the budget of {} MB",
+                rh.events.len(),
+                rh.process_count(),
+                (entries * 4) >> 20,
+                (budget.max_clock_entries * 4) >> 20
+            ));
+            return CausalVerdicts { causal: r.clone(), convergence: r.clone(), memory: r };
         }
     };
     // Every pattern below reads each key's writers; list them once.
     let writers: WritersByKey = rh.writers_by_key();
+    let mut seen = None;
     if let Some(order) = &order {
         write_co_init_reads(rh, order, &writers, &mut found);
-        write_co_reads(rh, order, &writers, &mut found);
+        seen = Some(write_co_reads(rh, order, &writers, &mut found));
     }
     if !found.is_empty() {
         let causal = finish(found, "causal");
@@ -117,11 +124,12 @@ pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> Cau
             causal,
         };
     }
-    let order = order.expect("CO is acyclic when no CC pattern was found");
+    let order = order.as_mut().expect("CO is acyclic when no CC pattern was found");
+    let seen = seen.expect("found with CO");
     let mut cf = Vec::new();
-    conflict::cyclic_cf(rh, &order, &writers, &mut cf);
+    conflict::cyclic_cf(rh, &seen, &mut cf);
     let mut cm = Vec::new();
-    memory::check(rh, &order, &writers, &mut cm);
+    memory::check(rh, order, &writers, &seen, &mut cm);
     CausalVerdicts {
         causal: finish(vec![], "causal"),
         convergence: finish(cf, "causal-convergence"),
@@ -194,9 +202,9 @@ pub(crate) type WritersByKey = Vec<Vec<(u32, Vec<u32>)>>;
 /// Finds, for a read `a` of write `b`, the writers of the read's key worth looking at: only
 /// a process of which `a` has seen more than `b`'s causal past holds can have a latest
 /// write in `a`'s past that `b` does not already follow (a write in `b`'s past gives no
-/// anomaly and no edge that CO does not imply). Comparing two clocks is one pass over
-/// plain integers, much cheaper than a binary search per writer, and in a concurrent
-/// history with many processes few writers pass it.
+/// anomaly and no edge that CO does not imply). Comparing two clocks walks only the blocks
+/// of processes where they differ, much cheaper than a binary search per writer, and in a
+/// concurrent history with many processes few writers pass it.
 pub(crate) struct WriterFilter {
     /// `(key, process)` -> index in `writers[key]`.
     at: FxHashMap<(u32, u32), u32>,
@@ -225,10 +233,11 @@ impl WriterFilter {
     pub(crate) fn beyond(
         &mut self,
         rh: &RegisterHistory,
+        store: &ClockStore,
         writers: &WritersByKey,
         key: u32,
-        (a, clock_a): (u32, &[u32]),
-        (b, clock_b): (u32, &[u32]),
+        (a, clock_a): (u32, Clock),
+        (b, clock_b): (u32, Clock),
     ) -> &[u32] {
         self.picked.clear();
         let list = &writers[key as usize];
@@ -237,16 +246,31 @@ impl WriterFilter {
             return &self.picked;
         }
         // A clock's entry for its own process counts the event itself; compare those two
-        // processes by their exact limits instead.
+        // processes by their exact limits instead. The others come from the blocks where
+        // the two clocks differ, in process order.
         let (pa, pb) = (rh.events[a as usize].process, rh.events[b as usize].process);
-        for (q, (x, y)) in clock_a.iter().zip(clock_b).enumerate() {
-            let q = q as u32;
-            if (x > y || q == pa || q == pb)
-                && let Some(&i) = self.at.get(&(key, q))
-            {
-                self.picked.push(i);
+        let (first, second) = (pa.min(pb), pa.max(pb));
+        let at = &self.at;
+        let picked = &mut self.picked;
+        let mut pick = |q: u32| {
+            if let Some(&i) = at.get(&(key, q)) {
+                picked.push(i);
             }
+        };
+        let mut next_own = [first, second].into_iter().peekable();
+        store.for_each_greater(clock_a, clock_b, |q| {
+            while let Some(&own) = next_own.peek().filter(|&&own| own <= q) {
+                next_own.next();
+                if own != q {
+                    pick(own);
+                }
+            }
+            pick(q);
+        });
+        for own in next_own {
+            pick(own);
         }
+        picked.dedup();
         &self.picked
     }
 }
@@ -259,9 +283,9 @@ pub(crate) fn last_below(rh: &RegisterHistory, writes: &[u32], limit: u32) -> Op
 }
 
 /// How many of process `q`'s events lie in `e`'s strict causal past, given `e`'s clock.
-pub(crate) fn strict_limit(rh: &RegisterHistory, e: u32, clock: &[u32], q: u32) -> u32 {
+pub(crate) fn strict_limit(rh: &RegisterHistory, store: &ClockStore, e: u32, clock: Clock, q: u32) -> u32 {
     let ev = &rh.events[e as usize];
-    if ev.process == q { ev.pos } else { clock[q as usize] }
+    if ev.process == q { ev.pos } else { store.get(clock, q) }
 }
 
 fn write_co_init_reads(
@@ -277,7 +301,7 @@ fn write_co_init_reads(
         let id = id as u32;
         let clock = order.clock(id);
         for (q, writes) in &writers[ev.key as usize] {
-            let limit = strict_limit(rh, id, clock, *q);
+            let limit = strict_limit(rh, &order.store, id, clock, *q);
             if let Some(&w) = writes.first()
                 && rh.events[w as usize].pos < limit
             {
@@ -296,23 +320,46 @@ fn write_co_init_reads(
     }
 }
 
+/// For every read of a write `w`: the latest write of each writer of its key in the
+/// read's causal past that neither is `w` nor lies in `w`'s past, which CF and CM turn
+/// into edges to `w` (a write in `w`'s past gives only an edge CO implies). One pass over
+/// the reads finds them and WriteCORead together, so CCv and CM do not compare clocks
+/// again for reads whose view is CO's.
+pub(crate) struct SeenBeyond {
+    /// `before[start[e]..start[e + 1]]` belong to event `e`.
+    start: Vec<u32>,
+    before: Vec<u32>,
+}
+
+impl SeenBeyond {
+    /// The writes found for read `e` (empty for any other event).
+    pub(crate) fn of(&self, e: u32) -> &[u32] {
+        &self.before[self.start[e as usize] as usize..self.start[e as usize + 1] as usize]
+    }
+}
+
 fn write_co_reads(
     rh: &RegisterHistory,
     order: &CausalOrder,
     writers: &WritersByKey,
     found: &mut Vec<Anomaly>,
-) {
+) -> SeenBeyond {
     let mut filter = WriterFilter::new(writers);
+    let mut seen = SeenBeyond { start: Vec::with_capacity(rh.events.len() + 1), before: Vec::new() };
     for (id, ev) in rh.events.iter().enumerate() {
+        seen.start.push(seen.before.len() as u32);
         let Some(Source::Write(w)) = ev.read else { continue };
         let id = id as u32;
         let clock = order.clock(id);
         let wev = &rh.events[w as usize];
-        for &i in filter.beyond(rh, writers, ev.key, (id, clock), (w, order.clock(w))) {
+        for &i in filter.beyond(rh, &order.store, writers, ev.key, (id, clock), (w, order.clock(w))) {
             let (q, writes) = &writers[ev.key as usize][i as usize];
-            let limit = strict_limit(rh, id, clock, *q);
+            let limit = strict_limit(rh, &order.store, id, clock, *q);
             let Some(newer) = last_below(rh, writes, limit) else { continue };
-            if newer != w && order.clock(newer)[wev.process as usize] > wev.pos {
+            if newer == w {
+                continue;
+            }
+            if order.entry(newer, wev.process) > wev.pos {
                 found.push(anomaly(
                     "WriteCORead",
                     format!(
@@ -325,6 +372,12 @@ fn write_co_reads(
                 ));
                 break;
             }
+            let nev = &rh.events[newer as usize];
+            if order.entry(w, nev.process) <= nev.pos {
+                seen.before.push(newer);
+            }
         }
     }
+    seen.start.push(seen.before.len() as u32);
+    seen
 }

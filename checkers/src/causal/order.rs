@@ -1,10 +1,13 @@
 //! Causal order (CO, the transitive closure of program order and read-from) for a
 //! [`RegisterHistory`], kept as one vector clock per event: because every process's
-//! causal past is a prefix of its program order, `clock(e)[q]` (how many of `q`'s events
-//! precede or are `e`) answers "does `a` causally precede `e`" in O(1). Also a small
-//! directed graph with topological sort and cycle extraction, shared by the CC, CCv and
-//! CM checks.
+//! causal past is a prefix of its program order, entry `q` of `e`'s clock (how many of
+//! `q`'s events precede or are `e`) answers "does `a` causally precede `e`" in
+//! O(log16 P). The clocks share their nodes ([`super::clocks`]), so they cost what
+//! consecutive clocks differ by, not (operations × processes). Also a small directed
+//! graph with topological sort and cycle extraction, shared by the CC, CCv and CM checks.
 
+use super::CausalBudget;
+use super::clocks::{Clock, ClockStore};
 use crate::ladder::register::{RegisterHistory, Source};
 
 /// A directed graph in compressed adjacency form.
@@ -102,43 +105,53 @@ pub fn co_edges(rh: &RegisterHistory) -> Vec<(u32, u32)> {
     edges
 }
 
+/// Why CO could not be built.
+pub enum OrderError {
+    /// CO is cyclic: these events, each before the next, and the last before the first.
+    Cyclic(Vec<u32>),
+    /// The clocks took more than the budget's entries (this many when it stopped).
+    OverBudget(u64),
+}
+
 /// The causal order of a history whose CO is acyclic.
 pub struct CausalOrder {
-    /// Flattened clocks: `clocks[e * width + q]` = number of `q`'s events in `e`'s causal
-    /// past, `e` included.
-    pub clocks: Vec<u32>,
-    /// Number of processes.
-    pub width: usize,
+    /// Every clock of the check (CM keeps its own in the same store).
+    pub store: ClockStore,
+    /// `clocks[e]`: entry `q` is the number of `q`'s events in `e`'s causal past, `e`
+    /// included.
+    clocks: Vec<Clock>,
 }
 
 impl CausalOrder {
-    /// Computes CO, or returns a cycle of events when CO is cyclic.
-    pub fn new(rh: &RegisterHistory) -> Result<CausalOrder, Vec<u32>> {
+    /// Computes CO within the budget's clock entries, or says why it cannot.
+    pub fn new(rh: &RegisterHistory, budget: &CausalBudget) -> Result<CausalOrder, OrderError> {
         let graph = Graph::from_edges(rh.events.len(), &co_edges(rh));
         // Clocks are filled in a topological order of CO, so a predecessor's is ready first.
-        let topo = graph.topological()?;
-        let width = rh.process_count();
-        let mut clocks = vec![0u32; rh.events.len() * width];
+        let topo = graph.topological().map_err(OrderError::Cyclic)?;
+        let mut store = ClockStore::new(rh.process_count(), budget.shared_clocks_above);
+        let mut clocks = vec![ClockStore::ZERO; rh.events.len()];
         for &e in &topo {
             let ev = &rh.events[e as usize];
-            let base = e as usize * width;
-            if ev.pos > 0 {
-                let prev = base - width;
-                clocks.copy_within(prev..prev + width, base);
+            let c = if ev.pos > 0 { clocks[e as usize - 1] } else { ClockStore::ZERO };
+            let src = match ev.read {
+                Some(Source::Write(w)) => clocks[w as usize],
+                _ => ClockStore::ZERO,
+            };
+            clocks[e as usize] = store.join_set(c, src, ev.process, ev.pos + 1);
+            if store.entries() > budget.max_clock_entries {
+                return Err(OrderError::OverBudget(store.entries()));
             }
-            if let Some(Source::Write(w)) = ev.read {
-                let src = w as usize * width;
-                for q in 0..width {
-                    clocks[base + q] = clocks[base + q].max(clocks[src + q]);
-                }
-            }
-            clocks[base + ev.process as usize] = ev.pos + 1;
         }
-        Ok(CausalOrder { clocks, width })
+        Ok(CausalOrder { store, clocks })
     }
 
     /// The clock of event `e`.
-    pub fn clock(&self, e: u32) -> &[u32] {
-        &self.clocks[e as usize * self.width..(e as usize + 1) * self.width]
+    pub fn clock(&self, e: u32) -> Clock {
+        self.clocks[e as usize]
+    }
+
+    /// How many of process `q`'s events lie in `e`'s causal past, `e` included.
+    pub fn entry(&self, e: u32, q: u32) -> u32 {
+        self.store.get(self.clocks[e as usize], q)
     }
 }

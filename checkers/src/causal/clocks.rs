@@ -1,0 +1,316 @@
+//! Vector clocks for the causal checks, stored so that a history with many processes does
+//! not cost (operations × processes). A clock is a fixed-depth trie of 16-way nodes over
+//! the process numbers, and every node is hash-consed: two clocks that agree on a block of
+//! processes share that block's node. Sunder retires a process after every `info`, so a
+//! long run has thousands of processes of which only a few are live at once; the entries
+//! of the retired ones settle, become equal across clocks and are shared, and joining or
+//! comparing two clocks walks only the blocks where they differ. Setting an entry costs
+//! one node per level (log16 of the process count), and the store counts the entries it
+//! holds so that the causal checks can refuse a history over their memory budget. With
+//! at most [`FLAT_WIDTH`] processes, clocks are plain rows instead.
+
+use rustc_hash::FxHashMap;
+
+/// Children (or entries, at the leaves) per trie node.
+const FAN: usize = 16;
+/// Bits of a process number each level consumes.
+const BITS: u32 = 4;
+
+/// A clock: the id of a root node in a [`ClockStore`] (of a row, for plain clocks). Equal
+/// shared clocks have equal ids; [`ClockStore::join`] and [`ClockStore::set`] return
+/// their first argument itself when it does not change, in both forms, and
+/// [`ClockStore::ZERO`] is the clock of all zeros.
+pub type Clock = u32;
+
+/// One level of the trie: its nodes, and the index that hash-conses them.
+#[derive(Default)]
+struct Level {
+    nodes: Vec<[u32; FAN]>,
+    index: FxHashMap<[u32; FAN], u32>,
+}
+
+/// Every clock of one causal check: interned trie nodes, level 0 the leaves (entries)
+/// and the last level the roots.
+pub struct ClockStore {
+    levels: Vec<Level>,
+    entries: u64,
+    /// Set for a few processes: plain rows instead of tries.
+    flat: Option<Flat>,
+}
+
+/// Up to this many processes, clocks are plain rows: when every process is live, blocks
+/// rarely repeat, and sharing them would cost more (hashing every new node) than it saves.
+pub const FLAT_WIDTH: usize = 64;
+
+/// Plain clocks: row `c` is `rows[c * width..(c + 1) * width]`; row 0 is all zeros.
+struct Flat {
+    width: usize,
+    rows: Vec<u32>,
+}
+
+impl Flat {
+    fn row(&self, c: Clock) -> &[u32] {
+        &self.rows[c as usize * self.width..(c as usize + 1) * self.width]
+    }
+
+    fn push(&mut self, row: impl Iterator<Item = u32>) -> Clock {
+        let c = (self.rows.len() / self.width.max(1)) as Clock;
+        self.rows.extend(row);
+        c
+    }
+}
+
+impl ClockStore {
+    /// The clock whose every entry is 0 (node 0 of every level is the all-zero node).
+    pub const ZERO: Clock = 0;
+
+    /// A store for clocks over processes `0..width`: plain rows when `width` is at most
+    /// `flat_up_to` ([`FLAT_WIDTH`] is the usual choice), shared tries above.
+    pub fn new(width: usize, flat_up_to: usize) -> ClockStore {
+        let mut depth = 1;
+        while (FAN as u64).pow(depth) < width as u64 {
+            depth += 1;
+        }
+        let flat = (width <= flat_up_to).then(|| Flat { width, rows: vec![0; width] });
+        let mut store =
+            ClockStore { levels: (0..depth).map(|_| Level::default()).collect(), entries: 0, flat };
+        for level in 0..depth as usize {
+            store.intern(level, [0; FAN]);
+        }
+        store
+    }
+
+    /// How many entries (4 bytes each) the store's nodes hold together.
+    pub fn entries(&self) -> u64 {
+        match &self.flat {
+            Some(f) => f.rows.len() as u64,
+            None => self.entries,
+        }
+    }
+
+    fn top(&self) -> usize {
+        self.levels.len() - 1
+    }
+
+    fn digit(q: u32, level: usize) -> usize {
+        ((q >> (BITS * level as u32)) as usize) & (FAN - 1)
+    }
+
+    fn intern(&mut self, level: usize, node: [u32; FAN]) -> u32 {
+        let l = &mut self.levels[level];
+        if let Some(&id) = l.index.get(&node) {
+            return id;
+        }
+        let id = l.nodes.len() as u32;
+        l.nodes.push(node);
+        l.index.insert(node, id);
+        self.entries += FAN as u64;
+        id
+    }
+
+    /// Entry `q` of clock `c`.
+    pub fn get(&self, c: Clock, q: u32) -> u32 {
+        if let Some(f) = &self.flat {
+            return f.row(c)[q as usize];
+        }
+        let mut id = c;
+        for level in (0..self.levels.len()).rev() {
+            id = self.levels[level].nodes[id as usize][Self::digit(q, level)];
+        }
+        id
+    }
+
+    /// `c` with entry `q` set to `value`.
+    pub fn set(&mut self, c: Clock, q: u32, value: u32) -> Clock {
+        if let Some(f) = &mut self.flat {
+            if f.row(c)[q as usize] == value {
+                return c;
+            }
+            let start = c as usize * f.width;
+            let row: Vec<u32> = f.rows[start..start + f.width].to_vec();
+            return f.push(row.into_iter().enumerate().map(|(i, x)| if i == q as usize { value } else { x }));
+        }
+        self.set_at(self.top(), c, q, value)
+    }
+
+    /// `join(a, b)` with entry `q` then set to `value`, in one step (one new row for
+    /// plain clocks).
+    pub fn join_set(&mut self, a: Clock, b: Clock, q: u32, value: u32) -> Clock {
+        if let Some(f) = &mut self.flat {
+            let (w, rows) = (f.width, &mut f.rows);
+            let c = (rows.len() / w.max(1)) as Clock;
+            for i in 0..w {
+                let x = if i == q as usize {
+                    value
+                } else {
+                    rows[a as usize * w + i].max(rows[b as usize * w + i])
+                };
+                rows.push(x);
+            }
+            return c;
+        }
+        let joined = self.join(a, b);
+        self.set(joined, q, value)
+    }
+
+    fn set_at(&mut self, level: usize, id: u32, q: u32, value: u32) -> u32 {
+        let mut node = self.levels[level].nodes[id as usize];
+        let d = Self::digit(q, level);
+        node[d] = if level == 0 { value } else { self.set_at(level - 1, node[d], q, value) };
+        self.intern(level, node)
+    }
+
+    /// The entrywise maximum of `a` and `b`.
+    pub fn join(&mut self, a: Clock, b: Clock) -> Clock {
+        if let Some(f) = &mut self.flat {
+            if a == b {
+                return a;
+            }
+            let (ra, rb) = (f.row(a), f.row(b));
+            let above_a = ra.iter().zip(rb).any(|(x, y)| y > x);
+            if !above_a {
+                return a;
+            }
+            if !ra.iter().zip(rb).any(|(x, y)| x > y) {
+                return b;
+            }
+            let w = f.width;
+            let joined: Vec<u32> =
+                (0..w).map(|i| f.rows[a as usize * w + i].max(f.rows[b as usize * w + i])).collect();
+            return f.push(joined.into_iter());
+        }
+        self.join_at(self.top(), a, b)
+    }
+
+    fn join_at(&mut self, level: usize, a: u32, b: u32) -> u32 {
+        if a == b || b == Self::ZERO {
+            return a;
+        }
+        if a == Self::ZERO {
+            return b;
+        }
+        let (na, nb) = (self.levels[level].nodes[a as usize], self.levels[level].nodes[b as usize]);
+        let mut out = na;
+        // Whether the join differs from `a`, and from `b`: an input that already covers
+        // the other is returned as it is, without a hash lookup (the common case).
+        let (mut above_a, mut above_b) = (false, false);
+        for i in 0..FAN {
+            let (x, y) = (na[i], nb[i]);
+            if x == y {
+                continue;
+            }
+            out[i] = if level == 0 {
+                x.max(y)
+            } else if y == Self::ZERO {
+                x
+            } else if x == Self::ZERO {
+                y
+            } else {
+                self.join_at(level - 1, x, y)
+            };
+            above_a |= out[i] != x;
+            above_b |= out[i] != y;
+        }
+        match (above_a, above_b) {
+            (false, _) => a,
+            (true, false) => b,
+            (true, true) => self.intern(level, out),
+        }
+    }
+
+    /// Calls `f(q)`, in increasing `q`, for every process whose entry in `a` exceeds its
+    /// entry in `b`; blocks where the two clocks share a node are skipped whole.
+    pub fn for_each_greater(&self, a: Clock, b: Clock, mut f: impl FnMut(u32)) {
+        if let Some(flat) = &self.flat {
+            if a != b {
+                for (q, (x, y)) in flat.row(a).iter().zip(flat.row(b)).enumerate() {
+                    if x > y {
+                        f(q as u32);
+                    }
+                }
+            }
+            return;
+        }
+        self.greater_at(self.top(), a, b, 0, &mut f);
+    }
+
+    fn greater_at(&self, level: usize, a: u32, b: u32, base: u32, f: &mut impl FnMut(u32)) {
+        if a == b || a == Self::ZERO {
+            return;
+        }
+        let (na, nb) = (&self.levels[level].nodes[a as usize], &self.levels[level].nodes[b as usize]);
+        for i in 0..FAN {
+            let (x, y) = (na[i], nb[i]);
+            if x == y || (level > 0 && x == Self::ZERO) {
+                continue;
+            }
+            if level == 0 {
+                if x > y {
+                    f(base + i as u32);
+                }
+            } else {
+                let child_base = base + ((i as u32) << (BITS * level as u32));
+                self.greater_at(level - 1, x, y, child_base, f);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn shared_clocks_behave_as_plain_vectors() {
+        // Widths of one, two and three levels; clocks built by random sets and joins must
+        // read, join and compare exactly as plain vectors do.
+        for (seed, width) in [(1u64, 5usize), (2, 16), (3, 17), (6, 64), (7, 65), (4, 300), (5, 5000)] {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut store = ClockStore::new(width, FLAT_WIDTH);
+            let mut clocks: Vec<(Clock, Vec<u32>)> = vec![(ClockStore::ZERO, vec![0; width])];
+            for _ in 0..400 {
+                let i = rng.random_range(0..clocks.len());
+                let (c, mut plain) = clocks[i].clone();
+                let j = rng.random_range(0..clocks.len());
+                let (q, v) = (rng.random_range(0..width), rng.random_range(0..6u32));
+                let made = match rng.random_range(0..3) {
+                    0 => {
+                        plain[q] = v;
+                        store.set(c, q as u32, v)
+                    }
+                    roll => {
+                        let (d, other) = &clocks[j];
+                        for (x, y) in plain.iter_mut().zip(other) {
+                            *x = (*x).max(*y);
+                        }
+                        if roll == 1 {
+                            store.join(c, *d)
+                        } else {
+                            plain[q] = v;
+                            store.join_set(c, *d, q as u32, v)
+                        }
+                    }
+                };
+                clocks.push((made, plain));
+            }
+            for (c, plain) in &clocks {
+                for (q, &v) in plain.iter().enumerate() {
+                    assert_eq!(store.get(*c, q as u32), v);
+                }
+            }
+            for _ in 0..200 {
+                let (a, pa) = &clocks[rng.random_range(0..clocks.len())];
+                let (b, pb) = &clocks[rng.random_range(0..clocks.len())];
+                let mut got = Vec::new();
+                store.for_each_greater(*a, *b, |q| got.push(q));
+                let want: Vec<u32> = (0..width as u32).filter(|&q| pa[q as usize] > pb[q as usize]).collect();
+                assert_eq!(got, want);
+                if width > FLAT_WIDTH {
+                    assert_eq!(a == b, pa == pb, "equal shared clocks must share one id");
+                }
+            }
+        }
+    }
+}
