@@ -180,7 +180,7 @@ impl Model for StringKvModel {
             Action::Append => {}
         }
         Ok(Compiled::Op {
-            key: call.invoke.key.as_deref().map(str::to_owned),
+            key: call.invoke.key.clone(),
             op: StringKvOp { action, key, text },
         })
     }
