@@ -99,7 +99,9 @@ impl<'a> HistoryContext<'a> {
         a.ops
             .iter()
             .map(|&i| match self.op(i) {
-                Some((op, _)) => (op.process.to_string(), op.f.to_string(), op.key.as_deref().map(str::to_string)),
+                Some((op, _)) => {
+                    (op.process.to_string(), op.f.to_string(), op.key.as_deref().map(str::to_string))
+                }
                 None => (format!("?{i}"), String::new(), None),
             })
             .collect()

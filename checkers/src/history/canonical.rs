@@ -44,7 +44,18 @@ pub(super) fn parse(line: &str) -> Option<Op> {
     let node = if c.skip(b",\"node\":") { Some(Name::from(c.plain_string()?)) } else { None };
     let error = if c.skip(b",\"error\":") { Some(c.plain_string()?.to_string()) } else { None };
     c.expect(b"}")?;
-    (c.at == c.bytes.len()).then_some(Op { index, time, process, kind, f, key, value, node, error, siblings: None })
+    (c.at == c.bytes.len()).then_some(Op {
+        index,
+        time,
+        process,
+        kind,
+        f,
+        key,
+        value,
+        node,
+        error,
+        siblings: None,
+    })
 }
 
 /// Integers of at most this many digits fit every integer type serde would read them into.
@@ -156,7 +167,9 @@ mod tests {
             2 => json!(rng.random_range(0..1_000_000u64)),
             3 => json!(-rng.random_range(1..1_000_000i64)),
             4 => json!(["a", "ü b", "say \"hi\"", "tab\t", ""][rng.random_range(0..5)]),
-            5 if depth > 0 => Value::Array((0..rng.random_range(0..4)).map(|_| random_value(rng, depth - 1)).collect()),
+            5 if depth > 0 => {
+                Value::Array((0..rng.random_range(0..4)).map(|_| random_value(rng, depth - 1)).collect())
+            }
             6 => json!(rng.random_range(0.0..10.0)),
             7 => json!({"k": rng.random_range(0..9)}),
             _ => json!(u64::MAX - rng.random_range(0..3)),
@@ -169,7 +182,14 @@ mod tests {
         let mut op = if rng.random_bool(0.1) {
             Op::nemesis(index, rng.random_range(0..u64::MAX / 2), f, random_value(rng, 2))
         } else {
-            Op::client(index, rng.random_range(0..1 << 40), rng.random_range(0..50), kind, f, random_value(rng, 2))
+            Op::client(
+                index,
+                rng.random_range(0..1 << 40),
+                rng.random_range(0..50),
+                kind,
+                f,
+                random_value(rng, 2),
+            )
         };
         if rng.random_bool(0.7) {
             op.key = Some(["k1", "key with space", "k\"q"][rng.random_range(0..3)].into());
@@ -223,7 +243,9 @@ mod tests {
         let mut accepted = 0;
         for i in 0..40_000 {
             let mut op = random_op(&mut rng, i);
-            op.value = [json!(null), json!(5), json!([null, 3]), json!("x"), json!(true)][rng.random_range(0..5)].clone();
+            op.value = [json!(null), json!(5), json!([null, 3]), json!("x"), json!(true)]
+                [rng.random_range(0..5)]
+            .clone();
             op.siblings = None;
             let mut bytes = serde_json::to_string(&op).unwrap().into_bytes();
             for _ in 0..rng.random_range(1..3) {

@@ -8,8 +8,8 @@ mod reader;
 mod writer;
 
 pub use op::{Name, Op, OpType, Process};
-pub(crate) use reader::validate_at_lines;
 pub(crate) use reader::JsonlReader;
+pub(crate) use reader::validate_at_lines;
 pub use reader::{parse_jsonl, read_jsonl};
 pub use writer::HistoryWriter;
 

@@ -61,7 +61,9 @@ impl<'p> JsonlReader<'p> {
             std::thread::scope(|scope| {
                 let handles: Vec<_> = parts
                     .iter()
-                    .map(|&(first, part)| scope.spawn(move || parse_piece(path, first_line + first - 1, part)))
+                    .map(|&(first, part)| {
+                        scope.spawn(move || parse_piece(path, first_line + first - 1, part))
+                    })
                     .collect();
                 handles.into_iter().map(|h| h.join().expect("a history parser thread panicked")).collect()
             })

@@ -203,7 +203,12 @@ pub fn load(path: &Path, format: Format) -> Result<Imported, InputError> {
         reader.feed(line, chunk)?;
     }
     let history = reader.finish()?;
-    Ok(Imported { history, format, fail_semantics: format.fail_semantics(), skipped: SkippedLines::default() })
+    Ok(Imported {
+        history,
+        format,
+        fail_semantics: format.fail_semantics(),
+        skipped: SkippedLines::default(),
+    })
 }
 
 /// Like [`load`] on text already read; `path` only names the source in errors.

@@ -144,7 +144,10 @@ impl<'a> TextChunks<'a> {
             if self.offset + self.buf.len() as u64 > MAX_INPUT_BYTES {
                 return Err(InputError::whole(
                     path,
-                    format!("the input is larger than {} GiB, more than a history can be", MAX_INPUT_BYTES >> 30),
+                    format!(
+                        "the input is larger than {} GiB, more than a history can be",
+                        MAX_INPUT_BYTES >> 30
+                    ),
                 ));
             }
             let last_line_end = memchr::memrchr(b'\n', &self.buf).map(|at| at + 1);

@@ -136,21 +136,26 @@ fn pick_sibling(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotDifferentiated(pub String);
 
-struct Call {
+/// A client call as the history holds it, borrowed: building the view copies a value
+/// only into the events that keep it.
+struct Call<'h> {
     process: u64,
     f: Kind,
     key: u32,
-    arg: Value,
-    result: Value,
+    arg: &'h Value,
+    result: &'h Value,
     /// A sibling read's values ([`Op::read_values`](crate::history::Op::read_values)), when
     /// it has more than one; `None` for every other call, which read `result`.
-    siblings: Option<Vec<Value>>,
+    siblings: Option<&'h [Value]>,
     outcome: OpType,
     invoke_index: u64,
     complete_index: Option<u64>,
     invoke_time: u64,
     complete_time: u64,
 }
+
+/// What a call without a completion returned, and what a write reads.
+static NULL: Value = Value::Null;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -186,13 +191,11 @@ impl RegisterHistory {
                 next
             });
             let (outcome, result, complete_index, complete_time) = match done {
-                Some(c) => (ops[c].kind, ops[c].value.clone(), Some(ops[c].index), ops[c].time),
-                None => (OpType::Info, Value::Null, None, u64::MAX),
+                Some(c) => (ops[c].kind, &ops[c].value, Some(ops[c].index), ops[c].time),
+                None => (OpType::Info, &NULL, None, u64::MAX),
             };
             let siblings = match done {
-                Some(c) if f == Kind::Read && ops[c].read_values().len() > 1 => {
-                    Some(ops[c].read_values().to_vec())
-                }
+                Some(c) if f == Kind::Read && ops[c].read_values().len() > 1 => Some(ops[c].read_values()),
                 _ => None,
             };
             let complete_time = if outcome == OpType::Ok { complete_time } else { u64::MAX };
@@ -200,7 +203,7 @@ impl RegisterHistory {
                 process,
                 f,
                 key,
-                arg: op.value.clone(),
+                arg: &op.value,
                 result,
                 siblings,
                 outcome,
@@ -213,16 +216,16 @@ impl RegisterHistory {
 
         // Which values each call wrote, and unique-write validation.
         let mut writer_of: FxHashMap<(u32, ValueKey), usize> = FxHashMap::default();
-        let mut written = vec![Value::Null; calls.len()];
-        let mut cas_from = vec![Value::Null; calls.len()];
+        let mut written: Vec<&Value> = vec![&NULL; calls.len()];
+        let mut cas_from: Vec<&Value> = vec![&NULL; calls.len()];
         for (i, c) in calls.iter().enumerate() {
             let value = match c.f {
                 Kind::Read => continue,
-                Kind::Write => c.arg.clone(),
+                Kind::Write => c.arg,
                 Kind::Cas => match c.arg.as_array().map(|a| a.as_slice()) {
                     Some([from, to]) => {
-                        cas_from[i] = from.clone();
-                        to.clone()
+                        cas_from[i] = from;
+                        to
                     }
                     _ => {
                         return Err(NotDifferentiated(format!(
@@ -238,7 +241,7 @@ impl RegisterHistory {
                     c.invoke_index, rh.keys[c.key as usize]
                 )));
             }
-            let slot = (c.key, ValueKey::of(&value));
+            let slot = (c.key, ValueKey::of(value));
             if c.outcome == OpType::Fail {
                 rh.failed_writes.insert(slot, c.invoke_index);
                 written[i] = value;
@@ -269,8 +272,8 @@ impl RegisterHistory {
         while let Some(i) = work.pop() {
             let c = &calls[i];
             let seen = match c.f {
-                Kind::Read => c.siblings.as_deref().unwrap_or(std::slice::from_ref(&c.result)),
-                Kind::Cas => std::slice::from_ref(&cas_from[i]),
+                Kind::Read => c.siblings.unwrap_or(std::slice::from_ref(c.result)),
+                Kind::Cas => std::slice::from_ref(cas_from[i]),
                 Kind::Write => continue,
             };
             for v in seen.iter().filter(|v| !v.is_null()) {
@@ -326,7 +329,7 @@ impl RegisterHistory {
                     }
                 };
                 let mut siblings: Vec<(Source, Value)> = Vec::new();
-                if let Some(values) = &c.siblings {
+                if let Some(values) = c.siblings {
                     for v in values {
                         if !siblings.iter().any(|(_, seen)| seen == v) {
                             siblings.push((source_of(v), v.clone()));
@@ -341,7 +344,7 @@ impl RegisterHistory {
                         siblings[pick_sibling(&calls, &event_of_call, &writer_of, c.key, &siblings)].1.clone()
                     }
                     Kind::Read => c.result.clone(),
-                    Kind::Cas => cas_from[i].clone(),
+                    Kind::Cas => (*cas_from[i]).clone(),
                     Kind::Write => Value::Null,
                 };
                 let read = (c.f != Kind::Write).then(|| source_of(&read_value));
@@ -353,7 +356,7 @@ impl RegisterHistory {
                     read_value,
                     siblings,
                     writes: c.f != Kind::Read,
-                    write_value: written[i].clone(),
+                    write_value: (*written[i]).clone(),
                     index: c.complete_index.filter(|_| c.outcome == OpType::Ok).unwrap_or(c.invoke_index),
                     invoke_time: c.invoke_time,
                     complete_time: c.complete_time,

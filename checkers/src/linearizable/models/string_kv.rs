@@ -179,10 +179,7 @@ impl Model for StringKvModel {
             Action::Put => texts.put[text as usize] = true,
             Action::Append => {}
         }
-        Ok(Compiled::Op {
-            key: call.invoke.key.clone(),
-            op: StringKvOp { action, key, text },
-        })
+        Ok(Compiled::Op { key: call.invoke.key.clone(), op: StringKvOp { action, key, text } })
     }
 
     fn init(&self) -> KvState {
