@@ -4,23 +4,15 @@
 //! search that keeps every crashed op, and a single key under 50 concurrent clients with
 //! crashed ops is decided within the default budget.
 
+mod brute_force;
+
+use brute_force::RegisterCall as Call;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use sunder_check::Validity;
 use sunder_check::history::{History, Op, OpType, Strictness};
 use sunder_check::linearizable::{Budget, FailSemantics, ModelKind, check};
-
-/// One call of a small random history, for the brute-force oracle.
-#[derive(Clone, Debug)]
-struct Call {
-    call: usize,
-    ret: usize,
-    f: &'static str,
-    arg: Value,
-    result: Value,
-    kind: OpType,
-}
 
 /// A random single-key history with unique written values (1, 2, ... in invocation
 /// order), or values from 1 to 3 when not `unique`; reads and cas expect `null` or a value
@@ -105,43 +97,12 @@ fn random_history(seed: u64, unique: bool) -> (History, Vec<Call>) {
     (History::new(ops, Strictness::Strict).unwrap(), calls)
 }
 
-/// Tries every order of the calls that respects real time, letting `info` calls drop out.
-fn brute_force(calls: &[Call], placed: &mut Vec<bool>, state: &Value) -> bool {
-    let pending: Vec<usize> = (0..calls.len()).filter(|&i| !placed[i]).collect();
-    if pending.iter().all(|&i| calls[i].kind == OpType::Info) {
-        return true;
-    }
-    for &i in &pending {
-        if pending.iter().any(|&o| calls[o].ret < calls[i].call) {
-            continue;
-        }
-        let c = &calls[i];
-        let next = match (c.f, c.kind) {
-            ("read", OpType::Ok) => (c.result == *state).then(|| state.clone()),
-            ("read", _) => Some(state.clone()),
-            ("write", _) => Some(c.arg.clone()),
-            (_, OpType::Ok) => (c.arg[0] == *state).then(|| c.arg[1].clone()),
-            (_, OpType::Fail) => (c.arg[0] != *state).then(|| state.clone()),
-            _ => Some(if c.arg[0] == *state { c.arg[1].clone() } else { state.clone() }),
-        };
-        if let Some(next) = next {
-            placed[i] = true;
-            let found = brute_force(calls, placed, &next);
-            placed[i] = false;
-            if found {
-                return true;
-            }
-        }
-    }
-    false
-}
-
 fn agrees_with_brute_force(unique: bool) -> (usize, usize, u64, u64) {
     let (mut valid, mut invalid, mut dropped, mut bounded) = (0, 0, 0, 0);
     for seed in 0..4_000 {
         let (history, calls) = random_history(seed, unique);
         let mut placed = vec![false; calls.len()];
-        let expected = brute_force(&calls, &mut placed, &Value::Null);
+        let expected = brute_force::linearizable(&calls, &mut placed, &Value::Null, &brute_force::register_step);
         let got = check(
             &history,
             ModelKind::CasRegister { initial: None },

@@ -3,6 +3,9 @@
 //! brute-force oracle on small random histories, and its behaviour on small hand-written
 //! histories: witness shape, fail semantics, budgets, determinism.
 
+mod brute_force;
+
+use brute_force::RegisterCall as Call;
 use serde_json::{Value, json};
 use std::time::Duration;
 use sunder_check::Validity;
@@ -264,17 +267,6 @@ fn reports_the_earliest_invalid_partition_whatever_the_scheduling() {
     }
 }
 
-/// One call of a small random history, for the brute-force oracle.
-#[derive(Clone, Debug)]
-struct Call {
-    call: usize,
-    ret: usize,
-    f: &'static str,
-    arg: Value,
-    result: Value,
-    kind: OpType,
-}
-
 /// A random single-key history over values {null, 1, 2, 3}: reads return random values,
 /// so many histories are not linearizable.
 fn random_history(seed: u64) -> (History, Vec<Call>) {
@@ -336,38 +328,6 @@ fn random_history(seed: u64) -> (History, Vec<Call>) {
     (History::new(ops, Strictness::Strict).unwrap(), calls)
 }
 
-/// Tries every order of the calls that respects real time, letting `info` calls drop out.
-fn brute_force(calls: &[Call], placed: &mut Vec<bool>, state: &Value) -> bool {
-    let pending: Vec<usize> = (0..calls.len()).filter(|&i| !placed[i]).collect();
-    if pending.iter().all(|&i| calls[i].kind == Info) {
-        return true;
-    }
-    for &i in &pending {
-        // Every pending call that returned before this one was invoked must come first.
-        if pending.iter().any(|&o| calls[o].ret < calls[i].call) {
-            continue;
-        }
-        let c = &calls[i];
-        let next = match (c.f, c.kind) {
-            ("read", Done) => (c.result == *state).then(|| state.clone()),
-            ("read", _) => Some(state.clone()),
-            ("write", _) => Some(c.arg.clone()),
-            (_, Done) => (c.arg[0] == *state).then(|| c.arg[1].clone()),
-            (_, Fail) => (c.arg[0] != *state).then(|| state.clone()),
-            _ => Some(if c.arg[0] == *state { c.arg[1].clone() } else { state.clone() }),
-        };
-        if let Some(next) = next {
-            placed[i] = true;
-            let found = brute_force(calls, placed, &next);
-            placed[i] = false;
-            if found {
-                return true;
-            }
-        }
-    }
-    false
-}
-
 #[test]
 fn agrees_with_a_brute_force_search_on_small_random_histories() {
     let (mut valid, mut invalid) = (0, 0);
@@ -377,7 +337,7 @@ fn agrees_with_a_brute_force_search_on_small_random_histories() {
             // Read as not applied, a failed call is simply absent.
             let mut placed: Vec<bool> =
                 calls.iter().map(|c| semantics == FailSemantics::NotApplied && c.kind == Fail).collect();
-            let expected = brute_force(&calls, &mut placed, &Value::Null);
+            let expected = brute_force::linearizable(&calls, &mut placed, &Value::Null, &brute_force::register_step);
             let got =
                 check(&history, ModelKind::CasRegister { initial: None }, semantics, &Budget::default());
             // Compared as verdicts, not as "valid or not": an unknown agrees with neither.
