@@ -4,6 +4,7 @@
 //! search that keeps every crashed op, and a single key under 50 concurrent clients with
 //! crashed ops is decided within the default budget.
 
+#[macro_use]
 mod brute_force;
 
 use brute_force::RegisterCall as Call;
@@ -102,7 +103,8 @@ fn agrees_with_brute_force(unique: bool) -> (usize, usize, u64, u64) {
     for seed in 0..4_000 {
         let (history, calls) = random_history(seed, unique);
         let mut placed = vec![false; calls.len()];
-        let expected = brute_force::linearizable(&calls, &mut placed, &Value::Null, &brute_force::register_step);
+        let expected =
+            brute_force::linearizable(&calls, &mut placed, &Value::Null, &brute_force::register_step);
         let got = check(
             &history,
             ModelKind::CasRegister { initial: None },

@@ -5,6 +5,7 @@
 //! every real-time order, and an invalid verdict's witness shows the strings the plain model
 //! holds along its prefix.
 
+#[macro_use]
 mod brute_force;
 
 use rand::{RngExt, SeedableRng};
@@ -28,17 +29,7 @@ struct Call {
     kind: OpType,
 }
 
-impl brute_force::Timed for Call {
-    fn call(&self) -> usize {
-        self.call
-    }
-    fn ret(&self) -> usize {
-        self.ret
-    }
-    fn kind(&self) -> OpType {
-        self.kind
-    }
-}
+timed_by_fields!(Call);
 
 const PIECES: [&str; 5] = ["a", "b", "ab", "ba", ""];
 const KEYS: [&str; 2] = ["x", "y"];

@@ -3,6 +3,7 @@
 //! brute-force oracle on small random histories, and its behaviour on small hand-written
 //! histories: witness shape, fail semantics, budgets, determinism.
 
+#[macro_use]
 mod brute_force;
 
 use brute_force::RegisterCall as Call;
@@ -337,7 +338,8 @@ fn agrees_with_a_brute_force_search_on_small_random_histories() {
             // Read as not applied, a failed call is simply absent.
             let mut placed: Vec<bool> =
                 calls.iter().map(|c| semantics == FailSemantics::NotApplied && c.kind == Fail).collect();
-            let expected = brute_force::linearizable(&calls, &mut placed, &Value::Null, &brute_force::register_step);
+            let expected =
+                brute_force::linearizable(&calls, &mut placed, &Value::Null, &brute_force::register_step);
             let got =
                 check(&history, ModelKind::CasRegister { initial: None }, semantics, &Budget::default());
             // Compared as verdicts, not as "valid or not": an unknown agrees with neither.

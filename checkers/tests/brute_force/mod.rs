@@ -17,6 +17,23 @@ pub trait Timed {
     fn kind(&self) -> OpType;
 }
 
+/// Implements [`Timed`] for a struct with `call`, `ret` and `kind` fields.
+macro_rules! timed_by_fields {
+    ($t:ty) => {
+        impl $crate::brute_force::Timed for $t {
+            fn call(&self) -> usize {
+                self.call
+            }
+            fn ret(&self) -> usize {
+                self.ret
+            }
+            fn kind(&self) -> sunder_check::history::OpType {
+                self.kind
+            }
+        }
+    };
+}
+
 /// True when the calls not yet `placed` can be ordered from `state`, each after every call
 /// that returned before it was invoked, with `step` accepting each (`None`: it cannot take
 /// effect in that state); crashed (`info`) calls may be left out.
@@ -58,17 +75,7 @@ pub struct RegisterCall {
     pub kind: OpType,
 }
 
-impl Timed for RegisterCall {
-    fn call(&self) -> usize {
-        self.call
-    }
-    fn ret(&self) -> usize {
-        self.ret
-    }
-    fn kind(&self) -> OpType {
-        self.kind
-    }
-}
+timed_by_fields!(RegisterCall);
 
 /// A cas register's step: a failed cas saw another value; an unknown one may have swapped.
 pub fn register_step(state: &Value, c: &RegisterCall) -> Option<Value> {
