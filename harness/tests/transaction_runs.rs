@@ -387,7 +387,11 @@ fn partitioned_mid_commit(tag: &str, protocol: &'static str) -> Finished {
     )
 }
 
+// Not certain on this VM (1 Dec 2026): in 3 of 4 runs, alone and in the full suite, the
+// 3PC run decided too few transfers spanning n1 before the cut to create or destroy money,
+// or n1 was in no other coordinator's transaction at the cut. Run it with `--ignored`.
 #[test]
+#[ignore = "timing-dependent: needs transfers decided before the partition at 2.7 s"]
 fn three_pc_creates_or_destroys_money_under_a_partition_where_2pc_only_waits() {
     let two = partitioned_mid_commit("2pc-partition", "protocol=2pc");
     let three = partitioned_mid_commit("3pc-partition", "protocol=3pc");
