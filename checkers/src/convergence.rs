@@ -17,6 +17,14 @@ use rustc_hash::FxHashMap;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+/// Why convergence does not apply to a history without a final phase.
+pub const NO_FINAL_PHASE: &str = "the history has no final phase (no nemesis op with f \"phase\" and value \"final\"), so convergence cannot be judged";
+
+/// True for the nemesis op that opens the final phase.
+pub fn is_final_marker(op: &crate::history::Op) -> bool {
+    op.is_nemesis() && op.f == "phase" && op.value == json!("final")
+}
+
 /// Checks convergence of a register/kv history.
 pub fn check(history: &History) -> CheckerResult {
     match RegisterHistory::from_history(history) {
@@ -57,12 +65,8 @@ impl FinalRead {
 /// Checks convergence given the history and its extracted register view.
 pub fn check_register(history: &History, rh: &RegisterHistory) -> CheckerResult {
     let ops = history.ops();
-    let Some(marker) =
-        ops.iter().position(|op| op.is_nemesis() && op.f == "phase" && op.value == json!("final"))
-    else {
-        return CheckerResult::not_applicable(
-            "the history has no final phase (no nemesis op with f \"phase\" and value \"final\"), so convergence cannot be judged",
-        );
+    let Some(marker) = ops.iter().position(is_final_marker) else {
+        return CheckerResult::not_applicable(NO_FINAL_PHASE);
     };
     let mut finals: BTreeMap<String, Vec<FinalRead>> = BTreeMap::new();
     for (inv, done) in history.client_calls() {

@@ -57,16 +57,7 @@ impl<'a> HistoryContext<'a> {
 
     /// The history's fault windows as `results.json` names them.
     pub fn fault_windows(&self) -> Vec<FaultWindow> {
-        self.windows
-            .iter()
-            .enumerate()
-            .map(|(i, w)| FaultWindow {
-                id: window_id(i),
-                name: w.name.clone(),
-                start_s: w.start as f64 / 1e9,
-                end_s: w.end as f64 / 1e9,
-            })
-            .collect()
+        named_windows(&self.windows)
     }
 
     fn op(&self, index: u64) -> Option<(&Op, Option<&Op>)> {
@@ -146,6 +137,25 @@ impl<'a> HistoryContext<'a> {
             vec![NO_FAULT_ACTIVE.to_string()]
         }
     }
+}
+
+/// The fault windows of a history that ended at `end_time` (ns), from its nemesis ops
+/// alone, as `results.json` names them.
+pub fn fault_windows_of(nemesis: &[Op], end_time: u64) -> Vec<FaultWindow> {
+    named_windows(&FaultMap::from_ops_until(nemesis, end_time).faults)
+}
+
+fn named_windows(windows: &[Window]) -> Vec<FaultWindow> {
+    windows
+        .iter()
+        .enumerate()
+        .map(|(i, w)| FaultWindow {
+            id: window_id(i),
+            name: w.name.clone(),
+            start_s: w.start as f64 / 1e9,
+            end_s: w.end as f64 / 1e9,
+        })
+        .collect()
 }
 
 fn window_id(i: usize) -> String {

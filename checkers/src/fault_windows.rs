@@ -48,7 +48,12 @@ pub struct FaultMap {
 impl FaultMap {
     /// Reads fault windows and phases from `ops`.
     pub fn from_ops(ops: &[Op]) -> FaultMap {
-        let end_time = ops.iter().map(|o| o.time).max().unwrap_or(0);
+        FaultMap::from_ops_until(ops, ops.iter().map(|o| o.time).max().unwrap_or(0))
+    }
+
+    /// [`FaultMap::from_ops`] for a history whose last op is at `end_time` (ns), given only
+    /// some of its ops (the streaming judge keeps the nemesis's alone).
+    pub fn from_ops_until(ops: &[Op], end_time: u64) -> FaultMap {
         let mut map = FaultMap::default();
         let mut open: Vec<usize> = vec![];
         let mut phase_starts: Vec<(String, u64, u64)> = vec![("main".to_string(), 0, 0)];

@@ -16,6 +16,8 @@
 //!   built from [`sequential`], [`causal`], [`session`] and [`convergence`].
 //! - [`bank`], [`counter`], [`set_full`], [`unique_ids`]: Jepsen's workload invariants.
 //! - [`export`]: any history as Jepsen EDN, for cross-checking with Knossos or Elle.
+//! - [`live`]: the same judgement made while a run writes its history, for the plans whose
+//!   checkers consume ops in order; it defers to [`plan::judge`] for anything it cannot decide.
 //! - [`plan`]: which checkers judge a history ([`plan::Plan`]), and [`plan::judge`], which
 //!   runs them and composes `results.json`.
 //! - [`txn`]: isolation levels of transactional histories (list-append, rw-register), Elle-style.
@@ -46,5 +48,6 @@ pub use verdict::{Anomaly, CheckerResult, Results, Validity};
 pub mod export;
 pub mod import;
 pub mod linearizable;
+pub mod live;
 pub mod plan;
 pub mod txn;

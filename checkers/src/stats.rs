@@ -73,7 +73,12 @@ pub fn stats(history: &History) -> Stats {
 /// The stats checker's result, with the counts as details: valid (it judges nothing),
 /// except for a history with no client op at all, where it does not apply (and says so).
 pub fn check(history: &History) -> CheckerResult {
-    let s = stats(history);
+    result(stats(history))
+}
+
+/// The stats checker's result for counts already taken (the streaming judge counts as ops
+/// arrive).
+pub fn result(s: Stats) -> CheckerResult {
     let r = if s.total.invoke == 0 {
         CheckerResult::not_applicable("the history holds no client operation")
     } else {

@@ -1,0 +1,338 @@
+//! Judging a history while it is written. The runner hands every batch of ops to a
+//! [`LiveJudge`] as the history writer appends it to `history.jsonl`; when the run ends, the
+//! verdict is ready but for the last op timeout's worth of ops, instead of starting from
+//! the whole history.
+//!
+//! The judge holds no copy of the history. It pairs ops into calls ([`calls`]), counts them
+//! for the stats checker, keeps each key's linearizability as a set of configurations
+//! ([`configurations`]), and gathers what the ladder's convergence check needs
+//! ([`register_facts`]). It handles the plans whose checkers can consume ops in order: today
+//! linearizability of a register-like model (`register`, `cas-register`, `kv`) with the
+//! ladder below it.
+//!
+//! It only vouches for what it can decide exactly as [`crate::plan::judge`] would: a
+//! linearizable history, whose ladder is then implied, with convergence holding. Anything
+//! else (a key that is not linearizable, a divergence, a history that breaks the pairing
+//! rules, too many calls open at once) ends in [`Outcome::Offline`], and the caller judges
+//! the stored history offline, which finds the witness and explains it. So the streaming
+//! verdict, when there is one, is the offline verdict: the linearizability checker's
+//! `details` say how it was decided (`"decided_by": "streaming"`), and everything else in
+//! `results.json` is the same.
+
+pub mod calls;
+pub mod configurations;
+pub mod register_facts;
+
+use crate::history::{Name, Op, OpNumbering, OpType};
+use crate::import::FailSemantics;
+use crate::ladder;
+use crate::linearizable::ModelKind;
+use crate::linearizable::model::{Call, Compiled, Model, Outcome as CallOutcome};
+use crate::linearizable::models::RegisterModel;
+use crate::plan::{Check, Plan};
+use crate::stats::Stats;
+use crate::verdict::{CheckerResult, Results, Validity};
+use calls::{Calls, Event, Settled};
+use configurations::{Partition, Refusal, Slot};
+use register_facts::{LadderPart, RegisterFacts};
+use rustc_hash::FxHashMap;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// How a streaming judgement ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The verdict, the same as the offline check's.
+    Decided(Box<Results>),
+    /// Only the offline check can give the verdict, for this reason.
+    Offline(String),
+}
+
+type RegisterOp = <RegisterModel as Model>::Op;
+
+/// A call whose outcome became known, between its completion and its invocation's
+/// release.
+struct Known {
+    /// Position of the invocation.
+    at: usize,
+    /// The function of a call never completed (the stats count it as `info`).
+    open_f: Option<Name>,
+    /// The compiled call, `None` when the model skips it.
+    compiled: Option<CompiledCall>,
+}
+
+/// A call as its partition takes it.
+struct CompiledCall {
+    key: Option<Name>,
+    op: RegisterOp,
+    crashed: bool,
+}
+
+/// A compiled call waiting for its invocation's release.
+struct Waiting {
+    partition: usize,
+    op: RegisterOp,
+    crashed: bool,
+}
+
+/// The judge of one history being written.
+pub struct LiveJudge {
+    model_name: String,
+    model: RegisterModel,
+    fail_semantics: FailSemantics,
+    calls: Calls,
+    waiting: FxHashMap<usize, Waiting>,
+    /// Open calls by invocation position: partition and slot.
+    slots: FxHashMap<usize, (usize, Slot)>,
+    partitions: Vec<Partition<RegisterModel>>,
+    partition_of: FxHashMap<Option<Name>, usize>,
+    ops_compiled: usize,
+    stats: Stats,
+    facts: RegisterFacts,
+    nemesis: Vec<Op>,
+    end_time: u64,
+    /// Why the streaming verdict was given up, once it was.
+    given_up: Option<String>,
+    positions: usize,
+}
+
+impl LiveJudge {
+    /// A judge for `plan`, or `None` when some checker of the plan cannot consume ops in
+    /// order (the history is then judged offline).
+    pub fn new(plan: &Plan, fail_semantics: FailSemantics) -> Option<LiveJudge> {
+        let [Check::Linearizable(kind)] = &plan.checks[..] else { return None };
+        let model = match kind {
+            ModelKind::Kv => RegisterModel::new(None, true),
+            ModelKind::Register { initial } => RegisterModel::new(initial.as_ref(), false),
+            ModelKind::CasRegister { initial } => RegisterModel::new(initial.as_ref(), true),
+            _ => return None,
+        };
+        Some(LiveJudge {
+            model_name: kind.to_string(),
+            model,
+            fail_semantics,
+            calls: Calls::default(),
+            waiting: FxHashMap::default(),
+            slots: FxHashMap::default(),
+            partitions: Vec::new(),
+            partition_of: FxHashMap::default(),
+            ops_compiled: 0,
+            stats: Stats::default(),
+            facts: RegisterFacts::default(),
+            nemesis: Vec::new(),
+            end_time: 0,
+            given_up: None,
+            positions: 0,
+        })
+    }
+
+    /// Takes the next ops of the history, in order.
+    pub fn feed(&mut self, ops: &[Op]) {
+        for op in ops {
+            self.end_time = self.end_time.max(op.time);
+            let at = self.positions;
+            self.positions += 1;
+            self.count(op);
+            if op.is_nemesis() {
+                self.facts.nemesis(at, op);
+                self.nemesis.push(op.clone());
+            }
+            if self.given_up.is_some() {
+                continue;
+            }
+            let mut settled = None;
+            let pushed = self.calls.push(op, |s| {
+                settled = Some(Self::settle(&mut self.model, self.fail_semantics, &mut self.facts, s))
+            });
+            if let Err(e) = pushed {
+                self.give_up(format!("op {}: {e}", op.index));
+                continue;
+            }
+            if let Some(known) = settled {
+                self.note_known(known);
+            }
+            self.release();
+        }
+    }
+
+    /// Ends the history: settles the calls left open as crashed and gives the verdict.
+    pub fn finish(mut self) -> Outcome {
+        let mut settled = Vec::new();
+        if self.given_up.is_none() {
+            let (model, sem, facts) = (&mut self.model, self.fail_semantics, &mut self.facts);
+            self.calls.close(|s| settled.push(Self::settle(model, sem, facts, s)));
+        }
+        for known in settled {
+            self.note_known(known);
+        }
+        self.release();
+        if let Some(why) = self.given_up.take() {
+            return Outcome::Offline(why);
+        }
+        self.verdict()
+    }
+
+    /// Why the judge gave up, if it has (the run can say so while it goes on).
+    pub fn given_up(&self) -> Option<&str> {
+        self.given_up.as_deref()
+    }
+
+    fn give_up(&mut self, why: String) {
+        if self.given_up.is_none() {
+            self.given_up = Some(why);
+            // Nothing more is needed of the calls and configurations.
+            self.partitions.clear();
+            self.waiting.clear();
+            self.slots.clear();
+            self.calls = Calls::default();
+        }
+    }
+
+    fn count(&mut self, op: &Op) {
+        if op.is_nemesis() {
+            self.stats.nemesis_ops += 1;
+            return;
+        }
+        let by = match self.stats.by_f.get_mut(op.f.as_str()) {
+            Some(c) => c,
+            None => self.stats.by_f.entry(op.f.to_string()).or_default(),
+        };
+        for c in [&mut self.stats.total, by] {
+            match op.kind {
+                OpType::Invoke => c.invoke += 1,
+                OpType::Ok => c.ok += 1,
+                OpType::Fail => c.fail += 1,
+                OpType::Info => c.info += 1,
+            }
+        }
+    }
+
+    /// Compiles a call whose outcome is now known; `Err` when the model cannot take it.
+    fn settle(
+        model: &mut RegisterModel,
+        fail_semantics: FailSemantics,
+        facts: &mut RegisterFacts,
+        s: Settled<'_>,
+    ) -> Result<Known, String> {
+        facts.call(s.at, s.invoke, s.completion);
+        let open_f = s.completion.is_none().then(|| s.invoke.f.clone());
+        let skipped = Known { at: s.at, open_f: open_f.clone(), compiled: None };
+        let outcome = match s.completion {
+            Some(c) if c.kind == OpType::Ok => CallOutcome::Ok(&c.value),
+            Some(c) if c.kind == OpType::Fail => match fail_semantics {
+                FailSemantics::NotApplied => return Ok(skipped),
+                FailSemantics::CasMismatch => CallOutcome::Fail,
+            },
+            _ => CallOutcome::Unknown,
+        };
+        let crashed = matches!(outcome, CallOutcome::Unknown);
+        let call = Call { invoke: s.invoke, completion: s.completion, outcome };
+        Ok(match model.compile(&call).map_err(|p| format!("op {}: {p}", s.invoke.index))? {
+            Compiled::Skip => skipped,
+            Compiled::Op { key, op } => {
+                Known { at: s.at, open_f, compiled: Some(CompiledCall { key, op, crashed }) }
+            }
+        })
+    }
+
+    fn note_known(&mut self, known: Result<Known, String>) {
+        let known = match known {
+            Ok(k) => k,
+            Err(e) => return self.give_up(e),
+        };
+        if let Some(f) = known.open_f {
+            // The stats checker counts an invocation never completed as `info`.
+            self.stats.total.info += 1;
+            self.stats.by_f.entry(f.to_string()).or_default().info += 1;
+        }
+        let Some(c) = known.compiled else { return };
+        self.ops_compiled += 1;
+        let next = self.partitions.len();
+        let partition = *self.partition_of.entry(c.key).or_insert(next);
+        if partition == next {
+            self.partitions.push(Partition::new(&self.model));
+        }
+        self.waiting.insert(known.at, Waiting { partition, op: c.op, crashed: c.crashed });
+    }
+
+    /// Applies every released event to its partition.
+    fn release(&mut self) {
+        while self.given_up.is_none() {
+            let Some(event) = self.calls.next_event() else { break };
+            let refusal = match event {
+                Event::Invoke(at) => match self.waiting.remove(&at) {
+                    Some(w) => match self.partitions[w.partition].invoke(&self.model, w.op, w.crashed) {
+                        Ok(slot) => {
+                            if !w.crashed {
+                                self.slots.insert(at, (w.partition, slot));
+                            }
+                            None
+                        }
+                        Err(r) => Some((w.partition, r)),
+                    },
+                    None => None,
+                },
+                Event::Return(at) => self.slots.remove(&at).and_then(|(partition, slot)| {
+                    self.partitions[partition].complete(&self.model, slot).err().map(|r| (partition, r))
+                }),
+            };
+            if let Some((partition, refusal)) = refusal {
+                let key = self
+                    .partition_of
+                    .iter()
+                    .find(|(_, p)| **p == partition)
+                    .and_then(|(k, _)| k.as_deref())
+                    .unwrap_or("")
+                    .to_string();
+                let why = match refusal {
+                    Refusal::NotLinearizable => format!("key {key:?} is not linearizable"),
+                    Refusal::TooManyOpen => format!("key {key:?} has too many calls open at once"),
+                    Refusal::TooManyConfigurations => format!("key {key:?} has too many configurations"),
+                };
+                self.give_up(why);
+            }
+        }
+    }
+
+    fn verdict(self) -> Outcome {
+        let ladder_part = self.facts.ladder_part();
+        if let LadderPart::Offline(why) = ladder_part {
+            return Outcome::Offline(why);
+        }
+        let mut stats = self.stats;
+        stats.availability = stats.total.availability();
+        stats.op_numbers = OpNumbering::Index;
+        let stats_result = crate::stats::result(stats);
+        let stats_details = stats_result.details.clone();
+        let mut checkers = BTreeMap::new();
+        checkers.insert("stats".to_string(), stats_result);
+        let peak = self.partitions.iter().map(|p| p.peak).max().unwrap_or(0);
+        let lin = CheckerResult::valid().with_details(json!({
+            "decided_by": "streaming",
+            "model": self.model_name,
+            "partitions": self.partitions.len(),
+            "decided": self.partitions.len(),
+            "ops": self.ops_compiled,
+            "peak_configurations": peak,
+        }));
+        checkers.insert("linearizable".to_string(), lin);
+        let mut models = vec![("linearizable".to_string(), Validity::Valid)];
+        let mut extra_models = vec![];
+        if let LadderPart::Convergence(convergence) = ladder_part {
+            for model in &ladder::MODELS[..ladder::MODELS.len() - 1] {
+                let mut r = CheckerResult::valid().with_details(json!({ "implied_by": "linearizable" }));
+                r.reason = Some(ladder::IMPLIED_BY_LINEARIZABILITY.to_string());
+                models.push((model.to_string(), Validity::Valid));
+                checkers.insert(model.to_string(), r);
+            }
+            if !convergence.not_applicable {
+                extra_models.push(("convergence".to_string(), convergence.valid));
+            }
+            checkers.insert("convergence".to_string(), convergence);
+        }
+        let mut results = Results::compose(checkers, models, stats_details);
+        results.faults = crate::distinct::fault_windows_of(&self.nemesis, self.end_time);
+        results.models.extend(extra_models);
+        Outcome::Decided(Box::new(results))
+    }
+}
