@@ -55,6 +55,18 @@ impl<'a> HistoryContext<'a> {
         }
     }
 
+    /// The context of a history of which `nemesis` holds the nemesis ops alone, and whose
+    /// last op was at `end_time` (ns): what the streaming judge keeps of a valid history,
+    /// whose verdict has no anomaly to tie to client ops.
+    pub fn of_nemesis(nemesis: &'a History, end_time: u64) -> HistoryContext<'a> {
+        HistoryContext {
+            history: nemesis,
+            position: std::sync::OnceLock::new(),
+            windows: FaultMap::from_ops_until(nemesis.ops(), end_time).faults,
+            end_time,
+        }
+    }
+
     /// The history's fault windows as `results.json` names them.
     pub fn fault_windows(&self) -> Vec<FaultWindow> {
         named_windows(&self.windows)
@@ -137,12 +149,6 @@ impl<'a> HistoryContext<'a> {
             vec![NO_FAULT_ACTIVE.to_string()]
         }
     }
-}
-
-/// The fault windows of a history that ended at `end_time` (ns), from its nemesis ops
-/// alone, as `results.json` names them.
-pub fn fault_windows_of(nemesis: &[Op], end_time: u64) -> Vec<FaultWindow> {
-    named_windows(&FaultMap::from_ops_until(nemesis, end_time).faults)
 }
 
 fn named_windows(windows: &[Window]) -> Vec<FaultWindow> {

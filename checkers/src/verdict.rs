@@ -332,15 +332,25 @@ impl Results {
     /// and keys of those ops. Without a history, only exact repeats merge.
     pub fn compose_for(
         history: Option<&History>,
-        mut checkers: BTreeMap<String, CheckerResult>,
+        checkers: BTreeMap<String, CheckerResult>,
         models: Vec<(String, Validity)>,
         stats: Value,
     ) -> Results {
         let context = history.map(crate::distinct::HistoryContext::new);
+        Results::compose_in(context.as_ref(), checkers, models, stats)
+    }
+
+    /// [`Results::compose_for`] given the history's context already made.
+    pub fn compose_in(
+        context: Option<&crate::distinct::HistoryContext<'_>>,
+        mut checkers: BTreeMap<String, CheckerResult>,
+        models: Vec<(String, Validity)>,
+        stats: Value,
+    ) -> Results {
         let mut tally = crate::distinct::Tally::default();
         for (name, r) in checkers.iter_mut() {
             let found = std::mem::take(&mut r.anomalies);
-            r.anomalies = crate::distinct::distinct(name, found, context.as_ref(), &mut tally);
+            r.anomalies = crate::distinct::distinct(name, found, context, &mut tally);
         }
         let mut valid = Validity::Valid;
         let mut reasons = vec![];
@@ -354,7 +364,7 @@ impl Results {
         }
         crate::distinct::order_by_ladder(&mut anomalies);
         crate::distinct::note_also_in(&mut anomalies);
-        let anomaly_counts = tally.counts(&anomalies, context.as_ref());
+        let anomaly_counts = tally.counts(&anomalies, context);
         let strongest_held = models.iter().find(|(_, v)| *v == Validity::Valid).map(|(m, _)| m.clone());
         let weakest_failed =
             models.iter().rev().find(|(_, v)| *v == Validity::Invalid).map(|(m, _)| m.clone());

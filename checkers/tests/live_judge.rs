@@ -38,6 +38,14 @@ fn streamed(history: &History, plan: &Plan, batches: &mut ChaCha8Rng) -> Outcome
 /// some lose a write).
 fn with_final_phase(history: &History, rng: &mut ChaCha8Rng) -> History {
     let mut ops = history.ops().to_vec();
+    // A fault window over the first half, so results tie anomalies to faults.
+    let half = ops.len() / 2;
+    let (t0, t1) = (ops[0].time, ops[half].time);
+    ops.insert(half, Op::nemesis(0, t1, "stop-pause", json!(["n1"])));
+    ops.insert(1, Op::nemesis(0, t0, "start-pause", json!(["n1"])));
+    for (i, op) in ops.iter_mut().enumerate() {
+        op.index = i as u64;
+    }
     let mut time = ops.last().map_or(0, |o| o.time) + 1_000;
     let mut last_writes: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
     for op in &ops {

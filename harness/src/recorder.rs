@@ -1,6 +1,7 @@
 //! Turns what clients and the nemesis do into ops of the history: assigns each its index and
-//! its time since the run started, keeps the history in memory for the checkers, appends it
-//! to `history.jsonl` as it goes, and counts outcomes for the progress line.
+//! its time since the run started, hands it to the history writer (which appends it to
+//! `history.jsonl` as it goes, and either keeps it for the checkers or streams it to the
+//! live judge), and counts outcomes for the progress line.
 
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,7 +62,13 @@ impl Recorder {
         self.record(Op::nemesis(0, 0, f, value));
     }
 
-    /// Stops recording: writes and fsyncs the file, returns the ops.
+    /// Ops recorded so far.
+    pub fn recorded(&self) -> u64 {
+        self.history.len()
+    }
+
+    /// Stops recording: writes and fsyncs the file, returns the ops kept (none when the
+    /// history was streamed).
     pub fn finish(self) -> std::io::Result<Vec<Op>> {
         self.history.finish()
     }

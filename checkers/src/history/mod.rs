@@ -11,7 +11,7 @@ pub use op::{Name, Op, OpType, Process};
 pub(crate) use reader::JsonlReader;
 pub(crate) use reader::validate_at_lines;
 pub use reader::{parse_jsonl, read_jsonl};
-pub use writer::HistoryWriter;
+pub use writer::{BatchSink, HistoryWriter};
 
 use rustc_hash::FxHashMap;
 use std::fmt;

@@ -5,6 +5,11 @@
 //! wake-up of the writer per op. Every [`BATCH_WINDOW`] the writer serializes what was added
 //! since its last batch and writes it with one call, whole lines only, so a harness that is
 //! SIGKILLed still leaves a readable history at most one window (well under 100 ms) behind.
+//!
+//! A writer either keeps every op for the caller ([`HistoryWriter::create`]) or, streaming
+//! ([`HistoryWriter::streaming`]), hands each batch on once it is in the file and keeps
+//! nothing: then the recorder's memory does not grow with the run, and the file is the
+//! only copy of the history.
 
 use super::Op;
 use std::fs::{File, OpenOptions};
@@ -18,32 +23,54 @@ use std::time::Duration;
 /// How often the writer appends what was recorded since its last batch.
 pub const BATCH_WINDOW: Duration = Duration::from_millis(20);
 
+/// What a streaming writer hands each batch to, after the batch is in the file.
+pub type BatchSink = Box<dyn FnMut(Vec<Op>) + Send>;
+
+/// The ops recorded and not yet taken by a streaming writer.
+#[derive(Default)]
+struct Recorded {
+    ops: Vec<Op>,
+    /// Index of `ops[0]`: ops before it were handed on.
+    first: u64,
+}
+
 /// An append-only history, optionally mirrored to a JSONL file as it grows.
 pub struct HistoryWriter {
-    ops: Arc<Mutex<Vec<Op>>>,
+    recorded: Arc<Mutex<Recorded>>,
     done: Arc<AtomicBool>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
 
 impl HistoryWriter {
-    /// A history mirrored to `path` (created or truncated).
+    /// A history mirrored to `path` (created or truncated), kept in memory as well.
     pub fn create(path: &Path) -> io::Result<HistoryWriter> {
+        HistoryWriter::start(path, None)
+    }
+
+    /// A history written to `path` (created or truncated) and not kept: each batch goes to
+    /// `sink` once it is in the file, in history order, and the last one before the file is
+    /// fsynced. [`HistoryWriter::finish`] then returns no ops.
+    pub fn streaming(path: &Path, sink: BatchSink) -> io::Result<HistoryWriter> {
+        HistoryWriter::start(path, Some(sink))
+    }
+
+    fn start(path: &Path, sink: Option<BatchSink>) -> io::Result<HistoryWriter> {
         let file = OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
-        let ops = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Arc::new(Mutex::new(Recorded::default()));
         let done = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (ops, done) = (ops.clone(), done.clone());
+            let (recorded, done) = (recorded.clone(), done.clone());
             std::thread::Builder::new()
                 .name("history-writer".into())
-                .spawn(move || write_loop(file, &ops, &done))?
+                .spawn(move || write_loop(file, &recorded, &done, sink))?
         };
-        Ok(HistoryWriter { ops, done, thread: Some(thread) })
+        Ok(HistoryWriter { recorded, done, thread: Some(thread) })
     }
 
     /// A history kept in memory only (to measure what mirroring costs).
     pub fn in_memory() -> HistoryWriter {
         HistoryWriter {
-            ops: Arc::new(Mutex::new(Vec::new())),
+            recorded: Arc::new(Mutex::new(Recorded::default())),
             done: Arc::new(AtomicBool::new(true)),
             thread: None,
         }
@@ -52,21 +79,33 @@ impl HistoryWriter {
     /// Appends the op `build` makes from the next index, atomically with taking that index,
     /// so indices (and anything `build` stamps, such as time) grow in history order.
     pub fn push_with(&self, build: impl FnOnce(u64) -> Op) -> u64 {
-        let mut ops = self.ops.lock().expect("history lock");
-        let index = ops.len() as u64;
-        ops.push(build(index));
+        let mut r = self.recorded.lock().expect("history lock");
+        let index = r.first + r.ops.len() as u64;
+        r.ops.push(build(index));
         index
     }
 
     /// Appends `op` as it is.
     pub fn append(&self, op: Op) {
-        self.ops.lock().expect("history lock").push(op);
+        self.recorded.lock().expect("history lock").ops.push(op);
     }
 
-    /// Stops recording: writes the last batch, fsyncs the file, and returns every op.
+    /// Ops recorded so far.
+    pub fn len(&self) -> u64 {
+        let r = self.recorded.lock().expect("history lock");
+        r.first + r.ops.len() as u64
+    }
+
+    /// True when nothing was recorded yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Stops recording: writes the last batch, fsyncs the file, and returns every op kept
+    /// (none for a streaming writer).
     pub fn finish(mut self) -> io::Result<Vec<Op>> {
         self.stop()?;
-        Ok(std::mem::take(&mut *self.ops.lock().expect("history lock")))
+        Ok(std::mem::take(&mut self.recorded.lock().expect("history lock").ops))
     }
 
     fn stop(&mut self) -> io::Result<()> {
@@ -84,25 +123,50 @@ impl Drop for HistoryWriter {
     }
 }
 
-fn write_loop(mut file: File, ops: &Mutex<Vec<Op>>, done: &AtomicBool) -> io::Result<()> {
+fn write_loop(
+    mut file: File,
+    recorded: &Mutex<Recorded>,
+    done: &AtomicBool,
+    mut sink: Option<BatchSink>,
+) -> io::Result<()> {
     let mut written = 0usize;
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     loop {
         // Read `done` before the batch, so the batch after it was set is the last one.
         let last = done.load(Ordering::Acquire);
-        {
-            let ops = ops.lock().expect("history lock");
-            for op in &ops[written..] {
-                serde_json::to_writer(&mut buf, op)?;
-                buf.push(b'\n');
+        let batch = match sink {
+            // Taken whole: serialized outside the lock, then handed on.
+            Some(_) => {
+                let mut r = recorded.lock().expect("history lock");
+                r.first += r.ops.len() as u64;
+                std::mem::take(&mut r.ops)
             }
-            written = ops.len();
+            None => {
+                let r = recorded.lock().expect("history lock");
+                for op in &r.ops[written..] {
+                    serde_json::to_writer(&mut buf, op)?;
+                    buf.push(b'\n');
+                }
+                written = r.ops.len();
+                Vec::new()
+            }
+        };
+        for op in &batch {
+            serde_json::to_writer(&mut buf, op)?;
+            buf.push(b'\n');
         }
         if !buf.is_empty() {
             file.write_all(&buf)?;
             buf.clear();
         }
+        if let Some(sink) = sink.as_mut()
+            && !batch.is_empty()
+        {
+            sink(batch);
+        }
         if last {
+            // The sink goes first: whoever consumes the batches finishes while the file syncs.
+            drop(sink);
             return file.sync_all();
         }
         std::thread::sleep(BATCH_WINDOW);
@@ -165,5 +229,33 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         drop(w);
+    }
+
+    #[test]
+    fn a_streaming_writer_hands_on_every_op_in_order_and_keeps_none() {
+        let dir = Scratch::new("streaming");
+        let path = dir.0.join("history.jsonl");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = {
+            let seen = seen.clone();
+            Box::new(move |batch: Vec<Op>| seen.lock().unwrap().extend(batch))
+        };
+        let w = HistoryWriter::streaming(&path, sink).unwrap();
+        for i in 0..1_000u64 {
+            w.push_with(|index| Op::client(index, i, i, OpType::Invoke, "read", json!(null)));
+            if i % 100 == 0 {
+                std::thread::sleep(BATCH_WINDOW);
+            }
+        }
+        assert_eq!(w.len(), 1_000);
+        assert!(w.finish().unwrap().is_empty());
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.iter().map(|o| o.index).collect::<Vec<_>>(), (0..1_000).collect::<Vec<_>>());
+        let in_file: Vec<Op> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(in_file, *seen);
     }
 }

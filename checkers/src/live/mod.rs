@@ -330,8 +330,11 @@ impl LiveJudge {
             }
             checkers.insert("convergence".to_string(), convergence);
         }
-        let mut results = Results::compose(checkers, models, stats_details);
-        results.faults = crate::distinct::fault_windows_of(&self.nemesis, self.end_time);
+        // A nemesis op never breaks the pairing rules, so this cannot fail.
+        let nemesis = crate::history::History::new(self.nemesis, crate::history::Strictness::Lenient)
+            .unwrap_or_default();
+        let context = crate::distinct::HistoryContext::of_nemesis(&nemesis, self.end_time);
+        let mut results = Results::compose_in(Some(&context), checkers, models, stats_details);
         results.models.extend(extra_models);
         Outcome::Decided(Box::new(results))
     }

@@ -26,11 +26,21 @@ pub fn run(args: ReportArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// Renders a run folder after a run whose history was streamed to its file (so nothing
+/// else holds it); a failure is logged, not fatal, as for [`render`].
+pub fn render_stored(run_dir: &Path, log: &RunLog) {
+    log_rendered(sunder_report::render_run(run_dir), log);
+}
+
 /// Renders a run folder after a run or a re-check, from the ops of its history the caller
 /// holds (so the history is not read twice); a failure is logged, not fatal: the verdict and
 /// `results.json` stand without the report.
 pub fn render(run_dir: &Path, ops: Vec<sunder_check::history::Op>, log: &RunLog) {
-    match sunder_report::render_run_with_ops(run_dir, ops) {
+    log_rendered(sunder_report::render_run_with_ops(run_dir, ops), log);
+}
+
+fn log_rendered(rendered: Result<sunder_report::RenderSummary, sunder_report::ReportError>, log: &RunLog) {
+    match rendered {
         Ok(s) => {
             for p in &s.problems {
                 log.info(format!("report: {p}"));

@@ -21,8 +21,10 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use sunder_check::history::{History, HistoryWriter, Strictness};
+use sunder_check::history::{BatchSink, History, HistoryWriter, Op, Strictness};
 use sunder_check::import::Format;
+use sunder_check::live::{self, LiveJudge};
+use sunder_check::verdict::Results;
 use sunder_nemesis::schedule::{FaultKind, NemesisConfig, parse_faults};
 use sunder_nemesis::{Clock, Nemesis, NetKind, Network, NetworkConfig, Target};
 use sunder_systems::SystemSpec;
@@ -430,8 +432,29 @@ async fn run_test(
         let _ = stop_tx.send(true);
     });
 
-    let history =
-        if args.no_record { HistoryWriter::in_memory() } else { HistoryWriter::create(&dir.history())? };
+    // A plan whose checkers consume ops in order is judged while the history is written;
+    // the recorder then keeps nothing and the file is the history's only copy.
+    let plan = workload.plan();
+    let fail_semantics = Format::Jsonl.fail_semantics();
+    let live = if args.no_record { None } else { LiveJudge::new(&plan, fail_semantics) };
+    let (history, live_judge) = match live {
+        Some(mut judge) => {
+            // Bounded, so a judge that falls behind slows the writer rather than piling up.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Op>>(256);
+            let thread = std::thread::Builder::new().name("live-judge".into()).spawn(move || {
+                for batch in rx {
+                    judge.feed(&batch);
+                }
+                judge.finish()
+            })?;
+            let sink: BatchSink = Box::new(move |batch| {
+                let _ = tx.send(batch);
+            });
+            (HistoryWriter::streaming(&dir.history(), sink)?, Some(thread))
+        }
+        None if args.no_record => (HistoryWriter::in_memory(), None),
+        None => (HistoryWriter::create(&dir.history())?, None),
+    };
     let rec = Arc::new(Recorder::new(history));
     let timeline = StatusTimeline::start(system, cluster.client_addrs(), dir, std::time::Instant::now())?;
     let timeout = Duration::from_millis(test.op_timeout_ms);
@@ -520,17 +543,34 @@ async fn run_test(
 
     // Every op is in: the history is judged on its own thread while the nodes and the
     // network come down, so the verdict does not wait for the teardown.
+    let final_ended = std::time::Instant::now();
+    let recorded = rec.recorded();
     let ops = Arc::into_inner(rec).context("recorder still shared")?.finish()?;
-    let recorded = ops.len();
-    let plan = workload.plan();
+    let history_file = dir.history();
     // A failed nemesis fails the run after teardown; nothing is judged then.
     let judging = nemesis_result.is_ok().then(|| {
-        tokio::task::spawn_blocking(move || {
-            let history = History::new(ops, Strictness::Strict)
-                .map_err(|v| anyhow::anyhow!("recorded history is invalid: {v}"))?;
-            let results =
-                judge::judge(&history, &plan, Format::Jsonl.fail_semantics(), judge::Limits::default());
-            anyhow::Ok((history, results))
+        tokio::task::spawn_blocking(move || -> Result<(Option<History>, Results, String)> {
+            let offline = |history: History| {
+                let results = judge::judge(&history, &plan, fail_semantics, judge::Limits::default());
+                (Some(history), results)
+            };
+            let after = || format!("{:.3} s after the final phase", final_ended.elapsed().as_secs_f64());
+            let Some(thread) = live_judge else {
+                let history = History::new(ops, Strictness::Strict)
+                    .map_err(|v| anyhow::anyhow!("recorded history is invalid: {v}"))?;
+                let (history, results) = offline(history);
+                return Ok((history, results, format!("judged offline: verdict {}", after())));
+            };
+            match thread.join().map_err(|_| anyhow::anyhow!("the live judge panicked"))? {
+                live::Outcome::Decided(results) => {
+                    Ok((None, *results, format!("judged while recording: verdict {}", after())))
+                }
+                live::Outcome::Offline(why) => {
+                    let imported = sunder_check::import::load(&history_file, Format::Jsonl)?;
+                    let (history, results) = offline(imported.history);
+                    Ok((history, results, format!("judged offline ({why}): verdict {}", after())))
+                }
+            }
         })
     });
     let stopper = cluster.clone();
@@ -548,10 +588,15 @@ async fn run_test(
     log.info(format!("teardown complete; {recorded} ops recorded"));
     nemesis_result.context("the nemesis failed")?;
     let judging = judging.context("nothing was judged")?;
-    let (history, results) = judging.await.context("the checkers panicked")??;
+    let (history, results, how) = judging.await.context("the checkers panicked")??;
     write_json(&dir.results(), &results)?;
+    log.detail(how);
     log.info(judge::summary(&results));
-    crate::commands::report::render(&dir.path, history.into_ops(), log);
+    match history {
+        Some(history) => crate::commands::report::render(&dir.path, history.into_ops(), log),
+        // Streamed: the file is the only copy, and the report reads it.
+        None => crate::commands::report::render_stored(&dir.path, log),
+    }
     if !args.quiet {
         println!("{}", dir.path.display());
     }
