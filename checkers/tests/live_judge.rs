@@ -24,6 +24,10 @@ fn comparable(results: &Results) -> Value {
 
 fn streamed(history: &History, plan: &Plan, batches: &mut ChaCha8Rng) -> Outcome {
     let mut judge = LiveJudge::new(plan, FailSemantics::CasMismatch).expect("a register plan streams");
+    // Half the time forgetting values out of play every few ops, as a long run does.
+    if batches.random_bool(0.5) {
+        judge = judge.compacting_past(batches.random_range(4..64));
+    }
     let mut ops = history.ops();
     while !ops.is_empty() {
         let n = batches.random_range(1..=ops.len().min(64));

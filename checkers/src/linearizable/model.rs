@@ -136,6 +136,43 @@ impl ValueTable {
     pub fn value(&self, id: u32) -> &Value {
         &self.values[id as usize]
     }
+
+    /// True when integer `i` is interned.
+    pub fn contains_int(&self, i: i64) -> bool {
+        self.ints.contains_key(&i)
+    }
+
+    /// True when the value whose JSON text is `text` (not an integer) is interned.
+    pub fn contains_text(&self, text: &str) -> bool {
+        self.others.contains_key(text)
+    }
+
+    /// Values interned so far (`null` included).
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True when only `null` is interned.
+    pub fn is_empty(&self) -> bool {
+        self.values.len() == 1
+    }
+
+    /// Keeps only the values whose ids `keep` holds (and `null`), renumbered densely in their
+    /// old order; returns each kept old id's new id (indexed by old id, `u32::MAX` for
+    /// dropped ones). A checker that runs as long as a history grows forgets the values no
+    /// state or open op names any more.
+    pub fn retain(&mut self, keep: &rustc_hash::FxHashSet<u32>) -> Vec<u32> {
+        let mut renumbered = vec![u32::MAX; self.values.len()];
+        let mut table = ValueTable::new();
+        renumbered[0] = 0;
+        for (old, v) in self.values.iter().enumerate().skip(1) {
+            if keep.contains(&(old as u32)) {
+                renumbered[old] = table.id(v);
+            }
+        }
+        *self = table;
+        renumbered
+    }
 }
 
 /// `key` as a phrase: `key k2`, or `the register` when the model has one partition.

@@ -282,6 +282,14 @@ impl<M: Model> Partition<M> {
         });
     }
 
+    /// Every open op and every configuration's state, for renumbering the values they name
+    /// (see `RegisterModel::retain`); renumbering must keep distinct values distinct.
+    pub fn values_mut(&mut self) -> (Vec<&mut M::Op>, Vec<&mut M::State>) {
+        let ops = self.open.iter_mut().flatten().map(|o| &mut o.op).collect();
+        let states = self.configurations.iter_mut().map(|c| &mut c.state).collect();
+        (ops, states)
+    }
+
     /// Configurations held now.
     pub fn configurations(&self) -> usize {
         self.configurations.len()

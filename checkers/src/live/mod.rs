@@ -94,7 +94,13 @@ pub struct LiveJudge {
     /// Why the streaming verdict was given up, once it was.
     given_up: Option<String>,
     positions: usize,
+    /// Interned values past which the model forgets those no longer in play.
+    compact_at: usize,
+    compact_floor: usize,
 }
+
+/// Values the model interns before it first forgets those no longer in play.
+const COMPACT_FLOOR: usize = 1 << 16;
 
 impl LiveJudge {
     /// A judge for `plan`, or `None` when some checker of the plan cannot consume ops in
@@ -123,7 +129,17 @@ impl LiveJudge {
             end_time: 0,
             given_up: None,
             positions: 0,
+            compact_at: COMPACT_FLOOR,
+            compact_floor: COMPACT_FLOOR,
         })
+    }
+
+    /// The same judge, forgetting values no longer in play whenever more than `floor` are
+    /// interned (tests make it small, to compact often).
+    pub fn compacting_past(mut self, floor: usize) -> LiveJudge {
+        self.compact_floor = floor;
+        self.compact_at = floor;
+        self
     }
 
     /// Takes the next ops of the history, in order.
@@ -152,7 +168,25 @@ impl LiveJudge {
                 self.note_known(known);
             }
             self.release();
+            if self.model.interned() > self.compact_at {
+                self.compact();
+            }
         }
+    }
+
+    /// Forgets the values no open call, waiting call or configuration names, so memory
+    /// follows what is in play rather than the history's length.
+    fn compact(&mut self) {
+        let (mut ops, mut states) = (Vec::new(), Vec::new());
+        for p in &mut self.partitions {
+            let (o, s) = p.values_mut();
+            ops.extend(o);
+            states.extend(s);
+        }
+        ops.extend(self.waiting.values_mut().map(|w| &mut w.op));
+        self.model.retain(ops, states);
+        self.facts.forget_ended(self.model.values());
+        self.compact_at = (2 * self.model.interned()).max(self.compact_floor);
     }
 
     /// Ends the history: settles the calls left open as crashed and gives the verdict.

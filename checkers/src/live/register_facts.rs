@@ -1,8 +1,15 @@
 //! What the ladder would make of a register history, gathered call by call: whether its
 //! register view applies at all (only reads, writes and cas, every write unique per key and
 //! not `null`, as [`RegisterHistory::from_history`] demands), and the facts convergence
-//! judges the final reads by. Kept per written value, not per op: a key's written values
-//! with when each write ended, its latest acknowledged write, and its final reads.
+//! judges the final reads by: when the write of each value still in play ended, each key's
+//! latest acknowledged write, and its final reads.
+//!
+//! Uniqueness is the one fact that needs every written value: it is kept as a 64-bit hash
+//! per write (and per failed write), about 10 bytes each. A repeated hash (a repeated value,
+//! or a collision) is not taken as proof: the verdict is left to the offline check. When a
+//! write ended is kept only while its value is still in play (named by a configuration or
+//! an open call, see [`RegisterFacts::forget_ended`]): a linearizable final read can only
+//! return such a value, and a final read of a forgotten one is left to the offline check.
 //!
 //! Only the verdicts the streaming judge can vouch for come out of it: convergence `valid`
 //! (or not applicable). A divergence, a lost or garbage value, or a key never read finally
@@ -13,18 +20,18 @@
 use crate::convergence;
 use crate::history::{Op, OpType};
 use crate::ladder::register::ValueKey;
+use crate::linearizable::model::ValueTable;
 use crate::verdict::CheckerResult;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{Value, json};
+use std::hash::{Hash, Hasher};
 
 /// One key's facts.
 #[derive(Default)]
 struct Key {
-    /// Values written by writes and cas that did not fail, with the write's completion
-    /// time (`u64::MAX` when it did not complete `ok`).
-    written: FxHashMap<ValueKey, u64>,
-    /// Values of failed writes and cas.
-    failed: FxHashSet<ValueKey>,
+    /// Values still in play written by writes and cas that did not fail, with the write's
+    /// completion time (`u64::MAX` when it did not complete `ok`).
+    ended: FxHashMap<ValueKey, u64>,
     /// Latest invocation time of an acknowledged write or cas.
     latest_acked: Option<u64>,
     /// The first final read's values, and whether a later one read another set.
@@ -36,6 +43,12 @@ struct Key {
 #[derive(Default)]
 pub struct RegisterFacts {
     keys: FxHashMap<String, Key>,
+    /// Hashes of (key, value) of the writes and cas that did not fail.
+    written: FxHashSet<u64>,
+    /// Hashes of (key, value) of failed writes and cas.
+    failed: FxHashSet<u64>,
+    /// A write whose hash was seen before, if any.
+    repeated: Option<u64>,
     /// Why the register view does not apply, once known.
     not_a_register: Option<String>,
     /// Calls other than read, write and cas.
@@ -117,16 +130,20 @@ impl RegisterFacts {
             return;
         }
         let v = ValueKey::of(value);
+        let hash = {
+            let mut h = rustc_hash::FxHasher::default();
+            (name, &v).hash(&mut h);
+            h.finish()
+        };
         if outcome == OpType::Fail {
-            if key.written.contains_key(&v) {
-                self.not_a_register
-                    .get_or_insert_with(|| format!("op {}: a value written twice", invoke.index));
+            if self.written.contains(&hash) {
+                self.repeated.get_or_insert(invoke.index);
             }
-            key.failed.insert(v);
+            self.failed.insert(hash);
             return;
         }
-        if key.failed.contains(&v) || key.written.contains_key(&v) {
-            self.not_a_register.get_or_insert_with(|| format!("op {}: a value written twice", invoke.index));
+        if self.failed.contains(&hash) || !self.written.insert(hash) {
+            self.repeated.get_or_insert(invoke.index);
             return;
         }
         let ended = match completion {
@@ -136,13 +153,26 @@ impl RegisterFacts {
             }
             _ => u64::MAX,
         };
-        key.written.insert(v, ended);
+        key.ended.insert(v, ended);
+    }
+
+    /// Forgets when a write ended for every value `in_play` does not hold.
+    pub fn forget_ended(&mut self, in_play: &ValueTable) {
+        for key in self.keys.values_mut() {
+            key.ended.retain(|v, _| match v {
+                ValueKey::Int(i) => in_play.contains_int(*i),
+                ValueKey::Text(t) => in_play.contains_text(t),
+            });
+        }
     }
 
     /// The ladder's part of a linearizable history's verdict, from the facts.
     pub fn ladder_part(&self) -> LadderPart {
         if self.ignored > 0 || self.not_a_register.is_some() {
             return LadderPart::Absent;
+        }
+        if let Some(index) = self.repeated {
+            return LadderPart::Offline(format!("op {index} may write a value written before"));
         }
         if !self.any_ok {
             return LadderPart::Offline("no read, write or cas completed ok".into());
@@ -167,7 +197,7 @@ impl RegisterFacts {
                 if v.is_null() {
                     return key.latest_acked.is_some();
                 }
-                match key.written.get(&ValueKey::of(v)) {
+                match key.ended.get(&ValueKey::of(v)) {
                     None => true,
                     Some(&ended) => key.latest_acked.is_some_and(|t| t > ended),
                 }

@@ -93,6 +93,66 @@ impl RegisterModel {
         RegisterOp::ReadOneOf(self.sibling_sets.len() as u32 - 1)
     }
 
+    /// The interned values.
+    pub fn values(&self) -> &ValueTable {
+        &self.values
+    }
+
+    /// Values interned so far, for a caller deciding when to [`RegisterModel::retain`].
+    pub fn interned(&self) -> usize {
+        self.values.len() + self.sibling_sets.len()
+    }
+
+    /// Forgets every value and sibling set that none of `ops` and `states` names (nor the
+    /// initial value), and renumbers those in `ops` and `states` to match. The streaming
+    /// judge calls it with every open op and configuration, so its memory follows them
+    /// rather than the history.
+    pub fn retain(&mut self, ops: Vec<&mut RegisterOp>, states: Vec<&mut u32>) {
+        let mut values = rustc_hash::FxHashSet::default();
+        let mut sets = rustc_hash::FxHashSet::default();
+        values.insert(self.initial);
+        for op in &ops {
+            match **op {
+                RegisterOp::Read(v) | RegisterOp::Write(v) => {
+                    values.insert(v);
+                }
+                RegisterOp::ReadOneOf(set) => {
+                    sets.insert(set);
+                    values.extend(self.sibling_sets[set as usize].iter().copied());
+                }
+                RegisterOp::Cas { from, to, .. } => {
+                    values.insert(from);
+                    values.insert(to);
+                }
+            }
+        }
+        values.extend(states.iter().map(|s| **s));
+        let id = self.values.retain(&values);
+        let mut set_id = vec![u32::MAX; self.sibling_sets.len()];
+        let mut kept_sets = Vec::new();
+        for (old, set) in std::mem::take(&mut self.sibling_sets).into_iter().enumerate() {
+            if sets.contains(&(old as u32)) {
+                set_id[old] = kept_sets.len() as u32;
+                kept_sets.push(set.into_iter().map(|v| id[v as usize]).collect());
+            }
+        }
+        self.sibling_sets = kept_sets;
+        self.initial = id[self.initial as usize];
+        for op in ops {
+            *op = match *op {
+                RegisterOp::Read(v) => RegisterOp::Read(id[v as usize]),
+                RegisterOp::Write(v) => RegisterOp::Write(id[v as usize]),
+                RegisterOp::ReadOneOf(set) => RegisterOp::ReadOneOf(set_id[set as usize]),
+                RegisterOp::Cas { from, to, result } => {
+                    RegisterOp::Cas { from: id[from as usize], to: id[to as usize], result }
+                }
+            };
+        }
+        for s in states {
+            *s = id[*s as usize];
+        }
+    }
+
     fn text(&self, id: u32) -> String {
         self.values.value(id).to_string()
     }
