@@ -18,15 +18,15 @@ use serde_json::Value;
 pub(super) fn parse(line: &str) -> Option<Op> {
     let mut c = Cursor { bytes: line.as_bytes(), at: 0 };
     c.expect(b"{\"index\":")?;
-    let index = c.unsigned()?;
+    let index = c.digits()?;
     c.expect(b",\"time\":")?;
-    let time = c.unsigned()?;
+    let time = c.digits()?;
     c.expect(b",\"process\":")?;
     let process = if c.peek() == Some(b'"') {
         c.expect(b"\"nemesis\"")?;
         Process::Nemesis
     } else {
-        Process::Client(c.unsigned()?)
+        Process::Client(c.digits()?)
     };
     c.expect(b",\"type\":")?;
     let kind = match c.plain_string()? {
@@ -99,10 +99,6 @@ impl<'a> Cursor<'a> {
             return None;
         }
         Some(digits.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
-    }
-
-    fn unsigned(&mut self) -> Option<u64> {
-        self.digits()
     }
 
     /// A string with no escape and no control character, which JSON and Rust spell alike.

@@ -13,9 +13,7 @@ use std::path::Path;
 pub fn read_jsonl(path: &Path) -> Result<History, InputError> {
     let mut chunks = crate::import::source::TextChunks::open(path)?;
     let mut reader = JsonlReader::new(path, chunks.size_hint);
-    while let Some((line, text)) = chunks.next_chunk()? {
-        reader.feed(line, text)?;
-    }
+    reader.feed_rest(&mut chunks)?;
     reader.finish()
 }
 
@@ -48,6 +46,17 @@ impl<'p> JsonlReader<'p> {
     /// A reader of `path`, whose text is about `expected_bytes` long (0: unknown).
     pub(crate) fn new(path: &'p Path, expected_bytes: usize) -> JsonlReader<'p> {
         JsonlReader { path, ops: Vec::new(), lines: Vec::new(), expected_bytes }
+    }
+
+    /// Parses every chunk `chunks` has not handed out yet.
+    pub(crate) fn feed_rest(
+        &mut self,
+        chunks: &mut crate::import::source::TextChunks<'_>,
+    ) -> Result<(), InputError> {
+        while let Some((line, text)) = chunks.next_chunk()? {
+            self.feed(line, text)?;
+        }
+        Ok(())
     }
 
     /// Parses the next piece of the text, whose first line is line `first_line`; the piece

@@ -192,16 +192,12 @@ pub fn load(path: &Path, format: Format) -> Result<Imported, InputError> {
     if format != Format::Jsonl {
         let mut text = String::with_capacity(size);
         text.push_str(first);
-        while let Some((_, chunk)) = chunks.next_chunk()? {
-            text.push_str(chunk);
-        }
+        chunks.read_rest_into(&mut text)?;
         return parse(path, &text, format);
     }
     let mut reader = crate::history::JsonlReader::new(path, size);
     reader.feed(line, first)?;
-    while let Some((line, chunk)) = chunks.next_chunk()? {
-        reader.feed(line, chunk)?;
-    }
+    reader.feed_rest(&mut chunks)?;
     let history = reader.finish()?;
     Ok(Imported {
         history,

@@ -24,9 +24,7 @@ pub const STDIN: &str = "-";
 pub fn read_text(path: &Path) -> Result<String, InputError> {
     let mut chunks = TextChunks::open(path)?;
     let mut text = String::with_capacity(chunks.size_hint);
-    while let Some((_, chunk)) = chunks.next_chunk()? {
-        text.push_str(chunk);
-    }
+    chunks.read_rest_into(&mut text)?;
     Ok(text)
 }
 
@@ -34,9 +32,7 @@ pub fn read_text(path: &Path) -> Result<String, InputError> {
 pub fn read_text_from(path: &Path, input: impl Read) -> Result<String, InputError> {
     let mut chunks = TextChunks::new(path, Box::new(input), 0);
     let mut text = String::new();
-    while let Some((_, chunk)) = chunks.next_chunk()? {
-        text.push_str(chunk);
-    }
+    chunks.read_rest_into(&mut text)?;
     Ok(text)
 }
 
@@ -107,6 +103,14 @@ impl<'a> TextChunks<'a> {
             ended: false,
             size_hint,
         }
+    }
+
+    /// Appends every chunk not yet handed out to `text`.
+    pub fn read_rest_into(&mut self, text: &mut String) -> Result<(), InputError> {
+        while let Some((_, chunk)) = self.next_chunk()? {
+            text.push_str(chunk);
+        }
+        Ok(())
     }
 
     /// The next chunk with the number of its first line; `None` at the end of the input.
