@@ -1,16 +1,22 @@
-//! The live progress line: ops/s and ok/fail/info counts, drawn with indicatif on a
-//! terminal and printed as a plain line every few seconds otherwise (CI logs).
+//! The live progress line: ops/s and ok/fail/info counts, and what the streaming judge
+//! has found so far, drawn with indicatif on a terminal and printed as a plain line every
+//! few seconds otherwise (CI logs).
 
 use crate::recorder::Recorder;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
+/// What the streaming judge has found so far: `None` while everything judged holds, else
+/// why it will leave the verdict to the offline check.
+pub type JudgeNews = Arc<Mutex<Option<String>>>;
+
 /// Starts the progress reporter for a main phase of `limit`; abort the handle to stop it.
-pub fn start(rec: Arc<Recorder>, limit: Duration, quiet: bool) -> JoinHandle<()> {
+/// With `judge`, the line also says whether the history judged so far holds.
+pub fn start(rec: Arc<Recorder>, limit: Duration, quiet: bool, judge: Option<JudgeNews>) -> JoinHandle<()> {
     tokio::spawn(async move {
         if quiet {
             return;
@@ -39,7 +45,13 @@ pub fn start(rec: Arc<Recorder>, limit: Duration, quiet: bool) -> JoinHandle<()>
             let done = ok + fail + info;
             let rate = (done - last.1) as f64 / last.0.elapsed().as_secs_f64();
             last = (Instant::now(), done);
-            let msg = format!("{rate:8.0} ops/s  ok {ok}  fail {fail}  info {info}");
+            let mut msg = format!("{rate:8.0} ops/s  ok {ok}  fail {fail}  info {info}");
+            if let Some(news) = &judge {
+                match &*news.lock().unwrap_or_else(|e| e.into_inner()) {
+                    None => msg.push_str("  judged so far: linearizable"),
+                    Some(why) => msg.push_str(&format!("  judged so far: {why}")),
+                }
+            }
             match &bar {
                 Some(b) => {
                     b.set_position(start.elapsed().as_secs());

@@ -26,8 +26,8 @@ pub struct Settled<'a> {
 pub enum Event {
     /// The call invoked at this position opened.
     Invoke(usize),
-    /// The call invoked at this position returned.
-    Return(usize),
+    /// The call invoked at this position returned, at the op of this index.
+    Return(usize, u64),
 }
 
 /// Ops paired into calls, and the events not yet released.
@@ -72,7 +72,7 @@ impl Calls {
                 if kind == OpType::Info {
                     self.retired.insert(p, op.index);
                 } else {
-                    self.events.push_back((at, Event::Return(i)));
+                    self.events.push_back((at, Event::Return(i, op.index)));
                 }
                 settled(Settled { at: i, invoke: &invoke, completion: Some(op) });
             }

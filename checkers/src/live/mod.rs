@@ -302,15 +302,18 @@ impl LiveJudge {
                             }
                             None
                         }
-                        Err(r) => Some((w.partition, r)),
+                        Err(r) => Some((w.partition, r, None)),
                     },
                     None => None,
                 },
-                Event::Return(at) => self.slots.remove(&at).and_then(|(partition, slot)| {
-                    self.partitions[partition].complete(&self.model, slot).err().map(|r| (partition, r))
+                Event::Return(at, index) => self.slots.remove(&at).and_then(|(partition, slot)| {
+                    self.partitions[partition]
+                        .complete(&self.model, slot)
+                        .err()
+                        .map(|r| (partition, r, Some(index)))
                 }),
             };
-            if let Some((partition, refusal)) = refusal {
+            if let Some((partition, refusal, index)) = refusal {
                 let key = self
                     .partition_of
                     .iter()
@@ -319,7 +322,12 @@ impl LiveJudge {
                     .unwrap_or("")
                     .to_string();
                 let why = match refusal {
-                    Refusal::NotLinearizable => format!("key {key:?} is not linearizable"),
+                    Refusal::NotLinearizable => {
+                        let at = index
+                            .map(|i| format!(": the call that returned at op {i} cannot take effect"))
+                            .unwrap_or_default();
+                        format!("key {key:?} is not linearizable{at}")
+                    }
                     Refusal::TooManyOpen => format!("key {key:?} has too many calls open at once"),
                     Refusal::TooManyConfigurations => format!("key {key:?} has too many configurations"),
                 };

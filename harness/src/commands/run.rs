@@ -437,13 +437,18 @@ async fn run_test(
     let plan = workload.plan();
     let fail_semantics = Format::Jsonl.fail_semantics();
     let live = if args.no_record { None } else { LiveJudge::new(&plan, fail_semantics) };
+    let news: crate::progress::JudgeNews = Default::default();
     let (history, live_judge) = match live {
         Some(mut judge) => {
+            let news = news.clone();
             // Bounded, so a judge that falls behind slows the writer rather than piling up.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Op>>(256);
             let thread = std::thread::Builder::new().name("live-judge".into()).spawn(move || {
                 for batch in rx {
                     judge.feed(&batch);
+                    if let Some(why) = judge.given_up() {
+                        news.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| why.to_string());
+                    }
                 }
                 judge.finish()
             })?;
@@ -503,7 +508,8 @@ async fn run_test(
         })
     };
 
-    let progress = crate::progress::start(rec.clone(), settings.time_limit, args.quiet);
+    let judged_live = live_judge.is_some().then(|| news.clone());
+    let progress = crate::progress::start(rec.clone(), settings.time_limit, args.quiet, judged_live);
     let (started, cpu_before) = (std::time::Instant::now(), harness_cpu_seconds());
     let next_process =
         runner::main_phase(rec.clone(), client.clone(), workload.clone(), &settings, stop_rx.clone()).await;
