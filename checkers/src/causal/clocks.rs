@@ -218,14 +218,15 @@ impl ClockStore {
         }
     }
 
-    /// Calls `f(q)`, in increasing `q`, for every process whose entry in `a` exceeds its
-    /// entry in `b`; blocks where the two clocks share a node are skipped whole.
-    pub fn for_each_greater(&self, a: Clock, b: Clock, mut f: impl FnMut(u32)) {
+    /// Calls `f(q, a's entry, b's entry)`, in increasing `q`, for every process whose
+    /// entry in `a` exceeds its entry in `b`; blocks where the two clocks share a node are
+    /// skipped whole.
+    pub fn for_each_greater(&self, a: Clock, b: Clock, mut f: impl FnMut(u32, u32, u32)) {
         if let Some(flat) = &self.flat {
             if a != b {
-                for (q, (x, y)) in flat.row(a).iter().zip(flat.row(b)).enumerate() {
+                for (q, (&x, &y)) in flat.row(a).iter().zip(flat.row(b)).enumerate() {
                     if x > y {
-                        f(q as u32);
+                        f(q as u32, x, y);
                     }
                 }
             }
@@ -234,7 +235,7 @@ impl ClockStore {
         self.greater_at(self.top(), a, b, 0, &mut f);
     }
 
-    fn greater_at(&self, level: usize, a: u32, b: u32, base: u32, f: &mut impl FnMut(u32)) {
+    fn greater_at(&self, level: usize, a: u32, b: u32, base: u32, f: &mut impl FnMut(u32, u32, u32)) {
         if a == b || a == Self::ZERO {
             return;
         }
@@ -246,7 +247,7 @@ impl ClockStore {
             }
             if level == 0 {
                 if x > y {
-                    f(base + i as u32);
+                    f(base + i as u32, x, y);
                 }
             } else {
                 let child_base = base + ((i as u32) << (BITS * level as u32));
@@ -304,8 +305,11 @@ mod tests {
                 let (a, pa) = &clocks[rng.random_range(0..clocks.len())];
                 let (b, pb) = &clocks[rng.random_range(0..clocks.len())];
                 let mut got = Vec::new();
-                store.for_each_greater(*a, *b, |q| got.push(q));
-                let want: Vec<u32> = (0..width as u32).filter(|&q| pa[q as usize] > pb[q as usize]).collect();
+                store.for_each_greater(*a, *b, |q, x, y| got.push((q, x, y)));
+                let want: Vec<(u32, u32, u32)> = (0..width as u32)
+                    .filter(|&q| pa[q as usize] > pb[q as usize])
+                    .map(|q| (q, pa[q as usize], pb[q as usize]))
+                    .collect();
                 assert_eq!(got, want);
                 if width > FLAT_WIDTH {
                     assert_eq!(a == b, pa == pb, "equal shared clocks must share one id");

@@ -88,7 +88,7 @@ pub(crate) fn check(
                     // the first (one per process is enough).
                     let first = writers[ev.key as usize].iter().find_map(|(q, writes)| {
                         let limit = strict_limit(rh, &order.store, r, clock, *q);
-                        last_below(rh, writes, limit)
+                        last_below(rh, *q, writes, limit)
                     });
                     if let Some(before) = first {
                         init_read_reported = true;
@@ -114,10 +114,9 @@ pub(crate) fn check(
                     } else {
                         let picked =
                             filter.beyond(rh, &order.store, writers, ev.key, (r, clock), (w, order.clock(w)));
-                        for &i in picked {
-                            let (q, writes) = &writers[ev.key as usize][i as usize];
-                            let limit = strict_limit(rh, &order.store, r, clock, *q);
-                            candidates.extend(last_below(rh, writes, limit).filter(|&b| b != w));
+                        for pick in picked {
+                            let (q, writes) = &writers[ev.key as usize][pick.writer as usize];
+                            candidates.extend(last_below(rh, *q, writes, pick.limit).filter(|&b| b != w));
                         }
                     }
                     for &before in &candidates {
