@@ -15,7 +15,7 @@
 
 use super::clocks::{Clock, ClockStore};
 use super::order::CausalOrder;
-use super::{SeenBeyond, WriterFilter, WritersByKey, anomaly, last_below, strict_limit};
+use super::{CausalBudget, SeenBeyond, WriterFilter, WritersByKey, anomaly, last_below, strict_limit};
 use crate::ladder::register::{RegisterHistory, Source};
 use crate::verdict::Anomaly;
 use rustc_hash::FxHashMap;
@@ -26,6 +26,7 @@ pub(crate) fn check(
     order: &mut CausalOrder,
     writers: &WritersByKey,
     seen: &SeenBeyond,
+    budget: &CausalBudget,
     found: &mut Vec<Anomaly>,
 ) {
     let n = rh.events.len();
@@ -48,7 +49,7 @@ pub(crate) fn check(
         }
     }
     let mut hb = Overlay::new(rh.events.len());
-    let mut filter = WriterFilter::new(writers);
+    let mut filter = WriterFilter::new(rh, writers, budget);
     let mut candidates: Vec<u32> = Vec::new();
     for p in 0..rh.process_count() {
         let range = rh.process_events(p);

@@ -69,11 +69,24 @@ pub struct CausalBudget {
     /// ([`clocks::FLAT_WIDTH`] by default; both give the same verdicts, and the tests
     /// check each form).
     pub shared_clocks_above: usize,
+    /// A read's key with at most this many writers is compared writer by writer; above
+    /// it, only the writers where the read's clock and its write's differ are looked at
+    /// (32 by default; every setting gives the same verdicts, and the tests check each).
+    pub scan_writers_up_to: usize,
+    /// The writers of keys past `scan_writers_up_to` are found in a (key, process) table
+    /// of up to this many entries (4 bytes each), by a binary search above it (16 M by
+    /// default; the same verdicts either way).
+    pub writer_table_entries: usize,
 }
 
 impl Default for CausalBudget {
     fn default() -> CausalBudget {
-        CausalBudget { max_clock_entries: 256 << 20, shared_clocks_above: clocks::FLAT_WIDTH }
+        CausalBudget {
+            max_clock_entries: 256 << 20,
+            shared_clocks_above: clocks::FLAT_WIDTH,
+            scan_writers_up_to: 32,
+            writer_table_entries: 16 << 20,
+        }
     }
 }
 
@@ -108,7 +121,7 @@ pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> Cau
     let mut seen = None;
     if let Some(order) = &order {
         write_co_init_reads(rh, order, &writers, &mut found);
-        seen = Some(write_co_reads(rh, order, &writers, &mut found));
+        seen = Some(write_co_reads(rh, order, &writers, budget, &mut found));
     }
     if !found.is_empty() {
         let causal = finish(found, "causal");
@@ -128,7 +141,7 @@ pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> Cau
     let mut cf = Vec::new();
     conflict::cyclic_cf(rh, &seen, &mut cf);
     let mut cm = Vec::new();
-    memory::check(rh, order, &writers, &seen, &mut cm);
+    memory::check(rh, order, &writers, &seen, budget, &mut cm);
     CausalVerdicts {
         causal: finish(vec![], "causal"),
         convergence: finish(cf, "causal-convergence"),
@@ -207,11 +220,24 @@ pub(crate) type WritersByKey = Vec<Vec<(u32, Vec<u32>)>>;
 /// clocks' entries for its writer, which the walk read anyway, so its callers need no
 /// further clock lookup to place the writer's latest write against `a` and `b`.
 pub(crate) struct WriterFilter {
-    /// `processes[key]`: the processes of `writers[key]`, in the same order, packed so
-    /// that a search for one touches a few cache lines (empty for keys with few writers).
-    processes: Vec<Vec<u32>>,
+    /// Keys with at most this many writers are scanned whole: the filter would cost more.
+    few: usize,
+    /// Where each process sits in `writers[key]`, for keys with many writers.
+    slots: WriterSlots,
     picked: Vec<Pick>,
 }
+
+/// Which entry of `writers[key]` a process is, for the keys with more writers than
+/// [`CausalBudget::scan_writers_up_to`].
+enum WriterSlots {
+    /// `at[row[key] * processes + q]`, [`NOT_A_WRITER`] where `q` does not write `key`: one
+    /// load per pick, while the table fits [`CausalBudget::writer_table_entries`].
+    Dense { row: Vec<u32>, processes: usize, at: Vec<u32> },
+    /// `of[key]`: the processes of `writers[key]`, in the same order, for a binary search.
+    Sorted { of: Vec<Vec<u32>> },
+}
+
+const NOT_A_WRITER: u32 = u32::MAX;
 
 /// One writer [`WriterFilter::beyond`] found, with the two clocks' entries for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,19 +250,34 @@ pub(crate) struct Pick {
     pub(crate) b_past: u32,
 }
 
-/// Keys with at most this many writers are scanned whole: the filter would cost more.
-const FEW_WRITERS: usize = 32;
-
 impl WriterFilter {
-    pub(crate) fn new(writers: &WritersByKey) -> WriterFilter {
-        let processes =
-            writers
+    pub(crate) fn new(rh: &RegisterHistory, writers: &WritersByKey, budget: &CausalBudget) -> WriterFilter {
+        let few = budget.scan_writers_up_to;
+        let processes = rh.process_count();
+        let many = writers.iter().filter(|list| list.len() > few).count();
+        let slots = if many.saturating_mul(processes) <= budget.writer_table_entries {
+            let mut row = vec![NOT_A_WRITER; writers.len()];
+            let mut at = vec![NOT_A_WRITER; many * processes];
+            let big = writers.iter().enumerate().filter(|(_, list)| list.len() > few);
+            for (r, (key, list)) in big.enumerate() {
+                row[key] = r as u32;
+                for (i, (q, _)) in list.iter().enumerate() {
+                    at[r * processes + *q as usize] = i as u32;
+                }
+            }
+            WriterSlots::Dense { row, processes, at }
+        } else {
+            let of = writers
                 .iter()
-                .map(|list| {
-                    if list.len() > FEW_WRITERS { list.iter().map(|(q, _)| *q).collect() } else { Vec::new() }
-                })
+                .map(
+                    |list| {
+                        if list.len() > few { list.iter().map(|(q, _)| *q).collect() } else { Vec::new() }
+                    },
+                )
                 .collect();
-        WriterFilter { processes, picked: Vec::new() }
+            WriterSlots::Sorted { of }
+        };
+        WriterFilter { few, slots, picked: Vec::new() }
     }
 
     /// The writers of `key`, in process order, that `a` (an event with clock `clock_a`,
@@ -253,7 +294,7 @@ impl WriterFilter {
     ) -> &[Pick] {
         self.picked.clear();
         let list = &writers[key as usize];
-        if list.len() <= FEW_WRITERS {
+        if list.len() <= self.few {
             for (i, (q, _)) in list.iter().enumerate() {
                 let limit = strict_limit(rh, store, a, clock_a, *q);
                 self.picked.push(Pick { writer: i as u32, limit, b_past: store.get(clock_b, *q) });
@@ -267,16 +308,24 @@ impl WriterFilter {
         let pb = rh.events[b as usize].process;
         let (first, second) = (pa.min(pb), pa.max(pb));
         let picked = &mut self.picked;
-        let processes = &self.processes[key as usize];
-        // Picks come in increasing process order, and so does `list`: each is found by a
-        // binary search in what is left of it.
+        // Picks come in increasing process order, and so does `list`: with no table, each
+        // is found by a binary search in what is left of it.
         let mut cursor = 0usize;
+        let slots = &self.slots;
         let mut pick = |q: u32, a_entry: u32, b_past: u32| {
-            let i = cursor + processes[cursor..].partition_point(|&p| p < q);
-            cursor = i;
-            if processes.get(i) == Some(&q) {
+            let i = match slots {
+                WriterSlots::Dense { row, processes, at } => {
+                    at[row[key as usize] as usize * processes + q as usize]
+                }
+                WriterSlots::Sorted { of } => {
+                    let of = &of[key as usize];
+                    cursor += of[cursor..].partition_point(|&p| p < q);
+                    if of.get(cursor) == Some(&q) { cursor as u32 } else { NOT_A_WRITER }
+                }
+            };
+            if i != NOT_A_WRITER {
                 let limit = if q == pa { pa_pos } else { a_entry };
-                picked.push(Pick { writer: i as u32, limit, b_past });
+                picked.push(Pick { writer: i, limit, b_past });
             }
         };
         let mut next_own = [first, second].into_iter().peekable();
@@ -366,9 +415,10 @@ fn write_co_reads(
     rh: &RegisterHistory,
     order: &CausalOrder,
     writers: &WritersByKey,
+    budget: &CausalBudget,
     found: &mut Vec<Anomaly>,
 ) -> SeenBeyond {
-    let mut filter = WriterFilter::new(writers);
+    let mut filter = WriterFilter::new(rh, writers, budget);
     let mut seen = SeenBeyond { start: Vec::with_capacity(rh.events.len() + 1), before: Vec::new() };
     for (id, ev) in rh.events.iter().enumerate() {
         seen.start.push(seen.before.len() as u32);

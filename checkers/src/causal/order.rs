@@ -129,6 +129,7 @@ impl CausalOrder {
         // Clocks are filled in a topological order of CO, so a predecessor's is ready first.
         let topo = graph.topological().map_err(OrderError::Cyclic)?;
         let mut store = ClockStore::new(rh.process_count(), budget.shared_clocks_above);
+        store.reserve(rh.events.len());
         let mut clocks = vec![ClockStore::ZERO; rh.events.len()];
         for &e in &topo {
             let ev = &rh.events[e as usize];
