@@ -198,6 +198,11 @@ fn failing_ladder_only() {
     time("linearizability of it unmutated", || {
         check(&valid, ModelKind::Kv, FailSemantics::CasMismatch, &Budget::default())
     });
+    if std::env::var_os("SUNDER_BENCH_VALID").is_some() {
+        let rh = RegisterHistory::from_history(&valid).unwrap();
+        time("causal of it unmutated", || causal::check_register(&rh));
+        return;
+    }
     let given = Implied { linearizable: Validity::Invalid };
     let rounds = std::env::var("SUNDER_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(1);
     for _ in 0..rounds {
@@ -261,6 +266,9 @@ fn crashed_histories() {
     };
     let (start, cpu_start) = (Instant::now(), cpu_seconds());
     let out = ladder::check_view_given(&h, &rh, &budget, &Implied { linearizable: Validity::Unknown });
+    if let Some((_, r)) = out.iter().find(|(m, _)| m == "sequential") {
+        println!("   sequential: {}", r.reason.as_deref().unwrap_or(""));
+    }
     println!(
         "whole ladder, linearizability unknown (search 5 s)  {:.3} s wall, {:.2} s cpu",
         start.elapsed().as_secs_f64(),

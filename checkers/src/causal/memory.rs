@@ -19,6 +19,8 @@ use super::{CausalBudget, SeenBeyond, WriterFilter, WritersByKey, anomaly, last_
 use crate::ladder::register::{RegisterHistory, Source};
 use crate::verdict::Anomaly;
 use rustc_hash::FxHashMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Appends WriteHBInitRead and CyclicHB anomalies (at most one of each per process).
 pub(crate) fn check(
@@ -51,6 +53,7 @@ pub(crate) fn check(
     let mut hb = Overlay::new(rh.events.len());
     let mut filter = WriterFilter::new(rh, writers, budget);
     let mut candidates: Vec<u32> = Vec::new();
+    let mut work = Growth::new(n);
     for p in 0..rh.process_count() {
         let range = rh.process_events(p);
         if range.is_empty() {
@@ -78,7 +81,7 @@ pub(crate) fn check(
         let mut derived: FxHashMap<(u32, u32), u32> = FxHashMap::default();
         let mut derived_out: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
         let mut init_read_reported = false;
-        let mut work: Vec<u32> = Vec::new();
+        work.clear();
         while let Some(r) = dirty.pop() {
             queued[r as usize - range.start] = false;
             let ev = &rh.events[r as usize];
@@ -135,7 +138,7 @@ pub(crate) fn check(
                         derived.insert((before, w), r);
                         derived_out.entry(before).or_default().push(w);
                         if hb.join(order, before, w) {
-                            work.push(w);
+                            work.push(order, w);
                         }
                     }
                 }
@@ -153,19 +156,19 @@ pub(crate) fn check(
                     && in_past(&order.store, next)
                     && hb.join(order, e, next)
                 {
-                    work.push(next);
+                    work.push(order, next);
                 }
                 for &reader in
                     &readers[reader_start[e as usize] as usize..reader_start[e as usize + 1] as usize]
                 {
                     if in_past(&order.store, reader) && hb.join(order, e, reader) {
-                        work.push(reader);
+                        work.push(order, reader);
                     }
                 }
                 if let Some(targets) = derived_out.get(&e) {
                     for &t in targets {
                         if hb.join(order, e, t) {
-                            work.push(t);
+                            work.push(order, t);
                         }
                     }
                 }
@@ -190,6 +193,40 @@ pub(crate) fn check(
                 break;
             }
         }
+    }
+}
+
+/// The events whose HB clock grew and has not been carried forward yet, taken in CO's
+/// topological order: an event is then usually taken after every growth that reaches it
+/// from its past, and carries its clock forward once instead of once per growth (a stack
+/// re-walked long program orders for every edge). Any order reaches the same fixpoint.
+struct Growth {
+    heap: BinaryHeap<Reverse<(u32, u32)>>,
+    pending: Vec<bool>,
+}
+
+impl Growth {
+    fn new(n: usize) -> Growth {
+        Growth { heap: BinaryHeap::new(), pending: vec![false; n] }
+    }
+
+    fn clear(&mut self) {
+        while let Some(Reverse((_, e))) = self.heap.pop() {
+            self.pending[e as usize] = false;
+        }
+    }
+
+    fn push(&mut self, order: &CausalOrder, e: u32) {
+        if !self.pending[e as usize] {
+            self.pending[e as usize] = true;
+            self.heap.push(Reverse((order.rank(e), e)));
+        }
+    }
+
+    fn pop(&mut self) -> Option<u32> {
+        let Reverse((_, e)) = self.heap.pop()?;
+        self.pending[e as usize] = false;
+        Some(e)
     }
 }
 
