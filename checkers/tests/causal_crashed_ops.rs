@@ -142,3 +142,36 @@ fn causal_checks_agree_with_the_definitions_on_histories_with_crashed_ops() {
         assert!(seen.contains_key(&combo), "no history had (CC, CCv, CM) = {combo:?}: {seen:?}");
     }
 }
+
+#[test]
+fn causal_memory_agrees_with_its_definition_where_views_grow_over_many_reads() {
+    // Longer histories with slow replication, so a process's view derives edges whose
+    // sources grow again afterwards: the growth must reach every event after them.
+    let mut cm_verdicts = BTreeMap::new();
+    for seed in 0..150u64 {
+        let h = replicated_with_crashes(
+            10_000 + seed,
+            3 + (seed as usize % 3),
+            2 + (seed as usize % 2),
+            1 + (seed as usize % 2),
+            120 + (seed as usize % 100),
+            [0.1, 0.3][seed as usize % 2],
+        );
+        let rh = RegisterHistory::from_history(&h).expect("unique writes");
+        let (cc, ccv, cm) = causal_by_definition(&rh);
+        let as_validity = |b: bool| if b { Validity::Valid } else { Validity::Invalid };
+        for shared_clocks_above in [usize::MAX, 0] {
+            let v = causal::check_register_within(
+                &rh,
+                &CausalBudget { shared_clocks_above, ..CausalBudget::default() },
+            );
+            assert_eq!(v.causal.valid, as_validity(cc), "seed {seed}: CC {:?}", v.causal);
+            assert_eq!(v.convergence.valid, as_validity(ccv), "seed {seed}: CCv {:?}", v.convergence);
+            assert_eq!(v.memory.valid, as_validity(cm), "seed {seed}: CM {:?}", v.memory);
+        }
+        if cc {
+            *cm_verdicts.entry(cm).or_insert(0) += 1;
+        }
+    }
+    assert!(cm_verdicts.len() == 2, "CC histories should both keep and break CM: {cm_verdicts:?}");
+}
