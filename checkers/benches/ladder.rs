@@ -8,7 +8,8 @@
 //! history is concurrent with crashed ops (`linearizable::generate`, 8 clients, 5% `info`),
 //! timed against linearizability and through `ladder::check_view_given`, as it is and
 //! with one read made stale (so linearizability fails and the whole ladder runs).
-//! Sections: `atomic`, `crashed`, `long` (all by default: `cargo bench -p sunder-check
+//! Sections: `atomic`, `crashed`, `failing` (the last part of `crashed` alone, to profile),
+//! `long` (all by default: `cargo bench -p sunder-check
 //! --bench ladder -- crashed`); `SUNDER_BENCH_LONG=1` adds the 1,000,000-line kv history
 //! with crashed ops to `crashed`.
 
@@ -169,12 +170,45 @@ fn main() {
     if wants("crashed") {
         crashed_histories();
     }
+    if wants("failing") {
+        failing_ladder_only();
+    }
     if wants("long") {
         let h = generate(2, 20, 1_000, 1_000_000, 0.0);
         println!("-- 1,000,000 ops, 20 processes, 1,000 keys ({} history lines)", h.len());
         let rh = time("extract register view", || RegisterHistory::from_history(&h).unwrap());
         let r = time("pram + session guarantees", || session::check_register(&rh));
         assert!(r.iter().all(|(_, r)| r.valid.exit_code() == 0));
+    }
+}
+
+/// Only the whole ladder on the failing crashed-op history of `crashed`, next to
+/// linearizability of its unmutated version, without the searches that spend their
+/// budget: the section to profile (`perf record` on `-- failing`).
+fn failing_ladder_only() {
+    let g = Generation { seed: 1, ops: 100_000, keys: 4, clients: 8, info_rate: 0.05, cas: true };
+    let valid = register_history(&g);
+    let h = with_stale_read(&valid, g.seed).expect("the history has a read to make stale");
+    let rh = RegisterHistory::from_history(&h).unwrap();
+    println!(
+        "-- failing: 100,000 lines, 8 concurrent clients, 5% info, one read stale: {} processes, {} ops",
+        rh.process_count(),
+        rh.events.len()
+    );
+    time("linearizability of it unmutated", || {
+        check(&valid, ModelKind::Kv, FailSemantics::CasMismatch, &Budget::default())
+    });
+    if std::env::var_os("SUNDER_BENCH_VALID").is_some() {
+        let rh = RegisterHistory::from_history(&valid).unwrap();
+        time("causal of it unmutated", || causal::check_register(&rh));
+        return;
+    }
+    let given = Implied { linearizable: Validity::Invalid };
+    let rounds = std::env::var("SUNDER_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(1);
+    for _ in 0..rounds {
+        time("whole ladder, linearizability failed", || {
+            ladder::check_view_given(&h, &rh, &LadderBudget::default(), &given)
+        });
     }
 }
 
@@ -232,6 +266,9 @@ fn crashed_histories() {
     };
     let (start, cpu_start) = (Instant::now(), cpu_seconds());
     let out = ladder::check_view_given(&h, &rh, &budget, &Implied { linearizable: Validity::Unknown });
+    if let Some((_, r)) = out.iter().find(|(m, _)| m == "sequential") {
+        println!("   sequential: {}", r.reason.as_deref().unwrap_or(""));
+    }
     println!(
         "whole ladder, linearizability unknown (search 5 s)  {:.3} s wall, {:.2} s cpu",
         start.elapsed().as_secs_f64(),

@@ -170,6 +170,32 @@ fn identifies_initial_read_a_process_must_have_overwritten_as_write_hb_init_read
 }
 
 #[test]
+fn identifies_cyclic_hb_that_only_growth_along_program_order_reveals() {
+    // Process 3 reads x=1 then x=2, so in its view x=1 comes before x=2, and by program
+    // order of process 2 before y=2; it then reads y=1 after seeing y=2 (through z=1), so
+    // y=2 comes before y=1, which process 1 wrote before x=1: a cycle, but only once the
+    // first derived edge's growth is carried from x=2 along process 2 to y=2 and from y=1
+    // along process 1 to x=1. Causal holds: no two of these writes are causally ordered.
+    let h = Builder::new()
+        .write(1, "y", v(1))
+        .write(1, "x", v(1))
+        .write(2, "x", v(2))
+        .write(2, "y", v(2))
+        .write(2, "z", v(1))
+        .read(3, "x", v(1))
+        .read(3, "x", v(2))
+        .read(3, "z", v(1))
+        .read(3, "y", v(1))
+        .history();
+    let r = ladder(&h);
+    let cm = &r["causal-memory"];
+    assert_eq!(cm.valid, Validity::Invalid, "{cm:?}");
+    assert_eq!(cm.anomalies[0].kind, "CyclicHB", "{cm:?}");
+    assert!(cm.anomalies[0].explanation.contains("in process 3's view"), "{cm:?}");
+    valid(&r, &["causal"]);
+}
+
+#[test]
 fn identifies_contradictory_write_order_in_one_view_as_cyclic_hb() {
     let h = Builder::new()
         .write(1, "x", v(1))

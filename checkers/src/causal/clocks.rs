@@ -9,8 +9,6 @@
 //! holds so that the causal checks can refuse a history over their memory budget. With
 //! at most [`FLAT_WIDTH`] processes, clocks are plain rows instead.
 
-use rustc_hash::FxHashMap;
-
 /// Children (or entries, at the leaves) per trie node.
 const FAN: usize = 16;
 /// Bits of a process number each level consumes.
@@ -26,7 +24,67 @@ pub type Clock = u32;
 #[derive(Default)]
 struct Level {
     nodes: Vec<[u32; FAN]>,
-    index: FxHashMap<[u32; FAN], u32>,
+    index: NodeIndex,
+}
+
+/// An open-addressing set of node ids, hashed by the node each names: a node is stored
+/// once, in `nodes`, and the index holds only its id with 32 bits of its hash, which
+/// settle most probes without reading the node. (A map keyed by the node kept a second
+/// copy of every node and spent a fifth of building CO in hashing and growing.)
+#[derive(Default)]
+struct NodeIndex {
+    /// `hash << 32 | id`, or [`NodeIndex::EMPTY`]; the length is a power of two, at most
+    /// half full.
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl NodeIndex {
+    const EMPTY: u64 = u64::MAX;
+
+    fn hash(node: &[u32; FAN]) -> u64 {
+        let mut h = 0u64;
+        for pair in node.chunks_exact(2) {
+            let x = (pair[0] as u64) | ((pair[1] as u64) << 32);
+            h = (h.rotate_left(23) ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+        h ^ (h >> 29)
+    }
+
+    /// The id of `node` in `nodes`, or the slot where it goes, with its hash tag.
+    fn find(&self, nodes: &[[u32; FAN]], node: &[u32; FAN]) -> Result<u32, (usize, u64)> {
+        let h = Self::hash(node);
+        let tag = h >> 32;
+        let mask = self.slots.len() - 1;
+        let mut i = h as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot == Self::EMPTY {
+                return Err((i, tag));
+            }
+            if slot >> 32 == tag && nodes[(slot as u32) as usize] == *node {
+                return Ok(slot as u32);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Makes room for `more` ids beyond those held, keeping the table at most half full.
+    fn reserve(&mut self, nodes: &[[u32; FAN]], more: usize) {
+        let want = ((self.len + more) * 2).next_power_of_two().max(16);
+        if want <= self.slots.len() {
+            return;
+        }
+        let old = std::mem::replace(&mut self.slots, vec![Self::EMPTY; want]);
+        let mask = want - 1;
+        for slot in old.into_iter().filter(|&s| s != Self::EMPTY) {
+            let mut i = Self::hash(&nodes[(slot as u32) as usize]) as usize & mask;
+            while self.slots[i] != Self::EMPTY {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = slot;
+        }
+    }
 }
 
 /// Every clock of one causal check: interned trie nodes, level 0 the leaves (entries)
@@ -98,14 +156,34 @@ impl ClockStore {
 
     fn intern(&mut self, level: usize, node: [u32; FAN]) -> u32 {
         let l = &mut self.levels[level];
-        if let Some(&id) = l.index.get(&node) {
-            return id;
+        if l.index.len * 2 >= l.index.slots.len() {
+            l.index.reserve(&l.nodes, l.index.len.max(1));
         }
-        let id = l.nodes.len() as u32;
-        l.nodes.push(node);
-        l.index.insert(node, id);
-        self.entries += FAN as u64;
-        id
+        match l.index.find(&l.nodes, &node) {
+            Ok(id) => id,
+            Err((slot, tag)) => {
+                let id = l.nodes.len() as u32;
+                l.nodes.push(node);
+                l.index.slots[slot] = (tag << 32) | id as u64;
+                l.index.len += 1;
+                self.entries += FAN as u64;
+                id
+            }
+        }
+    }
+
+    /// Makes room for about `clocks` more clocks built one from another (a join and a set
+    /// each, as CO builds them), so that the store grows a few times instead of many.
+    pub fn reserve(&mut self, clocks: usize) {
+        if let Some(f) = &mut self.flat {
+            f.rows.reserve(clocks * f.width);
+            return;
+        }
+        for l in &mut self.levels {
+            // About two new nodes a level per clock on the histories measured.
+            l.nodes.reserve(clocks * 2);
+            l.index.reserve(&l.nodes, clocks * 2);
+        }
     }
 
     /// Entry `q` of clock `c`.
@@ -218,14 +296,15 @@ impl ClockStore {
         }
     }
 
-    /// Calls `f(q)`, in increasing `q`, for every process whose entry in `a` exceeds its
-    /// entry in `b`; blocks where the two clocks share a node are skipped whole.
-    pub fn for_each_greater(&self, a: Clock, b: Clock, mut f: impl FnMut(u32)) {
+    /// Calls `f(q, a's entry, b's entry)`, in increasing `q`, for every process whose
+    /// entry in `a` exceeds its entry in `b`; blocks where the two clocks share a node are
+    /// skipped whole.
+    pub fn for_each_greater(&self, a: Clock, b: Clock, mut f: impl FnMut(u32, u32, u32)) {
         if let Some(flat) = &self.flat {
             if a != b {
-                for (q, (x, y)) in flat.row(a).iter().zip(flat.row(b)).enumerate() {
+                for (q, (&x, &y)) in flat.row(a).iter().zip(flat.row(b)).enumerate() {
                     if x > y {
-                        f(q as u32);
+                        f(q as u32, x, y);
                     }
                 }
             }
@@ -234,7 +313,7 @@ impl ClockStore {
         self.greater_at(self.top(), a, b, 0, &mut f);
     }
 
-    fn greater_at(&self, level: usize, a: u32, b: u32, base: u32, f: &mut impl FnMut(u32)) {
+    fn greater_at(&self, level: usize, a: u32, b: u32, base: u32, f: &mut impl FnMut(u32, u32, u32)) {
         if a == b || a == Self::ZERO {
             return;
         }
@@ -246,7 +325,7 @@ impl ClockStore {
             }
             if level == 0 {
                 if x > y {
-                    f(base + i as u32);
+                    f(base + i as u32, x, y);
                 }
             } else {
                 let child_base = base + ((i as u32) << (BITS * level as u32));
@@ -304,8 +383,11 @@ mod tests {
                 let (a, pa) = &clocks[rng.random_range(0..clocks.len())];
                 let (b, pb) = &clocks[rng.random_range(0..clocks.len())];
                 let mut got = Vec::new();
-                store.for_each_greater(*a, *b, |q| got.push(q));
-                let want: Vec<u32> = (0..width as u32).filter(|&q| pa[q as usize] > pb[q as usize]).collect();
+                store.for_each_greater(*a, *b, |q, x, y| got.push((q, x, y)));
+                let want: Vec<(u32, u32, u32)> = (0..width as u32)
+                    .filter(|&q| pa[q as usize] > pb[q as usize])
+                    .map(|q| (q, pa[q as usize], pb[q as usize]))
+                    .collect();
                 assert_eq!(got, want);
                 if width > FLAT_WIDTH {
                     assert_eq!(a == b, pa == pb, "equal shared clocks must share one id");

@@ -15,10 +15,12 @@
 
 use super::clocks::{Clock, ClockStore};
 use super::order::CausalOrder;
-use super::{SeenBeyond, WriterFilter, WritersByKey, anomaly, last_below, strict_limit};
+use super::{CausalBudget, SeenBeyond, WriterFilter, WritersByKey, anomaly, last_below, strict_limit};
 use crate::ladder::register::{RegisterHistory, Source};
 use crate::verdict::Anomaly;
 use rustc_hash::FxHashMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Appends WriteHBInitRead and CyclicHB anomalies (at most one of each per process).
 pub(crate) fn check(
@@ -26,6 +28,7 @@ pub(crate) fn check(
     order: &mut CausalOrder,
     writers: &WritersByKey,
     seen: &SeenBeyond,
+    budget: &CausalBudget,
     found: &mut Vec<Anomaly>,
 ) {
     let n = rh.events.len();
@@ -48,8 +51,9 @@ pub(crate) fn check(
         }
     }
     let mut hb = Overlay::new(rh.events.len());
-    let mut filter = WriterFilter::new(writers);
+    let mut filter = WriterFilter::new(rh, writers, budget);
     let mut candidates: Vec<u32> = Vec::new();
+    let mut work = Growth::new(n);
     for p in 0..rh.process_count() {
         let range = rh.process_events(p);
         if range.is_empty() {
@@ -77,7 +81,7 @@ pub(crate) fn check(
         let mut derived: FxHashMap<(u32, u32), u32> = FxHashMap::default();
         let mut derived_out: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
         let mut init_read_reported = false;
-        let mut work: Vec<u32> = Vec::new();
+        work.clear();
         while let Some(r) = dirty.pop() {
             queued[r as usize - range.start] = false;
             let ev = &rh.events[r as usize];
@@ -88,7 +92,7 @@ pub(crate) fn check(
                     // the first (one per process is enough).
                     let first = writers[ev.key as usize].iter().find_map(|(q, writes)| {
                         let limit = strict_limit(rh, &order.store, r, clock, *q);
-                        last_below(rh, writes, limit)
+                        last_below(rh, *q, writes, limit)
                     });
                     if let Some(before) = first {
                         init_read_reported = true;
@@ -114,10 +118,9 @@ pub(crate) fn check(
                     } else {
                         let picked =
                             filter.beyond(rh, &order.store, writers, ev.key, (r, clock), (w, order.clock(w)));
-                        for &i in picked {
-                            let (q, writes) = &writers[ev.key as usize][i as usize];
-                            let limit = strict_limit(rh, &order.store, r, clock, *q);
-                            candidates.extend(last_below(rh, writes, limit).filter(|&b| b != w));
+                        for pick in picked {
+                            let (q, writes) = &writers[ev.key as usize][pick.writer as usize];
+                            candidates.extend(last_below(rh, *q, writes, pick.limit).filter(|&b| b != w));
                         }
                     }
                     for &before in &candidates {
@@ -135,7 +138,7 @@ pub(crate) fn check(
                         derived.insert((before, w), r);
                         derived_out.entry(before).or_default().push(w);
                         if hb.join(order, before, w) {
-                            work.push(w);
+                            work.push(order, w);
                         }
                     }
                 }
@@ -153,19 +156,19 @@ pub(crate) fn check(
                     && in_past(&order.store, next)
                     && hb.join(order, e, next)
                 {
-                    work.push(next);
+                    work.push(order, next);
                 }
                 for &reader in
                     &readers[reader_start[e as usize] as usize..reader_start[e as usize + 1] as usize]
                 {
                     if in_past(&order.store, reader) && hb.join(order, e, reader) {
-                        work.push(reader);
+                        work.push(order, reader);
                     }
                 }
                 if let Some(targets) = derived_out.get(&e) {
                     for &t in targets {
                         if hb.join(order, e, t) {
-                            work.push(t);
+                            work.push(order, t);
                         }
                     }
                 }
@@ -190,6 +193,40 @@ pub(crate) fn check(
                 break;
             }
         }
+    }
+}
+
+/// The events whose HB clock grew and has not been carried forward yet, taken in CO's
+/// topological order: an event is then usually taken after every growth that reaches it
+/// from its past, and carries its clock forward once instead of once per growth (a stack
+/// re-walked long program orders for every edge). Any order reaches the same fixpoint.
+struct Growth {
+    heap: BinaryHeap<Reverse<(u32, u32)>>,
+    pending: Vec<bool>,
+}
+
+impl Growth {
+    fn new(n: usize) -> Growth {
+        Growth { heap: BinaryHeap::new(), pending: vec![false; n] }
+    }
+
+    fn clear(&mut self) {
+        while let Some(Reverse((_, e))) = self.heap.pop() {
+            self.pending[e as usize] = false;
+        }
+    }
+
+    fn push(&mut self, order: &CausalOrder, e: u32) {
+        if !self.pending[e as usize] {
+            self.pending[e as usize] = true;
+            self.heap.push(Reverse((order.rank(e), e)));
+        }
+    }
+
+    fn pop(&mut self) -> Option<u32> {
+        let Reverse((_, e)) = self.heap.pop()?;
+        self.pending[e as usize] = false;
+        Some(e)
     }
 }
 

@@ -19,7 +19,6 @@ use crate::ladder::register::{RegisterHistory, Source};
 use crate::verdict::{Anomaly, CheckerResult};
 use clocks::{Clock, ClockStore};
 use order::{CausalOrder, OrderError};
-use rustc_hash::FxHashMap;
 use serde_json::json;
 
 /// At most this many anomalies are listed per model; the details count them all.
@@ -70,11 +69,24 @@ pub struct CausalBudget {
     /// ([`clocks::FLAT_WIDTH`] by default; both give the same verdicts, and the tests
     /// check each form).
     pub shared_clocks_above: usize,
+    /// A read's key with at most this many writers is compared writer by writer; above
+    /// it, only the writers where the read's clock and its write's differ are looked at
+    /// (32 by default; every setting gives the same verdicts, and the tests check each).
+    pub scan_writers_up_to: usize,
+    /// The writers of keys past `scan_writers_up_to` are found in a (key, process) table
+    /// of up to this many entries (4 bytes each), by a binary search above it (16 M by
+    /// default; the same verdicts either way).
+    pub writer_table_entries: usize,
 }
 
 impl Default for CausalBudget {
     fn default() -> CausalBudget {
-        CausalBudget { max_clock_entries: 256 << 20, shared_clocks_above: clocks::FLAT_WIDTH }
+        CausalBudget {
+            max_clock_entries: 256 << 20,
+            shared_clocks_above: clocks::FLAT_WIDTH,
+            scan_writers_up_to: 32,
+            writer_table_entries: 16 << 20,
+        }
     }
 }
 
@@ -109,7 +121,7 @@ pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> Cau
     let mut seen = None;
     if let Some(order) = &order {
         write_co_init_reads(rh, order, &writers, &mut found);
-        seen = Some(write_co_reads(rh, order, &writers, &mut found));
+        seen = Some(write_co_reads(rh, order, &writers, budget, &mut found));
     }
     if !found.is_empty() {
         let causal = finish(found, "causal");
@@ -129,7 +141,7 @@ pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> Cau
     let mut cf = Vec::new();
     conflict::cyclic_cf(rh, &seen, &mut cf);
     let mut cm = Vec::new();
-    memory::check(rh, order, &writers, &seen, &mut cm);
+    memory::check(rh, order, &writers, &seen, budget, &mut cm);
     CausalVerdicts {
         causal: finish(vec![], "causal"),
         convergence: finish(cf, "causal-convergence"),
@@ -204,32 +216,73 @@ pub(crate) type WritersByKey = Vec<Vec<(u32, Vec<u32>)>>;
 /// write in `a`'s past that `b` does not already follow (a write in `b`'s past gives no
 /// anomaly and no edge that CO does not imply). Comparing two clocks walks only the blocks
 /// of processes where they differ, much cheaper than a binary search per writer, and in a
-/// concurrent history with many processes few writers pass it.
+/// concurrent history with many processes few writers pass it. Each pick carries both
+/// clocks' entries for its writer, which the walk read anyway, so its callers need no
+/// further clock lookup to place the writer's latest write against `a` and `b`.
 pub(crate) struct WriterFilter {
-    /// `(key, process)` -> index in `writers[key]`.
-    at: FxHashMap<(u32, u32), u32>,
-    picked: Vec<u32>,
+    /// Keys with at most this many writers are scanned whole: the filter would cost more.
+    few: usize,
+    /// Where each process sits in `writers[key]`, for keys with many writers.
+    slots: WriterSlots,
+    picked: Vec<Pick>,
 }
 
-/// Keys with at most this many writers are scanned whole: the filter would cost more.
-const FEW_WRITERS: usize = 32;
+/// Which entry of `writers[key]` a process is, for the keys with more writers than
+/// [`CausalBudget::scan_writers_up_to`].
+enum WriterSlots {
+    /// `at[row[key] * processes + q]`, [`NOT_A_WRITER`] where `q` does not write `key`: one
+    /// load per pick, while the table fits [`CausalBudget::writer_table_entries`].
+    Dense { row: Vec<u32>, processes: usize, at: Vec<u32> },
+    /// `of[key]`: the processes of `writers[key]`, in the same order, for a binary search.
+    Sorted { of: Vec<Vec<u32>> },
+}
+
+const NOT_A_WRITER: u32 = u32::MAX;
+
+/// One writer [`WriterFilter::beyond`] found, with the two clocks' entries for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pick {
+    /// Index into `writers[key]`.
+    pub(crate) writer: u32,
+    /// How many of the writer's events lie in `a`'s strict past.
+    pub(crate) limit: u32,
+    /// How many of the writer's events lie in `b`'s past, `b` included.
+    pub(crate) b_past: u32,
+}
 
 impl WriterFilter {
-    pub(crate) fn new(writers: &WritersByKey) -> WriterFilter {
-        let mut at = FxHashMap::default();
-        for (key, list) in writers.iter().enumerate() {
-            if list.len() > FEW_WRITERS {
+    pub(crate) fn new(rh: &RegisterHistory, writers: &WritersByKey, budget: &CausalBudget) -> WriterFilter {
+        let few = budget.scan_writers_up_to;
+        let processes = rh.process_count();
+        let many = writers.iter().filter(|list| list.len() > few).count();
+        let slots = if many.saturating_mul(processes) <= budget.writer_table_entries {
+            let mut row = vec![NOT_A_WRITER; writers.len()];
+            let mut at = vec![NOT_A_WRITER; many * processes];
+            let big = writers.iter().enumerate().filter(|(_, list)| list.len() > few);
+            for (r, (key, list)) in big.enumerate() {
+                row[key] = r as u32;
                 for (i, (q, _)) in list.iter().enumerate() {
-                    at.insert((key as u32, *q), i as u32);
+                    at[r * processes + *q as usize] = i as u32;
                 }
             }
-        }
-        WriterFilter { at, picked: Vec::new() }
+            WriterSlots::Dense { row, processes, at }
+        } else {
+            let of = writers
+                .iter()
+                .map(
+                    |list| {
+                        if list.len() > few { list.iter().map(|(q, _)| *q).collect() } else { Vec::new() }
+                    },
+                )
+                .collect();
+            WriterSlots::Sorted { of }
+        };
+        WriterFilter { few, slots, picked: Vec::new() }
     }
 
-    /// Indices into `writers[key]`, in process order, of the writers that `a` (an event
-    /// with clock `clock_a`, CO's or a larger one) may have seen beyond `b`'s CO past;
-    /// every other writer is certain to give nothing.
+    /// The writers of `key`, in process order, that `a` (an event with clock `clock_a`,
+    /// CO's or a larger one) may have seen beyond `b`'s CO past; every other writer is
+    /// certain to give nothing.
     pub(crate) fn beyond(
         &mut self,
         rh: &RegisterHistory,
@@ -238,47 +291,67 @@ impl WriterFilter {
         key: u32,
         (a, clock_a): (u32, Clock),
         (b, clock_b): (u32, Clock),
-    ) -> &[u32] {
+    ) -> &[Pick] {
         self.picked.clear();
         let list = &writers[key as usize];
-        if list.len() <= FEW_WRITERS {
-            self.picked.extend(0..list.len() as u32);
+        if list.len() <= self.few {
+            for (i, (q, _)) in list.iter().enumerate() {
+                let limit = strict_limit(rh, store, a, clock_a, *q);
+                self.picked.push(Pick { writer: i as u32, limit, b_past: store.get(clock_b, *q) });
+            }
             return &self.picked;
         }
         // A clock's entry for its own process counts the event itself; compare those two
         // processes by their exact limits instead. The others come from the blocks where
         // the two clocks differ, in process order.
-        let (pa, pb) = (rh.events[a as usize].process, rh.events[b as usize].process);
+        let (pa, pa_pos) = (rh.events[a as usize].process, rh.events[a as usize].pos);
+        let pb = rh.events[b as usize].process;
         let (first, second) = (pa.min(pb), pa.max(pb));
-        let at = &self.at;
         let picked = &mut self.picked;
-        let mut pick = |q: u32| {
-            if let Some(&i) = at.get(&(key, q)) {
-                picked.push(i);
+        // Picks come in increasing process order, and so does `list`: with no table, each
+        // is found by a binary search in what is left of it.
+        let mut cursor = 0usize;
+        let slots = &self.slots;
+        let mut pick = |q: u32, a_entry: u32, b_past: u32| {
+            let i = match slots {
+                WriterSlots::Dense { row, processes, at } => {
+                    at[row[key as usize] as usize * processes + q as usize]
+                }
+                WriterSlots::Sorted { of } => {
+                    let of = &of[key as usize];
+                    cursor += of[cursor..].partition_point(|&p| p < q);
+                    if of.get(cursor) == Some(&q) { cursor as u32 } else { NOT_A_WRITER }
+                }
+            };
+            if i != NOT_A_WRITER {
+                let limit = if q == pa { pa_pos } else { a_entry };
+                picked.push(Pick { writer: i, limit, b_past });
             }
         };
         let mut next_own = [first, second].into_iter().peekable();
-        store.for_each_greater(clock_a, clock_b, |q| {
+        store.for_each_greater(clock_a, clock_b, |q, x, y| {
             while let Some(&own) = next_own.peek().filter(|&&own| own <= q) {
                 next_own.next();
                 if own != q {
-                    pick(own);
+                    pick(own, store.get(clock_a, own), store.get(clock_b, own));
                 }
             }
-            pick(q);
+            pick(q, x, y);
         });
         for own in next_own {
-            pick(own);
+            pick(own, store.get(clock_a, own), store.get(clock_b, own));
         }
         picked.dedup();
         &self.picked
     }
 }
 
-/// The last write in `writes` (one process's writes to one key, program order) whose
-/// position is below `limit`.
-pub(crate) fn last_below(rh: &RegisterHistory, writes: &[u32], limit: u32) -> Option<u32> {
-    let n = writes.partition_point(|&w| rh.events[w as usize].pos < limit);
+/// The last write in `writes` (process `q`'s writes to one key, program order) whose
+/// position is below `limit`. Events are grouped by process, so a position compares as
+/// an event id, without reading the events.
+pub(crate) fn last_below(rh: &RegisterHistory, q: u32, writes: &[u32], limit: u32) -> Option<u32> {
+    let bound = rh.starts[q as usize] + limit;
+    let n = writes.partition_point(|&w| w < bound);
     n.checked_sub(1).map(|i| writes[i])
 }
 
@@ -303,7 +376,7 @@ fn write_co_init_reads(
         for (q, writes) in &writers[ev.key as usize] {
             let limit = strict_limit(rh, &order.store, id, clock, *q);
             if let Some(&w) = writes.first()
-                && rh.events[w as usize].pos < limit
+                && w < rh.starts[*q as usize] + limit
             {
                 found.push(anomaly(
                     "WriteCOInitRead",
@@ -342,9 +415,10 @@ fn write_co_reads(
     rh: &RegisterHistory,
     order: &CausalOrder,
     writers: &WritersByKey,
+    budget: &CausalBudget,
     found: &mut Vec<Anomaly>,
 ) -> SeenBeyond {
-    let mut filter = WriterFilter::new(writers);
+    let mut filter = WriterFilter::new(rh, writers, budget);
     let mut seen = SeenBeyond { start: Vec::with_capacity(rh.events.len() + 1), before: Vec::new() };
     for (id, ev) in rh.events.iter().enumerate() {
         seen.start.push(seen.before.len() as u32);
@@ -352,10 +426,9 @@ fn write_co_reads(
         let id = id as u32;
         let clock = order.clock(id);
         let wev = &rh.events[w as usize];
-        for &i in filter.beyond(rh, &order.store, writers, ev.key, (id, clock), (w, order.clock(w))) {
-            let (q, writes) = &writers[ev.key as usize][i as usize];
-            let limit = strict_limit(rh, &order.store, id, clock, *q);
-            let Some(newer) = last_below(rh, writes, limit) else { continue };
+        for pick in filter.beyond(rh, &order.store, writers, ev.key, (id, clock), (w, order.clock(w))) {
+            let (q, writes) = &writers[ev.key as usize][pick.writer as usize];
+            let Some(newer) = last_below(rh, *q, writes, pick.limit) else { continue };
             if newer == w {
                 continue;
             }
@@ -372,8 +445,9 @@ fn write_co_reads(
                 ));
                 break;
             }
-            let nev = &rh.events[newer as usize];
-            if order.entry(w, nev.process) <= nev.pos {
+            // `newer` lies outside `w`'s past exactly when its position is at least
+            // `w`'s entry for its process.
+            if newer - rh.starts[*q as usize] >= pick.b_past {
                 seen.before.push(newer);
             }
         }

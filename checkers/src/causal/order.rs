@@ -120,6 +120,8 @@ pub struct CausalOrder {
     /// `clocks[e]`: entry `q` is the number of `q`'s events in `e`'s causal past, `e`
     /// included.
     clocks: Vec<Clock>,
+    /// `rank[e]`: `e`'s place in the topological order the clocks were filled in.
+    rank: Vec<u32>,
 }
 
 impl CausalOrder {
@@ -129,6 +131,7 @@ impl CausalOrder {
         // Clocks are filled in a topological order of CO, so a predecessor's is ready first.
         let topo = graph.topological().map_err(OrderError::Cyclic)?;
         let mut store = ClockStore::new(rh.process_count(), budget.shared_clocks_above);
+        store.reserve(rh.events.len());
         let mut clocks = vec![ClockStore::ZERO; rh.events.len()];
         for &e in &topo {
             let ev = &rh.events[e as usize];
@@ -142,12 +145,22 @@ impl CausalOrder {
                 return Err(OrderError::OverBudget(store.entries()));
             }
         }
-        Ok(CausalOrder { store, clocks })
+        let mut rank = vec![0u32; rh.events.len()];
+        for (i, &e) in topo.iter().enumerate() {
+            rank[e as usize] = i as u32;
+        }
+        Ok(CausalOrder { store, clocks, rank })
     }
 
     /// The clock of event `e`.
     pub fn clock(&self, e: u32) -> Clock {
         self.clocks[e as usize]
+    }
+
+    /// `e`'s place in a topological order of CO: an event ranks after everything in its
+    /// causal past.
+    pub fn rank(&self, e: u32) -> u32 {
+        self.rank[e as usize]
     }
 
     /// How many of process `q`'s events lie in `e`'s causal past, `e` included.
