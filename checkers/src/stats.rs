@@ -2,7 +2,7 @@
 //! share of completed ops that were `ok`). It never fails a run; it gives every report and
 //! summary its numbers.
 
-use crate::history::{History, OpNumbering, OpType};
+use crate::history::{History, Op, OpNumbering, OpType};
 use crate::verdict::CheckerResult;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -42,31 +42,50 @@ pub struct Stats {
     pub op_numbers: OpNumbering,
 }
 
-/// Counts a history's ops.
-pub fn stats(history: &History) -> Stats {
-    let mut s = Stats::default();
-    for (i, op) in history.ops().iter().enumerate() {
+impl Stats {
+    /// Counts one op of the history, in order.
+    pub fn count(&mut self, op: &Op) {
         if op.is_nemesis() {
-            s.nemesis_ops += 1;
-            continue;
+            self.nemesis_ops += 1;
+            return;
         }
-        let by = s.by_f.entry(op.f.to_string()).or_default();
-        for c in [&mut s.total, by] {
+        let by = match self.by_f.get_mut(op.f.as_str()) {
+            Some(c) => c,
+            None => self.by_f.entry(op.f.to_string()).or_default(),
+        };
+        for c in [&mut self.total, by] {
             match op.kind {
-                OpType::Invoke => {
-                    c.invoke += 1;
-                    if history.partner(i).is_none() {
-                        c.info += 1;
-                    }
-                }
+                OpType::Invoke => c.invoke += 1,
                 OpType::Ok => c.ok += 1,
                 OpType::Fail => c.fail += 1,
                 OpType::Info => c.info += 1,
             }
         }
     }
-    s.availability = s.total.availability();
-    s.op_numbers = history.op_numbering();
+
+    /// Counts an invocation of `f` never completed as `info`.
+    pub fn count_never_completed(&mut self, f: &str) {
+        self.total.info += 1;
+        self.by_f.entry(f.to_string()).or_default().info += 1;
+    }
+
+    /// Sets what is derived from the counts: availability, and what op numbers mean.
+    pub fn conclude(&mut self, op_numbers: OpNumbering) {
+        self.availability = self.total.availability();
+        self.op_numbers = op_numbers;
+    }
+}
+
+/// Counts a history's ops.
+pub fn stats(history: &History) -> Stats {
+    let mut s = Stats::default();
+    for (i, op) in history.ops().iter().enumerate() {
+        s.count(op);
+        if op.kind == OpType::Invoke && !op.is_nemesis() && history.partner(i).is_none() {
+            s.count_never_completed(&op.f);
+        }
+    }
+    s.conclude(history.op_numbering());
     s
 }
 

@@ -145,16 +145,17 @@ impl LiveJudge {
     /// Takes the next ops of the history, in order.
     pub fn feed(&mut self, ops: &[Op]) {
         for op in ops {
+            // Once given up, the offline check judges: nothing here is needed any more.
+            if self.given_up.is_some() {
+                return;
+            }
             self.end_time = self.end_time.max(op.time);
             let at = self.positions;
             self.positions += 1;
-            self.count(op);
+            self.stats.count(op);
             if op.is_nemesis() {
                 self.facts.nemesis(at, op);
                 self.nemesis.push(op.clone());
-            }
-            if self.given_up.is_some() {
-                continue;
             }
             let mut settled = None;
             let pushed = self.calls.push(op, |s| {
@@ -222,25 +223,6 @@ impl LiveJudge {
         }
     }
 
-    fn count(&mut self, op: &Op) {
-        if op.is_nemesis() {
-            self.stats.nemesis_ops += 1;
-            return;
-        }
-        let by = match self.stats.by_f.get_mut(op.f.as_str()) {
-            Some(c) => c,
-            None => self.stats.by_f.entry(op.f.to_string()).or_default(),
-        };
-        for c in [&mut self.stats.total, by] {
-            match op.kind {
-                OpType::Invoke => c.invoke += 1,
-                OpType::Ok => c.ok += 1,
-                OpType::Fail => c.fail += 1,
-                OpType::Info => c.info += 1,
-            }
-        }
-    }
-
     /// Compiles a call whose outcome is now known; `Err` when the model cannot take it.
     fn settle(
         model: &mut RegisterModel,
@@ -275,9 +257,7 @@ impl LiveJudge {
             Err(e) => return self.give_up(e),
         };
         if let Some(f) = known.open_f {
-            // The stats checker counts an invocation never completed as `info`.
-            self.stats.total.info += 1;
-            self.stats.by_f.entry(f.to_string()).or_default().info += 1;
+            self.stats.count_never_completed(&f);
         }
         let Some(c) = known.compiled else { return };
         self.ops_compiled += 1;
@@ -342,8 +322,7 @@ impl LiveJudge {
             return Outcome::Offline(why);
         }
         let mut stats = self.stats;
-        stats.availability = stats.total.availability();
-        stats.op_numbers = OpNumbering::Index;
+        stats.conclude(OpNumbering::Index);
         let stats_result = crate::stats::result(stats);
         let stats_details = stats_result.details.clone();
         let mut checkers = BTreeMap::new();
