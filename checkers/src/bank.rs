@@ -6,7 +6,7 @@
 //! read, and the result's `reason` says so. Balances are summed in `i128`, so balances at
 //! the ends of `i64` cannot wrap into a right-looking total.
 
-use crate::history::{History, OpType};
+use crate::history::{History, Op, OpType};
 use crate::verdict::{Anomaly, CheckerResult};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,51 +27,74 @@ pub struct BankSettings {
 
 /// Checks every `ok` read of a bank history.
 pub fn check(history: &History, settings: &BankSettings) -> CheckerResult {
-    let reads: Vec<usize> = history
-        .ops()
-        .iter()
-        .enumerate()
-        .filter(|(_, op)| !op.is_nemesis() && op.kind == OpType::Ok && op.f == "read")
-        .map(|(i, _)| i)
-        .collect();
-    let mut balances_of = Vec::with_capacity(reads.len());
-    for &i in &reads {
-        let op = &history.ops()[i];
-        match parse_balances(&op.value) {
-            Some(b) => balances_of.push(b),
-            None => {
-                return CheckerResult::unknown(format!(
-                    "op {}: a bank read must return a map of account to balance, got {}",
-                    op.index, op.value
-                ));
-            }
+    let mut check = BankCheck::new(settings);
+    for op in history.ops() {
+        check.op(op);
+    }
+    check.finish()
+}
+
+/// The bank checker fed op by op: each `ok` read is judged as it comes, so a run's history
+/// can be checked while it is written (`crate::live`), in memory that does not grow with it.
+#[derive(Debug, Clone)]
+pub struct BankCheck {
+    negative_balances_allowed: bool,
+    /// The accounts and total every read must show, once known (from the settings, or
+    /// from the first ok read).
+    accounts: Option<BTreeSet<String>>,
+    total: Option<i128>,
+    /// What came from the first ok read rather than the settings, and that read's index.
+    notes: Vec<&'static str>,
+    derived_from: Option<u64>,
+    reads: usize,
+    /// Errors counted by kind, and the first few of each listed.
+    counts: BTreeMap<&'static str, usize>,
+    listed: BTreeMap<&'static str, Vec<Anomaly>>,
+    /// A read that is not a map of balances: the verdict is unknown.
+    malformed: Option<String>,
+}
+
+impl BankCheck {
+    /// A check against `settings`.
+    pub fn new(settings: &BankSettings) -> BankCheck {
+        BankCheck {
+            negative_balances_allowed: settings.negative_balances_allowed,
+            accounts: settings.accounts.as_ref().map(|a| a.iter().cloned().collect()),
+            total: settings.total.map(i128::from),
+            notes: vec![],
+            derived_from: None,
+            reads: 0,
+            counts: BTreeMap::new(),
+            listed: BTreeMap::new(),
+            malformed: None,
         }
     }
-    let mut notes = Vec::new();
-    let derived_from = reads.first().map(|&i| history.ops()[i].index);
-    let accounts: BTreeSet<String> = match (&settings.accounts, balances_of.first()) {
-        (Some(a), _) => a.iter().cloned().collect(),
-        (None, Some(first)) => {
-            notes.push("accounts");
-            first.keys().cloned().collect()
+
+    /// Takes the next op of the history.
+    pub fn op(&mut self, op: &Op) {
+        if self.malformed.is_some() || op.is_nemesis() || op.kind != OpType::Ok || op.f != "read" {
+            return;
         }
-        (None, None) => {
-            return no_read();
+        let Some(balances) = parse_balances(&op.value) else {
+            self.malformed = Some(format!(
+                "op {}: a bank read must return a map of account to balance, got {}",
+                op.index, op.value
+            ));
+            return;
+        };
+        self.reads += 1;
+        if self.derived_from.is_none() {
+            self.derived_from = Some(op.index);
+            if self.accounts.is_none() {
+                self.notes.push("accounts");
+                self.accounts = Some(balances.keys().cloned().collect());
+            }
+            if self.total.is_none() {
+                self.notes.push("total");
+                self.total = Some(sum_of(&balances));
+            }
         }
-    };
-    let total: i128 = match (settings.total, balances_of.first()) {
-        (Some(t), _) => i128::from(t),
-        (None, Some(first)) => {
-            notes.push("total");
-            sum_of(first)
-        }
-        (None, None) => {
-            return no_read();
-        }
-    };
-    let mut by_kind: BTreeMap<&'static str, Vec<Anomaly>> = BTreeMap::new();
-    for (&i, balances) in reads.iter().zip(&balances_of) {
-        let op = &history.ops()[i];
+        let (Some(accounts), Some(total)) = (&self.accounts, self.total) else { return };
         let mut errors = Vec::new();
         let unexpected: Vec<&String> = balances.keys().filter(|k| !accounts.contains(*k)).collect();
         if !unexpected.is_empty() {
@@ -88,7 +111,7 @@ pub fn check(history: &History, settings: &BankSettings) -> CheckerResult {
         if !nils.is_empty() {
             errors.push(("nil-balance", format!("a null balance for accounts {nils:?}")));
         }
-        let sum = sum_of(balances);
+        let sum = sum_of(&balances);
         if sum != total {
             errors.push(("wrong-total", format!("balances summing to {sum} instead of {total}")));
         }
@@ -97,40 +120,56 @@ pub fn check(history: &History, settings: &BankSettings) -> CheckerResult {
             .filter(|(_, v)| v.is_some_and(|v| v < 0))
             .map(|(k, v)| format!("{k}={}", v.unwrap()))
             .collect();
-        if !negative.is_empty() && !settings.negative_balances_allowed {
+        if !negative.is_empty() && !self.negative_balances_allowed {
             errors.push(("negative-balance", format!("negative balances {}", negative.join(", "))));
         }
         for (kind, what) in errors {
-            by_kind.entry(kind).or_default().push(Anomaly {
-                kind: kind.to_string(),
-                explanation: format!("process {} read {what}.", op.process),
-                ops: vec![op.index],
-                witness: Value::Null,
-                ..Anomaly::default()
-            });
+            *self.counts.entry(kind).or_default() += 1;
+            let listed = self.listed.entry(kind).or_default();
+            if listed.len() < MAX_PER_KIND {
+                listed.push(Anomaly {
+                    kind: kind.to_string(),
+                    explanation: format!("process {} read {what}.", op.process),
+                    ops: vec![op.index],
+                    witness: Value::Null,
+                    ..Anomaly::default()
+                });
+            }
         }
     }
-    let counts: BTreeMap<&str, usize> = by_kind.iter().map(|(k, v)| (*k, v.len())).collect();
-    let details = json!({
-        "read-count": reads.len(),
-        "accounts": accounts,
-        "total": crate::counter::number(total),
-        "error-counts": counts,
-    });
-    let reason = (!notes.is_empty()).then(|| {
-        format!(
-            "the {} came from the first ok read (op {}), not from the run's settings",
-            notes.join(" and "),
-            derived_from.unwrap_or_default()
-        )
-    });
-    let mut result = if by_kind.is_empty() {
-        CheckerResult::valid()
-    } else {
-        CheckerResult::invalid(by_kind.into_values().flat_map(|v| v.into_iter().take(MAX_PER_KIND)).collect())
-    };
-    result.reason = reason;
-    result.with_details(details)
+
+    /// Whether every read so far kept the invariant.
+    pub fn holds(&self) -> bool {
+        self.malformed.is_none() && self.counts.is_empty()
+    }
+
+    /// The verdict.
+    pub fn finish(self) -> CheckerResult {
+        if let Some(why) = self.malformed {
+            return CheckerResult::unknown(why);
+        }
+        let (Some(accounts), Some(total)) = (self.accounts, self.total) else { return no_read() };
+        let details = json!({
+            "read-count": self.reads,
+            "accounts": accounts,
+            "total": crate::counter::number(total),
+            "error-counts": self.counts,
+        });
+        let reason = (!self.notes.is_empty()).then(|| {
+            format!(
+                "the {} came from the first ok read (op {}), not from the run's settings",
+                self.notes.join(" and "),
+                self.derived_from.unwrap_or_default()
+            )
+        });
+        let mut result = if self.listed.is_empty() {
+            CheckerResult::valid()
+        } else {
+            CheckerResult::invalid(self.listed.into_values().flatten().collect())
+        };
+        result.reason = reason;
+        result.with_details(details)
+    }
 }
 
 /// The verdict without an `ok` read: nothing seen, nothing contradicted. The counter
@@ -166,7 +205,7 @@ fn parse_balances(v: &Value) -> Option<BTreeMap<String, Option<i64>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{Op, Strictness};
+    use crate::history::Strictness;
     use crate::verdict::Validity;
 
     #[test]

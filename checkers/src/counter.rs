@@ -6,7 +6,7 @@
 //! bound: `info` and pending adds may have happened). A decrement counts the other way.
 //! Sums are kept in `i128`, so no history of `i64` adds can wrap them.
 
-use crate::history::{History, OpType, Process};
+use crate::history::{History, Op, OpType, Process};
 use crate::verdict::{Anomaly, CheckerResult};
 use rustc_hash::FxHashMap;
 use serde_json::json;
@@ -42,94 +42,154 @@ struct Sums {
 /// counter from its invocation on, and certainly has once acknowledged.
 pub fn check(history: &History, settings: &CounterSettings) -> CheckerResult {
     let ops = history.ops();
-    let initial = i128::from(settings.initial);
-    let mut sums = Sums::default();
-    let mut pending: FxHashMap<Process, Sums> = FxHashMap::default();
-    let mut reads = 0usize;
-    let mut errors = Vec::new();
-    let mut error_count = 0usize;
+    let mut check = CounterCheck::new(settings);
     for (pos, op) in ops.iter().enumerate() {
         if op.is_nemesis() {
             continue;
         }
-        let amount = || match op.value.as_i64() {
+        if op.kind == OpType::Invoke {
+            check.invoke(op, history.partner(pos).is_some_and(|c| ops[c].kind == OpType::Fail));
+        } else {
+            check.complete(op, history.partner(pos).map_or(op.index, |j| ops[j].index));
+        }
+    }
+    check.finish()
+}
+
+/// The counter checker fed op by op, each invocation with whether its call failed: so a
+/// history can be checked while it is written (`crate::live`, which releases an invocation
+/// once its outcome is known), in memory that follows the calls open at once.
+#[derive(Debug, Clone)]
+pub struct CounterCheck {
+    initial: i128,
+    sums: Sums,
+    /// The sums when each open read was invoked, by process.
+    pending: FxHashMap<Process, Sums>,
+    reads: usize,
+    errors: Vec<Anomaly>,
+    error_count: usize,
+    /// An op the checker cannot read: the verdict is unknown.
+    malformed: Option<CheckerResult>,
+}
+
+impl CounterCheck {
+    /// A check against `settings`.
+    pub fn new(settings: &CounterSettings) -> CounterCheck {
+        CounterCheck {
+            initial: i128::from(settings.initial),
+            sums: Sums::default(),
+            pending: FxHashMap::default(),
+            reads: 0,
+            errors: vec![],
+            error_count: 0,
+            malformed: None,
+        }
+    }
+
+    fn amount(op: &Op) -> Result<i128, CheckerResult> {
+        match op.value.as_i64() {
             Some(a) => Ok(i128::from(a)),
             _ => Err(CheckerResult::unknown(format!(
                 "op {}: a counter add must carry an integer, got {}",
                 op.index, op.value
             ))),
-        };
-        match (op.f.as_str(), op.kind) {
-            ("read", OpType::Invoke) => {
-                pending.insert(op.process, sums);
+        }
+    }
+
+    /// Takes a client invocation; `failed`: its call ended `fail`.
+    pub fn invoke(&mut self, op: &Op, failed: bool) {
+        if self.malformed.is_some() {
+            return;
+        }
+        match op.f.as_str() {
+            "read" => {
+                self.pending.insert(op.process, self.sums);
             }
-            ("read", OpType::Ok) => {
-                let Some(at_invoke) = pending.remove(&op.process) else { continue };
+            "add" if !failed => match Self::amount(op) {
+                Ok(a) if a >= 0 => self.sums.positive_possible += a,
+                Ok(a) => self.sums.negative_possible += a,
+                Err(r) => self.malformed = Some(r),
+            },
+            _ => {}
+        }
+    }
+
+    /// Takes a client completion, whose invocation has history index `invoke_index`.
+    pub fn complete(&mut self, op: &Op, invoke_index: u64) {
+        if self.malformed.is_some() || op.kind != OpType::Ok {
+            return;
+        }
+        match op.f.as_str() {
+            "read" => {
+                let Some(at_invoke) = self.pending.remove(&op.process) else { return };
                 let Some(value) = op.value.as_i64() else {
-                    return CheckerResult::unknown(format!(
+                    self.malformed = Some(CheckerResult::unknown(format!(
                         "op {}: a counter read must return an integer, got {}",
                         op.index, op.value
-                    ));
+                    )));
+                    return;
                 };
-                reads += 1;
+                self.reads += 1;
                 // Lowest: the adds certain before the read began, and every decrement that
                 // may have happened before it ended; highest, the other way round.
-                let low = initial + at_invoke.positive_certain + sums.negative_possible;
-                let upper = initial + sums.positive_possible + at_invoke.negative_certain;
+                let sums = self.sums;
+                let low = self.initial + at_invoke.positive_certain + sums.negative_possible;
+                let upper = self.initial + sums.positive_possible + at_invoke.negative_certain;
                 let value = i128::from(value);
                 if value < low || value > upper {
-                    error_count += 1;
-                    if errors.len() < MAX_ANOMALIES {
-                        let inv = history.partner(pos).map_or(op.index, |j| ops[j].index);
-                        errors.push(Anomaly {
+                    self.error_count += 1;
+                    if self.errors.len() < MAX_ANOMALIES {
+                        self.errors.push(Anomaly {
                             kind: if value < low { "read-below-lower-bound" } else { "read-above-upper-bound" }.into(),
                             explanation: format!(
                                 "process {} read {value}, but the counter was between {low} (acknowledged adds completed before the read began) and {upper} (every add that may have happened before it ended).",
                                 op.process
                             ),
-                            ops: vec![inv, op.index],
+                            ops: vec![invoke_index, op.index],
                             witness: json!({ "lower": number(low), "value": number(value), "upper": number(upper) }),
                             ..Anomaly::default()
                         });
                     }
                 }
             }
-            ("add", OpType::Invoke) => {
-                let failed = history.partner(pos).is_some_and(|c| ops[c].kind == OpType::Fail);
-                if !failed {
-                    match amount() {
-                        Ok(a) if a >= 0 => sums.positive_possible += a,
-                        Ok(a) => sums.negative_possible += a,
-                        Err(r) => return r,
-                    }
-                }
-            }
-            ("add", OpType::Ok) => match amount() {
-                Ok(a) if a >= 0 => sums.positive_certain += a,
-                Ok(a) => sums.negative_certain += a,
-                Err(r) => return r,
+            "add" => match Self::amount(op) {
+                Ok(a) if a >= 0 => self.sums.positive_certain += a,
+                Ok(a) => self.sums.negative_certain += a,
+                Err(r) => self.malformed = Some(r),
             },
             _ => {}
         }
     }
-    let lower = initial + sums.positive_certain + sums.negative_possible;
-    let upper = initial + sums.positive_possible + sums.negative_certain;
-    let details = json!({
-        "read-count": reads,
-        "error-count": error_count,
-        "final-bounds": [number(lower), number(upper)],
-    });
-    if errors.is_empty() {
-        let mut r = CheckerResult::valid().with_details(details);
-        if reads == 0 {
-            // Jepsen's verdict (elle-cli's counter.edn has no read and is valid), and the
-            // bank checker's: without a read nothing contradicts the adds, and the reason
-            // says so.
-            r.reason = Some(NO_READ.into());
+
+    /// Whether every read so far lay within its bounds.
+    pub fn holds(&self) -> bool {
+        self.malformed.is_none() && self.error_count == 0
+    }
+
+    /// The verdict.
+    pub fn finish(self) -> CheckerResult {
+        if let Some(r) = self.malformed {
+            return r;
         }
-        r
-    } else {
-        CheckerResult::invalid(errors).with_details(details)
+        let lower = self.initial + self.sums.positive_certain + self.sums.negative_possible;
+        let upper = self.initial + self.sums.positive_possible + self.sums.negative_certain;
+        let details = json!({
+            "read-count": self.reads,
+            "error-count": self.error_count,
+            "final-bounds": [number(lower), number(upper)],
+        });
+        if self.errors.is_empty() {
+            let mut r = CheckerResult::valid().with_details(details);
+            if self.reads == 0 {
+                // Jepsen's verdict (elle-cli's counter.edn has no read and is valid), and the
+                // bank checker's: without a read nothing contradicts the adds, and the reason
+                // says so.
+                r.reason = Some(NO_READ.into());
+            }
+            r
+        } else {
+            CheckerResult::invalid(self.errors).with_details(details)
+        }
     }
 }
 
@@ -145,7 +205,7 @@ pub(crate) fn number(n: i128) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{Op, Strictness};
+    use crate::history::Strictness;
     use crate::verdict::Validity;
 
     fn history(ops: &[(u64, OpType, &str, serde_json::Value)]) -> History {

@@ -210,17 +210,25 @@ fn per_key(history: &History, check: impl Fn(&History) -> CheckerResult) -> Chec
     if by_key.len() <= 1 {
         return check(history);
     }
-    let mut valid = Validity::Valid;
-    let mut anomalies = vec![];
-    let mut reasons = vec![];
-    let mut details = serde_json::Map::new();
-    let mut applicable = false;
-    for (key, ops) in by_key {
+    compose_keys(by_key.into_iter().map(|(key, ops)| {
         // Each key's ops are a subsequence of a validated history, so they pair up again.
         let result = match History::new(ops, crate::history::Strictness::Lenient) {
             Ok(sub) => check(&sub),
             Err(v) => CheckerResult::unknown(format!("key {key}: {v}")),
         };
+        (key.to_string(), result)
+    }))
+}
+
+/// One result from each key's own, in key order, as [`per_key`] gives it for a history of
+/// more than one key (the streaming judge gives it the same way).
+pub(crate) fn compose_keys(results: impl IntoIterator<Item = (String, CheckerResult)>) -> CheckerResult {
+    let mut valid = Validity::Valid;
+    let mut anomalies = vec![];
+    let mut reasons = vec![];
+    let mut details = serde_json::Map::new();
+    let mut applicable = false;
+    for (key, result) in results {
         if result.not_applicable {
             continue;
         }
@@ -233,7 +241,7 @@ fn per_key(history: &History, check: impl Fn(&History) -> CheckerResult) -> Chec
         }
         anomalies.extend(result.anomalies);
         details.insert(
-            key.to_string(),
+            key,
             serde_json::json!({ "valid": result.valid, "reason": result.reason, "details": result.details }),
         );
     }

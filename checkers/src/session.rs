@@ -115,7 +115,30 @@ struct Index {
     /// For (process, key, writer), that process's reads of the key that returned a write
     /// of `writer`, in program order, as (position, the newest such write read so far,
     /// the position of the read that returned it).
-    reads_of_writer: FxHashMap<(u32, u32, u32), Vec<NewestRead>>,
+    reads_of_writer: ReadsOfWriter,
+}
+
+/// [`Index::reads_of_writer`] as one sorted list per process: process `p`'s entries are
+/// `start[p]..start[p + 1]` of `by` and `reads`, ordered by (key, writer) and then program
+/// order. Writes-follow-reads asks it about every process a read's process has read from,
+/// so it is looked up far more often than built; a lookup is two binary searches in one
+/// process's entries, where a hash map of (process, key, writer) missed the cache on most.
+struct ReadsOfWriter {
+    start: Vec<u32>,
+    /// `(key, writer)` of each entry.
+    by: Vec<(u32, u32)>,
+    reads: Vec<NewestRead>,
+}
+
+impl ReadsOfWriter {
+    /// Process `p`'s reads of `key` that returned a write of `writer`, in program order.
+    fn get(&self, p: u32, key: u32, writer: u32) -> Option<&[NewestRead]> {
+        let (lo, hi) = (self.start[p as usize] as usize, self.start[p as usize + 1] as usize);
+        let mine = &self.by[lo..hi];
+        let from = mine.partition_point(|&kw| kw < (key, writer));
+        let to = from + mine[from..].partition_point(|&kw| kw == (key, writer));
+        (to > from).then(|| &self.reads[lo + from..lo + to])
+    }
 }
 
 impl Index {
@@ -123,23 +146,29 @@ impl Index {
         let mut next_same_key = vec![NONE; rh.events.len()];
         let mut first_writes: Vec<Vec<(u32, u32)>> = vec![Vec::new(); rh.keys.len()];
         let mut first_read: FxHashMap<(u32, u32), (u32, u32)> = FxHashMap::default();
-        let mut reads_of_writer: FxHashMap<(u32, u32, u32), Vec<NewestRead>> = FxHashMap::default();
+        let mut reads_of_writer = ReadsOfWriter {
+            start: Vec::with_capacity(rh.process_count() + 1),
+            by: Vec::new(),
+            reads: Vec::new(),
+        };
         let mut last: FxHashMap<u32, u32> = FxHashMap::default();
+        // This process's newest read of each (key, writer) so far, and its entries.
+        let mut newest_of: FxHashMap<(u32, u32), (u32, u32)> = FxHashMap::default();
+        let mut mine: Vec<((u32, u32), NewestRead)> = Vec::new();
         for p in 0..rh.process_count() {
             last.clear();
+            newest_of.clear();
+            mine.clear();
             for e in rh.process_events(p) {
                 let ev = &rh.events[e];
                 if let Some(Source::Write(w)) = ev.read {
                     first_read.entry((p as u32, ev.key)).or_insert((ev.pos, w));
                     let writer = rh.events[w as usize].process;
-                    let list = reads_of_writer.entry((p as u32, ev.key, writer)).or_default();
-                    let newest = match list.last() {
-                        Some(&(_, prev, at)) if rh.events[prev as usize].pos > rh.events[w as usize].pos => {
-                            (prev, at)
-                        }
-                        _ => (w, ev.pos),
-                    };
-                    list.push((ev.pos, newest.0, newest.1));
+                    let slot = newest_of.entry((ev.key, writer)).or_insert((w, ev.pos));
+                    if rh.events[slot.0 as usize].pos <= rh.events[w as usize].pos {
+                        *slot = (w, ev.pos);
+                    }
+                    mine.push(((ev.key, writer), (ev.pos, slot.0, slot.1)));
                 }
                 if ev.writes {
                     match last.insert(ev.key, e as u32) {
@@ -148,7 +177,13 @@ impl Index {
                     }
                 }
             }
+            // Stable: each (key, writer)'s reads stay in program order.
+            mine.sort_by_key(|&(by, _)| by);
+            reads_of_writer.start.push(reads_of_writer.by.len() as u32);
+            reads_of_writer.by.extend(mine.iter().map(|&(by, _)| by));
+            reads_of_writer.reads.extend(mine.iter().map(|&(_, read)| read));
         }
+        reads_of_writer.start.push(reads_of_writer.by.len() as u32);
         Index { next_same_key, first_writes, first_read, reads_of_writer }
     }
 }
@@ -353,7 +388,7 @@ fn writes_follow_reads(
                     .map(|&(pos, w1)| (None, w1, pos)),
                 Some(Source::Write(w0)) => {
                     let w0ev = &rh.events[w0 as usize];
-                    index.reads_of_writer.get(&(q, ev.key, w0ev.process)).and_then(|list| {
+                    index.reads_of_writer.get(q, ev.key, w0ev.process).and_then(|list| {
                         let n = list.partition_point(|&(pos, _, _)| pos < w2_pos);
                         let &(_, w1, at) = list.get(n.checked_sub(1)?)?;
                         (w0ev.pos < rh.events[w1 as usize].pos).then_some((Some(w0), w1, at))

@@ -7,34 +7,14 @@ mod ladder_support;
 
 use ladder_support::data_dir;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use sunder_check::Validity;
 use sunder_check::history::OpNumbering;
 use sunder_check::import::{Format, load, parse};
 use sunder_check::linearizable::{Budget, FailSemantics, ModelKind, check};
 
-/// A scratch folder for one test, removed when the test ends, also when it fails.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("sunder-import-trust-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod scratch;
+use scratch::Scratch;
 
 fn budget() -> Budget {
     Budget { time: Some(std::time::Duration::from_secs(60)), ..Budget::default() }
@@ -57,7 +37,7 @@ fn reads_a_raw_jepsen_console_log_without_being_told_its_format() {
                    \n\
                    Ran 1 tests containing 1 assertions.\n\
                    1 failures, 0 errors.\n";
-    let scratch = Scratch::new("console");
+    let scratch = Scratch::new("import-trust", "console");
     let console = scratch.write("console.log", format!("{header}{plain}{trailer}"));
 
     let from_console = load(&console, Format::Auto).unwrap_or_else(|e| panic!("{e}"));
@@ -94,7 +74,7 @@ fn with_gapped_indices(text: &str, first: u64, step: u64) -> String {
 fn a_witness_on_a_jepsen_file_with_gapped_indices_names_the_files_indices() {
     let plain_path = data_dir().join("knossos/cas-register/bad/cas-failure.edn");
     let plain_text = std::fs::read_to_string(&plain_path).unwrap();
-    let scratch = Scratch::new("gaps");
+    let scratch = Scratch::new("import-trust", "gaps");
     let gapped_path = scratch.write("gapped.edn", with_gapped_indices(&plain_text, 7, 3));
 
     let model = || ModelKind::CasRegister { initial: Some(0.into()) };
@@ -187,7 +167,7 @@ fn refuses_devices_and_directories_before_reading_them() {
         error_of(Path::new("/dev/zero")),
         "/dev/zero: is a character device, not a history file; use - to read a history from standard input"
     );
-    let scratch = Scratch::new("dir");
+    let scratch = Scratch::new("import-trust", "dir");
     let e = error_of(&scratch.0);
     assert!(e.ends_with(": is a directory (give a history file, or a run folder holding history.jsonl); use - to read a history from standard input"), "{e}");
     assert_eq!(e.matches("directory").count(), 1, "{e}");
@@ -201,14 +181,14 @@ fn a_nul_in_a_knossos_keyword_is_an_error_not_another_key() {
     let hostile = format!("{}:val\0ue{}", &text[..at], &text[at + ":value".len()..]);
     let line = 1 + text[..at].matches('\n').count();
     let column = at - text[..at].rfind('\n').map_or(0, |p| p + 1) + 5;
-    let scratch = Scratch::new("nul");
+    let scratch = Scratch::new("import-trust", "nul");
     let e = error_of(&scratch.write("nul.edn", hostile));
     assert!(e.ends_with(&format!("nul.edn:{line}:{column}: control byte 0x00 inside a keyword")), "{e}");
 }
 
 #[test]
 fn escapes_terminal_controls_that_reach_an_error() {
-    let scratch = Scratch::new("escape");
+    let scratch = Scratch::new("import-trust", "escape");
     let path = scratch.write(
         "h.log",
         "INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - \x1b]0;pwned\x07\t:ok\t:read\t1\n",
@@ -227,7 +207,7 @@ fn enforces_the_rules_of_sunders_own_history_file() {
             "{{\"index\":{i},\"time\":{t},\"process\":{p},\"type\":\"{kind}\",\"f\":\"read\",\"value\":null}}\n"
         )
     };
-    let scratch = Scratch::new("jsonl");
+    let scratch = Scratch::new("import-trust", "jsonl");
     let cases = [
         (
             line(0, 1, 0, "invoke") + &line(0, 2, 0, "ok"),
@@ -248,7 +228,7 @@ fn enforces_the_rules_of_sunders_own_history_file() {
 
 #[test]
 fn reads_a_history_with_a_byte_order_mark_and_locates_bad_utf8() {
-    let scratch = Scratch::new("utf8");
+    let scratch = Scratch::new("import-trust", "utf8");
     let op = "{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n";
     let bom = scratch.write("bom.jsonl", format!("\u{feff}{op}"));
     assert_eq!(load(&bom, Format::Auto).unwrap().history.len(), 1);

@@ -4,10 +4,12 @@
 
 mod ladder_support;
 
+use ladder_support::definitions::causal_by_definition;
 use ladder_support::{Builder, v};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use sunder_check::history::{History, OpType};
+use sunder_check::ladder::register::RegisterHistory;
 use sunder_check::ladder::{LadderBudget, check_register};
 use sunder_check::verdict::{CheckerResult, Validity};
 
@@ -167,6 +169,77 @@ fn identifies_initial_read_a_process_must_have_overwritten_as_write_hb_init_read
         "in process 2's view, process 2 read z=null",
     );
     valid(&r, &["causal", "causal-convergence"]);
+}
+
+#[test]
+fn identifies_cyclic_hb_that_only_a_grown_view_of_an_earlier_read_reveals() {
+    // Process 4 reads x=1 while it knows nothing of x=2; later it reads z=2 having seen
+    // z=1 (through u=1), so in its view z=1, and x=2 before it, come before z=2, which
+    // process 2 wrote before the y=1 that process 4 read before x=1. So x=2 is before
+    // that read of x=1 in process 4's view, yet process 3 wrote x=2 after seeing x=1's
+    // writer (through v=1): a cycle, found only when the earlier read is re-examined
+    // with its grown view (its candidates are then no longer those of CO). Causal
+    // holds: process 4 learns of x=2 only after it read x=1.
+    let h = Builder::new()
+        .write(1, "x", v(1))
+        .write(1, "v", v(1))
+        .write(2, "z", v(2))
+        .write(2, "y", v(1))
+        .read(3, "v", v(1))
+        .write(3, "x", v(2))
+        .write(3, "z", v(1))
+        .write(3, "u", v(1))
+        .read(4, "y", v(1))
+        .read(4, "x", v(1))
+        .read(4, "u", v(1))
+        .read(4, "z", v(2))
+        .history();
+    let r = ladder(&h);
+    let cm = &r["causal-memory"];
+    assert_eq!(cm.valid, Validity::Invalid, "{cm:?}");
+    assert_eq!(cm.anomalies[0].kind, "CyclicHB", "{cm:?}");
+    assert!(cm.anomalies[0].explanation.contains("in process 4's view"), "{cm:?}");
+    valid(&r, &["causal"]);
+    let rh = RegisterHistory::from_history(&h).expect("unique writes");
+    assert_eq!(causal_by_definition(&rh), (true, true, false), "the definitions agree: causal, not CM");
+}
+
+#[test]
+fn identifies_cyclic_hb_that_only_growth_along_a_derived_edge_reveals() {
+    // Process 4 reads k=1 knowing only process 1's writes (through y=1). Later it reads
+    // x=1 having seen x=2 (through v=1), so x=2 comes before x=1 in its view, and then z=2
+    // having seen z=1 (through u=1), so z=1, and process 3's k=2 before it, come before
+    // z=2, which process 2 wrote before x=2. Hence k=2 comes before x=1, before y=1 and
+    // the earlier read of k=1: k=2 is in that read's view, yet process 3 wrote it after
+    // reading k=1. The growth reaches the earlier read only from x=2 along the derived
+    // edge x=2 -> x=1, after that edge was made. Causal holds.
+    let h = Builder::new()
+        .write(1, "k", v(1))
+        .write(1, "x", v(1))
+        .write(1, "y", v(1))
+        .write(2, "z", v(2))
+        .write(2, "x", v(2))
+        .write(2, "v", v(1))
+        .read(3, "k", v(1))
+        .write(3, "k", v(2))
+        .write(3, "z", v(1))
+        .write(3, "u", v(1))
+        .read(4, "y", v(1))
+        .read(4, "k", v(1))
+        .read(4, "v", v(1))
+        .read(4, "x", v(1))
+        .read(4, "u", v(1))
+        .read(4, "z", v(2))
+        .history();
+    let r = ladder(&h);
+    let cm = &r["causal-memory"];
+    assert_eq!(cm.valid, Validity::Invalid, "{cm:?}");
+    assert_eq!(cm.anomalies[0].kind, "CyclicHB", "{cm:?}");
+    assert!(cm.anomalies[0].explanation.contains("in process 4's view"), "{cm:?}");
+    valid(&r, &["causal"]);
+    let rh = RegisterHistory::from_history(&h).expect("unique writes");
+    let (cc, _, cm) = causal_by_definition(&rh);
+    assert!(cc && !cm, "the definitions agree: causal, not CM");
 }
 
 #[test]

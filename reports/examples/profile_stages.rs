@@ -30,7 +30,7 @@ fn main() {
     let _ = sunder_report::plots::latency_scatter(&perf, &shade);
     println!("scatter plot: {:.2} s", t.elapsed().as_secs_f64());
     let t = Instant::now();
-    let _ = sunder_report::timeline::data_json(&inputs.ops, &calls);
+    let _ = sunder_report::timeline::data_json(&inputs.ops);
     println!("timeline json: {:.2} s", t.elapsed().as_secs_f64());
     let t = Instant::now();
     let analysis = sunder_report::analysis::Analysis::of(&inputs);

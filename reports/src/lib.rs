@@ -6,9 +6,10 @@
 //! suite's `compare.html`, the consistency map of many runs.
 //!
 //! Layout: [`run_folder`] reads the inputs tolerantly (with [`test_info`] for `test.json`
-//! and [`status_samples`] for the nodes' sampled `/status`);
-//! [`calls`], [`faults`] and [`latency`] compute, and [`analysis`] holds their results for
-//! one render; [`plots`], [`witness`] and [`timeline`] draw; [`page`], [`junit`] and
+//! and [`status_samples`] for the nodes' sampled `/status`); [`digest`] reads the history
+//! op by op in bounded memory through [`faults`], [`latency`] (with [`latency_histogram`])
+//! and [`timeline`]'s builder, [`calls`] pairs the ops a witness draws, and [`analysis`]
+//! holds their results for one render; [`plots`], [`witness`] and [`timeline`] draw; [`page`], [`junit`] and
 //! [`summary`] assemble the three files, both opening with [`story`]'s paragraph; [`escape`] is the one escaping function every
 //! untrusted value passes through, and [`packed`] shrinks a large data block; [`error`] says why a render could not start or be
 //! written; [`synthetic`] makes seeded run folders for tests and benchmarks.
@@ -18,11 +19,13 @@
 pub mod analysis;
 pub mod calls;
 pub mod compare;
+pub mod digest;
 pub mod error;
 pub mod escape;
 pub mod faults;
 pub mod junit;
 pub mod latency;
+pub mod latency_histogram;
 pub mod packed;
 pub mod page;
 pub mod plots;
@@ -88,8 +91,31 @@ pub fn render_history(history: &Path, out_dir: &Path) -> Result<RenderSummary, R
     render_inputs(run_folder::load_with_history(out_dir, history)?, out_dir)
 }
 
+/// Renders a run folder from the digest of its history, gathered while `history.jsonl` was
+/// written ([`digest::Digest`]), so a run of any length is reported without reading its
+/// history back. `ops` are the history's ops when they are at hand (read back to be judged
+/// offline), for the anomalies' witnesses; without them (empty) anomalies are described but
+/// their witnesses not drawn, so `sunder run` passes none only for a run found valid.
+pub fn render_run_with_digest(
+    run_dir: &Path,
+    digested: digest::Digested,
+    ops: Vec<sunder_check::history::Op>,
+) -> Result<RenderSummary, ReportError> {
+    let inputs = run_folder::load_with_ops(run_dir, ops)?;
+    let analysis = analysis::Analysis::from_digested(digested, &inputs);
+    render_analysed(inputs, analysis, run_dir)
+}
+
 fn render_inputs(inputs: run_folder::RunInputs, run_dir: &Path) -> Result<RenderSummary, ReportError> {
     let analysis = analysis::Analysis::of(&inputs);
+    render_analysed(inputs, analysis, run_dir)
+}
+
+fn render_analysed(
+    inputs: run_folder::RunInputs,
+    analysis: analysis::Analysis,
+    run_dir: &Path,
+) -> Result<RenderSummary, ReportError> {
     let html = page::render(&inputs, &analysis);
     let report = run_dir.join("report.html");
     write_durably(&report, html.as_bytes())?;
@@ -102,7 +128,7 @@ fn render_inputs(inputs: run_folder::RunInputs, run_dir: &Path) -> Result<Render
         junit,
         summary,
         verdict: inputs.results.as_ref().map(|r| r.valid),
-        ops: inputs.ops.len(),
+        ops: analysis.counts.ops as usize,
         anomalies: page::anomalies_of(&inputs).len(),
         report_bytes: html.len() as u64,
         problems: inputs.problems,

@@ -5,9 +5,9 @@
 //! the run's files. Every untrusted value goes through [`crate::escape::text`].
 
 use crate::analysis::Analysis;
-use crate::calls::{Calls, IndexMap, Outcome};
+use crate::calls::{Calls, IndexMap};
 use crate::escape::{push_href_segment, text};
-use crate::faults::{self, Availability, FaultMap, Window};
+use crate::faults::{Availability, FaultMap, Window};
 use crate::latency::{PerfData, Quantiles};
 use crate::plots::{self, Shading};
 use crate::run_folder::{HistoryStatus, RunInputs};
@@ -49,11 +49,10 @@ pub fn anomalies_of(inputs: &RunInputs) -> Vec<&Anomaly> {
 
 /// Renders the whole page.
 pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
-    let ops = &inputs.ops;
     let Analysis { calls, index, faults, perf, .. } = analysis;
     let anomalies = anomalies_of(inputs);
 
-    let mut out = String::with_capacity(ops.len() * 16 + (1 << 20));
+    let mut out = String::with_capacity(analysis.timeline.json.len() + (1 << 20));
     let verdict = inputs.results.as_ref().map(|r| r.valid);
     let title = inputs.test.name.clone().unwrap_or_else(|| "unnamed test".to_string());
     let (class, word) = match verdict {
@@ -80,16 +79,16 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
     let timeline = std::thread::scope(|scope| {
         let timeline = scope.spawn(|| {
             let mut section = String::new();
-            timeline_section(&mut section, inputs, calls, faults);
+            timeline_section(&mut section, inputs, analysis);
             section
         });
         summary_section(&mut out, &anomalies, inputs, calls, index);
-        settings(&mut out, inputs, calls, perf);
+        settings(&mut out, inputs, analysis);
         models(&mut out, inputs);
         anomaly_section(&mut out, &anomalies, inputs, calls, index);
         let shading = Shading { faults: &faults.faults, phases: &faults.phases };
         performance(&mut out, perf, faults, &shading);
-        availability_section(&mut out, inputs, analysis);
+        availability_section(&mut out, analysis);
         timeline.join().expect("the timeline's thread panicked")
     });
     out.push_str(&timeline);
@@ -144,7 +143,8 @@ fn banner(out: &mut String, inputs: &RunInputs, class: &str, word: &str, title: 
     out.push_str("</header>\n");
 }
 
-fn settings(out: &mut String, inputs: &RunInputs, calls: &Calls, perf: &PerfData) {
+fn settings(out: &mut String, inputs: &RunInputs, analysis: &Analysis) {
+    let counts = &analysis.counts;
     out.push_str("<section id=\"settings\"><h2>Test settings</h2><table class=\"settings\">\n");
     for (k, v) in &inputs.test.raw {
         let _ = writeln!(out, "<tr><td>{}</td><td>{}</td></tr>", text(k), text(&display_value(v)));
@@ -154,13 +154,13 @@ fn settings(out: &mut String, inputs: &RunInputs, calls: &Calls, perf: &PerfData
         HistoryStatus::Salvaged => "invalid (salvaged lines shown)",
         HistoryStatus::Absent => "absent",
     };
-    let nemesis_ops = inputs.ops.iter().filter(|o| o.is_nemesis()).count();
     let _ = writeln!(
         out,
-        "<tr><td>history</td><td>{} ops ({} client calls, {nemesis_ops} nemesis ops) over {:.3} s; {status}</td></tr>",
-        inputs.ops.len(),
-        calls.calls.len(),
-        if inputs.ops.is_empty() { 0.0 } else { perf.span_s },
+        "<tr><td>history</td><td>{} ops ({} client calls, {} nemesis ops) over {:.3} s; {status}</td></tr>",
+        counts.ops,
+        counts.calls,
+        counts.nemesis_ops,
+        if counts.ops == 0 { 0.0 } else { analysis.perf.span_s },
     );
     // Which numbers the anomalies' op lists are: a foreign file's own indices, or positions.
     if let Some(n) = inputs.results.as_ref().and_then(|r| r.stats.get("op_numbers")).and_then(|n| n.as_str())
@@ -571,16 +571,15 @@ fn availability_row(out: &mut String, label: &str, window: Option<&Window>, a: &
     );
 }
 
-fn availability_section(out: &mut String, inputs: &RunInputs, analysis: &Analysis) {
-    let Analysis { calls, faults, fault_availability, outside_faults, .. } = analysis;
+fn availability_section(out: &mut String, analysis: &Analysis) {
+    let Analysis { faults, fault_availability, outside_faults, phase_availability, .. } = analysis;
     out.push_str("<section id=\"availability\"><h2>Availability per fault window</h2>\n<p class=\"note\">Share of calls invoked in each window that ended ok.</p>\n");
     out.push_str("<table class=\"availability\"><thead><tr><th>window</th><th>time</th><th>what</th><th class=\"num\">calls</th><th class=\"num\">ok</th><th class=\"num\">fail</th><th class=\"num\">info</th><th>availability</th></tr></thead><tbody>\n");
     for (i, (w, a)) in faults.faults.iter().zip(fault_availability).enumerate() {
         availability_row(out, &format!("F{} {}", i + 1, text(&w.name)), Some(w), a);
     }
     availability_row(out, "no fault active", None, outside_faults);
-    let (phases, _) = faults::availability(&inputs.ops, calls, &faults.phases);
-    for (p, a) in faults.phases.iter().zip(&phases) {
+    for (p, a) in faults.phases.iter().zip(phase_availability) {
         let mut w = p.clone();
         w.detail.clear();
         availability_row(out, &format!("{} phase", text(&p.name)), Some(&w), a);
@@ -603,21 +602,29 @@ fn availability_section(out: &mut String, inputs: &RunInputs, analysis: &Analysi
     out.push_str("</section>\n");
 }
 
-fn timeline_section(out: &mut String, inputs: &RunInputs, calls: &Calls, faults: &FaultMap) {
-    let (json, rows) = timeline::data_json(&inputs.ops, calls);
+fn timeline_section(out: &mut String, inputs: &RunInputs, analysis: &Analysis) {
+    let Analysis { counts, faults, timeline: data, .. } = analysis;
+    let (json, rows) = (&data.json, data.rows);
+    let which = if data.skipped > 0 {
+        format!(
+            "The first and the last of the history's {} rows ({} left out between them: <code>history.jsonl</code> has them all; {} kept)",
+            rows as u64 + data.skipped,
+            data.skipped,
+            rows
+        )
+    } else {
+        format!("All {rows} operations")
+    };
     let _ = write!(
         out,
-        "<section id=\"timeline\" data-rows=\"{rows}\"><h2>Timeline</h2>\n<p class=\"note\">All {rows} operations ({} ok, {} fail, {} info, plus nemesis ops), {} per page: lanes by process above, details below. Filter by process number (or <code>nemesis</code>), or show only failed and indeterminate calls.</p>\n",
-        calls.calls.iter().filter(|c| c.outcome == Outcome::Ok).count(),
-        calls.calls.iter().filter(|c| c.outcome == Outcome::Fail).count(),
-        calls.calls.iter().filter(|c| c.outcome == Outcome::Info).count(),
+        "<section id=\"timeline\" data-rows=\"{rows}\"><h2>Timeline</h2>\n<p class=\"note\">{which} ({} ok, {} fail, {} info calls, plus nemesis ops), {} per page: lanes by process above, details below. Filter by process number (or <code>nemesis</code>), or show only failed and indeterminate calls.</p>\n",
+        counts.ok,
+        counts.fail,
+        counts.info,
         timeline::PAGE_SIZE
     );
     if !inputs.status_timelines.is_empty() {
-        let end = inputs
-            .ops
-            .iter()
-            .map(|o| o.time)
+        let end = std::iter::once(counts.end_time)
             .chain(inputs.status_timelines.iter().flat_map(|t| t.samples.last().map(|s| s.time)));
         out.push_str("<h3 id=\"status-bands\">Blocking, from the nodes' own status</h3>\n<p class=\"note\">Each node's <code>GET /status</code>, sampled about every 200 ms: light red where it had transactions in doubt, dark red where one had been in doubt for over a second (blocked), orange where it held locks, grey where it did not answer, under the fault windows. Hover a band for its counts.</p>\n<div class=\"tl-scroll\">");
         out.push_str(&timeline::status_bands_svg(
@@ -635,10 +642,10 @@ fn timeline_section(out: &mut String, inputs: &RunInputs, calls: &Calls, faults:
             "<script type=\"text/plain\" id=\"timeline-data\" data-encoding=\"{}\">",
             packed::ENCODING
         );
-        out.push_str(&packed::pack(&json));
+        out.push_str(&packed::pack(json));
     } else {
         out.push_str("<script type=\"application/json\" id=\"timeline-data\">");
-        out.push_str(&json);
+        out.push_str(json);
     }
     out.push_str("</script>\n<script>");
     out.push_str(packed::SCRIPT);

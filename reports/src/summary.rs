@@ -67,7 +67,7 @@ pub fn render(inputs: &RunInputs, analysis: &Analysis) -> String {
         opt(&t.workload),
         if t.nemesis.is_empty() { "none".to_string() } else { md(&t.nemesis.join(", ")) },
         t.seed.map(|s| s.to_string()).unwrap_or_else(|| "?".to_string()),
-        inputs.ops.len()
+        analysis.counts.ops
     );
     for p in &inputs.problems {
         let _ = writeln!(out, "> ⚠️ {}", md(p));

@@ -15,113 +15,309 @@
 //! ([`status_bands_svg`]). It is drawn on the server, every value escaped, so it needs no
 //! script.
 
-use crate::calls::{Calls, Outcome};
 use crate::escape::{script_json, text};
 use crate::faults::Window;
 use crate::status_samples::{Band, Measure, NodeStatusTimeline, STUCK_NS};
 use rustc_hash::FxHashMap;
 use std::fmt::Write;
-use sunder_check::history::{Op, OpType};
+use sunder_check::history::{Op, OpType, Process};
 
 /// Rows a page of the timeline shows.
 pub const PAGE_SIZE: usize = 200;
 
+/// Most rows the timeline keeps: the first half and the last half of a longer history's,
+/// so the report of a run of any length stays within about 25 MB (a 60 s single-kv run at
+/// full speed has about a million calls, all kept).
+pub const MAX_ROWS: usize = 1_200_000;
+
+/// Rows per block of the kept end of a long history: the oldest block is dropped whole.
+const BLOCK_ROWS: usize = 4_096;
+
+/// Names interned into a table the rows point into.
 #[derive(Default)]
-struct Names<'a> {
-    ids: FxHashMap<&'a str, usize>,
-    list: Vec<&'a str>,
+struct Names {
+    ids: FxHashMap<String, usize>,
+    list: Vec<String>,
 }
 
-impl<'a> Names<'a> {
-    fn id(&mut self, name: Option<&'a str>) -> i64 {
+impl Names {
+    fn id(&mut self, name: Option<&str>) -> i64 {
         let Some(name) = name else { return -1 };
-        let next = self.list.len();
-        let id = *self.ids.entry(name).or_insert(next);
-        if id == next {
-            self.list.push(name);
+        if let Some(&id) = self.ids.get(name) {
+            return id as i64;
         }
+        let id = self.list.len();
+        self.ids.insert(name.to_string(), id);
+        self.list.push(name.to_string());
         id as i64
     }
 }
 
-/// The timeline's data as JSON text, already safe to place inside a script block.
-/// Returns the text and the number of rows.
-pub fn data_json(ops: &[Op], calls: &Calls) -> (String, usize) {
-    let mut fs = Names::default();
-    let mut keys = Names::default();
-    let mut nodes = Names::default();
-    let mut rows = String::with_capacity(ops.len() * 14 + 64);
-    let (mut last_index, mut last_us) = (0i64, 0i64);
-    let mut n = 0usize;
-    let mut value_buf = Vec::with_capacity(64);
-    for (pos, op) in ops.iter().enumerate() {
-        let (process, outcome, lat, value, node, error);
-        if op.is_nemesis() {
-            if op.kind == OpType::Invoke {
-                continue;
+/// A block of rows from the end of a long history: its first row's absolute index and
+/// time, so it can follow whatever row is kept before it.
+struct Block {
+    first: (i64, i64),
+    first_rest: String,
+    body: String,
+    last: (i64, i64),
+    rows: usize,
+}
+
+/// Row text, the first half of [`MAX_ROWS`] kept as it comes, then the latest rows in
+/// blocks.
+struct RowText {
+    max_rows: usize,
+    head: String,
+    head_rows: usize,
+    head_last: (i64, i64),
+    tail: std::collections::VecDeque<Block>,
+    tail_rows: usize,
+    skipped: u64,
+}
+
+impl RowText {
+    /// Adds a row whose fields after index and time are `rest` (with its closing `]`).
+    fn push(&mut self, index: i64, us: i64, rest: &str) {
+        if self.head_rows < self.max_rows / 2 {
+            if self.head_rows > 0 {
+                self.head.push(',');
             }
-            (process, outcome, lat, value, node, error) =
-                (-1i64, 3, -1i64, &op.value, op.node.as_deref(), op.error.as_deref());
-        } else {
-            if op.kind != OpType::Invoke {
-                continue;
+            let _ = write!(self.head, "[{},{},{rest}", index - self.head_last.0, us - self.head_last.1);
+            self.head_last = (index, us);
+            self.head_rows += 1;
+            return;
+        }
+        match self.tail.back_mut() {
+            Some(b) if b.rows < BLOCK_ROWS => {
+                let _ = write!(b.body, ",[{},{},{rest}", index - b.last.0, us - b.last.1);
+                b.last = (index, us);
+                b.rows += 1;
             }
-            let Some(c) = calls.call_of_op[pos] else { continue };
-            let call = &calls.calls[c as usize];
-            let done = call.complete.map(|p| &ops[p]);
-            process = call.process as i64;
-            outcome = match call.outcome {
-                Outcome::Ok => 0,
-                Outcome::Fail => 1,
-                Outcome::Info => 2,
-            };
-            lat = done.map(|d| (d.time.saturating_sub(op.time) / 1000) as i64).unwrap_or(-1);
-            value = match done {
-                Some(d) if !d.value.is_null() => &d.value,
-                _ => &op.value,
-            };
-            node = op.node.as_deref().or(done.and_then(|d| d.node.as_deref()));
-            error = done.and_then(|d| d.error.as_deref());
+            _ => self.tail.push_back(Block {
+                first: (index, us),
+                first_rest: rest.to_string(),
+                body: String::new(),
+                last: (index, us),
+                rows: 1,
+            }),
         }
-        let us = (op.time / 1000) as i64;
-        if n > 0 {
-            rows.push(',');
+        self.tail_rows += 1;
+        while self.tail_rows > self.max_rows - self.max_rows / 2 {
+            let Some(dropped) = self.tail.pop_front() else { break };
+            self.tail_rows -= dropped.rows;
+            self.skipped += dropped.rows as u64;
         }
+    }
+
+    fn rows(&self) -> usize {
+        self.head_rows + self.tail_rows
+    }
+
+    /// The rows as one JSON array's contents.
+    fn join(self) -> String {
+        let mut out = self.head;
+        let mut last = self.head_last;
+        for b in self.tail {
+            if !out.is_empty() {
+                out.push(',');
+            }
+            let _ = write!(out, "[{},{},{}", b.first.0 - last.0, b.first.1 - last.1, b.first_rest);
+            out.push_str(&b.body);
+            last = b.last;
+        }
+        out
+    }
+}
+
+/// A row waiting for the rows before it: a call's row is known only once it completes, and
+/// rows go out in invocation order.
+enum Slot {
+    Open,
+    Ready { index: i64, us: i64, rest: String },
+}
+
+/// What the timeline section shows.
+#[derive(Debug, Clone, Default)]
+pub struct TimelineData {
+    /// The data block, already safe to place inside a script block.
+    pub json: String,
+    /// Rows kept.
+    pub rows: usize,
+    /// Rows of a long history left out between the first and the last kept ones.
+    pub skipped: u64,
+}
+
+/// Builds the timeline's data from a history's ops read in order, in memory bounded by
+/// [`MAX_ROWS`] and by the calls open at once: each call becomes a row at its invocation's
+/// place once it completes. Calls are paired as [`crate::calls::Calls::pair`] pairs them.
+pub struct TimelineBuilder {
+    fs: Names,
+    keys: Names,
+    nodes: Names,
+    /// Open calls by process: their slot and their invocation.
+    open: FxHashMap<u64, (u64, Op)>,
+    slots: std::collections::VecDeque<Slot>,
+    /// Number of the slot at the front of `slots`.
+    first_slot: u64,
+    text: RowText,
+    value_buf: Vec<u8>,
+}
+
+impl Default for TimelineBuilder {
+    fn default() -> TimelineBuilder {
+        TimelineBuilder::with_max_rows(MAX_ROWS)
+    }
+}
+
+impl TimelineBuilder {
+    /// A builder that keeps at most `max_rows` rows (a parameter for tests).
+    pub fn with_max_rows(max_rows: usize) -> TimelineBuilder {
+        TimelineBuilder {
+            fs: Names::default(),
+            keys: Names::default(),
+            nodes: Names::default(),
+            open: FxHashMap::default(),
+            slots: Default::default(),
+            first_slot: 0,
+            text: RowText {
+                max_rows: max_rows.max(2),
+                head: String::new(),
+                head_rows: 0,
+                head_last: (0, 0),
+                tail: Default::default(),
+                tail_rows: 0,
+                skipped: 0,
+            },
+            value_buf: Vec::with_capacity(64),
+        }
+    }
+
+    /// Takes the next op of the history.
+    pub fn feed(&mut self, op: &Op) {
+        match op.process {
+            Process::Nemesis => {
+                // A nemesis action's completion says what was done.
+                if op.kind != OpType::Invoke {
+                    let rest = self.rest(-1, 3, -1, op, &op.value, op.node.as_deref(), op.error.as_deref());
+                    self.slots.push_back(Slot::Ready {
+                        index: op.index as i64,
+                        us: (op.time / 1000) as i64,
+                        rest,
+                    });
+                    self.drain();
+                }
+            }
+            Process::Client(p) => {
+                if op.kind == OpType::Invoke {
+                    let slot = self.first_slot + self.slots.len() as u64;
+                    self.slots.push_back(Slot::Open);
+                    if let Some((older, invoke)) = self.open.insert(p, (slot, op.clone())) {
+                        self.settle(older, &invoke, None);
+                    }
+                } else if let Some((slot, invoke)) = self.open.remove(&p) {
+                    self.settle(slot, &invoke, Some(op));
+                }
+            }
+        }
+    }
+
+    fn settle(&mut self, slot: u64, invoke: &Op, done: Option<&Op>) {
+        let Process::Client(process) = invoke.process else { return };
+        let outcome = match done.map(|d| d.kind) {
+            Some(OpType::Ok) => 0,
+            Some(OpType::Fail) => 1,
+            _ => 2,
+        };
+        let lat = done.map(|d| (d.time.saturating_sub(invoke.time) / 1000) as i64).unwrap_or(-1);
+        let value = match done {
+            Some(d) if !d.value.is_null() => &d.value,
+            _ => &invoke.value,
+        };
+        let node = invoke.node.as_deref().or(done.and_then(|d| d.node.as_deref()));
+        let error = done.and_then(|d| d.error.as_deref());
+        let rest = self.rest(process as i64, outcome, lat, invoke, value, node, error);
+        let at = (slot - self.first_slot) as usize;
+        self.slots[at] = Slot::Ready { index: invoke.index as i64, us: (invoke.time / 1000) as i64, rest };
+        if at == 0 {
+            self.drain();
+        }
+    }
+
+    /// A row's fields after its index and time, with the closing `]`.
+    #[allow(clippy::too_many_arguments)]
+    fn rest(
+        &mut self,
+        process: i64,
+        outcome: u8,
+        lat: i64,
+        op: &Op,
+        value: &serde_json::Value,
+        node: Option<&str>,
+        error: Option<&str>,
+    ) -> String {
+        let mut rest = String::with_capacity(24);
         let _ = write!(
-            rows,
-            "[{},{},{},{},{},{},{},",
-            op.index as i64 - last_index,
-            us - last_us,
-            process,
-            fs.id(Some(&op.f)),
-            keys.id(op.key.as_deref()),
-            outcome,
-            lat
+            rest,
+            "{process},{},{},{outcome},{lat},",
+            self.fs.id(Some(&op.f)),
+            self.keys.id(op.key.as_deref())
         );
-        value_buf.clear();
-        serde_json::to_writer(&mut value_buf, value).expect("a JSON value serializes");
-        rows.push_str(std::str::from_utf8(&value_buf).expect("serde_json writes UTF-8"));
-        let node_id = nodes.id(node);
+        self.value_buf.clear();
+        serde_json::to_writer(&mut self.value_buf, value).expect("a JSON value serializes");
+        rest.push_str(std::str::from_utf8(&self.value_buf).expect("serde_json writes UTF-8"));
+        let node_id = self.nodes.id(node);
         if node_id >= 0 || error.is_some() {
-            let _ = write!(rows, ",{node_id}");
+            let _ = write!(rest, ",{node_id}");
         }
         if let Some(e) = error {
-            rows.push(',');
-            rows.push_str(&serde_json::to_string(e).expect("a string serializes"));
+            rest.push(',');
+            rest.push_str(&serde_json::to_string(e).expect("a string serializes"));
         }
-        rows.push(']');
-        last_index = op.index as i64;
-        last_us = us;
-        n += 1;
+        rest.push(']');
+        rest
     }
-    let table = |names: &Names| serde_json::to_string(&names.list).expect("names serialize");
-    let json = format!(
-        "{{\"pageSize\":{PAGE_SIZE},\"f\":{},\"keys\":{},\"nodes\":{},\"rows\":[{rows}]}}",
-        table(&fs),
-        table(&keys),
-        table(&nodes)
-    );
-    (script_json(&json), n)
+
+    /// Writes out the rows at the front that are ready.
+    fn drain(&mut self) {
+        while let Some(Slot::Ready { .. }) = self.slots.front() {
+            let Some(Slot::Ready { index, us, rest }) = self.slots.pop_front() else { break };
+            self.text.push(index, us, &rest);
+            self.first_slot += 1;
+        }
+    }
+
+    /// The timeline's data; calls still open never completed.
+    pub fn finish(mut self) -> TimelineData {
+        let mut open: Vec<(u64, Op)> = self.open.drain().map(|(_, v)| v).collect();
+        open.sort_unstable_by_key(|(slot, _)| *slot);
+        for (slot, invoke) in open {
+            self.settle(slot, &invoke, None);
+        }
+        self.drain();
+        let (rows, skipped) = (self.text.rows(), self.text.skipped);
+        let gap =
+            if skipped > 0 { format!(",\"gap\":[{},{skipped}]", self.text.head_rows) } else { String::new() };
+        let table = |names: &Names| serde_json::to_string(&names.list).expect("names serialize");
+        let json = format!(
+            "{{\"pageSize\":{PAGE_SIZE},\"f\":{},\"keys\":{},\"nodes\":{}{gap},\"rows\":[{}]}}",
+            table(&self.fs),
+            table(&self.keys),
+            table(&self.nodes),
+            self.text.join()
+        );
+        TimelineData { json: script_json(&json), rows, skipped }
+    }
+}
+
+/// The timeline's data of a history held whole: the JSON text, already safe to place
+/// inside a script block, and the number of rows.
+pub fn data_json(ops: &[Op]) -> (String, usize) {
+    let mut b = TimelineBuilder::default();
+    for op in ops {
+        b.feed(op);
+    }
+    let d = b.finish();
+    (d.json, d.rows)
 }
 
 /// Width of the status bands' time axis, and of their label column, in pixels.
@@ -297,7 +493,8 @@ sunderData("timeline-data", function (data) {
   function render() {
     var total = count(), from = page * data.pageSize, to = Math.min(total, from + data.pageSize);
     q("tl-status").textContent = total === 0 ? "no matching op" :
-      "rows " + (from + 1) + "–" + to + " of " + total + " (page " + (page + 1) + " of " + pages() + ")";
+      "rows " + (from + 1) + "–" + to + " of " + total + " (page " + (page + 1) + " of " + pages() + ")" +
+      (data.gap ? "; " + data.gap[1] + " rows after row " + data.gap[0] + " are not kept (history.jsonl has them all)" : "");
     var lanesBox = q("tl-lanes"); lanesBox.textContent = "";
     if (to > from) lanesBox.appendChild(lanes(from, to));
     var body = q("tl-body"); body.textContent = "";
@@ -345,7 +542,7 @@ mod tests {
             Op::client(2, 4_000, 0, OpType::Ok, "write", json!(1)).with_key("k"),
             Op::client(3, 9_000, 1, OpType::Ok, "read", json!("</script>")).with_key("k"),
         ];
-        let (text, n) = data_json(&ops, &Calls::pair(&ops));
+        let (text, n) = data_json(&ops);
         assert_eq!(n, 2);
         assert!(!text.contains("</script>"));
         let v: Value = serde_json::from_str(&text).unwrap();

@@ -91,8 +91,8 @@ pub(crate) fn check(
                     // Any write of the key in this read's HB past is the pattern; report
                     // the first (one per process is enough).
                     let first = writers[ev.key as usize].iter().find_map(|(q, writes)| {
-                        let limit = strict_limit(rh, &order.store, r, clock, *q);
-                        last_below(rh, *q, writes, limit)
+                        let limit = strict_limit(rh, &order.store, r, clock, q);
+                        last_below(rh, q, writes, limit)
                     });
                     if let Some(before) = first {
                         init_read_reported = true;
@@ -119,8 +119,10 @@ pub(crate) fn check(
                         let picked =
                             filter.beyond(rh, &order.store, writers, ev.key, (r, clock), (w, order.clock(w)));
                         for pick in picked {
-                            let (q, writes) = &writers[ev.key as usize][pick.writer as usize];
-                            candidates.extend(last_below(rh, *q, writes, pick.limit).filter(|&b| b != w));
+                            let kw = &writers[ev.key as usize];
+                            let (q, writes) =
+                                (kw.process(pick.writer as usize), kw.writes(pick.writer as usize));
+                            candidates.extend(last_below(rh, q, writes, pick.limit).filter(|&b| b != w));
                         }
                     }
                     for &before in &candidates {

@@ -117,7 +117,7 @@ pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> Cau
         }
     };
     // Every pattern below reads each key's writers; list them once.
-    let writers: WritersByKey = rh.writers_by_key();
+    let writers = writers_by_key(rh);
     let mut seen = None;
     if let Some(order) = &order {
         write_co_init_reads(rh, order, &writers, &mut found);
@@ -209,7 +209,58 @@ fn cyclic_co(rh: &RegisterHistory, cycle: &[u32]) -> Anomaly {
 
 /// For every key, for every process writing it, that process's writes to it in program
 /// order.
-pub(crate) type WritersByKey = Vec<Vec<(u32, Vec<u32>)>>;
+pub(crate) type WritersByKey = Vec<KeyWriters>;
+
+/// The writes of one key by writer: writer `i` is process `process[i]` (in increasing
+/// process order), its writes `writes[start[i]..start[i + 1]]` in program order. One
+/// contiguous list per key, so reaching a writer's writes is no pointer chase (a list per
+/// writer cost a cache miss for each writer a read looked at).
+#[derive(Default)]
+pub(crate) struct KeyWriters {
+    process: Vec<u32>,
+    start: Vec<u32>,
+    writes: Vec<u32>,
+}
+
+impl KeyWriters {
+    /// How many processes write the key.
+    pub(crate) fn len(&self) -> usize {
+        self.process.len()
+    }
+
+    /// The process of writer `i`.
+    pub(crate) fn process(&self, i: usize) -> u32 {
+        self.process[i]
+    }
+
+    /// Writer `i`'s writes of the key, in program order.
+    pub(crate) fn writes(&self, i: usize) -> &[u32] {
+        &self.writes[self.start[i] as usize..self.start[i + 1] as usize]
+    }
+
+    /// `(process, writes)` of every writer, in process order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &[u32])> {
+        (0..self.len()).map(|i| (self.process(i), self.writes(i)))
+    }
+}
+
+/// Every key's writers, from the events (grouped by process, so each key's writes come
+/// in process order, then program order).
+pub(crate) fn writers_by_key(rh: &RegisterHistory) -> WritersByKey {
+    let mut out: WritersByKey = (0..rh.keys.len()).map(|_| KeyWriters::default()).collect();
+    for (id, ev) in rh.events.iter().enumerate().filter(|(_, ev)| ev.writes) {
+        let kw = &mut out[ev.key as usize];
+        if kw.process.last() != Some(&ev.process) {
+            kw.process.push(ev.process);
+            kw.start.push(kw.writes.len() as u32);
+        }
+        kw.writes.push(id as u32);
+    }
+    for kw in &mut out {
+        kw.start.push(kw.writes.len() as u32);
+    }
+    out
+}
 
 /// Finds, for a read `a` of write `b`, the writers of the read's key worth looking at: only
 /// a process of which `a` has seen more than `b`'s causal past holds can have a latest
@@ -262,18 +313,14 @@ impl WriterFilter {
             for (r, (key, list)) in big.enumerate() {
                 row[key] = r as u32;
                 for (i, (q, _)) in list.iter().enumerate() {
-                    at[r * processes + *q as usize] = i as u32;
+                    at[r * processes + q as usize] = i as u32;
                 }
             }
             WriterSlots::Dense { row, processes, at }
         } else {
             let of = writers
                 .iter()
-                .map(
-                    |list| {
-                        if list.len() > few { list.iter().map(|(q, _)| *q).collect() } else { Vec::new() }
-                    },
-                )
+                .map(|list| if list.len() > few { list.iter().map(|(q, _)| q).collect() } else { Vec::new() })
                 .collect();
             WriterSlots::Sorted { of }
         };
@@ -296,8 +343,8 @@ impl WriterFilter {
         let list = &writers[key as usize];
         if list.len() <= self.few {
             for (i, (q, _)) in list.iter().enumerate() {
-                let limit = strict_limit(rh, store, a, clock_a, *q);
-                self.picked.push(Pick { writer: i as u32, limit, b_past: store.get(clock_b, *q) });
+                let limit = strict_limit(rh, store, a, clock_a, q);
+                self.picked.push(Pick { writer: i as u32, limit, b_past: store.get(clock_b, q) });
             }
             return &self.picked;
         }
@@ -311,17 +358,20 @@ impl WriterFilter {
         // Picks come in increasing process order, and so does `list`: with no table, each
         // is found by a binary search in what is left of it.
         let mut cursor = 0usize;
-        let slots = &self.slots;
+        // The key's row of the table, or its sorted writers, found once per call.
+        let (row, sorted): (&[u32], &[u32]) = match &self.slots {
+            WriterSlots::Dense { row, processes, at } => {
+                let start = row[key as usize] as usize * processes;
+                (&at[start..start + processes], &[])
+            }
+            WriterSlots::Sorted { of } => (&[], &of[key as usize]),
+        };
         let mut pick = |q: u32, a_entry: u32, b_past: u32| {
-            let i = match slots {
-                WriterSlots::Dense { row, processes, at } => {
-                    at[row[key as usize] as usize * processes + q as usize]
-                }
-                WriterSlots::Sorted { of } => {
-                    let of = &of[key as usize];
-                    cursor += of[cursor..].partition_point(|&p| p < q);
-                    if of.get(cursor) == Some(&q) { cursor as u32 } else { NOT_A_WRITER }
-                }
+            let i = if !row.is_empty() {
+                row[q as usize]
+            } else {
+                cursor += sorted[cursor..].partition_point(|&p| p < q);
+                if sorted.get(cursor) == Some(&q) { cursor as u32 } else { NOT_A_WRITER }
             };
             if i != NOT_A_WRITER {
                 let limit = if q == pa { pa_pos } else { a_entry };
@@ -373,10 +423,10 @@ fn write_co_init_reads(
         }
         let id = id as u32;
         let clock = order.clock(id);
-        for (q, writes) in &writers[ev.key as usize] {
-            let limit = strict_limit(rh, &order.store, id, clock, *q);
+        for (q, writes) in writers[ev.key as usize].iter() {
+            let limit = strict_limit(rh, &order.store, id, clock, q);
             if let Some(&w) = writes.first()
-                && w < rh.starts[*q as usize] + limit
+                && w < rh.starts[q as usize] + limit
             {
                 found.push(anomaly(
                     "WriteCOInitRead",
@@ -420,19 +470,37 @@ fn write_co_reads(
 ) -> SeenBeyond {
     let mut filter = WriterFilter::new(rh, writers, budget);
     let mut seen = SeenBeyond { start: Vec::with_capacity(rh.events.len() + 1), before: Vec::new() };
+    // A read's candidate writes, whether each lies outside its write's past, and each
+    // one's entry for the write's process: read for all of them at once
+    // (`ClockStore::get_each`), since one lookup after another waited on a cache miss
+    // per trie level.
+    let mut newer_writes: Vec<(u32, bool)> = Vec::new();
+    let mut entries: Vec<Clock> = Vec::new();
     for (id, ev) in rh.events.iter().enumerate() {
         seen.start.push(seen.before.len() as u32);
         let Some(Source::Write(w)) = ev.read else { continue };
         let id = id as u32;
         let clock = order.clock(id);
         let wev = &rh.events[w as usize];
+        newer_writes.clear();
+        entries.clear();
         for pick in filter.beyond(rh, &order.store, writers, ev.key, (id, clock), (w, order.clock(w))) {
-            let (q, writes) = &writers[ev.key as usize][pick.writer as usize];
-            let Some(newer) = last_below(rh, *q, writes, pick.limit) else { continue };
+            let kw = &writers[ev.key as usize];
+            let q = kw.process(pick.writer as usize);
+            let Some(newer) = last_below(rh, q, kw.writes(pick.writer as usize), pick.limit) else {
+                continue;
+            };
             if newer == w {
                 continue;
             }
-            if order.entry(newer, wev.process) > wev.pos {
+            // `newer` lies outside `w`'s past exactly when its position is at least
+            // `w`'s entry for its process.
+            newer_writes.push((newer, newer - rh.starts[q as usize] >= pick.b_past));
+            entries.push(order.clock(newer));
+        }
+        order.store.get_each(&mut entries, wev.process);
+        for (&(newer, outside), &entry) in newer_writes.iter().zip(&entries) {
+            if entry > wev.pos {
                 found.push(anomaly(
                     "WriteCORead",
                     format!(
@@ -445,9 +513,7 @@ fn write_co_reads(
                 ));
                 break;
             }
-            // `newer` lies outside `w`'s past exactly when its position is at least
-            // `w`'s entry for its process.
-            if newer - rh.starts[*q as usize] >= pick.b_past {
+            if outside {
                 seen.before.push(newer);
             }
         }

@@ -3,7 +3,9 @@
 //! from other tools' formats, and every checker consumes a validated [`History`].
 
 mod canonical;
+mod line_map;
 mod op;
+mod pieces;
 mod reader;
 mod writer;
 
@@ -91,76 +93,9 @@ impl History {
     /// Nemesis ops are not paired: the nemesis may log a lone `info`. An invocation still
     /// open at the end is kept; checkers treat it like `info`.
     pub fn new(ops: Vec<Op>, strictness: Strictness) -> Result<History, Violation> {
-        let mut open: FxHashMap<u64, usize> = FxHashMap::default();
-        let mut retired: FxHashMap<u64, usize> = FxHashMap::default();
-        let mut partner = vec![None; ops.len()];
-        let mut nemesis_open: Option<usize> = None;
-        for (i, op) in ops.iter().enumerate() {
-            let p = match op.process {
-                crate::history::Process::Client(p) => p,
-                crate::history::Process::Nemesis => {
-                    // Jepsen logs nemesis ops as invoke/info pairs; Sunder logs lone infos.
-                    match (op.kind, nemesis_open) {
-                        (OpType::Invoke, _) => nemesis_open = Some(i),
-                        (_, Some(j)) if ops[j].f == op.f => {
-                            partner[i] = Some(j);
-                            partner[j] = Some(i);
-                            nemesis_open = None;
-                        }
-                        _ => {}
-                    }
-                    continue;
-                }
-            };
-            if strictness == Strictness::Strict
-                && let Some(&at) = retired.get(&p)
-            {
-                return Err(Violation {
-                    position: i,
-                    problem: format!(
-                        "process {p} issued an op after its info at op {}; a process whose op is indeterminate must not be reused",
-                        ops[at].index
-                    ),
-                });
-            }
-            match op.kind {
-                OpType::Invoke => {
-                    if let Some(&j) = open.get(&p) {
-                        return Err(Violation {
-                            position: i,
-                            problem: format!(
-                                "process {p} invoked {} while its invocation at op {} is still open",
-                                op.f, ops[j].index
-                            ),
-                        });
-                    }
-                    open.insert(p, i);
-                }
-                kind => {
-                    let Some(j) = open.remove(&p) else {
-                        return Err(Violation {
-                            position: i,
-                            problem: format!("{kind} of {} by process {p} without an invocation", op.f),
-                        });
-                    };
-                    if ops[j].f != op.f {
-                        return Err(Violation {
-                            position: i,
-                            problem: format!(
-                                "process {p} completed {} but invoked {} at op {}",
-                                op.f, ops[j].f, ops[j].index
-                            ),
-                        });
-                    }
-                    partner[i] = Some(j);
-                    partner[j] = Some(i);
-                    if kind == OpType::Info {
-                        retired.insert(p, i);
-                    }
-                }
-            }
-        }
-        Ok(History { ops, partner, numbering: OpNumbering::Index })
+        let mut pairing = Pairing::new(strictness, ops.len());
+        pairing.pair(&ops)?;
+        Ok(pairing.into_history(ops))
     }
 
     /// The same history, its op indices declared to mean `numbering` (importers say so
@@ -209,6 +144,119 @@ impl History {
     /// Consumes the history, returning its ops.
     pub fn into_ops(self) -> Vec<Op> {
         self.ops
+    }
+}
+
+/// [`History::new`]'s validation and pairing, done as the ops come: fed the ops read so far
+/// any number of times, it pairs those it has not seen. The reader pairs one chunk's ops on
+/// a spare thread while the next chunk is parsed.
+#[derive(Debug)]
+pub(crate) struct Pairing {
+    strictness: Strictness,
+    /// Each client process's open invocation.
+    open: FxHashMap<u64, usize>,
+    /// Each retired process's `info`.
+    retired: FxHashMap<u64, usize>,
+    /// For each op paired so far, its partner.
+    partner: Vec<Option<usize>>,
+    nemesis_open: Option<usize>,
+}
+
+impl Pairing {
+    /// A pairing of a history expected to hold about `ops` ops.
+    pub(crate) fn new(strictness: Strictness, ops: usize) -> Pairing {
+        Pairing {
+            strictness,
+            open: FxHashMap::default(),
+            retired: FxHashMap::default(),
+            partner: Vec::with_capacity(ops),
+            nemesis_open: None,
+        }
+    }
+
+    /// How many ops are paired.
+    pub(crate) fn paired(&self) -> usize {
+        self.partner.len()
+    }
+
+    /// Pairs the ops of `ops` after the first [`Pairing::paired`], which are the ones fed
+    /// before. After an error the pairing is spoiled: feed it nothing more.
+    pub(crate) fn pair(&mut self, ops: &[Op]) -> Result<(), Violation> {
+        let from = self.partner.len();
+        self.partner.resize(ops.len(), None);
+        let partner = &mut self.partner;
+        for (i, op) in ops.iter().enumerate().skip(from) {
+            let p = match op.process {
+                crate::history::Process::Client(p) => p,
+                crate::history::Process::Nemesis => {
+                    // Jepsen logs nemesis ops as invoke/info pairs; Sunder logs lone infos.
+                    match (op.kind, self.nemesis_open) {
+                        (OpType::Invoke, _) => self.nemesis_open = Some(i),
+                        (_, Some(j)) if ops[j].f == op.f => {
+                            partner[i] = Some(j);
+                            partner[j] = Some(i);
+                            self.nemesis_open = None;
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
+            };
+            if self.strictness == Strictness::Strict
+                && let Some(&at) = self.retired.get(&p)
+            {
+                return Err(Violation {
+                    position: i,
+                    problem: format!(
+                        "process {p} issued an op after its info at op {}; a process whose op is indeterminate must not be reused",
+                        ops[at].index
+                    ),
+                });
+            }
+            match op.kind {
+                OpType::Invoke => {
+                    if let Some(&j) = self.open.get(&p) {
+                        return Err(Violation {
+                            position: i,
+                            problem: format!(
+                                "process {p} invoked {} while its invocation at op {} is still open",
+                                op.f, ops[j].index
+                            ),
+                        });
+                    }
+                    self.open.insert(p, i);
+                }
+                kind => {
+                    let Some(j) = self.open.remove(&p) else {
+                        return Err(Violation {
+                            position: i,
+                            problem: format!("{kind} of {} by process {p} without an invocation", op.f),
+                        });
+                    };
+                    if ops[j].f != op.f {
+                        return Err(Violation {
+                            position: i,
+                            problem: format!(
+                                "process {p} completed {} but invoked {} at op {}",
+                                op.f, ops[j].f, ops[j].index
+                            ),
+                        });
+                    }
+                    partner[i] = Some(j);
+                    partner[j] = Some(i);
+                    if kind == OpType::Info {
+                        self.retired.insert(p, i);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The history of `ops`, every one of which was paired without error.
+    pub(crate) fn into_history(self, ops: Vec<Op>) -> History {
+        assert_eq!(self.partner.len(), ops.len(), "every op is paired before the history is made");
+        History { ops, partner: self.partner, numbering: OpNumbering::Index }
     }
 }
 

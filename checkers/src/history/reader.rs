@@ -1,7 +1,11 @@
 //! Reads Sunder's own JSONL history files back, line by line, and validates them, so a
 //! checker never sees a silently partial or malformed history.
 
-use super::{History, Op, Strictness};
+use super::line_map::LineMap;
+use super::pieces::{
+    Parsed, Part, check_order, count_lines, on_threads, parse_piece, placeholder, split_at_lines, survey,
+};
+use super::{History, Op, Pairing, Strictness, Violation};
 use crate::error::InputError;
 use std::path::Path;
 
@@ -32,20 +36,38 @@ pub fn parse_jsonl(path: &Path, text: &str) -> Result<History, InputError> {
 /// A JSONL history being parsed from consecutive pieces of its text.
 ///
 /// Parsing is most of the cost of checking a long run, so a large piece is cut at line
-/// boundaries into one part per core and the parts are parsed at once; the order rules and
-/// the first error are then found exactly as a single pass would find them.
+/// boundaries into one part per core and the parts are parsed at once, each straight into
+/// its own run of the op vector and checked there as far as it can be alone
+/// ([`super::pieces`]); the rules across the seams and the first error are then found
+/// exactly as a single pass would find them.
 pub(crate) struct JsonlReader<'p> {
     path: &'p Path,
     ops: Vec<Op>,
-    lines: Vec<usize>,
+    /// The line each op came from, for errors.
+    lines: LineMap,
     /// Bytes of text the whole history is expected to have, to size `ops` once.
     expected_bytes: usize,
+    /// The pairing of the ops of earlier chunks, done while later ones are parsed.
+    pairing: Pairing,
+    /// The pairing's first violation. A malformed line anywhere in the file is reported
+    /// before it, as when the pairing ran only once every line was read.
+    violation: Option<Violation>,
 }
+
+/// Ops left unpaired that are worth a thread of their own while the next chunk is parsed.
+const PAIR_ASIDE: usize = 1 << 16;
 
 impl<'p> JsonlReader<'p> {
     /// A reader of `path`, whose text is about `expected_bytes` long (0: unknown).
     pub(crate) fn new(path: &'p Path, expected_bytes: usize) -> JsonlReader<'p> {
-        JsonlReader { path, ops: Vec::new(), lines: Vec::new(), expected_bytes }
+        JsonlReader {
+            path,
+            ops: Vec::new(),
+            lines: LineMap::default(),
+            expected_bytes,
+            pairing: Pairing::new(Strictness::Strict, 0),
+            violation: None,
+        }
     }
 
     /// Parses every chunk `chunks` has not handed out yet.
@@ -53,8 +75,12 @@ impl<'p> JsonlReader<'p> {
         &mut self,
         chunks: &mut crate::import::source::TextChunks<'_>,
     ) -> Result<(), InputError> {
-        while let Some((line, text)) = chunks.next_chunk()? {
-            self.feed(line, text)?;
+        while let Some(chunk) = chunks.next_raw_chunk()? {
+            // The chunk's UTF-8 is checked piece by piece, by the threads that parse it.
+            self.feed_text(chunk.line, chunk.bytes, Text::Unchecked(chunk.bytes)).map_err(|e| match e {
+                FeedError::Utf8(bad) => chunk.invalid_utf8(bad),
+                FeedError::Input(e) => e,
+            })?;
         }
         Ok(())
     }
@@ -62,86 +88,144 @@ impl<'p> JsonlReader<'p> {
     /// Parses the next piece of the text, whose first line is line `first_line`; the piece
     /// ends at a line end unless it is the last.
     pub(crate) fn feed(&mut self, first_line: usize, text: &str) -> Result<(), InputError> {
+        self.feed_text(first_line, text.as_bytes(), Text::Checked(text)).map_err(|e| match e {
+            FeedError::Input(e) => e,
+            FeedError::Utf8(_) => unreachable!("a `str` holds no invalid UTF-8"),
+        })
+    }
+
+    /// Parses `bytes` (spelled as `text`); a UTF-8 error comes back as the position of its
+    /// byte in `bytes`, for the caller to locate in the file.
+    fn feed_text(&mut self, first_line: usize, bytes: &[u8], text: Text<'_>) -> Result<(), FeedError> {
         let path = self.path;
-        let parts = split_at_lines(text, parse_threads(text.len()));
-        let parsed: Vec<Piece> = if parts.len() == 1 {
-            vec![parse_piece(path, first_line + parts[0].0 - 1, parts[0].1)]
-        } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = parts
-                    .iter()
-                    .map(|&(first, part)| {
-                        scope.spawn(move || parse_piece(path, first_line + first - 1, part))
-                    })
-                    .collect();
-                handles.into_iter().map(|h| h.join().expect("a history parser thread panicked")).collect()
-            })
-        };
-        let count: usize = parsed.iter().map(|p| p.ops.len()).sum();
-        if self.ops.is_empty() && count > 0 && self.expected_bytes > text.len() {
+        // First pass, a thread a piece: UTF-8 and line counts.
+        let cuts = split_at_lines(bytes, parse_threads(bytes.len()));
+        let surveyed = on_threads(cuts, |(start, end)| match text {
+            Text::Checked(t) => Ok((&t[start..end], count_lines(&bytes[start..end]))),
+            Text::Unchecked(b) => survey(&b[start..end], start),
+        });
+        // A chunk with invalid UTF-8 is refused for it before any of its lines is judged.
+        let mut parts = Vec::with_capacity(surveyed.len());
+        let mut line = first_line;
+        for survey in surveyed {
+            let (text, lines) = survey.map_err(FeedError::Utf8)?;
+            parts.push(Part { first_line: line, text, lines });
+            // Every piece but the last ends with a line end: its lines are its line ends.
+            line += lines;
+        }
+        let slots: usize = parts.iter().map(|p| p.lines).sum();
+        let base = self.ops.len();
+        if base == 0 && slots > 0 && self.expected_bytes > bytes.len() {
             // Sized once from the first piece's bytes per op: doubling a Vec of millions
             // of ops would copy it and hold old and new at once.
-            let estimate = (self.expected_bytes as f64 / text.len() as f64 * count as f64 * 1.02) as usize;
-            self.ops.reserve(estimate);
-            self.lines.reserve(estimate);
+            let estimate = (self.expected_bytes as f64 / bytes.len() as f64 * slots as f64 * 1.02) as usize;
+            self.ops.reserve_exact(estimate);
+            self.pairing = Pairing::new(Strictness::Strict, estimate);
+            touch_pages(self.ops.spare_capacity_mut());
         }
-        for piece in parsed {
-            for (op, line) in piece.ops.into_iter().zip(piece.lines) {
-                check_order(path, line, &op, self.ops.last().zip(self.lines.last().copied()))?;
-                self.ops.push(op);
-                self.lines.push(line);
+        // Second pass: one slot per line, filled in place by the piece that owns it, so no
+        // op is built in one vector and then moved to another.
+        self.ops.resize_with(base + slots, placeholder);
+        let parsed: Vec<Parsed> = {
+            let (done, mut rest) = self.ops.split_at_mut(base);
+            let done: &[Op] = done;
+            let mut work = Vec::with_capacity(parts.len());
+            for part in &parts {
+                let (share, tail) = std::mem::take(&mut rest).split_at_mut(part.lines);
+                work.push((part, share));
+                rest = tail;
             }
-            // A piece stops at its first malformed line; every op before it kept the order rules.
+            let (pairing, violation) = (&mut self.pairing, &mut self.violation);
+            std::thread::scope(|scope| {
+                // The earlier chunks' ops are paired beside the parse, not after it.
+                let aside = violation.is_none() && done.len() - pairing.paired() >= PAIR_ASIDE;
+                let pairer = aside.then(|| scope.spawn(move || pairing.pair(done)));
+                let parsed = on_threads(work, |(part, share)| parse_piece(path, part, share));
+                if let Some(Err(v)) = pairer.map(|h| h.join().expect("the pairing thread panicked")) {
+                    *violation = Some(v);
+                }
+                parsed
+            })
+        };
+        let mut next = base;
+        let mut share_start = base;
+        for (part, piece) in parts.iter().zip(parsed) {
+            if piece.written > 0 {
+                let first_line = piece.lines.line_of(0);
+                let previous = next.checked_sub(1).map(|p| (&self.ops[p], self.lines.line_of(p)));
+                check_order(path, first_line, &self.ops[share_start], previous).map_err(FeedError::Input)?;
+                if share_start != next {
+                    // A piece with blank lines left slots unused: close the gap. Rare (a
+                    // writer never leaves blank lines), so swapping op by op is fine.
+                    for i in 0..piece.written {
+                        self.ops.swap(next + i, share_start + i);
+                    }
+                }
+                self.lines.extend_shifted(&piece.lines, next);
+                next += piece.written;
+            }
+            // A piece stops at its first bad line; every op before it kept the order rules.
             if let Some(e) = piece.error {
-                return Err(e);
+                return Err(FeedError::Input(e));
             }
+            share_start += part.lines;
         }
+        self.ops.truncate(next);
         Ok(())
     }
 
     /// Validates everything fed and returns the history.
     pub(crate) fn finish(self) -> Result<History, InputError> {
-        validate_at_lines(self.path, self.ops, &self.lines, Strictness::Strict)
+        let (path, lines) = (self.path, self.lines);
+        History::new(self.ops, Strictness::Strict)
+            .map_err(|v| InputError::at(path, lines.line_of(v.position), v.problem))
     }
+}
+
+/// A text to parse, known to be UTF-8 or not yet checked.
+#[derive(Clone, Copy)]
+enum Text<'t> {
+    /// Text already checked (handed to the reader as `str`).
+    Checked(&'t str),
+    /// Bytes the first pass checks, a piece on each thread.
+    Unchecked(&'t [u8]),
+}
+
+/// Why feeding text stopped.
+enum FeedError {
+    /// Invalid UTF-8 at this byte of the text fed.
+    Utf8(usize),
+    /// Anything else, located already.
+    Input(InputError),
 }
 
 #[cfg(test)]
 fn parse_in_pieces(path: &Path, text: &str, threads: usize) -> Result<History, InputError> {
     let mut reader = JsonlReader::new(path, text.len());
-    for (first, part) in split_at_lines(text, threads) {
-        reader.feed(first, part)?;
+    let mut first = 1;
+    for (start, end) in split_at_lines(text.as_bytes(), threads) {
+        reader.feed(first, &text[start..end])?;
+        first += count_lines(&text.as_bytes()[start..end]);
     }
     reader.finish()
 }
 
-/// What one piece of the text parsed to: its ops with their 1-based line numbers, and the
-/// error of the first malformed line, where parsing of the piece stopped.
-struct Piece {
-    ops: Vec<Op>,
-    lines: Vec<usize>,
-    error: Option<InputError>,
-}
-
-fn parse_piece(path: &Path, first_line: usize, text: &str) -> Piece {
-    let expect = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
-    let mut piece = Piece { ops: Vec::with_capacity(expect), lines: Vec::with_capacity(expect), error: None };
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+/// Writes one slot in every memory page of `spare`, a piece of it on each core, so the
+/// kernel maps and zeroes the pages of a vector of millions of ops on all cores at once
+/// instead of on the one thread that then fills the vector (that first touch was the
+/// largest single cost left in a profile of the reader). Nothing is read back: the slots
+/// are written over when the vector grows into them.
+fn touch_pages(spare: &mut [std::mem::MaybeUninit<Op>]) {
+    const PAGE_BYTES: usize = 4096;
+    let stride = (PAGE_BYTES / std::mem::size_of::<Op>()).max(1);
+    let threads = parse_threads(std::mem::size_of_val(spare)).max(1);
+    let pieces: Vec<_> = spare.chunks_mut(spare.len().div_ceil(threads).max(1)).collect();
+    on_threads(pieces, |piece| {
+        for slot in piece.iter_mut().step_by(stride) {
+            *slot = std::mem::MaybeUninit::zeroed();
         }
-        // Nearly every line has the writer's own shape, read without serde's machinery.
-        match super::canonical::parse(line).map_or_else(|| serde_json::from_str::<Op>(line), Ok) {
-            Ok(op) => {
-                piece.ops.push(op);
-                piece.lines.push(first_line + n);
-            }
-            Err(e) => {
-                piece.error = Some(InputError::json(path, first_line + n, "malformed op", &e));
-                break;
-            }
-        }
-    }
-    piece
+        std::hint::black_box(piece);
+    });
 }
 
 /// How many threads parse a text of `bytes`: one per core for large texts, where the
@@ -153,56 +237,6 @@ fn parse_threads(bytes: usize) -> usize {
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     cores.clamp(1, 8).min(bytes / PER_THREAD)
-}
-
-/// Cuts `text` into at most `n` pieces of about equal size, each ending at a line end, with
-/// the 1-based number of each piece's first line.
-fn split_at_lines(text: &str, n: usize) -> Vec<(usize, &str)> {
-    let bytes = text.as_bytes();
-    let mut pieces = Vec::with_capacity(n);
-    let (mut start, mut line) = (0usize, 1usize);
-    for k in 1..n {
-        let target = (bytes.len() * k / n).max(start);
-        let Some(nl) = memchr::memchr(b'\n', &bytes[target..]) else { break };
-        let end = target + nl + 1;
-        pieces.push((line, &text[start..end]));
-        line += memchr::memchr_iter(b'\n', &bytes[start..end]).count();
-        start = end;
-    }
-    pieces.push((line, &text[start..]));
-    pieces
-}
-
-/// The index and time rules of Sunder's file, checked against the op before.
-fn check_order(path: &Path, line: usize, op: &Op, previous: Option<(&Op, usize)>) -> Result<(), InputError> {
-    let expected = previous.map_or(0, |(p, _)| p.index + 1);
-    if op.index != expected {
-        let what = match previous {
-            Some((p, _)) if op.index <= p.index => format!("repeats or goes back from index {}", p.index),
-            _ => "leaves a gap".to_string(),
-        };
-        return Err(InputError::at(
-            path,
-            line,
-            format!(
-                "index {} {what}: indices count ops from 0, one by one, and {expected} was due",
-                op.index
-            ),
-        ));
-    }
-    if let Some((p, at)) = previous
-        && op.time < p.time
-    {
-        return Err(InputError::at(
-            path,
-            line,
-            format!(
-                "time {} is earlier than {} of the op on line {at}: times are a monotonic clock and never go back",
-                op.time, p.time
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Validates ops read from `path`, where `lines[i]` is the line op `i` came from, so a
@@ -249,20 +283,6 @@ mod tests {
         for threads in [1, 2, 3, 7] {
             let e = parse_in_pieces(Path::new("h.jsonl"), &text, threads).unwrap_err().to_string();
             assert!(e.starts_with("h.jsonl:2501:"), "{threads} threads: {e}");
-        }
-    }
-
-    #[test]
-    fn pieces_end_at_line_ends_and_count_their_first_lines() {
-        let text = "a\nbb\nccc\ndddd\n\neeeee";
-        for n in 1..8 {
-            let pieces = split_at_lines(text, n);
-            assert_eq!(pieces.iter().map(|p| p.1).collect::<String>(), text);
-            let mut line = 1;
-            for (first, piece) in &pieces {
-                assert_eq!(*first, line);
-                line += piece.matches('\n').count();
-            }
         }
     }
 

@@ -6,9 +6,10 @@
 //! The judge holds no copy of the history. It pairs ops into calls ([`calls`]), counts them
 //! for the stats checker, keeps each key's linearizability as a set of configurations
 //! ([`configurations`]), and gathers what the ladder's convergence check needs
-//! ([`register_facts`]). It handles the plans whose checkers can consume ops in order: today
-//! linearizability of a register-like model (`register`, `cas-register`, `kv`) with the
-//! ladder below it.
+//! ([`register_facts`], with [`written_values`] for the uniqueness of writes). It handles
+//! the plans whose checkers can consume ops in order: linearizability of a register-like
+//! model (`register`, `cas-register`, `kv`) with the ladder below it ([`RegisterJudge`]),
+//! and the bank and counter invariants ([`bank`], [`counter`]).
 //!
 //! It only vouches for what it can decide exactly as [`crate::plan::judge`] would: a
 //! linearizable history, whose ladder is then implied, with convergence holding. Anything
@@ -19,21 +20,25 @@
 //! `details` say how it was decided (`"decided_by": "streaming"`), and everything else in
 //! `results.json` is the same.
 
+pub mod bank;
 pub mod calls;
 pub mod configurations;
+pub mod counter;
+pub mod frame;
 pub mod register_facts;
+pub mod written_values;
 
-use crate::history::{Name, Op, OpNumbering, OpType};
+use crate::history::{Name, Op, OpType};
 use crate::import::FailSemantics;
 use crate::ladder;
 use crate::linearizable::ModelKind;
 use crate::linearizable::model::{Call, Compiled, Model, Outcome as CallOutcome};
 use crate::linearizable::models::RegisterModel;
 use crate::plan::{Check, Plan};
-use crate::stats::Stats;
 use crate::verdict::{CheckerResult, Results, Validity};
 use calls::{Calls, Event, Settled};
 use configurations::{Partition, Refusal, Slot};
+use frame::Frame;
 use register_facts::{LadderPart, RegisterFacts};
 use rustc_hash::FxHashMap;
 use serde_json::json;
@@ -75,8 +80,69 @@ struct Waiting {
     crashed: bool,
 }
 
-/// The judge of one history being written.
-pub struct LiveJudge {
+/// The judge of one history being written: of a register plan, or of the bank or counter
+/// invariant.
+pub enum LiveJudge {
+    /// Linearizability of a register-like model, with the ladder below it.
+    Register(Box<RegisterJudge>),
+    /// The bank invariant.
+    Bank(Box<bank::BankJudge>),
+    /// The counter invariant.
+    Counter(Box<counter::CounterJudge>),
+}
+
+impl LiveJudge {
+    /// A judge for `plan`, or `None` when some checker of the plan cannot consume ops in
+    /// order (the history is then judged offline).
+    pub fn new(plan: &Plan, fail_semantics: FailSemantics) -> Option<LiveJudge> {
+        match &plan.checks[..] {
+            [Check::Bank(settings)] => Some(LiveJudge::Bank(Box::new(bank::BankJudge::new(settings)))),
+            [Check::Counter(settings)] => {
+                Some(LiveJudge::Counter(Box::new(counter::CounterJudge::new(settings))))
+            }
+            _ => RegisterJudge::new(plan, fail_semantics).map(|j| LiveJudge::Register(Box::new(j))),
+        }
+    }
+
+    /// The same judge, a register judge forgetting values no longer in play whenever more
+    /// than `floor` are interned (tests make it small, to compact often).
+    pub fn compacting_past(self, floor: usize) -> LiveJudge {
+        match self {
+            LiveJudge::Register(j) => LiveJudge::Register(Box::new(j.compacting_past(floor))),
+            other => other,
+        }
+    }
+
+    /// Takes the next ops of the history, in order.
+    pub fn feed(&mut self, ops: &[Op]) {
+        match self {
+            LiveJudge::Register(j) => j.feed(ops),
+            LiveJudge::Bank(j) => j.feed(ops),
+            LiveJudge::Counter(j) => j.feed(ops),
+        }
+    }
+
+    /// The verdict, once every op is in.
+    pub fn finish(self) -> Outcome {
+        match self {
+            LiveJudge::Register(j) => j.finish(),
+            LiveJudge::Bank(j) => j.finish(),
+            LiveJudge::Counter(j) => j.finish(),
+        }
+    }
+
+    /// Why the judge gave up, if it has (the run can say so while it goes on).
+    pub fn given_up(&self) -> Option<&str> {
+        match self {
+            LiveJudge::Register(j) => j.given_up(),
+            LiveJudge::Bank(j) => j.given_up(),
+            LiveJudge::Counter(j) => j.given_up(),
+        }
+    }
+}
+
+/// The streaming judge of a register plan.
+pub struct RegisterJudge {
     model_name: String,
     model: RegisterModel,
     fail_semantics: FailSemantics,
@@ -87,12 +153,9 @@ pub struct LiveJudge {
     partitions: Vec<Partition<RegisterModel>>,
     partition_of: FxHashMap<Option<Name>, usize>,
     ops_compiled: usize,
-    stats: Stats,
+    /// The stats' counts, the nemesis's ops, and why the verdict was given up, if it was.
+    frame: Frame,
     facts: RegisterFacts,
-    nemesis: Vec<Op>,
-    end_time: u64,
-    /// Why the streaming verdict was given up, once it was.
-    given_up: Option<String>,
     positions: usize,
     /// Interned values past which the model forgets those no longer in play.
     compact_at: usize,
@@ -102,10 +165,9 @@ pub struct LiveJudge {
 /// Values the model interns before it first forgets those no longer in play.
 const COMPACT_FLOOR: usize = 1 << 16;
 
-impl LiveJudge {
-    /// A judge for `plan`, or `None` when some checker of the plan cannot consume ops in
-    /// order (the history is then judged offline).
-    pub fn new(plan: &Plan, fail_semantics: FailSemantics) -> Option<LiveJudge> {
+impl RegisterJudge {
+    /// A judge for a register plan, or `None` when `plan` is not one.
+    pub fn new(plan: &Plan, fail_semantics: FailSemantics) -> Option<RegisterJudge> {
         let [Check::Linearizable(kind)] = &plan.checks[..] else { return None };
         let model = match kind {
             ModelKind::Kv => RegisterModel::new(None, true),
@@ -113,7 +175,7 @@ impl LiveJudge {
             ModelKind::CasRegister { initial } => RegisterModel::new(initial.as_ref(), true),
             _ => return None,
         };
-        Some(LiveJudge {
+        Some(RegisterJudge {
             model_name: kind.to_string(),
             model,
             fail_semantics,
@@ -123,11 +185,8 @@ impl LiveJudge {
             partitions: Vec::new(),
             partition_of: FxHashMap::default(),
             ops_compiled: 0,
-            stats: Stats::default(),
+            frame: Frame::default(),
             facts: RegisterFacts::default(),
-            nemesis: Vec::new(),
-            end_time: 0,
-            given_up: None,
             positions: 0,
             compact_at: COMPACT_FLOOR,
             compact_floor: COMPACT_FLOOR,
@@ -136,7 +195,7 @@ impl LiveJudge {
 
     /// The same judge, forgetting values no longer in play whenever more than `floor` are
     /// interned (tests make it small, to compact often).
-    pub fn compacting_past(mut self, floor: usize) -> LiveJudge {
+    pub fn compacting_past(mut self, floor: usize) -> RegisterJudge {
         self.compact_floor = floor;
         self.compact_at = floor;
         self
@@ -146,16 +205,13 @@ impl LiveJudge {
     pub fn feed(&mut self, ops: &[Op]) {
         for op in ops {
             // Once given up, the offline check judges: nothing here is needed any more.
-            if self.given_up.is_some() {
+            if !self.frame.note(op) {
                 return;
             }
-            self.end_time = self.end_time.max(op.time);
             let at = self.positions;
             self.positions += 1;
-            self.stats.count(op);
             if op.is_nemesis() {
                 self.facts.nemesis(at, op);
-                self.nemesis.push(op.clone());
             }
             let mut settled = None;
             let pushed = self.calls.push(op, |s| {
@@ -193,7 +249,7 @@ impl LiveJudge {
     /// Ends the history: settles the calls left open as crashed and gives the verdict.
     pub fn finish(mut self) -> Outcome {
         let mut settled = Vec::new();
-        if self.given_up.is_none() {
+        if self.frame.given_up().is_none() {
             let (model, sem, facts) = (&mut self.model, self.fail_semantics, &mut self.facts);
             self.calls.close(|s| settled.push(Self::settle(model, sem, facts, s)));
         }
@@ -201,7 +257,7 @@ impl LiveJudge {
             self.note_known(known);
         }
         self.release();
-        if let Some(why) = self.given_up.take() {
+        if let Some(why) = self.frame.take_given_up() {
             return Outcome::Offline(why);
         }
         self.verdict()
@@ -209,12 +265,12 @@ impl LiveJudge {
 
     /// Why the judge gave up, if it has (the run can say so while it goes on).
     pub fn given_up(&self) -> Option<&str> {
-        self.given_up.as_deref()
+        self.frame.given_up()
     }
 
     fn give_up(&mut self, why: String) {
-        if self.given_up.is_none() {
-            self.given_up = Some(why);
+        if self.frame.given_up().is_none() {
+            self.frame.give_up(why);
             // Nothing more is needed of the calls and configurations.
             self.partitions.clear();
             self.waiting.clear();
@@ -257,7 +313,7 @@ impl LiveJudge {
             Err(e) => return self.give_up(e),
         };
         if let Some(f) = known.open_f {
-            self.stats.count_never_completed(&f);
+            self.frame.stats.count_never_completed(&f);
         }
         let Some(c) = known.compiled else { return };
         self.ops_compiled += 1;
@@ -271,7 +327,7 @@ impl LiveJudge {
 
     /// Applies every released event to its partition.
     fn release(&mut self) {
-        while self.given_up.is_none() {
+        while self.frame.given_up().is_none() {
             let Some(event) = self.calls.next_event() else { break };
             let refusal = match event {
                 Event::Invoke(at) => match self.waiting.remove(&at) {
@@ -321,12 +377,7 @@ impl LiveJudge {
         if let LadderPart::Offline(why) = ladder_part {
             return Outcome::Offline(why);
         }
-        let mut stats = self.stats;
-        stats.conclude(OpNumbering::Index);
-        let stats_result = crate::stats::result(stats);
-        let stats_details = stats_result.details.clone();
         let mut checkers = BTreeMap::new();
-        checkers.insert("stats".to_string(), stats_result);
         let peak = self.partitions.iter().map(|p| p.peak).max().unwrap_or(0);
         let lin = CheckerResult::valid().with_details(json!({
             "decided_by": "streaming",
@@ -351,11 +402,7 @@ impl LiveJudge {
             }
             checkers.insert("convergence".to_string(), convergence);
         }
-        // A nemesis op never breaks the pairing rules, so this cannot fail.
-        let nemesis = crate::history::History::new(self.nemesis, crate::history::Strictness::Lenient)
-            .unwrap_or_default();
-        let context = crate::distinct::HistoryContext::of_nemesis(&nemesis, self.end_time);
-        let mut results = Results::compose_in(Some(&context), checkers, models, stats_details);
+        let mut results = self.frame.compose(checkers, models);
         results.models.extend(extra_models);
         Outcome::Decided(Box::new(results))
     }

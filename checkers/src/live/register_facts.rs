@@ -4,9 +4,9 @@
 //! judges the final reads by: when the write of each value still in play ended, each key's
 //! latest acknowledged write, and its final reads.
 //!
-//! Uniqueness is the one fact that needs every written value: it is kept as a 64-bit hash
-//! per write (and per failed write), about 10 bytes each. A repeated hash (a repeated value,
-//! or a collision) is not taken as proof: the verdict is left to the offline check. When a
+//! Uniqueness is the one fact that needs every written value: [`WrittenValues`] keeps them in
+//! bounded memory, as runs of integers, and a possible repeat is not taken as proof: the
+//! verdict is left to the offline check. When a
 //! write ended is kept only while its value is still in play (named by a configuration or
 //! an open call, see [`RegisterFacts::forget_ended`]): a linearizable final read can only
 //! return such a value, and a final read of a forgotten one is left to the offline check.
@@ -17,14 +17,14 @@
 //!
 //! [`RegisterHistory::from_history`]: crate::ladder::register::RegisterHistory::from_history
 
+use super::written_values::WrittenValues;
 use crate::convergence;
 use crate::history::{Op, OpType};
 use crate::ladder::register::ValueKey;
 use crate::linearizable::model::ValueTable;
 use crate::verdict::CheckerResult;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde_json::{Value, json};
-use std::hash::{Hash, Hasher};
 
 /// One key's facts.
 #[derive(Default)]
@@ -43,11 +43,9 @@ struct Key {
 #[derive(Default)]
 pub struct RegisterFacts {
     keys: FxHashMap<String, Key>,
-    /// Hashes of (key, value) of the writes and cas that did not fail.
-    written: FxHashSet<u64>,
-    /// Hashes of (key, value) of failed writes and cas.
-    failed: FxHashSet<u64>,
-    /// A write whose hash was seen before, if any.
+    /// The values of every write and cas so far.
+    written: WrittenValues,
+    /// A write that may repeat a value written before, if any.
     repeated: Option<u64>,
     /// Why the register view does not apply, once known.
     not_a_register: Option<String>,
@@ -130,20 +128,11 @@ impl RegisterFacts {
             return;
         }
         let v = ValueKey::of(value);
-        let hash = {
-            let mut h = rustc_hash::FxHasher::default();
-            (name, &v).hash(&mut h);
-            h.finish()
-        };
-        if outcome == OpType::Fail {
-            if self.written.contains(&hash) {
-                self.repeated.get_or_insert(invoke.index);
-            }
-            self.failed.insert(hash);
-            return;
-        }
-        if self.failed.contains(&hash) || !self.written.insert(hash) {
+        let fresh = self.written.note(name, &v, outcome == OpType::Fail);
+        if !fresh {
             self.repeated.get_or_insert(invoke.index);
+        }
+        if outcome == OpType::Fail || !fresh {
             return;
         }
         let ended = match completion {
@@ -172,7 +161,12 @@ impl RegisterFacts {
             return LadderPart::Absent;
         }
         if let Some(index) = self.repeated {
-            return LadderPart::Offline(format!("op {index} may write a value written before"));
+            let why = if self.written.coarsened() {
+                ", or a value between runs merged to bound memory"
+            } else {
+                ""
+            };
+            return LadderPart::Offline(format!("op {index} may write a value written before{why}"));
         }
         if !self.any_ok {
             return LadderPart::Offline("no read, write or cas completed ok".into());

@@ -26,10 +26,16 @@ pub fn run(args: ReportArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Renders a run folder after a run whose history was streamed to its file (so nothing
-/// else holds it); a failure is logged, not fatal, as for [`render`].
-pub fn render_stored(run_dir: &Path, log: &RunLog) {
-    log_rendered(sunder_report::render_run(run_dir), log);
+/// Renders a run folder after a run whose history was digested as it was written (so
+/// nothing holds it whole), with the ops the witnesses need if the history was read back;
+/// a failure is logged, not fatal, as for [`render`].
+pub fn render_digested(
+    run_dir: &Path,
+    digested: sunder_report::digest::Digested,
+    ops: Vec<sunder_check::history::Op>,
+    log: &RunLog,
+) {
+    log_rendered(sunder_report::render_run_with_digest(run_dir, digested, ops), log);
 }
 
 /// Renders a run folder after a run or a re-check, from the ops of its history the caller

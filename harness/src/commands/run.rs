@@ -443,14 +443,25 @@ async fn run_test(
             let news = news.clone();
             // Bounded, so a judge that falls behind slows the writer rather than piling up.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Op>>(256);
+            // The report's digest takes each batch after the judge, on a thread of its own,
+            // so the report needs no second read of the history and the verdict no wait.
+            let (digest_tx, digest_rx) = std::sync::mpsc::sync_channel::<Vec<Op>>(256);
+            let digest = std::thread::Builder::new().name("report-digest".into()).spawn(move || {
+                let mut digest = sunder_report::digest::Digest::default();
+                for batch in digest_rx {
+                    digest.feed(&batch);
+                }
+                digest.finish()
+            })?;
             let thread = std::thread::Builder::new().name("live-judge".into()).spawn(move || {
                 for batch in rx {
                     judge.feed(&batch);
                     if let Some(why) = judge.given_up() {
                         news.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| why.to_string());
                     }
+                    let _ = digest_tx.send(batch);
                 }
-                judge.finish()
+                (judge.finish(), digest)
             })?;
             let sink: BatchSink = Box::new(move |batch| {
                 let _ = tx.send(batch);
@@ -555,26 +566,35 @@ async fn run_test(
     let history_file = dir.history();
     // A failed nemesis fails the run after teardown; nothing is judged then.
     let judging = nemesis_result.is_ok().then(|| {
-        tokio::task::spawn_blocking(move || -> Result<(Option<History>, Results, String)> {
+        tokio::task::spawn_blocking(move || -> Result<(ReportFrom, Results, String)> {
             let offline = |history: History| {
                 let results = judge::judge(&history, &plan, fail_semantics, judge::Limits::default());
-                (Some(history), results)
+                (history, results)
             };
             let after = || format!("{:.3} s after the final phase", final_ended.elapsed().as_secs_f64());
             let Some(thread) = live_judge else {
                 let history = History::new(ops, Strictness::Strict)
                     .map_err(|v| anyhow::anyhow!("recorded history is invalid: {v}"))?;
                 let (history, results) = offline(history);
-                return Ok((history, results, format!("judged offline: verdict {}", after())));
+                return Ok((
+                    ReportFrom::Ops(history),
+                    results,
+                    format!("judged offline: verdict {}", after()),
+                ));
             };
-            match thread.join().map_err(|_| anyhow::anyhow!("the live judge panicked"))? {
+            let (outcome, digest) = thread.join().map_err(|_| anyhow::anyhow!("the live judge panicked"))?;
+            let digested = || digest.join().map_err(|_| anyhow::anyhow!("the report's digest panicked"));
+            match outcome {
                 live::Outcome::Decided(results) => {
-                    Ok((None, *results, format!("judged while recording: verdict {}", after())))
+                    let how = format!("judged while recording: verdict {}", after());
+                    Ok((ReportFrom::Digest(Box::new(digested()?), None), *results, how))
                 }
                 live::Outcome::Offline(why) => {
                     let imported = sunder_check::import::load(&history_file, Format::Jsonl)?;
                     let (history, results) = offline(imported.history);
-                    Ok((history, results, format!("judged offline ({why}): verdict {}", after())))
+                    let how = format!("judged offline ({why}): verdict {}", after());
+                    // The witnesses need the ops; the rest of the report is digested already.
+                    Ok((ReportFrom::Digest(Box::new(digested()?), Some(history)), results, how))
                 }
             }
         })
@@ -597,18 +617,32 @@ async fn run_test(
     let (history, results, how) = judging.await.context("the checkers panicked")??;
     write_json(&dir.results(), &results)?;
     // The runner benchmark (docs/benchmarks.md) reads this line: the peak so far is the
-    // harness's until the verdict, before the report reads the history.
+    // harness's until the verdict, before the report is drawn.
     log.detail(format!("{how}; harness peak memory {}", peak_memory()));
     log.info(judge::summary(&results));
     match history {
-        Some(history) => crate::commands::report::render(&dir.path, history.into_ops(), log),
-        // Streamed: the file is the only copy, and the report reads it.
-        None => crate::commands::report::render_stored(&dir.path, log),
+        ReportFrom::Ops(history) => crate::commands::report::render(&dir.path, history.into_ops(), log),
+        // Streamed: the report was digested as the history was written.
+        ReportFrom::Digest(digested, history) => crate::commands::report::render_digested(
+            &dir.path,
+            *digested,
+            history.map(History::into_ops).unwrap_or_default(),
+            log,
+        ),
     }
     if !args.quiet {
         println!("{}", dir.path.display());
     }
     Ok(results.valid.exit_code() as u8)
+}
+
+/// What the report of a run is drawn from.
+enum ReportFrom {
+    /// The history, held whole.
+    Ops(History),
+    /// The digest gathered while the history was written, and the history when it was read
+    /// back to be judged offline (its witnesses need the ops).
+    Digest(Box<sunder_report::digest::Digested>, Option<History>),
 }
 
 /// The system's `-o` options as given, each missing one at its default (what the nodes and

@@ -11,11 +11,10 @@ use std::path::Path;
 pub fn of_run(run_dir: &Path) -> Option<RunMetrics> {
     let inputs = run_folder::load(run_dir).ok()?;
     let analysis = Analysis::of(&inputs);
-    let calls = analysis.calls.calls.len() as u64;
+    let (calls, ok) = (analysis.counts.calls, analysis.counts.ok);
     if calls == 0 {
         return None;
     }
-    let ok = analysis.calls.calls.iter().filter(|c| c.outcome == crate::calls::Outcome::Ok).count() as u64;
     let outside = analysis.outside_faults;
     let in_faults_calls = calls - outside.calls;
     let in_faults_ok = ok - outside.ok.min(ok);

@@ -1,0 +1,101 @@
+//! How close `read_jsonl` comes to disk speed: the same `history.jsonl` read by the history
+//! reader and, as the anchor, read whole with `std::fs::read` and with its lines counted by
+//! `memchr`, in one process on one machine, so "reader / disk" compares like with like.
+//!
+//! Run: `cargo bench -p sunder-check --bench reader -- [FILE]`. Without `FILE` (or
+//! `SUNDER_BENCH_HISTORY`), a register-shaped history of 2,000,000 ops is written first with
+//! `HistoryWriter`, the shape of a 60 s single-kv run. The file should be in the page cache
+//! (the first round warms it), so the anchor is memory speed: the speed the reader is after.
+//! `--reader-only` leaves the anchor out, for a profile of the reader alone.
+
+mod support;
+
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use sunder_check::history::{HistoryWriter, Op, OpType, read_jsonl};
+use support::cpu_seconds;
+
+const ROUNDS: usize = 3;
+
+fn main() {
+    let given = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .or_else(|| std::env::var("SUNDER_BENCH_HISTORY").ok())
+        .map(PathBuf::from);
+    let scratch = std::env::temp_dir().join(format!("sunder-bench-reader-{}", std::process::id()));
+    let path = match given {
+        Some(p) => p,
+        None => write_register_history(&scratch.join("history.jsonl"), 2_000_000),
+    };
+    let reader_only = std::env::args().any(|a| a == "--reader-only");
+    let bytes = std::fs::metadata(&path).expect("history file").len() as f64;
+    println!("{}: {:.0} MB", path.display(), bytes / 1e6);
+    for round in 1..=ROUNDS {
+        if reader_only {
+            let t = Instant::now();
+            let history = read_jsonl(&path).expect("a valid history");
+            println!("round {round}: read_jsonl {} ops in {:.3} s", history.len(), t.elapsed().as_secs_f64());
+            continue;
+        }
+        let t = Instant::now();
+        let text = std::fs::read(&path).expect("read");
+        let read_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let lines = memchr::memchr_iter(b'\n', &text).count();
+        let count_s = t.elapsed().as_secs_f64() + read_s;
+        drop(text);
+
+        // The floor of any reader that returns a `History`, a binary mirror's included: a
+        // fresh vector of as many ops, each with a key, a node and a number.
+        let template = Op::client(0, 1, 2, OpType::Ok, "write", json!(7)).with_key("k1").with_node("n1");
+        let t = Instant::now();
+        let ops = vec![template; lines];
+        let fill_s = t.elapsed().as_secs_f64();
+        drop(ops);
+
+        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let history = read_jsonl(&path).expect("a valid history");
+        let (reader_s, reader_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+        assert_eq!(history.len(), lines, "one op per line");
+        drop(history);
+
+        let mbps = |s: f64| bytes / 1e6 / s;
+        println!(
+            "round {round}: {lines} lines; fs::read {:.0} MB/s, read + memchr line count {:.0} MB/s \
+             ({count_s:.3} s); filling a Vec of {lines} ops {fill_s:.3} s; \
+             read_jsonl {:.3} s wall, {:.2} s CPU, {:.0} MB/s = {:.2} of the read + count anchor",
+            mbps(read_s),
+            mbps(count_s),
+            reader_s,
+            reader_cpu,
+            mbps(reader_s),
+            count_s / reader_s,
+        );
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// Writes `n` ops shaped like a single-kv register run's (reads, writes and cas on five
+/// keys, ten clients, a node each) and returns the file's path.
+fn write_register_history(path: &Path, n: u64) -> PathBuf {
+    std::fs::create_dir_all(path.parent().expect("a folder")).expect("scratch folder");
+    let w = HistoryWriter::create(path).expect("create");
+    for i in 0..n {
+        let call = i / 2;
+        let kind = if i % 2 == 0 { OpType::Invoke } else { OpType::Ok };
+        let (f, value) = match call % 3 {
+            0 => ("read", if kind == OpType::Invoke { json!(null) } else { json!(call / 3) }),
+            1 => ("write", json!(call)),
+            _ => ("cas", json!([call / 3, call])),
+        };
+        w.append(
+            Op::client(i, i * 29_000, call % 10, kind, f, value)
+                .with_key(format!("k{}", call % 5))
+                .with_node("n1"),
+        );
+    }
+    w.finish().expect("finish");
+    path.to_path_buf()
+}
