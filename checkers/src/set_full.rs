@@ -90,15 +90,49 @@ fn set_function(f: &str) -> &str {
 /// Checks a set history with set-full semantics.
 pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
     let ops = history.ops();
-    let mut elements: Vec<Element> = Vec::new();
-    let mut by_value: FxHashMap<ValueKey, usize> = FxHashMap::default();
-    let mut unexpected = Capped::default();
-    let mut duplicated = Capped::default();
-    let mut read_count = 0usize;
+    let mut check = SetFullCheck::new(settings);
     for (pos, op) in ops.iter().enumerate() {
-        if op.is_nemesis() {
-            continue;
+        let invoked = history.partner(pos).map(|j| (ops[j].index, ops[j].time));
+        check.op(op, invoked);
+    }
+    check.finish()
+}
+
+/// The set-full checker fed op by op, in history order: what [`check`] runs, and what a
+/// run's streaming judge (`crate::live`) runs as the history is written. It keeps one entry
+/// per element added, never the ops.
+pub struct SetFullCheck {
+    settings: SetFullSettings,
+    elements: Vec<Element>,
+    by_value: FxHashMap<ValueKey, usize>,
+    unexpected: Capped,
+    duplicated: Capped,
+    read_count: usize,
+    /// A read whose value is not a list: the verdict is unknown, and nothing more is looked at.
+    malformed: Option<String>,
+}
+
+impl SetFullCheck {
+    /// A check under `settings`, before any op.
+    pub fn new(settings: &SetFullSettings) -> SetFullCheck {
+        SetFullCheck {
+            settings: *settings,
+            elements: Vec::new(),
+            by_value: FxHashMap::default(),
+            unexpected: Capped::default(),
+            duplicated: Capped::default(),
+            read_count: 0,
+            malformed: None,
         }
+    }
+
+    /// Takes the next op of the history. `invoked` is the (index, time) of the op's
+    /// invocation, for a completion; a read with none counts from its own completion.
+    pub fn op(&mut self, op: &Op, invoked: Option<(u64, u64)>) {
+        if op.is_nemesis() || self.malformed.is_some() {
+            return;
+        }
+        let (elements, by_value) = (&mut self.elements, &mut self.by_value);
         match (set_function(&op.f), op.kind) {
             ("add", OpType::Invoke) => {
                 let i = elements.len();
@@ -121,11 +155,14 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
             ("read", OpType::Ok) => {
                 let seen = match elements_of(op) {
                     Ok(seen) => seen,
-                    Err(problem) => return CheckerResult::unknown(problem),
+                    Err(problem) => {
+                        self.malformed = Some(problem);
+                        return;
+                    }
                 };
-                read_count += 1;
-                let inv = history.partner(pos).map(|j| &ops[j]).unwrap_or(op);
-                let inv_at = At { index: inv.index, time: inv.time };
+                self.read_count += 1;
+                let (index, time) = invoked.unwrap_or((op.index, op.time));
+                let inv_at = At { index, time };
                 let done_at = At { index: op.index, time: op.time };
                 let mut present = vec![false; elements.len()];
                 let mut counts: FxHashMap<ValueKey, usize> = FxHashMap::default();
@@ -134,7 +171,7 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
                     *counts.entry(k.clone()).or_default() += 1;
                     match by_value.get(&k) {
                         Some(&i) => present[i] = true,
-                        None => unexpected.note(|| Anomaly {
+                        None => self.unexpected.note(|| Anomaly {
                             kind: "unexpected".into(),
                             explanation: format!(
                                 "process {} read element {v}, which no add had attempted.",
@@ -147,7 +184,7 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
                     }
                 }
                 for (k, n) in counts.into_iter().filter(|&(_, n)| n > 1) {
-                    duplicated.note(|| Anomaly {
+                    self.duplicated.note(|| Anomaly {
                         kind: "duplicated".into(),
                         explanation: format!(
                             "process {} read one element {n} times in one read ({k:?}).",
@@ -173,6 +210,25 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
             _ => {}
         }
     }
+
+    /// The verdict on the ops taken.
+    pub fn finish(self) -> CheckerResult {
+        let SetFullCheck { settings, elements, unexpected, duplicated, read_count, malformed, .. } = self;
+        if let Some(problem) = malformed {
+            return CheckerResult::unknown(problem);
+        }
+        conclude(&settings, &elements, unexpected, duplicated, read_count)
+    }
+}
+
+/// The verdict from every element's story.
+fn conclude(
+    settings: &SetFullSettings,
+    elements: &[Element],
+    unexpected: Capped,
+    duplicated: Capped,
+    read_count: usize,
+) -> CheckerResult {
     if elements.is_empty() {
         // Without a single add there is nothing to lose: a confident verdict either way
         // (or an "unexpected" anomaly for every element read) would say nothing true.
@@ -187,7 +243,7 @@ pub fn check(history: &History, settings: &SetFullSettings) -> CheckerResult {
     let mut stable = 0usize;
     let mut stable_latencies = Vec::new();
     let mut visibility = Vec::new();
-    for e in &elements {
+    for e in elements {
         let idx = |a: Option<At>| a.map_or(-1i128, |a| a.index as i128);
         let is_stable = e.last_present.is_some() && idx(e.last_absent) < idx(e.last_present);
         let is_lost = e.known.is_some()

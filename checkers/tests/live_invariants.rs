@@ -1,7 +1,9 @@
 //! The streaming judges of invariants against the offline one: on generated bank histories
 //! (transfers and whole-bank reads from several clients, some crashed, fault windows, and
 //! reads that break the invariant in every way the checker names) and counter histories
-//! (one to three keys, failed, crashed and negative adds, reads off their bounds), fed in
+//! (one to three keys, failed, crashed and negative adds, reads off their bounds) and set
+//! histories (one to three sets, adds failed and crashed, reads that lose, miss, invent or
+//! repeat elements, or return no list), fed in
 //! batches of every size, the streaming verdict, when it gives one, is `results.json`
 //! exactly as `plan::judge` writes it; and it defers to the offline check only when the
 //! invariant does not hold there.
@@ -15,6 +17,7 @@ use sunder_check::history::{History, Op, OpType, Strictness};
 use sunder_check::import::FailSemantics;
 use sunder_check::live::{LiveJudge, Outcome};
 use sunder_check::plan::{self, Check, Limits, Plan};
+use sunder_check::set_full::SetFullSettings;
 use sunder_check::verdict::Validity;
 
 /// Judges `history` offline and streamed in random batches; asserts the streamed verdict
@@ -235,6 +238,101 @@ fn streaming_counter_verdict_equals_the_offline_one_on_generated_histories() {
         decided += usize::from(streamed_agrees(&history, &plan, "counter", &mut rng, seed));
     }
     eprintln!("300 counter histories: {decided} decided while streaming, the rest left to the offline check");
+    assert!((100..270).contains(&decided), "{decided} decided");
+}
+
+/// A set history: `clients` clients add unique elements to `keys` sets (some adds fail,
+/// some crash, taking effect or not) and read whole sets; with probability `broken` a read
+/// drops an element, shows one nobody added, repeats one, or returns no list.
+fn set_history(rng: &mut ChaCha8Rng, keys: usize, clients: u64, broken: f64) -> History {
+    let mut sets: Vec<Vec<i64>> = vec![vec![]; keys];
+    let mut ops: Vec<Op> = vec![];
+    let mut open: Vec<Option<(usize, String, Value)>> = vec![None; clients as usize];
+    let mut process: Vec<u64> = (0..clients).collect();
+    let mut next_process = clients;
+    let mut next_element = 0i64;
+    let mut time = 0u64;
+    let push = |ops: &mut Vec<Op>, time: &mut u64, p: u64, kind: OpType, f: &str, v: Value, key: usize| {
+        *time += 1_000 + (ops.len() as u64 * 7919) % 5_000;
+        ops.push(Op::client(ops.len() as u64, *time, p, kind, f, v).with_key(format!("s{key}")));
+    };
+    for step in 0..rng.random_range(20..300) {
+        if step % 41 == 7 {
+            let f = if step % 82 == 7 { "start-partition" } else { "stop-partition" };
+            time += 10;
+            ops.push(Op::nemesis(ops.len() as u64, time, f, json!("n1|n2")));
+        }
+        let c = rng.random_range(0..clients as usize);
+        match open[c].take() {
+            None => {
+                let key = rng.random_range(0..keys);
+                let (f, v) = if rng.random_bool(0.3) {
+                    ("read".to_string(), Value::Null)
+                } else {
+                    next_element += 1;
+                    ("add".to_string(), json!(next_element))
+                };
+                push(&mut ops, &mut time, process[c], OpType::Invoke, &f, v.clone(), key);
+                open[c] = Some((key, f, v));
+            }
+            Some((key, f, v)) => {
+                if f == "add" {
+                    let roll = rng.random_range(0..20);
+                    let kind = match roll {
+                        0 => OpType::Fail,
+                        1 => OpType::Info,
+                        _ => OpType::Ok,
+                    };
+                    if kind == OpType::Ok || (kind == OpType::Info && rng.random_bool(0.5)) {
+                        sets[key].push(v.as_i64().unwrap());
+                    }
+                    push(&mut ops, &mut time, process[c], kind, "add", v, key);
+                    if kind == OpType::Info {
+                        process[c] = next_process;
+                        next_process += 1;
+                    }
+                } else {
+                    let mut seen = sets[key].clone();
+                    let mut value = json!(seen);
+                    if rng.random_bool(broken) {
+                        match rng.random_range(0..4) {
+                            0 if !seen.is_empty() => {
+                                seen.remove(rng.random_range(0..seen.len()));
+                                value = json!(seen);
+                            }
+                            1 => {
+                                seen.push(-1 - rng.random_range(0..3));
+                                value = json!(seen);
+                            }
+                            2 if !seen.is_empty() => {
+                                seen.push(seen[0]);
+                                value = json!(seen);
+                            }
+                            3 => value = json!({"not": "a list"}),
+                            _ => {}
+                        }
+                    }
+                    push(&mut ops, &mut time, process[c], OpType::Ok, "read", value, key);
+                }
+            }
+        }
+    }
+    History::new(ops, Strictness::Strict).expect("generated histories keep the rules")
+}
+
+#[test]
+fn streaming_set_full_verdict_equals_the_offline_one_on_generated_histories() {
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let mut decided = 0;
+    for seed in 0..300u64 {
+        let keys = rng.random_range(1..4);
+        let clients = rng.random_range(1..6);
+        let broken = [0.0, 0.0, 0.01, 0.2][seed as usize % 4];
+        let history = set_history(&mut rng, keys, clients, broken);
+        let plan = Plan::one(Check::SetFull(SetFullSettings { linearizable: seed % 3 != 0 }));
+        decided += usize::from(streamed_agrees(&history, &plan, "set-full", &mut rng, seed));
+    }
+    eprintln!("300 set histories: {decided} decided while streaming, the rest left to the offline check");
     assert!((100..270).contains(&decided), "{decided} decided");
 }
 

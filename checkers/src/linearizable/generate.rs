@@ -181,6 +181,39 @@ pub fn with_stale_read(history: &History, seed: u64) -> Option<History> {
     History::new(ops, Strictness::Strict).ok()
 }
 
+/// The history with one lagging reader: the first call of some process, a read, returns
+/// the value of a write `w0` although a later write `w1` (invoked after `w0` completed) had
+/// completed before the read began. No linearization explains it, but the read has nothing
+/// in its causal past, so the causal models hold, and a sequential order can place it
+/// right after `w0`, before the rest of its process: a replica that lags, as sequential
+/// consistency allows. `None` when no process begins with such a read.
+pub fn with_lagging_reader(history: &History, seed: u64) -> Option<History> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let ops = history.ops();
+    let mut first_call = std::collections::BTreeMap::new();
+    for (pos, op) in ops.iter().enumerate().filter(|(_, op)| op.kind == OpType::Invoke) {
+        first_call.entry(op.process).or_insert(pos);
+    }
+    let firsts: std::collections::BTreeSet<usize> = first_call.into_values().collect();
+    let mut candidates = Vec::new();
+    for calls in calls_by_key(history).values() {
+        for &(r_inv, r_comp) in calls.reads.iter().filter(|r| firsts.contains(&r.0)) {
+            let w1 = calls.writes.iter().filter(|w| w.1 < r_inv).map(|w| w.0).max();
+            let Some(w1_inv) = w1 else { continue };
+            if let Some(w0) = calls.writes.iter().find(|w| w.1 < w1_inv && ops[r_comp].value != w.2) {
+                candidates.push((r_comp, w0.2.clone()));
+            }
+        }
+    }
+    if candidates.is_empty() {
+        return None;
+    }
+    let (at, value) = candidates.swap_remove(rng.random_range(0..candidates.len()));
+    let mut ops = ops.to_vec();
+    ops[at].value = value;
+    History::new(ops, Strictness::Strict).ok()
+}
+
 /// The history with one acknowledged write lost: a read invoked after the first write of
 /// its key completed returns the initial `null`, as if that write had been dropped. `None`
 /// when no read follows a completed write.

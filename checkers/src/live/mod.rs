@@ -9,7 +9,7 @@
 //! ([`register_facts`], with [`written_values`] for the uniqueness of writes). It handles
 //! the plans whose checkers can consume ops in order: linearizability of a register-like
 //! model (`register`, `cas-register`, `kv`) with the ladder below it ([`RegisterJudge`]),
-//! and the bank and counter invariants ([`bank`], [`counter`]).
+//! and the bank, counter and set-full invariants ([`bank`], [`counter`], [`set_full`]).
 //!
 //! It only vouches for what it can decide exactly as [`crate::plan::judge`] would: a
 //! linearizable history, whose ladder is then implied, with convergence holding. Anything
@@ -26,6 +26,7 @@ pub mod configurations;
 pub mod counter;
 pub mod frame;
 pub mod register_facts;
+pub mod set_full;
 pub mod written_values;
 
 use crate::history::{Name, Op, OpType};
@@ -89,6 +90,8 @@ pub enum LiveJudge {
     Bank(Box<bank::BankJudge>),
     /// The counter invariant.
     Counter(Box<counter::CounterJudge>),
+    /// The set-full invariant.
+    SetFull(Box<set_full::SetFullJudge>),
 }
 
 impl LiveJudge {
@@ -99,6 +102,9 @@ impl LiveJudge {
             [Check::Bank(settings)] => Some(LiveJudge::Bank(Box::new(bank::BankJudge::new(settings)))),
             [Check::Counter(settings)] => {
                 Some(LiveJudge::Counter(Box::new(counter::CounterJudge::new(settings))))
+            }
+            [Check::SetFull(settings)] => {
+                Some(LiveJudge::SetFull(Box::new(set_full::SetFullJudge::new(settings))))
             }
             _ => RegisterJudge::new(plan, fail_semantics).map(|j| LiveJudge::Register(Box::new(j))),
         }
@@ -119,6 +125,7 @@ impl LiveJudge {
             LiveJudge::Register(j) => j.feed(ops),
             LiveJudge::Bank(j) => j.feed(ops),
             LiveJudge::Counter(j) => j.feed(ops),
+            LiveJudge::SetFull(j) => j.feed(ops),
         }
     }
 
@@ -128,6 +135,7 @@ impl LiveJudge {
             LiveJudge::Register(j) => j.finish(),
             LiveJudge::Bank(j) => j.finish(),
             LiveJudge::Counter(j) => j.finish(),
+            LiveJudge::SetFull(j) => j.finish(),
         }
     }
 
@@ -137,6 +145,7 @@ impl LiveJudge {
             LiveJudge::Register(j) => j.given_up(),
             LiveJudge::Bank(j) => j.given_up(),
             LiveJudge::Counter(j) => j.given_up(),
+            LiveJudge::SetFull(j) => j.given_up(),
         }
     }
 }
