@@ -29,7 +29,7 @@ fn judged_while_recording(dir: &std::path::Path) -> bool {
 
 #[test]
 fn a_run_judged_while_recording_gives_the_verdict_a_later_check_of_its_folder_gives() {
-    let cases: [(&str, &[&str]); 9] = [
+    let cases: [(&str, &[&str]); 10] = [
         ("single-kv", &["--system", "single-kv", "--time-limit", "5", "--seed", "3"]),
         (
             "single-kv-busy",
@@ -81,6 +81,22 @@ fn a_run_judged_while_recording_gives_the_verdict_a_later_check_of_its_folder_gi
                 "2",
             ],
         ),
+        // And set-full, key by key, on raft-kv under partitions.
+        (
+            "set",
+            &[
+                "--system",
+                "raft-kv",
+                "--workload",
+                "set",
+                "--time-limit",
+                "6",
+                "--nemesis",
+                "partition",
+                "--seed",
+                "4",
+            ],
+        ),
         // So does the bank invariant: a valid 2PC bank, and one whose unlocked reads see
         // half a transfer (invalid for certain: the suite's planted bug).
         ("bank", &["--system", "bank-2pc", "--workload", "bank", "--time-limit", "5", "--seed", "3"]),
@@ -110,8 +126,8 @@ fn a_run_judged_while_recording_gives_the_verdict_a_later_check_of_its_folder_gi
         streaming += usize::from(streamed(&r.results));
         let dir = r.store.path().join("latest");
         bank_streamed += usize::from(tag.starts_with("bank") && judged_while_recording(&dir));
-        if tag == "counter" {
-            assert!(judged_while_recording(&dir), "the counter run was not judged while recording");
+        if tag == "counter" || tag == "set" {
+            assert!(judged_while_recording(&dir), "the {tag} run was not judged while recording");
         }
         let drawn = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
         let (page, summary) = (drawn("report.html"), drawn("summary.md"));
