@@ -164,39 +164,45 @@ impl SetFullCheck {
                 let (index, time) = invoked.unwrap_or((op.index, op.time));
                 let inv_at = At { index, time };
                 let done_at = At { index: op.index, time: op.time };
-                let mut present = vec![false; elements.len()];
-                let mut counts: FxHashMap<ValueKey, usize> = FxHashMap::default();
+                // How often the read holds each element: one pass, no map of the read's
+                // values (a set read holds the whole set, so that map cost a hash insert
+                // per element per read).
+                let mut held = vec![0u32; elements.len()];
+                let mut strangers: FxHashMap<ValueKey, usize> = FxHashMap::default();
                 for v in seen {
                     let k = ValueKey::of(v);
-                    *counts.entry(k.clone()).or_default() += 1;
                     match by_value.get(&k) {
-                        Some(&i) => present[i] = true,
-                        None => self.unexpected.note(|| Anomaly {
-                            kind: "unexpected".into(),
-                            explanation: format!(
-                                "process {} read element {v}, which no add had attempted.",
-                                op.process
-                            ),
-                            ops: vec![op.index],
-                            witness: Value::Null,
-                            ..Anomaly::default()
-                        }),
+                        Some(&i) => held[i] += 1,
+                        None => {
+                            self.unexpected.note(|| Anomaly {
+                                kind: "unexpected".into(),
+                                explanation: format!(
+                                    "process {} read element {v}, which no add had attempted.",
+                                    op.process
+                                ),
+                                ops: vec![op.index],
+                                witness: Value::Null,
+                                ..Anomaly::default()
+                            });
+                            *strangers.entry(k).or_default() += 1;
+                        }
                     }
                 }
-                for (k, n) in counts.into_iter().filter(|&(_, n)| n > 1) {
-                    self.duplicated.note(|| Anomaly {
-                        kind: "duplicated".into(),
-                        explanation: format!(
-                            "process {} read one element {n} times in one read ({k:?}).",
-                            op.process
-                        ),
-                        ops: vec![op.index],
-                        witness: Value::Null,
-                        ..Anomaly::default()
-                    });
-                }
-                for (e, present) in elements.iter_mut().zip(present) {
-                    if present {
+                let repeated = |k: &ValueKey, n: usize| Anomaly {
+                    kind: "duplicated".into(),
+                    explanation: format!(
+                        "process {} read one element {n} times in one read ({k:?}).",
+                        op.process
+                    ),
+                    ops: vec![op.index],
+                    witness: Value::Null,
+                    ..Anomaly::default()
+                };
+                for (e, &n) in elements.iter_mut().zip(&held) {
+                    if n > 1 {
+                        self.duplicated.note(|| repeated(&ValueKey::of(&e.value), n as usize));
+                    }
+                    if n > 0 {
                         e.known = e.known.or(Some(done_at));
                         e.first_seen = e.first_seen.or(Some(done_at));
                         if e.last_present.is_none_or(|p| p.index < inv_at.index) {
@@ -205,6 +211,12 @@ impl SetFullCheck {
                     } else if e.last_absent.is_none_or(|a| a.index < inv_at.index) {
                         e.last_absent = Some(inv_at);
                     }
+                }
+                let mut strangers: Vec<(ValueKey, usize)> =
+                    strangers.into_iter().filter(|&(_, n)| n > 1).collect();
+                strangers.sort_by(|a, b| format!("{:?}", a.0).cmp(&format!("{:?}", b.0)));
+                for (k, n) in strangers {
+                    self.duplicated.note(|| repeated(&k, n));
                 }
             }
             _ => {}

@@ -30,6 +30,11 @@ pub const PAGE_SIZE: usize = 200;
 /// full speed has about a million calls, all kept).
 pub const MAX_ROWS: usize = 1_200_000;
 
+/// Longest value, as JSON text, a row keeps whole. A longer one (a set read returns the
+/// whole set, so a set run's reads grow with it) is shown by its beginning and its size,
+/// which keeps the page small whatever a workload reads; `history.jsonl` has it whole.
+pub const MAX_VALUE_BYTES: usize = 240;
+
 /// Rows per block of the kept end of a long history: the oldest block is dropped whole.
 const BLOCK_ROWS: usize = 4_096;
 
@@ -264,7 +269,13 @@ impl TimelineBuilder {
         );
         self.value_buf.clear();
         serde_json::to_writer(&mut self.value_buf, value).expect("a JSON value serializes");
-        rest.push_str(std::str::from_utf8(&self.value_buf).expect("serde_json writes UTF-8"));
+        let written = std::str::from_utf8(&self.value_buf).expect("serde_json writes UTF-8");
+        if written.len() <= MAX_VALUE_BYTES {
+            rest.push_str(written);
+        } else {
+            let shown = shortened(value, written);
+            rest.push_str(&serde_json::to_string(&shown).expect("a string serializes"));
+        }
         let node_id = self.nodes.id(node);
         if node_id >= 0 || error.is_some() {
             let _ = write!(rest, ",{node_id}");
@@ -529,10 +540,55 @@ sunderData("timeline-data", function (data) {
 });
 "#;
 
+/// A value too long to show whole, as text: a list by its first elements and its length,
+/// anything else by its first characters and its size in bytes.
+fn shortened(value: &serde_json::Value, written: &str) -> String {
+    let budget = MAX_VALUE_BYTES - 40;
+    if let Some(items) = value.as_array() {
+        let mut shown = String::from("[");
+        for (i, item) in items.iter().enumerate() {
+            let item = item.to_string();
+            if shown.len() + item.len() > budget {
+                let _ = write!(shown, "{}… {} elements in all]", if i > 0 { "," } else { "" }, items.len());
+                return shown;
+            }
+            if i > 0 {
+                shown.push(',');
+            }
+            shown.push_str(&item);
+        }
+        shown.push(']');
+        return shown;
+    }
+    let mut cut = budget;
+    while !written.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… {} bytes in all", &written[..cut], written.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+
+    #[test]
+    fn a_long_value_is_shown_by_its_beginning_and_its_size() {
+        let set: Vec<u64> = (0..100_000).collect();
+        let ops = vec![
+            Op::client(0, 1_000, 0, OpType::Invoke, "read", json!(null)).with_key("s"),
+            Op::client(1, 2_000, 0, OpType::Ok, "read", json!(set)).with_key("s"),
+            Op::client(2, 3_000, 1, OpType::Invoke, "write", json!("x".repeat(10_000))),
+            Op::client(3, 4_000, 1, OpType::Ok, "write", json!("x".repeat(10_000))),
+        ];
+        let (text, _) = data_json(&ops);
+        assert!(text.len() < 2 * MAX_VALUE_BYTES + 400, "{} bytes", text.len());
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let read = v["rows"][0][7].as_str().unwrap();
+        assert!(read.starts_with("[0,1,2,3,") && read.ends_with("… 100000 elements in all]"), "{read}");
+        let write = v["rows"][1][7].as_str().unwrap();
+        assert!(write.starts_with("\"xxx") && write.ends_with("… 10002 bytes in all"), "{write}");
+    }
 
     #[test]
     fn rows_delta_encode_index_and_time_and_intern_names() {
