@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use sunder_check::Validity;
 use sunder_check::history::History;
 use sunder_check::import::{FailSemantics, Format, load};
-use sunder_check::linearizable::generate::{Generation, register_history};
+use sunder_check::linearizable::generate::{Generation, register_history, with_stale_read};
 use sunder_check::linearizable::{Budget, ModelKind, check};
 use support::cpu_seconds;
 
@@ -214,6 +214,30 @@ fn many_clients() {
     }
 }
 
+/// A stale read among crashed ops (issue 12's "Why": it went `unknown` from 10,000 to
+/// 30,000 lines at 1% crashed), under a 10 s budget: 8 clients, 1 or 4 keys.
+fn stale_among_crashed() {
+    let budget = Budget { time: Some(Duration::from_secs(10)), memory_bytes: Some(1 << 30) };
+    for (ops, keys, info_rate) in
+        [(10_000, 1, 0.01), (30_000, 1, 0.01), (30_000, 4, 0.01), (100_000, 4, 0.01), (100_000, 4, 0.05)]
+    {
+        for seed in 1..=2 {
+            let g = Generation { seed, ops, keys, clients: 8, info_rate, cas: true };
+            let h = with_stale_read(&register_history(&g), seed).expect("a read can be made stale");
+            let (cpu, started) = (cpu_seconds(), Instant::now());
+            let r = check(&h, ModelKind::Kv, FailSemantics::CasMismatch, &budget);
+            println!(
+                "stale read, {ops} lines, {keys} keys, {}% info, seed {seed}: {:?} in {:.3} s wall, {:.3} s cpu{}",
+                info_rate * 100.0,
+                r.valid,
+                started.elapsed().as_secs_f64(),
+                cpu_seconds() - cpu,
+                r.details.get("decided_by").map(|d| format!(" ({d})")).unwrap_or_default()
+            );
+        }
+    }
+}
+
 fn main() {
     let groups: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wants = |g: &str| groups.is_empty() || groups.iter().any(|x| x == g);
@@ -252,5 +276,8 @@ fn main() {
     }
     if wants("many-clients") {
         many_clients();
+    }
+    if wants("stale-crashed") {
+        stale_among_crashed();
     }
 }

@@ -166,23 +166,42 @@ fn answers_unknown_with_the_reason_when_the_memory_budget_runs_out() {
     assert_eq!(r.details["undecided_partitions"], json!(["k0"]));
 }
 
+/// The crowded crashed-op history of the budget tests: one key, 16 clients, 20% `info`.
+fn crowded() -> History {
+    register_history(&Generation { seed: 4, ops: 20_000, keys: 1, clients: 16, info_rate: 0.2, cas: true })
+}
+
 #[test]
 fn answers_unknown_with_the_reason_when_the_time_budget_runs_out() {
-    // Made stale, so that only the search can decide it (a linearizable history may be
-    // decided by building its linearization, before any budget applies).
-    let h = register_history(&Generation {
-        seed: 4,
-        ops: 20_000,
-        keys: 1,
-        clients: 16,
-        info_rate: 0.2,
-        cas: true,
-    });
-    let h = with_stale_read(&h, 4).expect("a read can be made stale");
+    // One value written twice, so that only the search can decide it (with unique values a
+    // history may be decided by building its linearization, or refuted by real time,
+    // before any budget applies).
+    let mut ops = crowded().ops().to_vec();
+    let writes: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].f == "write").collect();
+    let first = ops[writes[0]].value.clone();
+    let twice = ops[writes[writes.len() / 2]].value.clone();
+    for op in ops.iter_mut().filter(|op| op.f == "write" && op.value == twice) {
+        op.value = first.clone();
+    }
+    let h = History::new(ops, Strictness::Strict).unwrap();
     let budget = Budget { time: Some(Duration::ZERO), memory_bytes: None };
     let r = check(&h, ModelKind::Kv, FailSemantics::CasMismatch, &budget);
     assert_eq!(r.valid, Validity::Unknown, "{r:?}");
     assert!(r.reason.unwrap().contains("time budget"));
+}
+
+#[test]
+fn identifies_a_stale_read_among_crashed_ops_by_real_time_alone() {
+    // Among 16 clients' crashed ops the search cannot try every order before the stale
+    // read within any budget; real time proves it stale.
+    let h = with_stale_read(&crowded(), 4).expect("a read can be made stale");
+    let budget = Budget { time: Some(Duration::ZERO), memory_bytes: None };
+    let r = check(&h, ModelKind::Kv, FailSemantics::CasMismatch, &budget);
+    assert_eq!(r.valid, Validity::Invalid, "{r:?}");
+    assert_eq!(r.details["decided_by"], "real-time refutation");
+    let a = &r.anomalies[0];
+    assert!(a.explanation.contains("in every order that respects real time"), "{}", a.explanation);
+    assert_eq!(a.ops.len(), 5, "the read, its completion, the overwrite, the write and the op that saw it");
 }
 
 #[test]

@@ -32,6 +32,8 @@ pub struct Settled {
     pub dropped: usize,
     /// Whether the partition's linearization was then built without a search.
     pub constructed: bool,
+    /// A proof, found without a search, that the partition is not linearizable.
+    pub refuted: Option<super::refute::Refutation>,
 }
 
 /// Settles the crashed writes of one register partition (see the module doc); `initial`

@@ -13,6 +13,7 @@ pub mod generate;
 mod memo;
 pub mod model;
 pub mod models;
+mod refute;
 pub mod search;
 
 pub use crate::import::FailSemantics;
@@ -191,8 +192,16 @@ pub fn check(
 fn settle_register(model: &RegisterModel, partition: &mut Partition<RegisterOp>) -> crashed::Settled {
     let mut settled = crashed::settle(model.init(), &mut partition.entries, &mut partition.completions);
     settled.constructed = construct::linearizable(model, &partition.entries);
+    if !settled.constructed {
+        settled.refuted = refute::refute(model.init(), &partition.entries);
+    }
     settled
 }
+
+/// How long the search may still look for its own witness once a partition is proved not
+/// linearizable without one (`refute`): the verdict is certain, and the search's witness
+/// (the longest linearizable prefix) is only the richer account.
+const SEARCH_AFTER_REFUTATION: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Models whose crashed ops are searched as they are.
 fn settle_nothing<M: Model>(_: &M, _: &mut Partition<M::Op>) -> crashed::Settled {
@@ -261,14 +270,20 @@ fn run<M: Model>(
     };
     let mut settled = crashed::Settled::default();
     let mut constructed = vec![false; partitions.len()];
-    for (partition, constructed) in partitions.iter_mut().zip(&mut constructed) {
+    let mut refuted = vec![None; partitions.len()];
+    for ((partition, constructed), refuted) in partitions.iter_mut().zip(&mut constructed).zip(&mut refuted) {
         let s = settle(&model, partition);
         settled.bounded += s.bounded;
         settled.dropped += s.dropped;
         *constructed = s.constructed;
+        *refuted = s.refuted;
     }
     let memory_limit = budget.memory_bytes.unwrap_or(DEFAULT_MEMORY_BYTES);
-    let deadline = budget.time.map(|t| started + t);
+    let mut deadline = budget.time.map(|t| started + t);
+    if refuted.iter().any(Option::is_some) {
+        let soon = Instant::now() + SEARCH_AFTER_REFUTATION;
+        deadline = Some(deadline.map_or(soon, |d| d.min(soon)));
+    }
     let control = Control::new(deadline, Some(memory_limit));
     let results = search_all(&model, &partitions, &constructed, &control);
 
@@ -283,6 +298,7 @@ fn run<M: Model>(
         "crashed_writes_bounded": settled.bounded,
         "crashed_writes_dropped": settled.dropped,
         "constructed": constructed.iter().filter(|c| **c).count(),
+        "refuted": refuted.iter().filter(|r| r.is_some()).count(),
     });
 
     // The witness comes from the invalid partition that starts earliest in the history among
@@ -291,8 +307,24 @@ fn run<M: Model>(
         .filter(|&i| results[i].decision == Decision::Nonlinearizable)
         .min_by_key(|&i| partitions[i].entries.first().map(|e| e.call));
     if let Some(i) = invalid {
-        let anomaly = witness(history, &model, &partitions[i], results[i].best_depth, deadline, memory_limit);
+        let mut anomaly =
+            witness(history, &model, &partitions[i], results[i].best_depth, deadline, memory_limit);
+        if let Some(r) = refuted[i].filter(|_| anomaly.witness.is_null()) {
+            // The search's second pass ran out of time for its prefix: the proof says more.
+            anomaly = refutation_anomaly(history, &model, &partitions[i], &r);
+        }
         details["invalid_partition"] = json!(partitions[i].key);
+        return CheckerResult::invalid(vec![anomaly]).with_details(details);
+    }
+    // No search finished with a witness in time, but a partition is proved not
+    // linearizable: the one that starts earliest in the history says why.
+    let proved = (0..partitions.len())
+        .filter_map(|i| refuted[i].map(|r| (i, r)))
+        .min_by_key(|(i, _)| partitions[*i].entries.first().map(|e| e.call));
+    if let Some((i, r)) = proved {
+        let anomaly = refutation_anomaly(history, &model, &partitions[i], &r);
+        details["invalid_partition"] = json!(partitions[i].key);
+        details["decided_by"] = json!("real-time refutation");
         return CheckerResult::invalid(vec![anomaly]).with_details(details);
     }
     let stopped: Vec<&Option<crate::history::Name>> = (0..partitions.len())
@@ -496,6 +528,77 @@ fn witness<M: Model>(
             "initial_state": model.state_json(&model.init()),
             "ops": c.prefix.iter().chain(std::iter::once(&c.failed)).chain(c.concurrent.iter())
                 .map(|&e| describe_entry(e)).collect::<Vec<_>>(),
+        }),
+        ..Anomaly::default()
+    }
+}
+
+/// The anomaly of a partition proved not linearizable by a read of an overwritten value.
+fn refutation_anomaly<M: Model>(
+    history: &History,
+    model: &M,
+    partition: &Partition<M::Op>,
+    r: &refute::Refutation,
+) -> Anomaly {
+    let ops = history.ops();
+    let key = partition.key.as_deref();
+    let entry = |e: usize| &partition.entries[e];
+    let index = |e: usize| ops[entry(e).call].index;
+    let completion = |e: usize| partition.completions[e].map(|p| ops[p].index);
+    let said = |e: usize| format!("{} (op {})", model.describe(&entry(e).op, key), index(e));
+    let done = |e: usize| completion(e).map_or_else(|| "its first reader".to_string(), |c| format!("op {c}"));
+    let read = &ops[entry(r.read).call];
+    let source = match (r.written_by, r.seen_by) {
+        (Some(w), Some(s)) if s == w => {
+            format!("that value was written by {}, complete at {}; then", said(w), done(w))
+        }
+        (Some(w), Some(s)) => format!(
+            "that value was written by {} and seen by {}, complete at {}; then",
+            said(w),
+            said(s),
+            done(s)
+        ),
+        _ => "that is the initial value, but".to_string(),
+    };
+    let explanation = format!(
+        "Process {}'s {} (op {}): {source} {} was invoked and completed at {}, before the read was invoked. No op writes the value again, so in every order that respects real time the read comes after the overwrite and cannot return it.",
+        read.process,
+        model.describe(&entry(r.read).op, key),
+        read.index,
+        said(r.overwrite),
+        done(r.overwrite),
+    );
+    let mut proof = vec![read.index];
+    proof.extend(completion(r.read));
+    for e in [Some(r.overwrite), r.written_by, r.seen_by].into_iter().flatten() {
+        if !proof.contains(&index(e)) {
+            proof.push(index(e));
+        }
+    }
+    let described: Vec<Value> = [r.written_by, r.seen_by, Some(r.overwrite), Some(r.read)]
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            json!({
+                "index": index(e),
+                "completion": completion(e),
+                "process": ops[entry(e).call].process,
+                "description": model.describe(&entry(e).op, key),
+            })
+        })
+        .collect();
+    Anomaly {
+        kind: "nonlinearizable".into(),
+        explanation,
+        ops: proof,
+        witness: json!({
+            "key": key,
+            "failed": read.index,
+            "concurrent": [],
+            "overwritten_by": index(r.overwrite),
+            "written_by": r.written_by.map(index),
+            "initial_state": model.state_json(&model.init()),
+            "ops": described,
         }),
         ..Anomaly::default()
     }
