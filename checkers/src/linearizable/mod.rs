@@ -503,15 +503,7 @@ fn witness<M: Model>(
         c.prefix.len(),
         model.describe_state(&state_now, key),
     );
-    let describe_entry = |e: usize| {
-        let entry = &partition.entries[e];
-        json!({
-            "index": ops[entry.call].index,
-            "completion": partition.completions[e].map(|p| ops[p].index),
-            "process": ops[entry.call].process,
-            "description": model.describe(&entry.op, key),
-        })
-    };
+    let describe_entry = |e: usize| entry_json(ops, model, partition, e);
     let mut proof = vec![invoke.index];
     proof.extend(partition.completions[c.failed].map(|p| ops[p].index));
     proof.extend(c.concurrent.iter().map(|&e| index(e)));
@@ -531,6 +523,22 @@ fn witness<M: Model>(
         }),
         ..Anomaly::default()
     }
+}
+
+/// One op of a witness, in the model's words, as the report lists it.
+fn entry_json<M: Model>(
+    ops: &[crate::history::Op],
+    model: &M,
+    partition: &Partition<M::Op>,
+    e: usize,
+) -> Value {
+    let entry = &partition.entries[e];
+    json!({
+        "index": ops[entry.call].index,
+        "completion": partition.completions[e].map(|p| ops[p].index),
+        "process": ops[entry.call].process,
+        "description": model.describe(&entry.op, partition.key.as_deref()),
+    })
 }
 
 /// The anomaly of a partition proved not linearizable by a read of an overwritten value.
@@ -578,14 +586,7 @@ fn refutation_anomaly<M: Model>(
     let described: Vec<Value> = [r.written_by, r.seen_by, Some(r.overwrite), Some(r.read)]
         .into_iter()
         .flatten()
-        .map(|e| {
-            json!({
-                "index": index(e),
-                "completion": completion(e),
-                "process": ops[entry(e).call].process,
-                "description": model.describe(&entry(e).op, key),
-            })
-        })
+        .map(|e| entry_json(ops, model, partition, e))
         .collect();
     Anomaly {
         kind: "nonlinearizable".into(),
