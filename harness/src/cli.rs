@@ -173,6 +173,11 @@ pub struct CheckArgs {
     /// (default 1024).
     #[arg(long)]
     pub memory_budget: Option<u64>,
+    /// Judge a run folder's history read whole, by the offline checkers, even where the
+    /// streaming judge would decide it as it is read (same verdict; the search's account
+    /// in the linearizability checker's details, and the history held in memory).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `sunder node`.

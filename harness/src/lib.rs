@@ -13,7 +13,8 @@
 //! - [`runner`]: client workers and the run's phases; [`status_timeline`]: the nodes'
 //!   `/status` sampled through the run, for systems that ask for it.
 //! - [`recorder`]: the history as it is recorded.
-//! - [`judge`]: which checkers judge a history, and the composed verdict.
+//! - [`judge`]: which checkers judge a history, and the composed verdict; [`streamed`]:
+//!   a history judged and digested as it comes, while a run records or a check reads.
 //! - [`store`]: run folders; [`runlog`]: `sunder.log`; [`progress`]: the live progress line;
 //!   [`stop_signal`]: the Ctrl-C/SIGTERM every long-running command ends on.
 //! - [`suite`]: suite files, their matrix of cells, and the suite folder.
@@ -32,6 +33,7 @@ pub mod runner;
 pub mod status_timeline;
 pub mod stop_signal;
 pub mod store;
+pub mod streamed;
 pub mod suite;
 pub mod system_file;
 

@@ -4,7 +4,8 @@
 //! the offline one to the byte, but for the linearizability checker's account of how it was
 //! decided (`details.decided_by = "streaming"` against the search's memo counts). Its report,
 //! drawn from the digest gathered while the history was written, is the page `sunder check`
-//! draws from the history read whole.
+//! draws from the digest of the history read chunk by chunk, and the page `sunder check
+//! --offline` draws from the history read whole.
 
 mod support;
 
@@ -131,14 +132,30 @@ fn a_run_judged_while_recording_gives_the_verdict_a_later_check_of_its_folder_gi
         }
         let drawn = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
         let (page, summary) = (drawn("report.html"), drawn("summary.md"));
-        let out = sunder().arg("check").arg(&dir).arg("--json").output().unwrap();
-        assert_eq!(out.status.code(), r.code, "{tag}: {}", String::from_utf8_lossy(&out.stderr));
-        let later: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(verdict(&later), verdict(&r.results), "{tag}: the run and the later check disagree");
-        // The run drew its report from the digest gathered as the history was written; the
-        // check draws it from the history read whole: the same page.
-        assert!(drawn("report.html") == page, "{tag}: the run's report differs from the check's");
-        assert_eq!(drawn("summary.md"), summary, "{tag}: the run's summary differs from the check's");
+        // `sunder check` judges the folder as it reads it, as the run judged it while
+        // recording, and with `--offline` reads it whole: all three agree.
+        for how in ["streamed", "offline"] {
+            let mut check = sunder();
+            check.arg("check").arg(&dir).arg("--json");
+            if how == "offline" {
+                check.arg("--offline");
+            }
+            let out = check.output().unwrap();
+            assert_eq!(out.status.code(), r.code, "{tag}, {how}: {}", String::from_utf8_lossy(&out.stderr));
+            let later: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(verdict(&later), verdict(&r.results), "{tag}: the run and the {how} check disagree");
+            if how == "streamed" {
+                assert_eq!(streamed(&later), streamed(&r.results), "{tag}: streamed once, not twice");
+            }
+            // The run drew its report from the digest gathered as the history was
+            // written; the offline check draws it from the history read whole: one page.
+            assert!(drawn("report.html") == page, "{tag}: the run's report differs from the {how} check's");
+            assert_eq!(
+                drawn("summary.md"),
+                summary,
+                "{tag}: the run's summary differs from the {how} check's"
+            );
+        }
     }
     assert_eq!(
         invalid, 2,

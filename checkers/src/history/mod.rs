@@ -12,7 +12,7 @@ mod writer;
 pub use op::{Name, Op, OpType, Process};
 pub(crate) use reader::JsonlReader;
 pub(crate) use reader::validate_at_lines;
-pub use reader::{parse_jsonl, read_jsonl};
+pub use reader::{parse_jsonl, read_jsonl, stream_jsonl};
 pub use writer::{BatchSink, HistoryWriter};
 
 use rustc_hash::FxHashMap;

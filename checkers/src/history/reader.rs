@@ -21,6 +21,45 @@ pub fn read_jsonl(path: &Path) -> Result<History, InputError> {
     reader.finish()
 }
 
+/// Reads a JSONL history file chunk by chunk as [`read_jsonl`] does, handing each chunk's
+/// ops to `sink` in history order and keeping none, for judges that take a history as it
+/// comes ([`crate::live`]); returns how many ops were handed out.
+///
+/// Every line is parsed, and the order of indices and times checked, as [`read_jsonl`]
+/// does, with the same errors; ops of the chunks before an error have been handed out by
+/// then. The pairing of invocations with completions is the consumer's: a
+/// [`crate::live::LiveJudge`] pairs by the same rules and gives up at a violation, which a
+/// whole read then names.
+pub fn stream_jsonl(path: &Path, mut sink: impl FnMut(Vec<Op>)) -> Result<u64, InputError> {
+    let mut chunks = crate::import::source::TextChunks::open(path)?.in_chunks_of(STREAM_CHUNK_BYTES);
+    // No size expected: the op vector holds one chunk's ops, not the history's.
+    let mut reader = JsonlReader::new(path, 0);
+    let mut handed = 0u64;
+    while let Some(chunk) = chunks.next_raw_chunk()? {
+        reader.feed_text(chunk.line, chunk.bytes, Text::Unchecked(chunk.bytes)).map_err(|e| match e {
+            FeedError::Utf8(bad) => chunk.invalid_utf8(bad),
+            FeedError::Input(e) => e,
+        })?;
+        let ops = reader.take_all_but_last();
+        handed += ops.len() as u64;
+        if !ops.is_empty() {
+            sink(ops);
+        }
+    }
+    let last = std::mem::take(&mut reader.ops);
+    handed += last.len() as u64;
+    if !last.is_empty() {
+        sink(last);
+    }
+    Ok(handed)
+}
+
+/// Bytes of text [`stream_jsonl`] parses at a time: enough for a thread per core
+/// ([`parse_threads`]), small enough that the few chunks of ops in flight between the
+/// reader and its consumers stay small beside the history (a set run's reads, each a whole
+/// set, take about 8 times their text's bytes as ops).
+const STREAM_CHUNK_BYTES: usize = 12 << 20;
+
 /// Parses and validates JSONL history text; `path` only names the source in errors.
 ///
 /// Beyond the rules every history keeps, Sunder's own file promises (docs/history.md) that
@@ -174,6 +213,19 @@ impl<'p> JsonlReader<'p> {
         Ok(())
     }
 
+    /// Every op read so far but the last, which stays so that the next piece's first op is
+    /// checked against it; the reader then holds that one op. Nothing is paired (a reader
+    /// drained this way holds too few ops to pair any aside), so the caller pairs.
+    fn take_all_but_last(&mut self) -> Vec<Op> {
+        let Some(last_position) = self.ops.len().checked_sub(1) else { return Vec::new() };
+        let last_line = self.lines.line_of(last_position);
+        let last = self.ops.pop().expect("one op at least");
+        let taken = std::mem::replace(&mut self.ops, vec![last]);
+        self.lines = LineMap::default();
+        self.lines.record(0, last_line);
+        taken
+    }
+
     /// Validates everything fed and returns the history.
     pub(crate) fn finish(self) -> Result<History, InputError> {
         let (path, lines) = (self.path, self.lines);
@@ -253,6 +305,62 @@ pub(crate) fn validate_at_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Feeds `text` in pieces as [`stream_jsonl`] feeds chunks, collecting what it hands out.
+    fn stream_in_pieces(text: &str, threads: usize) -> Result<Vec<Op>, InputError> {
+        let mut reader = JsonlReader::new(Path::new("h.jsonl"), 0);
+        let (mut out, mut first) = (Vec::new(), 1);
+        for (start, end) in split_at_lines(text.as_bytes(), threads) {
+            reader.feed(first, &text[start..end])?;
+            first += count_lines(&text.as_bytes()[start..end]);
+            out.extend(reader.take_all_but_last());
+        }
+        out.append(&mut reader.ops);
+        Ok(out)
+    }
+
+    #[test]
+    fn streaming_hands_out_every_op_and_finds_what_one_pass_finds() {
+        let good: String = (0..3000)
+            .map(|i| line(i, i * 10, (i / 2) % 7, if i % 2 == 0 { "invoke" } else { "ok" }))
+            .collect();
+        let whole = parse(&good).unwrap();
+        for threads in [1, 2, 3, 7] {
+            let streamed = stream_in_pieces(&good, threads).unwrap();
+            assert_eq!(streamed, whole.ops(), "{threads} pieces");
+        }
+        // An order error across a seam is found however the text is cut.
+        let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+        lines[1500] = line(1500, 1, 750 % 7, "invoke").trim_end().to_string();
+        let text = lines.join("\n");
+        for threads in [1, 2, 3, 7] {
+            let e = stream_in_pieces(&text, threads).unwrap_err().to_string();
+            assert!(e.starts_with("h.jsonl:1501: time 1 is earlier"), "{threads} pieces: {e}");
+        }
+        lines[1500] = "{not json".to_string();
+        let text = lines.join("\n");
+        for threads in [1, 2, 3, 7] {
+            let e = stream_in_pieces(&text, threads).unwrap_err().to_string();
+            assert!(e.starts_with("h.jsonl:1501:"), "{threads} pieces: {e}");
+        }
+    }
+
+    #[test]
+    fn streaming_a_file_hands_out_its_ops_in_order() {
+        let dir = std::env::temp_dir().join(format!("sunder-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("history.jsonl");
+        let text: String =
+            (0..500).map(|i| line(i, i, (i / 2) % 3, if i % 2 == 0 { "invoke" } else { "ok" })).collect();
+        std::fs::write(&path, &text).unwrap();
+        let mut streamed = Vec::new();
+        let n = stream_jsonl(&path, |ops| streamed.extend(ops)).unwrap();
+        assert_eq!(n, 500);
+        assert_eq!(streamed, read_jsonl(&path).unwrap().ops());
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(stream_jsonl(&path, |_| panic!("no ops in an empty file")).unwrap(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn parse(text: &str) -> Result<History, InputError> {
         parse_jsonl(Path::new("h.jsonl"), text)

@@ -59,7 +59,7 @@ fn refuse_what_is_not_a_history_file(path: &Path) -> Result<(), InputError> {
 /// Bytes a chunk holds before it is cut at its last line end.
 pub const CHUNK_BYTES: usize = 32 << 20;
 
-/// A history's text read in chunks of about [`CHUNK_BYTES`], each cut at a line end (only
+/// A history's text read in chunks of about [`CHUNK_BYTES`] (or as told), each cut at a line end (only
 /// the last may end without one), so a long history is parsed as it is read instead of
 /// being held whole beside its ops. The limits and checks are [`read_text`]'s.
 pub struct TextChunks<'a> {
@@ -75,6 +75,8 @@ pub struct TextChunks<'a> {
     offset: u64,
     started: bool,
     ended: bool,
+    /// Bytes a chunk holds before it is cut ([`CHUNK_BYTES`] unless told).
+    chunk_bytes: usize,
     /// The file's size in bytes when known (0 otherwise): enough to size what is read into.
     pub size_hint: usize,
 }
@@ -101,8 +103,16 @@ impl<'a> TextChunks<'a> {
             offset: 0,
             started: false,
             ended: false,
+            chunk_bytes: CHUNK_BYTES,
             size_hint,
         }
+    }
+
+    /// The same reader, cutting chunks of about `bytes` (a reader that hands each chunk's
+    /// ops on and forgets them holds a few chunks' ops at once, so it wants them smaller).
+    pub(crate) fn in_chunks_of(mut self, bytes: usize) -> TextChunks<'a> {
+        self.chunk_bytes = bytes.max(1);
+        self
     }
 
     /// Appends every chunk not yet handed out to `text`.
@@ -134,12 +144,12 @@ impl<'a> TextChunks<'a> {
             self.buf.drain(..self.handed);
             self.handed = 0;
         }
-        if self.buf.capacity() < CHUNK_BYTES {
-            self.buf.reserve(CHUNK_BYTES.min(self.size_hint.max(1 << 16)) + (1 << 16));
+        if self.buf.capacity() < self.chunk_bytes {
+            self.buf.reserve(self.chunk_bytes.min(self.size_hint.max(1 << 16)) + (1 << 16));
         }
         let end = loop {
             let searched = self.buf.len();
-            while !self.ended && self.buf.len() < CHUNK_BYTES.max(searched + 1) {
+            while !self.ended && self.buf.len() < self.chunk_bytes.max(searched + 1) {
                 let len = self.buf.len();
                 if self.buf.capacity() == len {
                     self.buf.reserve(len.max(1 << 16));

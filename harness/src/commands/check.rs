@@ -7,6 +7,7 @@
 use crate::cli::CheckArgs;
 use crate::judge::{self, Limits};
 use crate::store::{RunDir, write_json};
+use crate::streamed::Streamed;
 use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -16,11 +17,14 @@ use std::str::FromStr;
 use std::time::Duration;
 use sunder_check::History;
 use sunder_check::counter::CounterSettings;
+use sunder_check::history;
 use sunder_check::import::{self, Format};
 use sunder_check::linearizable::ModelKind;
+use sunder_check::live::{LiveJudge, Outcome};
 use sunder_check::plan::{Check, Plan};
 use sunder_check::set_full::SetFullSettings;
 use sunder_check::txn::{TxnModel, TxnOptions};
+use sunder_check::verdict::Results;
 
 /// Checks `args.path` and returns the verdict's exit code.
 pub fn run(args: CheckArgs) -> Result<u8> {
@@ -43,14 +47,8 @@ pub fn run(args: CheckArgs) -> Result<u8> {
             Some(p) => p,
             None => run_plan(&dir)?,
         };
-        let imported = import::load(&dir.history(), Format::Jsonl)?;
-        let results = judge::judge(&imported.history, &plan, imported.fail_semantics, limits);
+        let results = check_run_folder(&dir, &plan, limits, args.offline)?;
         write_json(&dir.results(), &results)?;
-        crate::commands::report::render(
-            &dir.path,
-            imported.history.into_ops(),
-            &crate::runlog::RunLog::quiet(),
-        );
         results
     } else {
         let imported = import::load(&args.path, format)?;
@@ -80,6 +78,41 @@ pub fn run(args: CheckArgs) -> Result<u8> {
     // History text reaches the terminal: escape what could drive it.
     let _ = writeln!(std::io::stdout(), "{}", sunder_check::error::terminal_safe(&text));
     Ok(results.valid.exit_code() as u8)
+}
+
+/// Judges a run folder's history by `plan` and renders its report. A plan the live judge
+/// takes is judged as the history is read, chunk by chunk, with the report digested beside
+/// it, so a valid history of any length is never held whole; only a verdict the live judge
+/// leaves to the offline check (an anomaly to explain, a history that breaks the rules)
+/// reads it whole, as every other plan does (and every plan with `--offline`).
+fn check_run_folder(dir: &RunDir, plan: &Plan, limits: Limits, offline_only: bool) -> Result<Results> {
+    let fail_semantics = Format::Jsonl.fail_semantics();
+    let offline = || -> Result<(Results, History)> {
+        let imported = import::load(&dir.history(), Format::Jsonl)?;
+        Ok((judge::judge(&imported.history, plan, fail_semantics, limits), imported.history))
+    };
+    let quiet = crate::runlog::RunLog::quiet();
+    let Some(live) = LiveJudge::new(plan, fail_semantics).filter(|_| !offline_only) else {
+        let (results, history) = offline()?;
+        crate::commands::report::render(&dir.path, history.into_ops(), &quiet);
+        return Ok(results);
+    };
+    let (tx, streamed) = Streamed::start(live, Default::default(), 1)?;
+    let read = history::stream_jsonl(&dir.history(), |ops| {
+        let _ = tx.send(ops);
+    });
+    drop(tx);
+    let (outcome, digested) = streamed.finish()?;
+    read?;
+    let (results, ops) = match outcome {
+        Outcome::Decided(results) => (*results, Vec::new()),
+        Outcome::Offline(_) => {
+            let (results, history) = offline()?;
+            (results, history.into_ops())
+        }
+    };
+    crate::commands::report::render_digested(&dir.path, digested, ops, &quiet);
+    Ok(results)
 }
 
 /// The plan of a stored run: its workload's, with the options it ran with.

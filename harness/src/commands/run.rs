@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use sunder_check::history::{BatchSink, History, HistoryWriter, Op, Strictness};
+use sunder_check::history::{BatchSink, History, HistoryWriter, Strictness};
 use sunder_check::import::Format;
 use sunder_check::live::{self, LiveJudge};
 use sunder_check::verdict::Results;
@@ -439,34 +439,12 @@ async fn run_test(
     let live = if args.no_record { None } else { LiveJudge::new(&plan, fail_semantics) };
     let news: crate::progress::JudgeNews = Default::default();
     let (history, live_judge) = match live {
-        Some(mut judge) => {
-            let news = news.clone();
-            // Bounded, so a judge that falls behind slows the writer rather than piling up.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Op>>(256);
-            // The report's digest takes each batch after the judge, on a thread of its own,
-            // so the report needs no second read of the history and the verdict no wait.
-            let (digest_tx, digest_rx) = std::sync::mpsc::sync_channel::<Vec<Op>>(256);
-            let digest = std::thread::Builder::new().name("report-digest".into()).spawn(move || {
-                let mut digest = sunder_report::digest::Digest::default();
-                for batch in digest_rx {
-                    digest.feed(&batch);
-                }
-                digest.finish()
-            })?;
-            let thread = std::thread::Builder::new().name("live-judge".into()).spawn(move || {
-                for batch in rx {
-                    judge.feed(&batch);
-                    if let Some(why) = judge.given_up() {
-                        news.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| why.to_string());
-                    }
-                    let _ = digest_tx.send(batch);
-                }
-                (judge.finish(), digest)
-            })?;
+        Some(judge) => {
+            let (tx, streamed) = crate::streamed::Streamed::start(judge, news.clone(), 256)?;
             let sink: BatchSink = Box::new(move |batch| {
                 let _ = tx.send(batch);
             });
-            (HistoryWriter::streaming(&dir.history(), sink)?, Some(thread))
+            (HistoryWriter::streaming(&dir.history(), sink)?, Some(streamed))
         }
         None if args.no_record => (HistoryWriter::in_memory(), None),
         None => (HistoryWriter::create(&dir.history())?, None),
@@ -572,7 +550,7 @@ async fn run_test(
                 (history, results)
             };
             let after = || format!("{:.3} s after the final phase", final_ended.elapsed().as_secs_f64());
-            let Some(thread) = live_judge else {
+            let Some(streamed) = live_judge else {
                 let history = History::new(ops, Strictness::Strict)
                     .map_err(|v| anyhow::anyhow!("recorded history is invalid: {v}"))?;
                 let (history, results) = offline(history);
@@ -582,19 +560,18 @@ async fn run_test(
                     format!("judged offline: verdict {}", after()),
                 ));
             };
-            let (outcome, digest) = thread.join().map_err(|_| anyhow::anyhow!("the live judge panicked"))?;
-            let digested = || digest.join().map_err(|_| anyhow::anyhow!("the report's digest panicked"));
+            let (outcome, digested) = streamed.finish()?;
             match outcome {
                 live::Outcome::Decided(results) => {
                     let how = format!("judged while recording: verdict {}", after());
-                    Ok((ReportFrom::Digest(Box::new(digested()?), None), *results, how))
+                    Ok((ReportFrom::Digest(Box::new(digested), None), *results, how))
                 }
                 live::Outcome::Offline(why) => {
                     let imported = sunder_check::import::load(&history_file, Format::Jsonl)?;
                     let (history, results) = offline(imported.history);
                     let how = format!("judged offline ({why}): verdict {}", after());
                     // The witnesses need the ops; the rest of the report is digested already.
-                    Ok((ReportFrom::Digest(Box::new(digested()?), Some(history)), results, how))
+                    Ok((ReportFrom::Digest(Box::new(digested), Some(history)), results, how))
                 }
             }
         })
