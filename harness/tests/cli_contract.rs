@@ -48,6 +48,16 @@ fn single_kv_run_is_valid_and_stores_history_results_and_report() {
     assert_eq!(check.status.code(), Some(expected));
     let rechecked: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
     assert_eq!(rechecked["valid"], results["valid"]);
+
+    // A re-check by another model rewrites results.json before the report is drawn, so the
+    // summary tells the new verdict (a plain register cannot take the run's cas ops).
+    let check = sunder().arg("check").arg(&run).args(["--model", "register"]).output().unwrap();
+    assert_eq!(check.status.code(), Some(2), "{}", String::from_utf8_lossy(&check.stdout));
+    let summary = std::fs::read_to_string(run.join("summary.md")).unwrap();
+    assert!(summary.contains("UNKNOWN"), "the report shows the re-check's verdict: {summary}");
+    let check = sunder().arg("check").arg(&run).output().unwrap();
+    assert_eq!(check.status.code(), Some(expected));
+    assert!(std::fs::read_to_string(run.join("summary.md")).unwrap().contains("VALID"));
 }
 
 fn assert_bad_arguments(args: &[&str], needle: &str) {

@@ -47,9 +47,7 @@ pub fn run(args: CheckArgs) -> Result<u8> {
             Some(p) => p,
             None => run_plan(&dir)?,
         };
-        let results = check_run_folder(&dir, &plan, limits, args.offline)?;
-        write_json(&dir.results(), &results)?;
-        results
+        check_run_folder(&dir, &plan, limits, args.offline)?
     } else {
         let imported = import::load(&args.path, format)?;
         let plan = match asked {
@@ -80,7 +78,8 @@ pub fn run(args: CheckArgs) -> Result<u8> {
     Ok(results.valid.exit_code() as u8)
 }
 
-/// Judges a run folder's history by `plan` and renders its report. A plan the live judge
+/// Judges a run folder's history by `plan`, writes its `results.json`, then renders its
+/// report (which shows that file). A plan the live judge
 /// takes is judged as the history is read, chunk by chunk, with the report digested beside
 /// it, so a valid history of any length is never held whole; only a verdict the live judge
 /// leaves to the offline check (an anomaly to explain, a history that breaks the rules)
@@ -94,6 +93,7 @@ fn check_run_folder(dir: &RunDir, plan: &Plan, limits: Limits, offline_only: boo
     let quiet = crate::runlog::RunLog::quiet();
     let Some(live) = LiveJudge::new(plan, fail_semantics).filter(|_| !offline_only) else {
         let (results, history) = offline()?;
+        write_json(&dir.results(), &results)?;
         crate::commands::report::render(&dir.path, history.into_ops(), &quiet);
         return Ok(results);
     };
@@ -111,6 +111,7 @@ fn check_run_folder(dir: &RunDir, plan: &Plan, limits: Limits, offline_only: boo
             (results, history.into_ops())
         }
     };
+    write_json(&dir.results(), &results)?;
     crate::commands::report::render_digested(&dir.path, digested, ops, &quiet);
     Ok(results)
 }
