@@ -35,22 +35,17 @@ pub fn stream_jsonl(path: &Path, mut sink: impl FnMut(Vec<Op>)) -> Result<u64, I
     // No size expected: the op vector holds one chunk's ops, not the history's.
     let mut reader = JsonlReader::new(path, 0);
     let mut handed = 0u64;
-    while let Some(chunk) = chunks.next_raw_chunk()? {
-        reader.feed_text(chunk.line, chunk.bytes, Text::Unchecked(chunk.bytes)).map_err(|e| match e {
-            FeedError::Utf8(bad) => chunk.invalid_utf8(bad),
-            FeedError::Input(e) => e,
-        })?;
-        let ops = reader.take_all_but_last();
+    let mut hand = |ops: Vec<Op>| {
         handed += ops.len() as u64;
         if !ops.is_empty() {
             sink(ops);
         }
+    };
+    while let Some(chunk) = chunks.next_raw_chunk()? {
+        reader.feed_raw(chunk)?;
+        hand(reader.take_all_but_last());
     }
-    let last = std::mem::take(&mut reader.ops);
-    handed += last.len() as u64;
-    if !last.is_empty() {
-        sink(last);
-    }
+    hand(std::mem::take(&mut reader.ops));
     Ok(handed)
 }
 
@@ -115,13 +110,18 @@ impl<'p> JsonlReader<'p> {
         chunks: &mut crate::import::source::TextChunks<'_>,
     ) -> Result<(), InputError> {
         while let Some(chunk) = chunks.next_raw_chunk()? {
-            // The chunk's UTF-8 is checked piece by piece, by the threads that parse it.
-            self.feed_text(chunk.line, chunk.bytes, Text::Unchecked(chunk.bytes)).map_err(|e| match e {
-                FeedError::Utf8(bad) => chunk.invalid_utf8(bad),
-                FeedError::Input(e) => e,
-            })?;
+            self.feed_raw(chunk)?;
         }
         Ok(())
+    }
+
+    /// Parses a chunk as read, whose UTF-8 is checked piece by piece by the threads that
+    /// parse it.
+    fn feed_raw(&mut self, chunk: crate::import::source::RawChunk<'_>) -> Result<(), InputError> {
+        self.feed_text(chunk.line, chunk.bytes, Text::Unchecked(chunk.bytes)).map_err(|e| match e {
+            FeedError::Utf8(bad) => chunk.invalid_utf8(bad),
+            FeedError::Input(e) => e,
+        })
     }
 
     /// Parses the next piece of the text, whose first line is line `first_line`; the piece

@@ -59,9 +59,9 @@ fn refuse_what_is_not_a_history_file(path: &Path) -> Result<(), InputError> {
 /// Bytes a chunk holds before it is cut at its last line end.
 pub const CHUNK_BYTES: usize = 32 << 20;
 
-/// A history's text read in chunks of about [`CHUNK_BYTES`] (or as told), each cut at a line end (only
-/// the last may end without one), so a long history is parsed as it is read instead of
-/// being held whole beside its ops. The limits and checks are [`read_text`]'s.
+/// A history's text read in chunks of about [`CHUNK_BYTES`] (or as told), each cut at a
+/// line end (only the last may end without one), so a long history is parsed as it is read
+/// instead of being held whole beside its ops. The limits and checks are [`read_text`]'s.
 pub struct TextChunks<'a> {
     path: std::path::PathBuf,
     input: Box<dyn Read + 'a>,

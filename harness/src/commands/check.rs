@@ -79,11 +79,11 @@ pub fn run(args: CheckArgs) -> Result<u8> {
 }
 
 /// Judges a run folder's history by `plan`, writes its `results.json`, then renders its
-/// report (which shows that file). A plan the live judge
-/// takes is judged as the history is read, chunk by chunk, with the report digested beside
-/// it, so a valid history of any length is never held whole; only a verdict the live judge
-/// leaves to the offline check (an anomaly to explain, a history that breaks the rules)
-/// reads it whole, as every other plan does (and every plan with `--offline`).
+/// report (which shows that file). A plan the live judge takes is judged as the history is
+/// read, chunk by chunk, with the report digested beside it, so a valid history of any
+/// length is never held whole; only a verdict the live judge leaves to the offline check
+/// (an anomaly to explain, a history that breaks the rules) reads it whole, as every other
+/// plan does (and every plan with `--offline`).
 fn check_run_folder(dir: &RunDir, plan: &Plan, limits: Limits, offline_only: bool) -> Result<Results> {
     let fail_semantics = Format::Jsonl.fail_semantics();
     let offline = || -> Result<(Results, History)> {
