@@ -6,14 +6,16 @@
 //! `SUNDER_BENCH_HISTORY`), a register-shaped history of 2,000,000 ops is written first with
 //! `HistoryWriter`, the shape of a 60 s single-kv run. The file should be in the page cache
 //! (the first round warms it), so the anchor is memory speed: the speed the reader is after.
-//! `--reader-only` leaves the anchor out, for a profile of the reader alone.
+//! `--reader-only` leaves the anchor out, for a profile of the reader alone. Each round also
+//! times `stream_jsonl`, the chunk-at-a-time read `sunder check` and `sunder report` use.
 
 mod support;
 
 use serde_json::json;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use sunder_check::history::{HistoryWriter, Op, OpType, read_jsonl};
+use sunder_check::history::{HistoryWriter, Op, OpType, read_jsonl, stream_jsonl};
 use support::cpu_seconds;
 
 const ROUNDS: usize = 3;
@@ -61,17 +63,33 @@ fn main() {
         assert_eq!(history.len(), lines, "one op per line");
         drop(history);
 
+        // What `sunder check` and `sunder report` of a run folder do: the file parsed a
+        // chunk at a time, each chunk's ops handed on and dropped.
+        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let streamed = stream_jsonl(&path, |ops| {
+            drop(ops);
+            ControlFlow::Continue(())
+        })
+        .expect("a valid history");
+        let (stream_s, stream_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+        assert_eq!(streamed as usize, lines, "one op per line, streamed");
+
         let mbps = |s: f64| bytes / 1e6 / s;
         println!(
             "round {round}: {lines} lines; fs::read {:.0} MB/s, read + memchr line count {:.0} MB/s \
              ({count_s:.3} s); filling a Vec of {lines} ops {fill_s:.3} s; \
-             read_jsonl {:.3} s wall, {:.2} s CPU, {:.0} MB/s = {:.2} of the read + count anchor",
+             read_jsonl {:.3} s wall, {:.2} s CPU, {:.0} MB/s = {:.2} of the read + count anchor; \
+             stream_jsonl {:.3} s wall, {:.2} s CPU, {:.0} MB/s = {:.2} of the anchor",
             mbps(read_s),
             mbps(count_s),
             reader_s,
             reader_cpu,
             mbps(reader_s),
             count_s / reader_s,
+            stream_s,
+            stream_cpu,
+            mbps(stream_s),
+            count_s / stream_s,
         );
     }
     let _ = std::fs::remove_dir_all(&scratch);

@@ -4,8 +4,9 @@
 //! the offline one to the byte, but for the linearizability checker's account of how it was
 //! decided (`details.decided_by = "streaming"` against the search's memo counts). Its report,
 //! drawn from the digest gathered while the history was written, is the page `sunder check`
-//! draws from the digest of the history read chunk by chunk, and the page `sunder check
-//! --offline` draws from the history read whole.
+//! draws from the digest of the history read chunk by chunk, the page `sunder check
+//! --offline` draws from the history read whole, and the page `sunder report` draws from
+//! the stream, holding only the calls the witnesses draw.
 
 mod support;
 
@@ -156,6 +157,16 @@ fn a_run_judged_while_recording_gives_the_verdict_a_later_check_of_its_folder_gi
                 "{tag}: the run's summary differs from the {how} check's"
             );
         }
+        // `sunder report` of the folder streams the history, keeping only the calls the
+        // witnesses draw (the invalid runs have some): the same page again.
+        let out = sunder().arg("report").arg(&dir).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{tag}, report: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(drawn("report.html") == page, "{tag}: `sunder report` draws another page than the run");
+        assert_eq!(
+            drawn("summary.md"),
+            summary,
+            "{tag}: `sunder report` writes another summary than the run"
+        );
     }
     assert_eq!(
         invalid, 2,

@@ -40,6 +40,15 @@ impl Analysis {
         Analysis::from_digested(Digest::of_ops(&inputs.ops), inputs)
     }
 
+    /// The analysis of what [`crate::run_folder::load_streamed`] read: from its digest
+    /// when the history was streamed, else from the ops it read whole.
+    pub fn of_loaded(digested: Option<Digested>, inputs: &RunInputs) -> Analysis {
+        match digested {
+            Some(d) => Analysis::from_digested(d, inputs),
+            None => Analysis::of(inputs),
+        }
+    }
+
     /// The analysis of a history digested as it was written; `inputs` holds the ops the
     /// witnesses need, if any (none for a history that was streamed).
     pub fn from_digested(d: Digested, inputs: &RunInputs) -> Analysis {

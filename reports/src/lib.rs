@@ -8,7 +8,8 @@
 //! Layout: [`run_folder`] reads the inputs tolerantly (with [`test_info`] for `test.json`
 //! and [`status_samples`] for the nodes' sampled `/status`); [`digest`] reads the history
 //! op by op in bounded memory through [`faults`], [`latency`] (with [`latency_histogram`])
-//! and [`timeline`]'s builder, [`calls`] pairs the ops a witness draws, and [`analysis`]
+//! and [`timeline`]'s builder, and [`history_stream`] feeds it a stored history chunk by
+//! chunk, keeping only what the witnesses draw; [`calls`] pairs the ops a witness draws, and [`analysis`]
 //! holds their results for one render; [`plots`], [`witness`] and [`timeline`] draw; [`page`], [`junit`] and
 //! [`summary`] assemble the three files, both opening with [`story`]'s paragraph; [`escape`] is the one escaping function every
 //! untrusted value passes through, and [`packed`] shrinks a large data block; [`error`] says why a render could not start or be
@@ -23,6 +24,7 @@ pub mod digest;
 pub mod error;
 pub mod escape;
 pub mod faults;
+pub mod history_stream;
 pub mod junit;
 pub mod latency;
 pub mod latency_histogram;
@@ -71,8 +73,13 @@ pub struct RenderSummary {
 /// logs, and writes `report.html`, `junit.xml` and `summary.md` into it. Missing or broken
 /// inputs are rendered around and listed in [`RenderSummary::problems`]; only an unreadable
 /// folder or a failed write is an error.
+///
+/// A valid history is streamed ([`history_stream`]): only its digest and the calls the
+/// witnesses draw are held, so a run of any length renders in bounded memory.
 pub fn render_run(run_dir: &Path) -> Result<RenderSummary, ReportError> {
-    render_inputs(run_folder::load(run_dir)?, run_dir)
+    let (inputs, digested) = run_folder::load_streamed(run_dir)?;
+    let analysis = analysis::Analysis::of_loaded(digested, &inputs);
+    render_analysed(inputs, analysis, run_dir)
 }
 
 /// Renders a run folder as [`render_run`] does, from the ops of its history that the caller

@@ -16,7 +16,7 @@ use crate::{packed, story, timeline, witness};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use sunder_check::anomaly_names;
-use sunder_check::verdict::{Anomaly, Validity};
+use sunder_check::verdict::{Anomaly, Results, Validity};
 
 /// Models in the order the ladder shows them: linearizability on top of the checkers' own
 /// ladder (strongest first), then any other model `judged` names, in its order.
@@ -40,7 +40,11 @@ pub const MAX_DRAWN_ANOMALIES: usize = 100;
 /// The anomalies of a run: the composed list, or the checkers' own when that is empty.
 /// Borrowed, since the page, the summary and the caller's count each ask for them.
 pub fn anomalies_of(inputs: &RunInputs) -> Vec<&Anomaly> {
-    let Some(r) = &inputs.results else { return vec![] };
+    inputs.results.as_ref().map(anomalies_in).unwrap_or_default()
+}
+
+/// The anomalies of `r` the report shows, as [`anomalies_of`] finds them.
+pub fn anomalies_in(r: &Results) -> Vec<&Anomaly> {
     if !r.anomalies.is_empty() {
         return r.anomalies.iter().collect();
     }

@@ -4,6 +4,7 @@
 //! can be read is kept, and each problem is recorded in plain words (with file and line) so
 //! the report can say what it could not show.
 
+use crate::digest::Digested;
 use crate::error::ReportError;
 use crate::test_info::TestInfo;
 use serde_json::Value;
@@ -63,19 +64,42 @@ pub fn load(dir: &Path) -> Result<RunInputs, ReportError> {
 /// `history` (which may live elsewhere, e.g. a bare history file). Fails only when `dir`
 /// is not a readable folder.
 pub fn load_with_history(dir: &Path, history: &Path) -> Result<RunInputs, ReportError> {
-    load_inputs(dir, |problems| load_history(history, problems))
+    load_inputs(dir, |problems, _| load_history(history, problems))
+}
+
+/// Reads a run folder as [`load`] does, but streams a valid history through its digest
+/// ([`crate::history_stream`]) instead of holding it: the inputs hold only the ops the
+/// anomalies' witnesses draw, and the digest comes beside them. A history the stream
+/// cannot take (missing, malformed, breaking a rule) is read whole as [`load`] reads it,
+/// its problems named and its ops salvaged, and no digest comes back.
+pub fn load_streamed(dir: &Path) -> Result<(RunInputs, Option<Digested>), ReportError> {
+    let path = dir.join("history.jsonl");
+    let mut digested = None;
+    let inputs = load_inputs(dir, |problems, results| {
+        let wanted = crate::history_stream::witness_indices(
+            results.map(crate::page::anomalies_in).unwrap_or_default(),
+        );
+        match crate::history_stream::digest_file(&path, &wanted) {
+            Some((ops, d)) => {
+                digested = Some(d);
+                (ops, HistoryStatus::Valid)
+            }
+            None => load_history(&path, problems),
+        }
+    })?;
+    Ok((inputs, digested))
 }
 
 /// Reads `test.json`, `results.json` and node logs from `dir`, taking the ops of a history
 /// the caller has already read and validated (`sunder check` and `sunder run` hold it), so
 /// a long history is not parsed a second time for its report.
 pub fn load_with_ops(dir: &Path, ops: Vec<Op>) -> Result<RunInputs, ReportError> {
-    load_inputs(dir, |_| (ops, HistoryStatus::Valid))
+    load_inputs(dir, |_, _| (ops, HistoryStatus::Valid))
 }
 
 fn load_inputs(
     dir: &Path,
-    history: impl FnOnce(&mut Vec<String>) -> (Vec<Op>, HistoryStatus),
+    history: impl FnOnce(&mut Vec<String>, Option<&Results>) -> (Vec<Op>, HistoryStatus),
 ) -> Result<RunInputs, ReportError> {
     let meta = std::fs::metadata(dir).map_err(|e| ReportError::io(dir, e))?;
     if !meta.is_dir() {
@@ -98,25 +122,29 @@ fn load_inputs(
             TestInfo::default()
         }
     };
-    let (ops, history_status) = history(&mut problems);
+    // The results are read first, for the ops their witnesses name, and their problems
+    // listed after the history's, as the report has always listed them.
+    let mut results_problems = vec![];
     let results_path = dir.join("results.json");
     let results = match read_json(&results_path) {
         Ok(Some(v)) => match serde_json::from_value::<Results>(v) {
             Ok(r) => Some(r),
             Err(e) => {
-                problems.push(format!("{}: not a results file: {e}", results_path.display()));
+                results_problems.push(format!("{}: not a results file: {e}", results_path.display()));
                 None
             }
         },
         Ok(None) => {
-            problems.push("results.json is missing: the history has not been checked".to_string());
+            results_problems.push("results.json is missing: the history has not been checked".to_string());
             None
         }
         Err(p) => {
-            problems.push(p);
+            results_problems.push(p);
             None
         }
     };
+    let (ops, history_status) = history(&mut problems, results.as_ref());
+    problems.append(&mut results_problems);
     let node_logs = list_node_logs(dir);
     let status_timelines = crate::status_samples::load_all(dir, &mut problems);
     Ok(RunInputs {

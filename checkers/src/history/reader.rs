@@ -7,6 +7,7 @@ use super::pieces::{
 };
 use super::{History, Op, Pairing, Strictness, Violation};
 use crate::error::InputError;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 /// Reads and validates a JSONL history file (or standard input for `-`), within the input
@@ -23,29 +24,34 @@ pub fn read_jsonl(path: &Path) -> Result<History, InputError> {
 
 /// Reads a JSONL history file chunk by chunk as [`read_jsonl`] does, handing each chunk's
 /// ops to `sink` in history order and keeping none, for judges that take a history as it
-/// comes ([`crate::live`]); returns how many ops were handed out.
+/// comes ([`crate::live`]); returns how many ops were handed out. The sink may stop the
+/// read early (`ControlFlow::Break`): the rest of the file is then neither read nor
+/// checked.
 ///
 /// Every line is parsed, and the order of indices and times checked, as [`read_jsonl`]
 /// does, with the same errors; ops of the chunks before an error have been handed out by
 /// then. The pairing of invocations with completions is the consumer's: a
 /// [`crate::live::LiveJudge`] pairs by the same rules and gives up at a violation, which a
 /// whole read then names.
-pub fn stream_jsonl(path: &Path, mut sink: impl FnMut(Vec<Op>)) -> Result<u64, InputError> {
+pub fn stream_jsonl(
+    path: &Path,
+    mut sink: impl FnMut(Vec<Op>) -> ControlFlow<()>,
+) -> Result<u64, InputError> {
     let mut chunks = crate::import::source::TextChunks::open(path)?.in_chunks_of(STREAM_CHUNK_BYTES);
     // No size expected: the op vector holds one chunk's ops, not the history's.
     let mut reader = JsonlReader::new(path, 0);
     let mut handed = 0u64;
     let mut hand = |ops: Vec<Op>| {
         handed += ops.len() as u64;
-        if !ops.is_empty() {
-            sink(ops);
-        }
+        if ops.is_empty() { ControlFlow::Continue(()) } else { sink(ops) }
     };
     while let Some(chunk) = chunks.next_raw_chunk()? {
         reader.feed_raw(chunk)?;
-        hand(reader.take_all_but_last());
+        if hand(reader.take_all_but_last()).is_break() {
+            return Ok(handed);
+        }
     }
-    hand(std::mem::take(&mut reader.ops));
+    let _ = hand(std::mem::take(&mut reader.ops));
     Ok(handed)
 }
 
@@ -354,9 +360,22 @@ mod tests {
             (0..500).map(|i| line(i, i, (i / 2) % 3, if i % 2 == 0 { "invoke" } else { "ok" })).collect();
         std::fs::write(&path, &text).unwrap();
         let mut streamed = Vec::new();
-        let n = stream_jsonl(&path, |ops| streamed.extend(ops)).unwrap();
+        let n = stream_jsonl(&path, |ops| {
+            streamed.extend(ops);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
         assert_eq!(n, 500);
         assert_eq!(streamed, read_jsonl(&path).unwrap().ops());
+        // Stopped after the first chunk, the read hands out nothing more (the chunk's last
+        // op waits for the next chunk's first, so it never comes).
+        let mut chunks = 0;
+        let n = stream_jsonl(&path, |_| {
+            chunks += 1;
+            ControlFlow::Break(())
+        })
+        .unwrap();
+        assert_eq!((n, chunks), (499, 1));
         std::fs::write(&path, "").unwrap();
         assert_eq!(stream_jsonl(&path, |_| panic!("no ops in an empty file")).unwrap(), 0);
         std::fs::remove_dir_all(&dir).unwrap();

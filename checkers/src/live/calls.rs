@@ -39,9 +39,17 @@ pub struct Calls {
     open_positions: BTreeSet<usize>,
     retired: FxHashMap<u64, u64>,
     events: VecDeque<(usize, Event)>,
+    /// Set by [`Calls::pairing_only`]: no events are kept.
+    no_events: bool,
 }
 
 impl Calls {
+    /// Calls that only pair and settle, for a consumer that wants the calls but not the
+    /// events in order (which would pile up behind a call that never completes).
+    pub fn pairing_only() -> Calls {
+        Calls { no_events: true, ..Calls::default() }
+    }
+
     /// Takes the next op of the history, handing `settled` the call it completes, if any;
     /// fails with what breaks the history's rules (the offline reader reports it in its own
     /// words).
@@ -58,8 +66,10 @@ impl Calls {
                     return Err(format!("process {p} invoked {} while another invocation is open", op.f));
                 }
                 self.open.insert(p, (at, op.clone()));
-                self.open_positions.insert(at);
-                self.events.push_back((at, Event::Invoke(at)));
+                if !self.no_events {
+                    self.open_positions.insert(at);
+                    self.events.push_back((at, Event::Invoke(at)));
+                }
             }
             kind => {
                 let Some((i, invoke)) = self.open.remove(&p) else {
@@ -71,7 +81,7 @@ impl Calls {
                 self.open_positions.remove(&i);
                 if kind == OpType::Info {
                     self.retired.insert(p, op.index);
-                } else {
+                } else if !self.no_events {
                     self.events.push_back((at, Event::Return(i, op.index)));
                 }
                 settled(Settled { at: i, invoke: &invoke, completion: Some(op) });

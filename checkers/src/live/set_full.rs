@@ -33,7 +33,7 @@ impl SetFullJudge {
     pub fn new(settings: &SetFullSettings) -> SetFullJudge {
         SetFullJudge {
             settings: *settings,
-            calls: Calls::default(),
+            calls: Calls::pairing_only(),
             invoked: FxHashMap::default(),
             checks: BTreeMap::new(),
             frame: Frame::default(),
@@ -53,8 +53,6 @@ impl SetFullJudge {
             if let Err(e) = self.calls.push(op, |_| {}) {
                 return self.give_up(format!("op {}: {e}", op.index));
             }
-            // Only the pairing rules are wanted of the calls: their events are not.
-            while self.calls.next_event().is_some() {}
             let invoked = match (op.process, op.kind) {
                 (Process::Client(p), OpType::Invoke) => {
                     self.invoked.insert(p, (op.index, op.time));
@@ -71,7 +69,7 @@ impl SetFullJudge {
 
     fn give_up(&mut self, why: String) {
         self.frame.give_up(why);
-        self.calls = Calls::default();
+        self.calls = Calls::pairing_only();
         self.invoked.clear();
         self.checks.clear();
     }

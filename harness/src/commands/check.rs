@@ -12,6 +12,7 @@ use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -97,23 +98,32 @@ fn check_run_folder(dir: &RunDir, plan: &Plan, limits: Limits, offline_only: boo
         crate::commands::report::render(&dir.path, history.into_ops(), &quiet);
         return Ok(results);
     };
-    let (tx, streamed) = Streamed::start(live, Default::default(), 1)?;
+    let news = crate::progress::JudgeNews::default();
+    let (tx, streamed) = Streamed::start(live, news.clone(), 1)?;
     let read = history::stream_jsonl(&dir.history(), |ops| {
-        let _ = tx.send(ops);
+        // Once the judge leaves the verdict offline the rest of the stream is of no use:
+        // the file is read whole next, so stop here rather than read it twice over.
+        let given_up = news.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        if given_up || tx.send(ops).is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     });
     drop(tx);
     let (outcome, digested) = streamed.finish()?;
     read?;
-    let (results, ops) = match outcome {
-        Outcome::Decided(results) => (*results, Vec::new()),
-        Outcome::Offline(_) => {
-            let (results, history) = offline()?;
-            (results, history.into_ops())
+    match outcome {
+        Outcome::Decided(results) => {
+            write_json(&dir.results(), &results)?;
+            crate::commands::report::render_digested(&dir.path, digested, Vec::new(), &quiet);
+            Ok(*results)
         }
-    };
-    write_json(&dir.results(), &results)?;
-    crate::commands::report::render_digested(&dir.path, digested, ops, &quiet);
-    Ok(results)
+        Outcome::Offline(_) => {
+            // The digest may have stopped short with the stream; the report is drawn from
+            // the whole read.
+            let (results, history) = offline()?;
+            write_json(&dir.results(), &results)?;
+            crate::commands::report::render(&dir.path, history.into_ops(), &quiet);
+            Ok(results)
+        }
+    }
 }
 
 /// The plan of a stored run: its workload's, with the options it ran with.

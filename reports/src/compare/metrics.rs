@@ -9,8 +9,8 @@ use std::path::Path;
 /// Reads `run_dir`'s history and computes its [`RunMetrics`]; `None` when the folder
 /// cannot be read or holds no client call.
 pub fn of_run(run_dir: &Path) -> Option<RunMetrics> {
-    let inputs = run_folder::load(run_dir).ok()?;
-    let analysis = Analysis::of(&inputs);
+    let (inputs, digested) = run_folder::load_streamed(run_dir).ok()?;
+    let analysis = Analysis::of_loaded(digested, &inputs);
     let (calls, ok) = (analysis.counts.calls, analysis.counts.ok);
     if calls == 0 {
         return None;
