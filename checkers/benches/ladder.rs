@@ -198,6 +198,9 @@ fn main() {
     if wants("failing") {
         failing_ladder_only();
     }
+    if wants("sequential") {
+        sequential_growth();
+    }
     if wants("long") {
         let h = generate(2, 20, 1_000, 1_000_000, 0.0);
         println!("-- 1,000,000 ops, 20 processes, 1,000 keys ({} history lines)", h.len());
@@ -331,5 +334,64 @@ fn crashed_histories() {
     if std::env::var_os("SUNDER_BENCH_LONG").is_some() {
         let g = Generation { seed: 1, ops: 1_000_000, keys: 1_000, clients: 32, info_rate: 0.01, cas: true };
         crashed_and_not_linearizable("1,000,000 lines, 1,000 keys, 32 clients, 1% info", &g);
+    }
+}
+
+/// The sequential search on crashed-op histories of growing length (the shape of
+/// `crashed`: 8 clients, 4 keys, 5% info), as they are (linearizable, so sequential) and
+/// with one stale read (sequential still), each within 60 s: how many states it needs and
+/// what one state costs, against linearizability of the same history.
+fn sequential_growth() {
+    let lines: Vec<usize> = std::env::var("SUNDER_BENCH_LINES")
+        .ok()
+        .map(|l| l.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10_000, 20_000, 50_000, 100_000]);
+    for ops in lines {
+        let g = Generation { seed: 1, ops, keys: 4, clients: 8, info_rate: 0.05, cas: true };
+        let valid = register_history(&g);
+        let cases = [
+            ("as it is", Some(valid.clone())),
+            ("one read stale", with_stale_read(&valid, g.seed)),
+            ("a lagging reader", with_lagging_reader(&valid, g.seed)),
+        ];
+        for (label, h) in cases {
+            let Some(h) = h else { continue };
+            let rh = RegisterHistory::from_history(&h).unwrap();
+            let cpu_start = cpu_precise();
+            let lin = check(&h, ModelKind::Kv, FailSemantics::CasMismatch, &Budget::default());
+            let lin_cpu = cpu_precise() - cpu_start;
+            let (start, cpu_start) = (Instant::now(), cpu_precise());
+            let s = sequential::check_register(&rh, &SearchBudget::default());
+            println!(
+                "-- {ops} lines, {label}: {} processes, {} ops; linearizability {} in {lin_cpu:.3} s cpu; sequential {} in {:.3} s wall, {:.2} s cpu ({})",
+                rh.process_count(),
+                rh.events.len(),
+                lin.valid.as_str(),
+                s.valid.as_str(),
+                start.elapsed().as_secs_f64(),
+                cpu_precise() - cpu_start,
+                s.details
+            );
+            if label == "a lagging reader" {
+                // Every model below linearizability holds here, so the whole ladder runs,
+                // the search included.
+                let (start, cpu_start) = (Instant::now(), cpu_precise());
+                let out = ladder::check_view_given(
+                    &h,
+                    &rh,
+                    &LadderBudget::default(),
+                    &Implied { linearizable: lin.valid },
+                );
+                let verdicts: Vec<String> =
+                    out.iter().map(|(m, r)| format!("{m} {}", r.valid.as_str())).collect();
+                println!(
+                    "   whole ladder, linearizability {}: {:.3} s wall, {:.2} s cpu; {}",
+                    lin.valid.as_str(),
+                    start.elapsed().as_secs_f64(),
+                    cpu_precise() - cpu_start,
+                    verdicts.join(", ")
+                );
+            }
+        }
     }
 }

@@ -20,6 +20,15 @@
 //! first search has tried every order it allows does the second, over every order, run in
 //! what is left of the budget, so the verdict stays exact.
 //!
+//! A state costs what can change in it, not the processes: a read can become possible only
+//! when it becomes its process's next event or when the write it read goes, so the reads
+//! to take are found from the event just applied (each write's readers are listed once),
+//! and in the first search the writes that may go next lie in each key's window (the write
+//! that completed first and those invoked before it completed), kept ordered as writes are
+//! placed and undone. Histories with crashed ops have thousands of processes, and looking
+//! at each one's next event in every state made the search's cost grow with their number.
+//! The second search still looks at every process's next event for its writes.
+//!
 //! A read with siblings returned one of them: it may run whenever its key holds one of
 //! its siblings, and it holds back no write (it counts as a pending reader of none of
 //! them), so the search stays exact for it.
@@ -144,6 +153,16 @@ struct Search<'a> {
     /// When set, each key's unplaced writes by (completion time, event): a write may go
     /// only when no other write of its key completed before it was invoked.
     real_time_writes: Option<Vec<BTreeSet<(u64, u32)>>>,
+    /// Set with `real_time_writes`: each key's unplaced writes by (invocation time, event),
+    /// so the writes that may go next are found in the window before the earliest
+    /// completion instead of among every process's next event.
+    writes_by_invoke: Option<Vec<BTreeSet<(u64, u32)>>>,
+    /// The reads of each write (every sibling's source counted): when a write goes, these
+    /// are the only reads it can enable.
+    readers_of: Vec<Vec<u32>>,
+    /// Events to look at for a read that can now run: each process's new next event, and
+    /// the readers of each write applied since the reads were last taken.
+    pending: Vec<u32>,
 }
 
 fn mix(mut z: u64) -> u64 {
@@ -170,6 +189,21 @@ impl<'a> Search<'a> {
                 _ => {}
             }
         }
+        let mut readers_of = vec![Vec::new(); rh.events.len()];
+        for (r, ev) in rh.events.iter().enumerate() {
+            let sources = std::iter::once(ev.read).chain(ev.siblings.iter().map(|&(s, _)| Some(s)));
+            for source in sources {
+                if let Some(Source::Write(w)) = source
+                    && readers_of[w as usize].last() != Some(&(r as u32))
+                {
+                    readers_of[w as usize].push(r as u32);
+                }
+            }
+        }
+        // Every process's first event may be a read that can run from the start.
+        let pending = (0..rh.process_count())
+            .filter_map(|p| (rh.starts[p] < rh.starts[p + 1]).then_some(rh.starts[p]))
+            .collect();
         Search {
             rh,
             frontier: vec![0; rh.process_count()],
@@ -182,6 +216,9 @@ impl<'a> Search<'a> {
             deepest: Vec::new(),
             deepest_frontier: vec![0; rh.process_count()],
             real_time_writes: None,
+            writes_by_invoke: None,
+            readers_of,
+            pending,
         }
     }
 
@@ -189,10 +226,13 @@ impl<'a> Search<'a> {
     /// write of that key that completed before it was invoked.
     fn keeping_real_time_of_writes(mut self) -> Search<'a> {
         let mut sets = vec![BTreeSet::new(); self.rh.keys.len()];
+        let mut by_invoke = vec![BTreeSet::new(); self.rh.keys.len()];
         for (e, ev) in self.rh.events.iter().enumerate().filter(|(_, ev)| ev.writes) {
             sets[ev.key as usize].insert((ev.complete_time, e as u32));
+            by_invoke[ev.key as usize].insert((ev.invoke_time, e as u32));
         }
         self.real_time_writes = Some(sets);
+        self.writes_by_invoke = Some(by_invoke);
         self
     }
 
@@ -250,6 +290,12 @@ impl<'a> Search<'a> {
         self.toggle(zobrist(0, p as u32, self.frontier[p]));
         self.frontier[p] += 1;
         self.toggle(zobrist(0, p as u32, self.frontier[p]));
+        if let Some(next) = self.next_event(p) {
+            self.pending.push(next);
+        }
+        if ev.writes {
+            self.pending.extend_from_slice(&self.readers_of[e as usize]);
+        }
         match ev.read {
             _ if !ev.siblings.is_empty() => {}
             Some(Source::Write(w)) => self.readers_left[w as usize] -= 1,
@@ -261,6 +307,9 @@ impl<'a> Search<'a> {
             if let Some(sets) = &mut self.real_time_writes {
                 sets[key as usize].remove(&(ev.complete_time, e));
             }
+            if let Some(sets) = &mut self.writes_by_invoke {
+                sets[key as usize].remove(&(ev.invoke_time, e));
+            }
             self.toggle(zobrist(1, key, prev));
             self.current[key as usize] = e;
             self.toggle(zobrist(1, key, e));
@@ -269,6 +318,8 @@ impl<'a> Search<'a> {
     }
 
     fn undo_to(&mut self, len: usize) {
+        // The state undone to had every read that could run taken: nothing is pending.
+        self.pending.clear();
         while self.trail.len() > len {
             let (e, prev) = self.trail.pop().expect("trail longer than len");
             let ev = &self.rh.events[e as usize];
@@ -277,6 +328,9 @@ impl<'a> Search<'a> {
             if ev.writes {
                 if let Some(sets) = &mut self.real_time_writes {
                     sets[key as usize].insert((ev.complete_time, e));
+                }
+                if let Some(sets) = &mut self.writes_by_invoke {
+                    sets[key as usize].insert((ev.invoke_time, e));
                 }
                 self.toggle(zobrist(1, key, e));
                 self.current[key as usize] = prev;
@@ -294,31 +348,41 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// Takes every read that can run now, repeatedly.
+    /// Takes every read that can run now, repeatedly. Only a pending event can be one: a
+    /// read becomes possible when it becomes its process's next event or when the write it
+    /// read goes, and [`Search::apply`] marks both; every other read was looked at before
+    /// and still cannot run, since a read changes no key. (Reads that can run commute, so
+    /// the state reached is the same whatever order they are taken in.)
     fn take_reads(&mut self) {
-        loop {
-            let mut progressed = false;
-            for p in 0..self.frontier.len() {
-                while let Some(e) = self.next_event(p) {
-                    let ev = &self.rh.events[e as usize];
-                    if ev.writes || !self.enabled(e) {
-                        break;
-                    }
-                    self.apply(e);
-                    progressed = true;
-                }
+        while let Some(e) = self.pending.pop() {
+            let ev = &self.rh.events[e as usize];
+            if ev.writes || self.next_event(ev.process as usize) != Some(e) || !self.enabled(e) {
+                continue;
             }
-            if !progressed {
-                return;
-            }
+            self.apply(e);
         }
     }
 
+    /// The writes that can go next, by invocation time. Keeping writes in real time, they
+    /// lie in each key's window: the write that completed first and those invoked before
+    /// it completed. Otherwise any process's next event may be one.
     fn write_choices(&self) -> Vec<u32> {
-        let mut c: Vec<u32> = (0..self.frontier.len())
-            .filter_map(|p| self.next_event(p))
-            .filter(|&e| self.rh.events[e as usize].writes && self.enabled(e))
-            .collect();
+        let can_go = |e: u32| {
+            let ev = &self.rh.events[e as usize];
+            ev.writes && self.next_event(ev.process as usize) == Some(e) && self.enabled(e)
+        };
+        let mut c: Vec<u32> = match (&self.real_time_writes, &self.writes_by_invoke) {
+            (Some(by_completion), Some(by_invoke)) => {
+                let mut c = Vec::new();
+                for (by_completion, by_invoke) in by_completion.iter().zip(by_invoke) {
+                    // The first to complete was invoked before it completed: it is in.
+                    let Some(&(done, _)) = by_completion.first() else { continue };
+                    c.extend(by_invoke.range(..=(done, u32::MAX)).map(|&(_, e)| e).filter(|&e| can_go(e)));
+                }
+                c
+            }
+            _ => (0..self.frontier.len()).filter_map(|p| self.next_event(p)).filter(|&e| can_go(e)).collect(),
+        };
         c.sort_by_key(|&e| (self.rh.events[e as usize].invoke_time, e));
         c
     }
