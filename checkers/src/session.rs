@@ -50,7 +50,7 @@ pub fn check(history: &History) -> Vec<(String, CheckerResult)> {
 pub fn check_register(rh: &RegisterHistory) -> Vec<(String, CheckerResult)> {
     let index = Index::new(rh);
     let mut found: [Vec<Anomaly>; 5] = Default::default();
-    let mut scratch = Scratch::new(rh.process_count());
+    let mut scratch = Scratch::new(rh.process_count(), index.reads_of_writer.runs());
     for q in 0..rh.process_count() {
         pram_like(rh, &index, q, Frontier::Pram, &mut scratch, &mut found[0]);
         writes_follow_reads(rh, &index, q, &mut scratch, &mut found[1]);
@@ -73,15 +73,24 @@ struct Scratch {
     newest_read: Vec<(u32, u32)>,
     /// The processes whose entries are set.
     touched: Vec<u32>,
+    /// Writes-follow-reads: for each run of [`ReadsOfWriter`], how many of its reads the
+    /// newest write seen of its process follows (which only grows along the checked
+    /// process's program order), stamped with the checked process it is for, so nothing
+    /// needs clearing between processes.
+    cursors: Vec<(u32, u32)>,
+    /// The stamp of the process being checked.
+    stamp: u32,
 }
 
 impl Scratch {
-    fn new(width: usize) -> Scratch {
+    fn new(width: usize, runs: usize) -> Scratch {
         Scratch {
             seen: vec![0; width],
             via: vec![NONE; width],
             newest_read: vec![(0, NONE); width],
             touched: Vec::new(),
+            cursors: vec![(0, 0); runs],
+            stamp: 0,
         }
     }
 
@@ -96,6 +105,7 @@ impl Scratch {
             self.newest_read[p as usize] = (0, NONE);
         }
         self.touched.clear();
+        self.stamp += 1;
     }
 }
 
@@ -118,26 +128,51 @@ struct Index {
     reads_of_writer: ReadsOfWriter,
 }
 
-/// [`Index::reads_of_writer`] as one sorted list per process: process `p`'s entries are
-/// `start[p]..start[p + 1]` of `by` and `reads`, ordered by (key, writer) and then program
-/// order. Writes-follow-reads asks it about every process a read's process has read from,
-/// so it is looked up far more often than built; a lookup is two binary searches in one
-/// process's entries, where a hash map of (process, key, writer) missed the cache on most.
+/// [`Index::reads_of_writer`]: the reads of each (process, key, writer) that has any, in
+/// program order, as one *run* of `reads`. Writes-follow-reads asks about every process a
+/// read's process has read from, so it is looked up far more often than built: a lookup
+/// is one hash probe for the run, then a cursor into it that only moves forward.
 struct ReadsOfWriter {
-    start: Vec<u32>,
-    /// `(key, writer)` of each entry.
-    by: Vec<(u32, u32)>,
+    /// Each (process, key, writer) with reads, to its run.
+    run_of: FxHashMap<(u32, u32, u32), u32>,
+    /// Run `r` is `bounds[r]..bounds[r + 1]` of `reads`.
+    bounds: Vec<u32>,
     reads: Vec<NewestRead>,
 }
 
 impl ReadsOfWriter {
-    /// Process `p`'s reads of `key` that returned a write of `writer`, in program order.
-    fn get(&self, p: u32, key: u32, writer: u32) -> Option<&[NewestRead]> {
-        let (lo, hi) = (self.start[p as usize] as usize, self.start[p as usize + 1] as usize);
-        let mine = &self.by[lo..hi];
-        let from = mine.partition_point(|&kw| kw < (key, writer));
-        let to = from + mine[from..].partition_point(|&kw| kw == (key, writer));
-        (to > from).then(|| &self.reads[lo + from..lo + to])
+    fn runs(&self) -> usize {
+        self.bounds.len().saturating_sub(1)
+    }
+
+    /// The last read of process `p`'s run for (`key`, `writer`) before position `before`,
+    /// if any; `cursor` is how many of the run's reads an earlier lookup passed (stamped
+    /// with the process checked: another stamp means none). `before` only grows for one
+    /// checked process, so each read is passed once (galloping, so a long jump costs its
+    /// logarithm).
+    fn last_before(
+        &self,
+        (p, key, writer): (u32, u32, u32),
+        before: u32,
+        cursors: &mut [(u32, u32)],
+        stamp: u32,
+    ) -> Option<NewestRead> {
+        let &run = self.run_of.get(&(p, key, writer))?;
+        let (start, end) = (self.bounds[run as usize] as usize, self.bounds[run as usize + 1] as usize);
+        let cursor = &mut cursors[run as usize];
+        if cursor.0 != stamp {
+            *cursor = (stamp, 0);
+        }
+        let mut at = start + cursor.1 as usize;
+        let mut step = 1;
+        while at + step <= end && self.reads[at + step - 1].0 < before {
+            at += step;
+            step *= 2;
+        }
+        let stop = (at + step).min(end);
+        at += self.reads[at..stop].partition_point(|r| r.0 < before);
+        cursor.1 = (at - start) as u32;
+        (at > start).then(|| self.reads[at - 1])
     }
 }
 
@@ -146,11 +181,8 @@ impl Index {
         let mut next_same_key = vec![NONE; rh.events.len()];
         let mut first_writes: Vec<Vec<(u32, u32)>> = vec![Vec::new(); rh.keys.len()];
         let mut first_read: FxHashMap<(u32, u32), (u32, u32)> = FxHashMap::default();
-        let mut reads_of_writer = ReadsOfWriter {
-            start: Vec::with_capacity(rh.process_count() + 1),
-            by: Vec::new(),
-            reads: Vec::new(),
-        };
+        let mut reads_of_writer =
+            ReadsOfWriter { run_of: FxHashMap::default(), bounds: vec![0], reads: Vec::new() };
         let mut last: FxHashMap<u32, u32> = FxHashMap::default();
         // This process's newest read of each (key, writer) so far, and its entries.
         let mut newest_of: FxHashMap<(u32, u32), (u32, u32)> = FxHashMap::default();
@@ -179,11 +211,20 @@ impl Index {
             }
             // Stable: each (key, writer)'s reads stay in program order.
             mine.sort_by_key(|&(by, _)| by);
-            reads_of_writer.start.push(reads_of_writer.by.len() as u32);
-            reads_of_writer.by.extend(mine.iter().map(|&(by, _)| by));
-            reads_of_writer.reads.extend(mine.iter().map(|&(_, read)| read));
+            for (i, &((key, writer), read)) in mine.iter().enumerate() {
+                if i > 0 && mine[i - 1].0 != (key, writer) {
+                    reads_of_writer.bounds.push(reads_of_writer.reads.len() as u32);
+                }
+                if i == 0 || mine[i - 1].0 != (key, writer) {
+                    let run = reads_of_writer.bounds.len() as u32 - 1;
+                    reads_of_writer.run_of.insert((p as u32, key, writer), run);
+                }
+                reads_of_writer.reads.push(read);
+            }
+            if !mine.is_empty() {
+                reads_of_writer.bounds.push(reads_of_writer.reads.len() as u32);
+            }
         }
-        reads_of_writer.start.push(reads_of_writer.by.len() as u32);
         Index { next_same_key, first_writes, first_read, reads_of_writer }
     }
 }
@@ -361,7 +402,7 @@ fn writes_follow_reads(
     // For each other process q: the position of q's newest write this process read, and
     // that read.
     scratch.reset();
-    let Scratch { newest_read: seen, touched: seen_list, .. } = scratch;
+    let Scratch { newest_read: seen, touched: seen_list, cursors, stamp, .. } = scratch;
     let model = "writes-follow-reads";
     for e in rh.process_events(s) {
         let ev = &rh.events[e];
@@ -388,9 +429,8 @@ fn writes_follow_reads(
                     .map(|&(pos, w1)| (None, w1, pos)),
                 Some(Source::Write(w0)) => {
                     let w0ev = &rh.events[w0 as usize];
-                    index.reads_of_writer.get(q, ev.key, w0ev.process).and_then(|list| {
-                        let n = list.partition_point(|&(pos, _, _)| pos < w2_pos);
-                        let &(_, w1, at) = list.get(n.checked_sub(1)?)?;
+                    let run = (q, ev.key, w0ev.process);
+                    index.reads_of_writer.last_before(run, w2_pos, cursors, *stamp).and_then(|(_, w1, at)| {
                         (w0ev.pos < rh.events[w1 as usize].pos).then_some((Some(w0), w1, at))
                     })
                 }
