@@ -41,7 +41,8 @@ pub struct RunInputs {
     pub dir: PathBuf,
     /// Settings from `test.json` (empty when absent or unreadable).
     pub test: TestInfo,
-    /// The ops, validated or salvaged (see `history_status`).
+    /// The ops, validated or salvaged (see `history_status`); after a streamed read
+    /// ([`load_streamed`]), only the calls the witnesses draw, in history order.
     pub ops: Vec<Op>,
     /// How the history was read.
     pub history_status: HistoryStatus,
