@@ -25,18 +25,7 @@ use sunder_check::verdict::Anomaly;
 /// The indices of the ops the witnesses of `anomalies` name, the ones
 /// [`crate::witness::render`] places.
 pub fn witness_indices<'a>(anomalies: impl IntoIterator<Item = &'a Anomaly>) -> FxHashSet<u64> {
-    let mut wanted = FxHashSet::default();
-    for a in anomalies {
-        wanted.extend(a.ops.iter().copied());
-        for field in ["prefix", "failed", "concurrent"] {
-            match a.witness.get(field) {
-                Some(serde_json::Value::Array(xs)) => wanted.extend(xs.iter().filter_map(|x| x.as_u64())),
-                Some(x) => wanted.extend(x.as_u64()),
-                None => {}
-            }
-        }
-    }
-    wanted
+    anomalies.into_iter().flat_map(crate::witness::named_indices).collect()
 }
 
 /// Reads the history at `path` as a stream: its digest, and the ops among `wanted` with

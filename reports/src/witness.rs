@@ -67,6 +67,15 @@ fn indices(v: Option<&Value>) -> Vec<u64> {
     }
 }
 
+/// Every history index [`render`] may place for `anomaly`: the ops it names and its
+/// witness's prefix, failed and concurrent ops. A report that does not hold the history
+/// keeps these ([`crate::history_stream`]).
+pub fn named_indices(anomaly: &Anomaly) -> impl Iterator<Item = u64> + '_ {
+    let w = &anomaly.witness;
+    let fields = ["prefix", "failed", "concurrent"].into_iter().flat_map(|f| indices(w.get(f)));
+    anomaly.ops.iter().copied().chain(fields)
+}
+
 /// Renders the witness of `anomaly` as HTML (an SVG timeline and a table), appending to
 /// `out`. Ops the history does not hold are listed as missing.
 pub fn render(out: &mut String, anomaly: &Anomaly, ops: &[Op], calls: &Calls, index: &IndexMap) {
