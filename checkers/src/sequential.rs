@@ -34,7 +34,7 @@
 //! them), so the search stays exact for it.
 
 use crate::history::History;
-use crate::ladder::register::{RegisterHistory, Source};
+use crate::ladder::register::{Event, RegisterHistory, Source};
 use crate::verdict::{Anomaly, CheckerResult};
 use rustc_hash::FxHashSet;
 use serde_json::{Value, json};
@@ -150,19 +150,39 @@ struct Search<'a> {
     visited: FxHashSet<(u64, u64)>,
     deepest: Vec<u32>,
     deepest_frontier: Vec<u32>,
-    /// When set, each key's unplaced writes by (completion time, event): a write may go
-    /// only when no other write of its key completed before it was invoked.
-    real_time_writes: Option<Vec<BTreeSet<(u64, u32)>>>,
-    /// Set with `real_time_writes`: each key's unplaced writes by (invocation time, event),
-    /// so the writes that may go next are found in the window before the earliest
-    /// completion instead of among every process's next event.
-    writes_by_invoke: Option<Vec<BTreeSet<(u64, u32)>>>,
+    /// When set, only orders that keep each key's writes in real time are searched.
+    real_time_writes: Option<RealTimeWrites>,
     /// The reads of each write (every sibling's source counted): when a write goes, these
     /// are the only reads it can enable.
     readers_of: Vec<Vec<u32>>,
     /// Events to look at for a read that can now run: each process's new next event, and
     /// the readers of each write applied since the reads were last taken.
     pending: Vec<u32>,
+}
+
+/// Each key's unplaced writes, in the two orders the first search needs: a write may go
+/// only when no other write of its key completed before it was invoked.
+struct RealTimeWrites {
+    /// By (completion time, event): the first one's completion bounds the window.
+    by_completion: Vec<BTreeSet<(u64, u32)>>,
+    /// By (invocation time, event): the window itself, the writes invoked before that
+    /// completion, so the writes that may go next are found there instead of among every
+    /// process's next event.
+    by_invoke: Vec<BTreeSet<(u64, u32)>>,
+}
+
+impl RealTimeWrites {
+    /// Write `e` (of `ev`) placed in the order.
+    fn place(&mut self, e: u32, ev: &Event) {
+        self.by_completion[ev.key as usize].remove(&(ev.complete_time, e));
+        self.by_invoke[ev.key as usize].remove(&(ev.invoke_time, e));
+    }
+
+    /// Write `e` (of `ev`) taken back out of the order.
+    fn restore(&mut self, e: u32, ev: &Event) {
+        self.by_completion[ev.key as usize].insert((ev.complete_time, e));
+        self.by_invoke[ev.key as usize].insert((ev.invoke_time, e));
+    }
 }
 
 fn mix(mut z: u64) -> u64 {
@@ -216,7 +236,6 @@ impl<'a> Search<'a> {
             deepest: Vec::new(),
             deepest_frontier: vec![0; rh.process_count()],
             real_time_writes: None,
-            writes_by_invoke: None,
             readers_of,
             pending,
         }
@@ -225,14 +244,15 @@ impl<'a> Search<'a> {
     /// The same search, limited to the orders in which no write of a key goes before a
     /// write of that key that completed before it was invoked.
     fn keeping_real_time_of_writes(mut self) -> Search<'a> {
-        let mut sets = vec![BTreeSet::new(); self.rh.keys.len()];
-        let mut by_invoke = vec![BTreeSet::new(); self.rh.keys.len()];
+        let keys = self.rh.keys.len();
+        let mut sets = RealTimeWrites {
+            by_completion: vec![BTreeSet::new(); keys],
+            by_invoke: vec![BTreeSet::new(); keys],
+        };
         for (e, ev) in self.rh.events.iter().enumerate().filter(|(_, ev)| ev.writes) {
-            sets[ev.key as usize].insert((ev.complete_time, e as u32));
-            by_invoke[ev.key as usize].insert((ev.invoke_time, e as u32));
+            sets.restore(e as u32, ev);
         }
         self.real_time_writes = Some(sets);
-        self.writes_by_invoke = Some(by_invoke);
         self
     }
 
@@ -274,7 +294,7 @@ impl<'a> Search<'a> {
             self.readers_left[cur as usize]
         };
         if let Some(sets) = &self.real_time_writes
-            && let Some(&(done, first)) = sets[ev.key as usize].first()
+            && let Some(&(done, first)) = sets.by_completion[ev.key as usize].first()
             && first != e
             && done < ev.invoke_time
         {
@@ -305,10 +325,7 @@ impl<'a> Search<'a> {
         let prev = self.current[key as usize];
         if ev.writes {
             if let Some(sets) = &mut self.real_time_writes {
-                sets[key as usize].remove(&(ev.complete_time, e));
-            }
-            if let Some(sets) = &mut self.writes_by_invoke {
-                sets[key as usize].remove(&(ev.invoke_time, e));
+                sets.place(e, ev);
             }
             self.toggle(zobrist(1, key, prev));
             self.current[key as usize] = e;
@@ -327,10 +344,7 @@ impl<'a> Search<'a> {
             let key = ev.key;
             if ev.writes {
                 if let Some(sets) = &mut self.real_time_writes {
-                    sets[key as usize].insert((ev.complete_time, e));
-                }
-                if let Some(sets) = &mut self.writes_by_invoke {
-                    sets[key as usize].insert((ev.invoke_time, e));
+                    sets.restore(e, ev);
                 }
                 self.toggle(zobrist(1, key, e));
                 self.current[key as usize] = prev;
@@ -371,17 +385,19 @@ impl<'a> Search<'a> {
             let ev = &self.rh.events[e as usize];
             ev.writes && self.next_event(ev.process as usize) == Some(e) && self.enabled(e)
         };
-        let mut c: Vec<u32> = match (&self.real_time_writes, &self.writes_by_invoke) {
-            (Some(by_completion), Some(by_invoke)) => {
+        let mut c: Vec<u32> = match &self.real_time_writes {
+            Some(sets) => {
                 let mut c = Vec::new();
-                for (by_completion, by_invoke) in by_completion.iter().zip(by_invoke) {
+                for (by_completion, by_invoke) in sets.by_completion.iter().zip(&sets.by_invoke) {
                     // The first to complete was invoked before it completed: it is in.
                     let Some(&(done, _)) = by_completion.first() else { continue };
                     c.extend(by_invoke.range(..=(done, u32::MAX)).map(|&(_, e)| e).filter(|&e| can_go(e)));
                 }
                 c
             }
-            _ => (0..self.frontier.len()).filter_map(|p| self.next_event(p)).filter(|&e| can_go(e)).collect(),
+            None => {
+                (0..self.frontier.len()).filter_map(|p| self.next_event(p)).filter(|&e| can_go(e)).collect()
+            }
         };
         c.sort_by_key(|&e| (self.rh.events[e as usize].invoke_time, e));
         c
