@@ -133,19 +133,26 @@ pub fn check_view_given(
         out.push(("convergence".to_string(), convergence::check_register(history, rh)));
         return out;
     }
-    let causal = causal::check_register_within(rh, &CausalBudget::default()).into_named();
-    // The search is the one costly check: skip it when a polynomial check already
-    // disproves sequential consistency (it implies both CCv and CM).
-    let sequential = if causal.iter().any(|(_, r)| r.valid == Validity::Invalid) {
-        CheckerResult::unknown(NOT_SEARCHED)
-    } else {
-        sequential::check_register(rh, &budget.sequential)
-    };
+    // The causal family (and the search it may rule out) and the session checks read the
+    // view and nothing of each other: each takes a core.
+    let ((sequential, causal), (sessions, convergence)) = std::thread::scope(|scope| {
+        let sessions =
+            scope.spawn(|| (session::check_register(rh), convergence::check_register(history, rh)));
+        let causal = causal::check_register_within(rh, &CausalBudget::default()).into_named();
+        // The search is the one costly check: skip it when a polynomial check already
+        // disproves sequential consistency (it implies both CCv and CM).
+        let sequential = if causal.iter().any(|(_, r)| r.valid == Validity::Invalid) {
+            CheckerResult::unknown(NOT_SEARCHED)
+        } else {
+            sequential::check_register(rh, &budget.sequential)
+        };
+        ((sequential, causal), sessions.join().expect("the session checks' thread panicked"))
+    });
     let mut out = Vec::with_capacity(MODELS.len());
     out.push(("sequential".to_string(), sequential));
     out.extend(causal);
-    out.extend(session::check_register(rh));
-    out.push(("convergence".to_string(), convergence::check_register(history, rh)));
+    out.extend(sessions);
+    out.push(("convergence".to_string(), convergence));
     settle_by_implication(&mut out);
     out
 }

@@ -171,7 +171,8 @@ impl RegisterHistory {
         let ops = history.ops();
         let mut rh = RegisterHistory::default();
         let mut key_ids: FxHashMap<&str, u32> = FxHashMap::default();
-        let mut calls = Vec::new();
+        // A call is at least one op: sized once, so millions of calls are never moved.
+        let mut calls = Vec::with_capacity(ops.len().div_ceil(2));
         for (inv, done) in history.client_calls() {
             let op = &ops[inv];
             let f = match op.f.as_str() {
@@ -215,7 +216,10 @@ impl RegisterHistory {
         }
 
         // Which values each call wrote, and unique-write validation.
-        let mut writer_of: FxHashMap<(u32, ValueKey), usize> = FxHashMap::default();
+        // Sized once: growing a map of a million writes rehashes it twenty times.
+        let writes = calls.iter().filter(|c| c.f != Kind::Read).count();
+        let mut writer_of: FxHashMap<(u32, ValueKey), usize> =
+            FxHashMap::with_capacity_and_hasher(writes, Default::default());
         let mut written: Vec<&Value> = vec![&NULL; calls.len()];
         let mut cas_from: Vec<&Value> = vec![&NULL; calls.len()];
         for (i, c) in calls.iter().enumerate() {
@@ -309,6 +313,8 @@ impl RegisterHistory {
                 n += 1;
             }
         }
+        rh.write_of.reserve(writer_of.len());
+        rh.events.reserve_exact(n as usize);
         for (k, &i) in &writer_of {
             if effective[i] {
                 rh.write_of.insert(k.clone(), event_of_call[i]);
