@@ -7,7 +7,8 @@
 //! `HistoryWriter`, the shape of a 60 s single-kv run. The file should be in the page cache
 //! (the first round warms it), so the anchor is memory speed: the speed the reader is after.
 //! `--reader-only` leaves the anchor out, for a profile of the reader alone. Each round also
-//! times `stream_jsonl`, the chunk-at-a-time read `sunder check` and `sunder report` use.
+//! times `stream_jsonl`, the chunk-at-a-time read `sunder check` and `sunder report` use;
+//! `--stream-only` times that alone, for its profile.
 
 mod support;
 
@@ -32,6 +33,7 @@ fn main() {
         None => write_register_history(&scratch.join("history.jsonl"), 2_000_000),
     };
     let reader_only = std::env::args().any(|a| a == "--reader-only");
+    let stream_only = std::env::args().any(|a| a == "--stream-only");
     let bytes = std::fs::metadata(&path).expect("history file").len() as f64;
     println!("{}: {:.0} MB", path.display(), bytes / 1e6);
     for round in 1..=ROUNDS {
@@ -39,6 +41,17 @@ fn main() {
             let t = Instant::now();
             let history = read_jsonl(&path).expect("a valid history");
             println!("round {round}: read_jsonl {} ops in {:.3} s", history.len(), t.elapsed().as_secs_f64());
+            continue;
+        }
+        if stream_only {
+            let (t, cpu) = (Instant::now(), cpu_seconds());
+            let n = stream_jsonl(&path, |ops| {
+                drop(ops);
+                ControlFlow::Continue(())
+            })
+            .expect("a valid history");
+            let (s, c) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+            println!("round {round}: stream_jsonl {n} ops in {s:.3} s wall, {c:.2} s CPU");
             continue;
         }
         let t = Instant::now();

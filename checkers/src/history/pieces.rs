@@ -12,6 +12,7 @@ use super::line_map::LineMap;
 use super::{Op, OpType};
 use crate::error::InputError;
 use serde_json::Value;
+use std::mem::MaybeUninit;
 use std::path::Path;
 
 /// A piece of a chunk, surveyed: whole lines (only the input's last may lack its line end).
@@ -73,9 +74,14 @@ pub(super) fn placeholder() -> Op {
     }
 }
 
-/// Parses `part` into `slots` (at least `part.lines` of them), stopping at its first
-/// problem.
-pub(super) fn parse_piece(path: &Path, part: &Part<'_>, slots: &mut [Op]) -> Parsed {
+/// Parses `part` into `slots` (at least `part.lines` of them, not yet holding ops),
+/// stopping at its first problem. The first `written` slots then hold the piece's ops and
+/// every other slot holds nothing: the caller owns the ops and must move or drop them.
+///
+/// Each slot gets its placeholder here, just before its line is parsed over it, rather
+/// than the whole vector in one pass beforehand: that pass wrote every op twice, and on
+/// one thread while the other cores waited.
+pub(super) fn parse_piece(path: &Path, part: &Part<'_>, slots: &mut [MaybeUninit<Op>]) -> Parsed {
     let mut parsed = Parsed { written: 0, lines: LineMap::default(), error: None };
     let mut previous_line = 0;
     for (n, line) in lines(part.text).enumerate() {
@@ -84,20 +90,25 @@ pub(super) fn parse_piece(path: &Path, part: &Part<'_>, slots: &mut [Op]) -> Par
         }
         let at = part.first_line + n;
         let (done, rest) = slots.split_at_mut(parsed.written);
-        let slot = &mut rest[0];
+        let slot = rest[0].write(placeholder());
         // Nearly every line has the writer's own shape, read without serde's machinery.
+        let mut error = None;
         if !super::canonical::parse_into(line, slot) {
             match serde_json::from_str::<Op>(line) {
                 Ok(op) => *slot = op,
-                Err(e) => {
-                    parsed.error = Some(InputError::json(path, at, "malformed op", &e));
-                    break;
-                }
+                Err(e) => error = Some(InputError::json(path, at, "malformed op", &e)),
             }
         }
-        if let Some(previous) = done.last()
-            && let Err(e) = check_order(path, at, slot, Some((previous, previous_line)))
+        if error.is_none()
+            && let Some(previous) = done.last()
         {
+            // SAFETY: the slots before `written` hold this piece's ops.
+            let previous = unsafe { previous.assume_init_ref() };
+            error = check_order(path, at, slot, Some((previous, previous_line))).err();
+        }
+        if let Some(e) = error {
+            // SAFETY: the slot was written above and is not counted among the ops.
+            unsafe { rest[0].assume_init_drop() };
             parsed.error = Some(e);
             break;
         }

@@ -3,7 +3,7 @@
 
 use super::line_map::LineMap;
 use super::pieces::{
-    Parsed, Part, check_order, count_lines, on_threads, parse_piece, placeholder, split_at_lines, survey,
+    Parsed, Part, check_order, count_lines, on_threads, parse_piece, split_at_lines, survey,
 };
 use super::{History, Op, Pairing, Strictness, Violation};
 use crate::error::InputError;
@@ -170,10 +170,21 @@ impl<'p> JsonlReader<'p> {
         }
         // Second pass: one slot per line, filled in place by the piece that owns it, so no
         // op is built in one vector and then moved to another.
-        self.ops.resize_with(base + slots, placeholder);
+        self.ops.reserve(slots);
         let parsed: Vec<Parsed> = {
-            let (done, mut rest) = self.ops.split_at_mut(base);
-            let done: &[Op] = done;
+            // SAFETY: `reserve` made room for `slots` more ops past the `base` held, and the
+            // two slices do not overlap; the vector is neither grown nor read through
+            // until both are gone.
+            let (done, mut rest) = unsafe {
+                let start = self.ops.as_mut_ptr();
+                (
+                    std::slice::from_raw_parts(start.cast_const(), base),
+                    std::slice::from_raw_parts_mut(
+                        start.add(base).cast::<std::mem::MaybeUninit<Op>>(),
+                        slots,
+                    ),
+                )
+            };
             let mut work = Vec::with_capacity(parts.len());
             for part in &parts {
                 let (share, tail) = std::mem::take(&mut rest).split_at_mut(part.lines);
@@ -192,31 +203,55 @@ impl<'p> JsonlReader<'p> {
                 parsed
             })
         };
-        let mut next = base;
+        // Each piece's ops start at its share of the slots; move them up against the ops
+        // before (only a piece after blank lines has a gap to close) and count them in.
         let mut share_start = base;
+        let mut outcome = Ok(());
         for (part, piece) in parts.iter().zip(parsed) {
-            if piece.written > 0 {
-                let first_line = piece.lines.line_of(0);
-                let previous = next.checked_sub(1).map(|p| (&self.ops[p], self.lines.line_of(p)));
-                check_order(path, first_line, &self.ops[share_start], previous).map_err(FeedError::Input)?;
-                if share_start != next {
-                    // A piece with blank lines left slots unused: close the gap. Rare (a
-                    // writer never leaves blank lines), so swapping op by op is fine.
-                    for i in 0..piece.written {
-                        self.ops.swap(next + i, share_start + i);
-                    }
+            let next = self.ops.len();
+            if outcome.is_err() {
+                // Past the first error: these ops are not the history's; drop them.
+                // SAFETY: the piece wrote `piece.written` ops from its share's start, and
+                // nothing else owns them.
+                unsafe {
+                    let first = self.ops.as_mut_ptr().add(share_start);
+                    std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(first, piece.written));
                 }
-                self.lines.extend_shifted(&piece.lines, next);
-                next += piece.written;
+            } else if piece.written > 0 {
+                let first_line = piece.lines.line_of(0);
+                // SAFETY: the piece wrote its first op at its share's start.
+                let first = unsafe { &*self.ops.as_ptr().add(share_start) };
+                let previous = next.checked_sub(1).map(|p| (&self.ops[p], self.lines.line_of(p)));
+                if let Err(e) = check_order(path, first_line, first, previous) {
+                    outcome = Err(FeedError::Input(e));
+                    // SAFETY: as above; these ops are dropped, never counted in.
+                    unsafe {
+                        let first = self.ops.as_mut_ptr().add(share_start);
+                        std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(first, piece.written));
+                    }
+                } else {
+                    // SAFETY: the piece's `written` ops sit at `share_start`, at or past
+                    // `next`, inside the capacity; `copy` allows the overlap, and the
+                    // slots they leave are not read again.
+                    unsafe {
+                        let base_ptr = self.ops.as_mut_ptr();
+                        if share_start != next {
+                            std::ptr::copy(base_ptr.add(share_start), base_ptr.add(next), piece.written);
+                        }
+                        self.ops.set_len(next + piece.written);
+                    }
+                    self.lines.extend_shifted(&piece.lines, next);
+                }
             }
             // A piece stops at its first bad line; every op before it kept the order rules.
-            if let Some(e) = piece.error {
-                return Err(FeedError::Input(e));
+            if outcome.is_ok()
+                && let Some(e) = piece.error
+            {
+                outcome = Err(FeedError::Input(e));
             }
             share_start += part.lines;
         }
-        self.ops.truncate(next);
-        Ok(())
+        outcome
     }
 
     /// Every op read so far but the last, which stays so that the next piece's first op is
