@@ -54,10 +54,10 @@ fn random_history_text(rng: &mut ChaCha8Rng, n: u64) -> String {
             op.key = invoked.key.clone();
             op.node = invoked.node.clone();
             if kind != OpType::Ok {
-                op.error = Some(["timeout", "conn: \"refused\""][rng.random_range(0..2)].to_string());
+                op.error = Some(["timeout", "conn: \"refused\""][rng.random_range(0..2)].into());
             }
             if kind == OpType::Ok && rng.random_bool(0.02) {
-                op.siblings = Some(vec![op.value.clone(), json!(7)]);
+                op.siblings = Some(vec![op.value.clone(), json!(7)].into());
             }
             if kind == OpType::Info {
                 process[w] += WORKERS;

@@ -65,8 +65,8 @@ pub async fn perform(
     rec.record(op(OpType::Invoke, inv.value.clone(), node, None));
     let c = client.invoke(node, inv).await;
     rec.record(Op {
-        siblings: c.siblings.clone(),
-        ..op(op_type(c.outcome), c.value.clone(), &c.node, c.error.clone())
+        siblings: c.siblings.as_deref().map(Into::into),
+        ..op(op_type(c.outcome), c.value.clone(), &c.node, c.error.as_deref().map(Into::into))
     });
     c
 }

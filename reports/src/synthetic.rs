@@ -265,8 +265,11 @@ impl SyntheticRun {
                         Op::client(0, now, process[wi], outcome, p.f, value).with_key(self.key_name(key));
                     op.node = Some(NODES[p.node].into());
                     if outcome == OpType::Info {
-                        op.error =
-                            Some(if self.hostile { format!("timeout {HOSTILE}") } else { "timeout".into() });
+                        op.error = Some(if self.hostile {
+                            format!("timeout {HOSTILE}").into()
+                        } else {
+                            "timeout".into()
+                        });
                     } else if outcome == OpType::Fail {
                         op.error = Some(if p.f == "cas" {
                             "precondition failed".into()

@@ -4,6 +4,7 @@
 
 mod canonical;
 mod line_map;
+mod name;
 mod op;
 mod pieces;
 mod reader;

@@ -6,10 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::fmt;
 
-/// A short name held inline: an op's function, key and node. Millions of ops name a
-/// handful of distinct short strings, so a heap string each would be most of a long
-/// history's memory and of its parse; this derefs to `str` and compares with `&str`.
-pub type Name = compact_str::CompactString;
+pub use super::name::Name;
 
 /// Who issued an op: a logical client thread, or the fault injector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -127,12 +124,12 @@ pub struct Op {
     pub node: Option<Name>,
     /// Why an op failed or is indeterminate, as the client saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<Box<str>>,
     /// Every value a read found when the store kept concurrent versions (version-vector
     /// siblings); `value` is then one of them. Absent for every other op. A checker reads
     /// such a read as "it returned one of these": see [`Op::read_values`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub siblings: Option<Vec<Value>>,
+    pub siblings: Option<Box<[Value]>>,
 }
 
 impl Op {
@@ -175,7 +172,7 @@ impl Op {
 
     /// The same op, a read that found these concurrent values (its `value` stays as is).
     pub fn with_siblings(mut self, siblings: Vec<Value>) -> Op {
-        self.siblings = Some(siblings);
+        self.siblings = Some(siblings.into_boxed_slice());
         self
     }
 
@@ -205,6 +202,12 @@ impl Op {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_op_takes_152_bytes() {
+        // Millions of ops are a long run's memory; a field that grows them should be a choice.
+        assert_eq!(std::mem::size_of::<Op>(), 152);
+    }
 
     #[test]
     fn an_op_without_siblings_writes_no_siblings_field() {

@@ -65,7 +65,7 @@ pub(super) fn placeholder() -> Op {
         time: 0,
         process: super::Process::Nemesis,
         kind: OpType::Info,
-        f: super::Name::const_new(""),
+        f: super::Name::EMPTY,
         key: None,
         value: Value::Null,
         node: None,

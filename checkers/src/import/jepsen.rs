@@ -199,7 +199,7 @@ fn to_op(position: u64, v: &Value) -> Result<Op, String> {
         key: m.get("key").filter(|k| !k.is_null()).map(|k| text_of(k).into()),
         value,
         node: m.get("node").filter(|k| !k.is_null()).map(|k| text_of(k).into()),
-        error: m.get("error").filter(|k| !k.is_null()).map(text_of),
+        error: m.get("error").filter(|k| !k.is_null()).map(|k| text_of(k).into()),
         siblings: None,
     })
 }

@@ -100,7 +100,7 @@ fn parse_line(position: u64, rest: &str) -> Result<Op, String> {
     };
     let mut op = Op::client(position, position, 0, kind, f.trim_start_matches(':'), value);
     op.process = process;
-    op.error = error;
+    op.error = error.map(String::into_boxed_str);
     Ok(op)
 }
 
