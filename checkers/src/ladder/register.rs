@@ -22,7 +22,7 @@
 //!   visible afterwards, the polynomial checkers (the causal family, PRAM, the session
 //!   frontiers) follow one sibling, [`Event::read`]: the one [`pick_sibling`] chooses.
 
-use crate::history::{History, OpType, Process};
+use crate::history::{History, Op, OpType, Process};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
@@ -113,6 +113,7 @@ impl ValueKey {
 /// pick would avoid in the common case; the checks that can afford it look at every
 /// sibling instead (see the module doc).
 fn pick_sibling(
+    ops: &[Op],
     calls: &[Call],
     event_of_call: &[u32],
     writer_of: &FxHashMap<(u32, ValueKey), usize>,
@@ -124,7 +125,7 @@ fn pick_sibling(
     let by_write = siblings
         .iter()
         .enumerate()
-        .filter_map(|(i, (_, v))| writer(v).map(|w| (calls[w].invoke_time, w, i)))
+        .filter_map(|(i, (_, v))| writer(v).map(|w| (calls[w].invoke_time(ops), w, i)))
         .max();
     match by_write {
         Some((_, _, i)) => i,
@@ -136,22 +137,64 @@ fn pick_sibling(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotDifferentiated(pub String);
 
-/// A client call as the history holds it, borrowed: building the view copies a value
-/// only into the events that keep it.
-struct Call<'h> {
+/// A client call as the history holds it: the positions of its ops, whose values, indices
+/// and times are read from there. Building the view copies a value only into the events
+/// that keep it, and a history of millions of calls keeps this list (40 bytes a call, not
+/// the 88 of the values and times copied out) while the view is built.
+struct Call {
     process: u64,
     f: Kind,
     key: u32,
-    arg: &'h Value,
-    result: &'h Value,
-    /// A sibling read's values ([`Op::read_values`](crate::history::Op::read_values)), when
-    /// it has more than one; `None` for every other call, which read `result`.
-    siblings: Option<&'h [Value]>,
     outcome: OpType,
-    invoke_index: u64,
-    complete_index: Option<u64>,
-    invoke_time: u64,
-    complete_time: u64,
+    /// The invocation's position in the history's ops.
+    inv: usize,
+    /// The completion's position, if the call completed.
+    done: Option<usize>,
+}
+
+impl Call {
+    /// The invocation's value: what a write writes, a cas's `[from, to]`.
+    fn arg<'h>(&self, ops: &'h [Op]) -> &'h Value {
+        &ops[self.inv].value
+    }
+
+    /// The completion's value (`null` for a call that never completed).
+    fn result<'h>(&self, ops: &'h [Op]) -> &'h Value {
+        self.done.map_or(&NULL, |d| &ops[d].value)
+    }
+
+    /// A sibling read's values ([`Op::read_values`]), when it has more than one; `None`
+    /// for every other call, which read `result`.
+    fn siblings<'h>(&self, ops: &'h [Op]) -> Option<&'h [Value]> {
+        let d = self.done.filter(|_| self.f == Kind::Read)?;
+        let values = ops[d].read_values();
+        (values.len() > 1).then_some(values)
+    }
+
+    fn invoke_index(&self, ops: &[Op]) -> u64 {
+        ops[self.inv].index
+    }
+
+    fn invoke_time(&self, ops: &[Op]) -> u64 {
+        ops[self.inv].time
+    }
+
+    /// When an acknowledged call completed; never, for any other.
+    fn complete_time(&self, ops: &[Op]) -> u64 {
+        match self.done {
+            Some(d) if self.outcome == OpType::Ok => ops[d].time,
+            _ => u64::MAX,
+        }
+    }
+
+    /// The op an event of this call stands at: the completion of an acknowledged call,
+    /// else the invocation.
+    fn index(&self, ops: &[Op]) -> u64 {
+        match self.done {
+            Some(d) if self.outcome == OpType::Ok => ops[d].index,
+            _ => ops[self.inv].index,
+        }
+    }
 }
 
 /// What a call without a completion returned, and what a write reads.
@@ -191,28 +234,8 @@ impl RegisterHistory {
                 rh.keys.push(name.to_string());
                 next
             });
-            let (outcome, result, complete_index, complete_time) = match done {
-                Some(c) => (ops[c].kind, &ops[c].value, Some(ops[c].index), ops[c].time),
-                None => (OpType::Info, &NULL, None, u64::MAX),
-            };
-            let siblings = match done {
-                Some(c) if f == Kind::Read && ops[c].read_values().len() > 1 => Some(ops[c].read_values()),
-                _ => None,
-            };
-            let complete_time = if outcome == OpType::Ok { complete_time } else { u64::MAX };
-            calls.push(Call {
-                process,
-                f,
-                key,
-                arg: &op.value,
-                result,
-                siblings,
-                outcome,
-                invoke_index: op.index,
-                complete_index,
-                invoke_time: op.time,
-                complete_time,
-            });
+            let outcome = done.map_or(OpType::Info, |c| ops[c].kind);
+            calls.push(Call { process, f, key, outcome, inv, done });
         }
 
         // Which values each call wrote, and unique-write validation.
@@ -225,8 +248,8 @@ impl RegisterHistory {
         for (i, c) in calls.iter().enumerate() {
             let value = match c.f {
                 Kind::Read => continue,
-                Kind::Write => c.arg,
-                Kind::Cas => match c.arg.as_array().map(|a| a.as_slice()) {
+                Kind::Write => c.arg(ops),
+                Kind::Cas => match c.arg(ops).as_array().map(|a| a.as_slice()) {
                     Some([from, to]) => {
                         cas_from[i] = from;
                         to
@@ -234,7 +257,8 @@ impl RegisterHistory {
                     _ => {
                         return Err(NotDifferentiated(format!(
                             "op {}: cas value must be [from, to], got {}",
-                            c.invoke_index, c.arg
+                            c.invoke_index(ops),
+                            c.arg(ops)
                         )));
                     }
                 },
@@ -242,19 +266,23 @@ impl RegisterHistory {
             if value.is_null() {
                 return Err(NotDifferentiated(format!(
                     "op {} writes null to key {:?}, which cannot be told apart from the initial value",
-                    c.invoke_index, rh.keys[c.key as usize]
+                    c.invoke_index(ops),
+                    rh.keys[c.key as usize]
                 )));
             }
             let slot = (c.key, ValueKey::of(value));
             if c.outcome == OpType::Fail {
-                rh.failed_writes.insert(slot, c.invoke_index);
+                rh.failed_writes.insert(slot, c.invoke_index(ops));
                 written[i] = value;
                 continue;
             }
             if let Some(&j) = writer_of.get(&slot) {
                 return Err(NotDifferentiated(format!(
                     "ops {} and {} both write {} to key {:?}; the ladder needs unique writes per key",
-                    calls[j].invoke_index, c.invoke_index, value, rh.keys[c.key as usize]
+                    calls[j].invoke_index(ops),
+                    c.invoke_index(ops),
+                    value,
+                    rh.keys[c.key as usize]
                 )));
             }
             writer_of.insert(slot, i);
@@ -265,7 +293,10 @@ impl RegisterHistory {
             if let Some(&j) = writer_of.get(k) {
                 return Err(NotDifferentiated(format!(
                     "ops {} (failed) and {} both write {} to key {:?}; the ladder needs unique writes per key",
-                    idx, calls[j].invoke_index, written[j], rh.keys[k.0 as usize]
+                    idx,
+                    calls[j].invoke_index(ops),
+                    written[j],
+                    rh.keys[k.0 as usize]
                 )));
             }
         }
@@ -276,7 +307,7 @@ impl RegisterHistory {
         while let Some(i) = work.pop() {
             let c = &calls[i];
             let seen = match c.f {
-                Kind::Read => c.siblings.unwrap_or(std::slice::from_ref(c.result)),
+                Kind::Read => c.siblings(ops).unwrap_or(std::slice::from_ref(c.result(ops))),
                 Kind::Cas => std::slice::from_ref(cas_from[i]),
                 Kind::Write => continue,
             };
@@ -335,7 +366,7 @@ impl RegisterHistory {
                     }
                 };
                 let mut siblings: Vec<(Source, Value)> = Vec::new();
-                if let Some(values) = c.siblings {
+                if let Some(values) = c.siblings(ops) {
                     for v in values {
                         if !siblings.iter().any(|(_, seen)| seen == v) {
                             siblings.push((source_of(v), v.clone()));
@@ -346,10 +377,11 @@ impl RegisterHistory {
                     siblings.clear();
                 }
                 let read_value = match c.f {
-                    Kind::Read if !siblings.is_empty() => {
-                        siblings[pick_sibling(&calls, &event_of_call, &writer_of, c.key, &siblings)].1.clone()
-                    }
-                    Kind::Read => c.result.clone(),
+                    Kind::Read if !siblings.is_empty() => siblings
+                        [pick_sibling(ops, &calls, &event_of_call, &writer_of, c.key, &siblings)]
+                    .1
+                    .clone(),
+                    Kind::Read => c.result(ops).clone(),
                     Kind::Cas => (*cas_from[i]).clone(),
                     Kind::Write => Value::Null,
                 };
@@ -363,9 +395,9 @@ impl RegisterHistory {
                     siblings,
                     writes: c.f != Kind::Read,
                     write_value: (*written[i]).clone(),
-                    index: c.complete_index.filter(|_| c.outcome == OpType::Ok).unwrap_or(c.invoke_index),
-                    invoke_time: c.invoke_time,
-                    complete_time: c.complete_time,
+                    index: c.index(ops),
+                    invoke_time: c.invoke_time(ops),
+                    complete_time: c.complete_time(ops),
                     acknowledged: c.outcome == OpType::Ok,
                 });
             }
