@@ -44,13 +44,7 @@ fn main() {
             continue;
         }
         if stream_only {
-            let (t, cpu) = (Instant::now(), cpu_seconds());
-            let n = stream_jsonl(&path, |ops| {
-                drop(ops);
-                ControlFlow::Continue(())
-            })
-            .expect("a valid history");
-            let (s, c) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+            let (n, s, c) = time_stream(&path);
             println!("round {round}: stream_jsonl {n} ops in {s:.3} s wall, {c:.2} s CPU");
             continue;
         }
@@ -76,15 +70,7 @@ fn main() {
         assert_eq!(history.len(), lines, "one op per line");
         drop(history);
 
-        // What `sunder check` and `sunder report` of a run folder do: the file parsed a
-        // chunk at a time, each chunk's ops handed on and dropped.
-        let (t, cpu) = (Instant::now(), cpu_seconds());
-        let streamed = stream_jsonl(&path, |ops| {
-            drop(ops);
-            ControlFlow::Continue(())
-        })
-        .expect("a valid history");
-        let (stream_s, stream_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+        let (streamed, stream_s, stream_cpu) = time_stream(&path);
         assert_eq!(streamed as usize, lines, "one op per line, streamed");
 
         let mbps = |s: f64| bytes / 1e6 / s;
@@ -106,6 +92,19 @@ fn main() {
         );
     }
     let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// Times what `sunder check` and `sunder report` of a run folder do: the file parsed a
+/// chunk at a time, each chunk's ops handed on and dropped. Returns the ops streamed and
+/// the wall and CPU seconds.
+fn time_stream(path: &Path) -> (u64, f64, f64) {
+    let (t, cpu) = (Instant::now(), cpu_seconds());
+    let streamed = stream_jsonl(path, |ops| {
+        drop(ops);
+        ControlFlow::Continue(())
+    })
+    .expect("a valid history");
+    (streamed, t.elapsed().as_secs_f64(), cpu_seconds() - cpu)
 }
 
 /// Writes `n` ops shaped like a single-kv register run's (reads, writes and cas on five
