@@ -28,6 +28,30 @@ pub fn witness_indices<'a>(anomalies: impl IntoIterator<Item = &'a Anomaly>) -> 
     anomalies.into_iter().flat_map(crate::witness::named_indices).collect()
 }
 
+/// The digest of a history already held, and the ops among `wanted` with the other half
+/// of each one's call, as [`digest_file`] gives them: the report of a history read whole
+/// to be judged is then drawn like a streamed one, without a call table and an index of
+/// every op for the few the witnesses place. `None` when the ops break a rule of the
+/// whole read (the caller then analyses them all).
+pub fn digest_ops(ops: &[Op], wanted: &FxHashSet<u64>) -> Option<(Vec<Op>, Digested)> {
+    std::thread::scope(|scope| {
+        let timeline = scope.spawn(|| {
+            let mut builder = TimelineBuilder::default();
+            ops.iter().for_each(|op| builder.feed(op));
+            builder.finish()
+        });
+        let mut digest = CallDigest::default();
+        let mut kept = Kept::new(wanted);
+        for op in ops {
+            digest.feed(op);
+            kept.push(op).ok()?;
+        }
+        let digested = digest.finish();
+        let timeline = timeline.join().expect("the timeline's thread panicked");
+        Some((kept.finish(), Digested { timeline, ..digested }))
+    })
+}
+
 /// Reads the history at `path` as a stream: its digest, and the ops among `wanted` with
 /// the other half of each one's call, in history order. `None` when the file cannot be
 /// read or breaks a rule of the whole read (the caller then reads it whole, which names
@@ -176,6 +200,11 @@ mod tests {
         let whole = crate::digest::Digest::of_ops(&ops);
         assert_eq!(digested.counts, whole.counts);
         assert_eq!(digested.timeline.json, whole.timeline.json);
+        // A history already held keeps and digests the same.
+        let (held, held_digest) = digest_ops(&ops, &wanted).unwrap();
+        assert_eq!(held, kept);
+        assert_eq!(held_digest.counts, whole.counts);
+        assert_eq!(held_digest.timeline.json, whole.timeline.json);
     }
 
     #[test]
@@ -187,6 +216,7 @@ mod tests {
         let file = write_history("refused", &ops);
         let path = &file.0;
         assert!(digest_file(path, &FxHashSet::default()).is_none());
+        assert!(digest_ops(&ops, &FxHashSet::default()).is_none());
         assert!(sunder_check::history::read_jsonl(path).is_err());
         std::fs::write(path, "{not json}\n").unwrap();
         assert!(digest_file(path, &FxHashSet::default()).is_none());

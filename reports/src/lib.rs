@@ -88,7 +88,9 @@ pub fn render_run_with_ops(
     run_dir: &Path,
     ops: Vec<sunder_check::history::Op>,
 ) -> Result<RenderSummary, ReportError> {
-    render_inputs(run_folder::load_with_ops(run_dir, ops)?, run_dir)
+    let (inputs, digested) = run_folder::load_with_ops_digested(run_dir, ops)?;
+    let analysis = analysis::Analysis::of_loaded(digested, &inputs);
+    render_analysed(inputs, analysis, run_dir)
 }
 
 /// Renders a bare history file (Sunder JSONL) into `out_dir`, taking `test.json`,

@@ -98,6 +98,29 @@ pub fn load_with_ops(dir: &Path, ops: Vec<Op>) -> Result<RunInputs, ReportError>
     load_inputs(dir, |_, _| (ops, HistoryStatus::Valid))
 }
 
+/// As [`load_with_ops`], keeping of `ops` only the calls the witnesses draw, with the
+/// digest of them all ([`crate::history_stream::digest_ops`]); every op when the digest
+/// cannot take them (no digest then).
+pub fn load_with_ops_digested(
+    dir: &Path,
+    ops: Vec<Op>,
+) -> Result<(RunInputs, Option<Digested>), ReportError> {
+    let mut digested = None;
+    let inputs = load_inputs(dir, |_, results| {
+        let wanted = crate::history_stream::witness_indices(
+            results.map(crate::page::anomalies_in).unwrap_or_default(),
+        );
+        match crate::history_stream::digest_ops(&ops, &wanted) {
+            Some((kept, d)) => {
+                digested = Some(d);
+                (kept, HistoryStatus::Valid)
+            }
+            None => (ops, HistoryStatus::Valid),
+        }
+    })?;
+    Ok((inputs, digested))
+}
+
 fn load_inputs(
     dir: &Path,
     history: impl FnOnce(&mut Vec<String>, Option<&Results>) -> (Vec<Op>, HistoryStatus),
