@@ -128,6 +128,12 @@ impl Digest {
 
     /// The digest of a history held whole, its timeline built on a second core.
     pub fn of_ops(ops: &[Op]) -> Digested {
+        Digest::of_ops_with(ops, |_| Some(())).expect("nothing stops the digest")
+    }
+
+    /// As [`Digest::of_ops`], with `also` shown each op beside the calls' digest, in order;
+    /// `None` as soon as `also` gives up.
+    pub fn of_ops_with(ops: &[Op], mut also: impl FnMut(&Op) -> Option<()>) -> Option<Digested> {
         std::thread::scope(|scope| {
             let timeline = scope.spawn(|| {
                 let mut b = TimelineBuilder::default();
@@ -135,9 +141,12 @@ impl Digest {
                 b.finish()
             });
             let mut calls = CallDigest::default();
-            ops.iter().for_each(|op| calls.feed(op));
+            for op in ops {
+                calls.feed(op);
+                also(op)?;
+            }
             let digested = calls.finish();
-            Digested { timeline: timeline.join().expect("the timeline's thread panicked"), ..digested }
+            Some(Digested { timeline: timeline.join().expect("the timeline's thread panicked"), ..digested })
         })
     }
 }

@@ -34,22 +34,9 @@ pub fn witness_indices<'a>(anomalies: impl IntoIterator<Item = &'a Anomaly>) -> 
 /// every op for the few the witnesses place. `None` when the ops break a rule of the
 /// whole read (the caller then analyses them all).
 pub fn digest_ops(ops: &[Op], wanted: &FxHashSet<u64>) -> Option<(Vec<Op>, Digested)> {
-    std::thread::scope(|scope| {
-        let timeline = scope.spawn(|| {
-            let mut builder = TimelineBuilder::default();
-            ops.iter().for_each(|op| builder.feed(op));
-            builder.finish()
-        });
-        let mut digest = CallDigest::default();
-        let mut kept = Kept::new(wanted);
-        for op in ops {
-            digest.feed(op);
-            kept.push(op).ok()?;
-        }
-        let digested = digest.finish();
-        let timeline = timeline.join().expect("the timeline's thread panicked");
-        Some((kept.finish(), Digested { timeline, ..digested }))
-    })
+    let mut kept = Kept::new(wanted);
+    let digested = crate::digest::Digest::of_ops_with(ops, |op| kept.push(op).ok())?;
+    Some((kept.finish(), digested))
 }
 
 /// Reads the history at `path` as a stream: its digest, and the ops among `wanted` with
