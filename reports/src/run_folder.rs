@@ -7,6 +7,7 @@
 use crate::digest::Digested;
 use crate::error::ReportError;
 use crate::test_info::TestInfo;
+use rustc_hash::FxHashSet;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use sunder_check::history::{Op, read_jsonl};
@@ -75,20 +76,9 @@ pub fn load_with_history(dir: &Path, history: &Path) -> Result<RunInputs, Report
 /// its problems named and its ops salvaged, and no digest comes back.
 pub fn load_streamed(dir: &Path) -> Result<(RunInputs, Option<Digested>), ReportError> {
     let path = dir.join("history.jsonl");
-    let mut digested = None;
-    let inputs = load_inputs(dir, |problems, results| {
-        let wanted = crate::history_stream::witness_indices(
-            results.map(crate::page::anomalies_in).unwrap_or_default(),
-        );
-        match crate::history_stream::digest_file(&path, &wanted) {
-            Some((ops, d)) => {
-                digested = Some(d);
-                (ops, HistoryStatus::Valid)
-            }
-            None => load_history(&path, problems),
-        }
-    })?;
-    Ok((inputs, digested))
+    load_digested(dir, |wanted, problems| {
+        crate::history_stream::digest_file(&path, wanted).ok_or_else(|| load_history(&path, problems))
+    })
 }
 
 /// Reads `test.json`, `results.json` and node logs from `dir`, taking the ops of a history
@@ -105,17 +95,32 @@ pub fn load_with_ops_digested(
     dir: &Path,
     ops: Vec<Op>,
 ) -> Result<(RunInputs, Option<Digested>), ReportError> {
+    load_digested(dir, |wanted, _| {
+        crate::history_stream::digest_ops(&ops, wanted).ok_or((ops, HistoryStatus::Valid))
+    })
+}
+
+/// Loads `dir` with the history `digest` gives: the ops the witnesses of `results.json`
+/// name (`wanted`) and the digest of them all, or, when it cannot, the history as read
+/// instead (its problems noted) and no digest.
+fn load_digested(
+    dir: &Path,
+    digest: impl FnOnce(
+        &FxHashSet<u64>,
+        &mut Vec<String>,
+    ) -> Result<(Vec<Op>, Digested), (Vec<Op>, HistoryStatus)>,
+) -> Result<(RunInputs, Option<Digested>), ReportError> {
     let mut digested = None;
-    let inputs = load_inputs(dir, |_, results| {
+    let inputs = load_inputs(dir, |problems, results| {
         let wanted = crate::history_stream::witness_indices(
             results.map(crate::page::anomalies_in).unwrap_or_default(),
         );
-        match crate::history_stream::digest_ops(&ops, &wanted) {
-            Some((kept, d)) => {
+        match digest(&wanted, problems) {
+            Ok((ops, d)) => {
                 digested = Some(d);
-                (kept, HistoryStatus::Valid)
+                (ops, HistoryStatus::Valid)
             }
-            None => (ops, HistoryStatus::Valid),
+            Err(whole) => whole,
         }
     })?;
     Ok((inputs, digested))
