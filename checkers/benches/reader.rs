@@ -8,7 +8,10 @@
 //! (the first round warms it), so the anchor is memory speed: the speed the reader is after.
 //! `--reader-only` leaves the anchor out, for a profile of the reader alone. Each round also
 //! times `stream_jsonl`, the chunk-at-a-time read `sunder check` and `sunder report` use;
-//! `--stream-only` times that alone, for its profile.
+//! `--stream-only` times that alone, for its profile. The JSONL rows read the text alone
+//! (`read_jsonl_text`); when the file has a binary mirror beside it (`history.mirror`, which
+//! a run's writer keeps), each round also times both reads as `sunder check` does them,
+//! from the mirror.
 
 mod support;
 
@@ -16,7 +19,9 @@ use serde_json::json;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use sunder_check::history::{HistoryWriter, Op, OpType, read_jsonl, stream_jsonl};
+use sunder_check::history::{
+    HistoryWriter, Op, OpType, mirror_path, read_jsonl, read_jsonl_text, stream_jsonl, stream_jsonl_text,
+};
 use support::cpu_seconds;
 
 const ROUNDS: usize = 3;
@@ -36,15 +41,22 @@ fn main() {
     let stream_only = std::env::args().any(|a| a == "--stream-only");
     let bytes = std::fs::metadata(&path).expect("history file").len() as f64;
     println!("{}: {:.0} MB", path.display(), bytes / 1e6);
+    // The anchor and the JSONL rows read the text; the mirror's rows, when the file has
+    // one, read what `sunder check` reads.
+    let mirror = mirror_path(&path).and_then(|m| std::fs::metadata(m).ok());
+    let has_mirror = mirror.is_some();
+    if let Some(m) = mirror {
+        println!("mirror beside it: {:.0} MB", m.len() as f64 / 1e6);
+    }
     for round in 1..=ROUNDS {
         if reader_only {
             let t = Instant::now();
-            let history = read_jsonl(&path).expect("a valid history");
+            let history = read_jsonl_text(&path).expect("a valid history");
             println!("round {round}: read_jsonl {} ops in {:.3} s", history.len(), t.elapsed().as_secs_f64());
             continue;
         }
         if stream_only {
-            let (n, s, c) = time_stream(&path);
+            let (n, s, c) = time_stream(&path, has_mirror);
             println!("round {round}: stream_jsonl {n} ops in {s:.3} s wall, {c:.2} s CPU");
             continue;
         }
@@ -65,12 +77,12 @@ fn main() {
         drop(ops);
 
         let (t, cpu) = (Instant::now(), cpu_seconds());
-        let history = read_jsonl(&path).expect("a valid history");
+        let history = read_jsonl_text(&path).expect("a valid history");
         let (reader_s, reader_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
         assert_eq!(history.len(), lines, "one op per line");
         drop(history);
 
-        let (streamed, stream_s, stream_cpu) = time_stream(&path);
+        let (streamed, stream_s, stream_cpu) = time_stream(&path, false);
         assert_eq!(streamed as usize, lines, "one op per line, streamed");
 
         let mbps = |s: f64| bytes / 1e6 / s;
@@ -90,20 +102,36 @@ fn main() {
             mbps(stream_s),
             count_s / stream_s,
         );
+        if has_mirror {
+            let (t, cpu) = (Instant::now(), cpu_seconds());
+            let history = read_jsonl(&path).expect("a valid history");
+            let (m_s, m_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+            assert_eq!(history.len(), lines, "one op per line, mirrored");
+            drop(history);
+            let (streamed, ms_s, ms_cpu) = time_stream(&path, true);
+            assert_eq!(streamed as usize, lines, "one op per line, mirrored and streamed");
+            println!(
+                "round {round}, from the mirror: read_jsonl {m_s:.3} s wall, {m_cpu:.2} s CPU = {:.2} of the \
+                 anchor; stream_jsonl {ms_s:.3} s wall, {ms_cpu:.2} s CPU = {:.2} of the anchor",
+                count_s / m_s,
+                count_s / ms_s,
+            );
+        }
     }
     let _ = std::fs::remove_dir_all(&scratch);
 }
 
-/// Times what `sunder check` and `sunder report` of a run folder do: the file parsed a
-/// chunk at a time, each chunk's ops handed on and dropped. Returns the ops streamed and
-/// the wall and CPU seconds.
-fn time_stream(path: &Path) -> (u64, f64, f64) {
+/// Times what `sunder check` and `sunder report` of a run folder do: the file parsed (or,
+/// `mirrored`, its mirror decoded when current) a chunk at a time, each chunk's ops handed
+/// on and dropped. Returns the ops streamed and the wall and CPU seconds.
+fn time_stream(path: &Path, mirrored: bool) -> (u64, f64, f64) {
     let (t, cpu) = (Instant::now(), cpu_seconds());
-    let streamed = stream_jsonl(path, |ops| {
+    let sink = |ops: Vec<Op>| {
         drop(ops);
         ControlFlow::Continue(())
-    })
-    .expect("a valid history");
+    };
+    let streamed = if mirrored { stream_jsonl(path, sink) } else { stream_jsonl_text(path, sink) };
+    let streamed = streamed.expect("a valid history");
     (streamed, t.elapsed().as_secs_f64(), cpu_seconds() - cpu)
 }
 

@@ -1,19 +1,23 @@
 //! The history model: what a run recorded, in order. The runner writes it with
-//! [`HistoryWriter`] (which also holds it in memory), `sunder check` reads it back with [`read_jsonl`], importers build it
-//! from other tools' formats, and every checker consumes a validated [`History`].
+//! [`HistoryWriter`] (which also holds it in memory, and keeps a binary mirror of the file
+//! beside it: [`mirror_path`]), `sunder check` reads it back with [`read_jsonl`] (from the
+//! mirror while it provably matches the file), importers build it from other tools'
+//! formats, and every checker consumes a validated [`History`].
 
 mod canonical;
 mod line_map;
+mod mirror;
 mod name;
 mod op;
 mod pieces;
 mod reader;
 mod writer;
 
+pub use mirror::mirror_path;
 pub use op::{Name, Op, OpType, Process};
-pub(crate) use reader::JsonlReader;
 pub(crate) use reader::validate_at_lines;
-pub use reader::{parse_jsonl, read_jsonl, stream_jsonl};
+pub(crate) use reader::{JsonlReader, read_mirrored};
+pub use reader::{parse_jsonl, read_jsonl, read_jsonl_text, stream_jsonl, stream_jsonl_text};
 pub use writer::{BatchSink, HistoryWriter};
 
 use rustc_hash::FxHashMap;

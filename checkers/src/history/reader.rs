@@ -2,6 +2,7 @@
 //! checker never sees a silently partial or malformed history.
 
 use super::line_map::LineMap;
+use super::mirror::{Mirror, Streamed};
 use super::pieces::{
     Parsed, Part, check_order, count_lines, on_threads, parse_piece, split_at_lines, survey,
 };
@@ -16,6 +17,22 @@ use std::path::Path;
 /// The file is parsed chunk by chunk as it is read, so a long history is never held as
 /// text and ops at once.
 pub fn read_jsonl(path: &Path) -> Result<History, InputError> {
+    match read_mirrored(path) {
+        Some(history) => Ok(history),
+        None => read_jsonl_text(path),
+    }
+}
+
+/// The history of `path` from its binary mirror, when there is one that mirrors the file
+/// as it is now and reads back whole and valid ([`super::mirror`]); `None` otherwise, for
+/// the caller to read the JSONL, which then names any problem by its line.
+pub(crate) fn read_mirrored(path: &Path) -> Option<History> {
+    Mirror::open(path).and_then(|m| m.read_history(path))
+}
+
+/// [`read_jsonl`] of the JSONL's text alone, whatever mirror is beside it: what every
+/// reader does with `SUNDER_NO_MIRROR` set, and the anchor the mirror is measured against.
+pub fn read_jsonl_text(path: &Path) -> Result<History, InputError> {
     let mut chunks = crate::import::source::TextChunks::open(path)?;
     let mut reader = JsonlReader::new(path, chunks.size_hint);
     reader.feed_rest(&mut chunks)?;
@@ -34,6 +51,31 @@ pub fn read_jsonl(path: &Path) -> Result<History, InputError> {
 /// [`crate::live::LiveJudge`] pairs by the same rules and gives up at a violation, which a
 /// whole read then names.
 pub fn stream_jsonl(
+    path: &Path,
+    mut sink: impl FnMut(Vec<Op>) -> ControlFlow<()>,
+) -> Result<u64, InputError> {
+    let Some(mirror) = Mirror::open(path) else { return stream_jsonl_text(path, sink) };
+    match mirror.stream(path, MIRROR_GROUP_OPS, &mut sink)? {
+        Streamed::Done(handed) => Ok(handed),
+        // The ops handed out came from blocks whose checksums held, so they are the
+        // JSONL's first ones: the JSONL goes on from the op after them.
+        Streamed::Damaged(handed) => {
+            let mut skip = handed;
+            stream_jsonl_text(path, |mut ops| {
+                let drop = skip.min(ops.len() as u64) as usize;
+                skip -= drop as u64;
+                if drop == ops.len() {
+                    return ControlFlow::Continue(());
+                }
+                ops.drain(..drop);
+                sink(ops)
+            })
+        }
+    }
+}
+
+/// [`stream_jsonl`] of the JSONL's text alone, whatever mirror is beside it.
+pub fn stream_jsonl_text(
     path: &Path,
     mut sink: impl FnMut(Vec<Op>) -> ControlFlow<()>,
 ) -> Result<u64, InputError> {
@@ -60,6 +102,9 @@ pub fn stream_jsonl(
 /// reader and its consumers stay small beside the history (a set run's reads, each a whole
 /// set, take about 8 times their text's bytes as ops).
 const STREAM_CHUNK_BYTES: usize = 12 << 20;
+
+/// Ops [`stream_jsonl`] decodes from a mirror at a time: about a text chunk's.
+const MIRROR_GROUP_OPS: usize = 1 << 16;
 
 /// Parses and validates JSONL history text; `path` only names the source in errors.
 ///

@@ -10,8 +10,13 @@
 //! ([`HistoryWriter::streaming`]), hands each batch on once it is in the file and keeps
 //! nothing: then the recorder's memory does not grow with the run, and the file is the
 //! only copy of the history.
+//!
+//! Each batch also goes, encoded, to the binary mirror beside the file (`history.mirror`,
+//! [`super::mirror`]), which readers take instead of the JSONL while the two agree. The
+//! mirror is a convenience: if it cannot be written it is removed, and the run goes on.
 
 use super::Op;
+use super::mirror::MirrorWriter;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
@@ -56,13 +61,14 @@ impl HistoryWriter {
 
     fn start(path: &Path, sink: Option<BatchSink>) -> io::Result<HistoryWriter> {
         let file = OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
+        let mirror = MirrorWriter::create(path);
         let recorded = Arc::new(Mutex::new(Recorded::default()));
         let done = Arc::new(AtomicBool::new(false));
         let thread = {
             let (recorded, done) = (recorded.clone(), done.clone());
             std::thread::Builder::new()
                 .name("history-writer".into())
-                .spawn(move || write_loop(file, &recorded, &done, sink))?
+                .spawn(move || write_loop(file, mirror, &recorded, &done, sink))?
         };
         Ok(HistoryWriter { recorded, done, thread: Some(thread) })
     }
@@ -125,6 +131,7 @@ impl Drop for HistoryWriter {
 
 fn write_loop(
     mut file: File,
+    mut mirror: Option<MirrorWriter>,
     recorded: &Mutex<Recorded>,
     done: &AtomicBool,
     mut sink: Option<BatchSink>,
@@ -147,6 +154,7 @@ fn write_loop(
                     serde_json::to_writer(&mut buf, op)?;
                     buf.push(b'\n');
                 }
+                MirrorWriter::append(&mut mirror, &r.ops[written..]);
                 written = r.ops.len();
                 Vec::new()
             }
@@ -159,6 +167,7 @@ fn write_loop(
             file.write_all(&buf)?;
             buf.clear();
         }
+        MirrorWriter::append(&mut mirror, &batch);
         if let Some(sink) = sink.as_mut()
             && !batch.is_empty()
         {
@@ -167,7 +176,9 @@ fn write_loop(
         if last {
             // The sink goes first: whoever consumes the batches finishes while the file syncs.
             drop(sink);
-            return file.sync_all();
+            file.sync_all()?;
+            MirrorWriter::seal(&mut mirror, &file);
+            return Ok(());
         }
         std::thread::sleep(BATCH_WINDOW);
     }

@@ -180,8 +180,18 @@ impl Imported {
 ///
 /// A Sunder JSONL history is parsed chunk by chunk as it is read, never held whole as text
 /// beside its ops; with [`Format::Auto`] the format is told from the first chunk (32 MiB,
-/// far more than [`DETECTION_WINDOW`] lines of any history).
+/// far more than [`DETECTION_WINDOW`] lines of any history). A JSONL history with a current
+/// binary mirror beside it (`history.mirror`, written by [`crate::history::HistoryWriter`])
+/// is read from the mirror, which holds the same ops (see `crate::history::mirror`).
 pub fn load(path: &Path, format: Format) -> Result<Imported, InputError> {
+    // A current binary mirror was written by Sunder's own writer beside this very file.
+    if matches!(format, Format::Auto | Format::Jsonl)
+        && let Some(history) = crate::history::read_mirrored(path)
+    {
+        let format = Format::Jsonl;
+        let fail_semantics = format.fail_semantics();
+        return Ok(Imported { history, format, fail_semantics, skipped: SkippedLines::default() });
+    }
     let mut chunks = source::TextChunks::open(path)?;
     let size = chunks.size_hint;
     let Some((line, first)) = chunks.next_chunk()? else { return parse(path, "", format) };
