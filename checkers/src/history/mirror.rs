@@ -365,7 +365,7 @@ impl Mirror {
                 // SAFETY: every slot of the group was initialized.
                 Ok(()) => unsafe { ops.set_len(group.ops) },
                 Err(Damage::Order(e)) => return Err(e),
-                Err(Damage::Corrupt(_)) => return Ok(Streamed::Damaged(handed)),
+                Err(Damage::Corrupt) => return Ok(Streamed::Damaged(handed)),
             }
             if let (Some(previous), Some(op)) = (&last, ops.first()) {
                 check_order(jsonl, first + 1, op, Some((previous, first)))?;
@@ -431,8 +431,8 @@ struct Block {
 
 /// Why decoding stopped.
 enum Damage {
-    /// The bytes are not a mirror's.
-    Corrupt(String),
+    /// The bytes are not a mirror's: the mirror is passed over, whatever the reason.
+    Corrupt,
     /// The ops break the index or time rule of the history file, at this line.
     Order(InputError),
 }
@@ -488,11 +488,12 @@ fn decode_group(
         (written, Ok(()))
     });
     // The seams between runs, and the first problem in history order.
+    let written: Vec<usize> = results.iter().map(|&(n, _)| n).collect();
     let mut outcome = Ok(());
     let mut complete_before = true;
-    for (k, (written, result)) in results.iter().enumerate() {
+    for (k, (n, result)) in results.into_iter().enumerate() {
         let start = starts[k];
-        if outcome.is_ok() && k > 0 && complete_before && *written > 0 {
+        if outcome.is_ok() && k > 0 && complete_before && n > 0 {
             // SAFETY: the last slot of the run before and the first of this one were written.
             let (previous, op) =
                 unsafe { (slots[start - 1].assume_init_ref(), slots[start].assume_init_ref()) };
@@ -501,28 +502,17 @@ fn decode_group(
                 outcome = Err(Damage::Order(e));
             }
         }
-        if outcome.is_ok()
-            && let Err(e) = result
-        {
-            outcome = Err(match e {
-                Damage::Corrupt(p) => Damage::Corrupt(p.clone()),
-                Damage::Order(e) => Damage::Order(InputError {
-                    path: e.path.clone(),
-                    line: e.line,
-                    column: e.column,
-                    problem: e.problem.clone(),
-                }),
-            });
-        }
         complete_before = result.is_ok();
+        if outcome.is_ok() {
+            outcome = result;
+        }
     }
     if outcome.is_err() {
-        for (k, (written, _)) in results.iter().enumerate() {
-            let start = starts[k];
-            // SAFETY: each run's first `written` slots hold ops nothing else owns.
+        for (&start, &n) in starts.iter().zip(&written) {
+            // SAFETY: each run's first `n` slots hold ops nothing else owns.
             unsafe {
                 let first = slots.as_mut_ptr().add(start).cast::<Op>();
-                std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(first, *written));
+                std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(first, n));
             }
         }
     }
@@ -634,8 +624,10 @@ impl<'b> Bytes<'b> {
     }
 }
 
-fn corrupt(problem: &str) -> Damage {
-    Damage::Corrupt(format!("damaged mirror: {problem}"))
+/// Damage, with its reason spelled out for the reader of the code only: a damaged mirror is
+/// passed over for the JSONL whatever the reason, so no message is made.
+fn corrupt(_why: &str) -> Damage {
+    Damage::Corrupt
 }
 
 /// Decodes one block into `slots` (its op count of them); the op at `at` is the block's
