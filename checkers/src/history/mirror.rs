@@ -295,7 +295,6 @@ impl Mirror {
         let mut ops: Vec<Op> = Vec::new();
         ops.try_reserve_exact(total).ok()?;
         let mut pairing = Pairing::new(Strictness::Strict, total);
-        let mut spoiled = false;
         while let Some(group) = self.next_group(READ_GROUP_OPS).ok()? {
             let base = ops.len();
             if group.ops > total - base {
@@ -317,14 +316,13 @@ impl Mirror {
                 };
                 let pairing = &mut pairing;
                 std::thread::scope(|scope| {
-                    let pairer = (!spoiled).then(|| scope.spawn(move || pairing.pair(done).is_ok()));
+                    let pairer = scope.spawn(move || pairing.pair(done).is_ok());
                     let decoded = decode_group(jsonl, &group, base, spare).is_ok();
-                    let paired = pairer.is_none_or(|h| h.join().expect("the pairing thread panicked"));
-                    (decoded, paired)
+                    decoded & pairer.join().expect("the pairing thread panicked")
                 })
             };
-            spoiled |= !decoded.1;
-            if !decoded.0 {
+            // A pairing fault is the JSONL reader's to name, as a damaged block is.
+            if !decoded {
                 return None;
             }
             // SAFETY: `decode_group` initialized the group's slots after the `base` ops.
@@ -333,7 +331,7 @@ impl Mirror {
                 return None;
             }
         }
-        if spoiled || ops.len() != total || self.left != 0 {
+        if ops.len() != total || self.left != 0 {
             return None;
         }
         pairing.pair(&ops).ok()?;
