@@ -11,7 +11,7 @@
 //! every sibling, so under version vectors every sibling counts as surviving.
 
 use crate::history::{History, OpType};
-use crate::ladder::register::{RegisterHistory, ValueKey};
+use crate::ladder::register::RegisterHistory;
 use crate::verdict::{Anomaly, CheckerResult};
 use rustc_hash::FxHashMap;
 use serde_json::{Value, json};
@@ -157,8 +157,8 @@ fn lost_writes(rh: &RegisterHistory, key: u32, name: &str, fr: &FinalRead, acked
     let final_write = if fr.value.is_null() {
         None
     } else {
-        match rh.write_of.get(&(key, ValueKey::of(&fr.value))) {
-            Some(&w) => Some(w),
+        match rh.write_event(key, &fr.value) {
+            Some(w) => Some(w),
             None => {
                 return vec![Anomaly {
                     kind: "garbage-final-value".into(),

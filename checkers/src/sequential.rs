@@ -138,7 +138,7 @@ struct Frame {
 }
 
 struct Search<'a> {
-    rh: &'a RegisterHistory,
+    rh: &'a RegisterHistory<'a>,
     frontier: Vec<u32>,
     current: Vec<u32>,
     /// Unexecuted readers of each write, and of each key's initial value.
@@ -199,10 +199,10 @@ fn zobrist(kind: u64, a: u32, b: u32) -> (u64, u64) {
 }
 
 impl<'a> Search<'a> {
-    fn new(rh: &'a RegisterHistory) -> Search<'a> {
+    fn new(rh: &'a RegisterHistory<'a>) -> Search<'a> {
         let mut readers_left = vec![0u32; rh.events.len()];
         let mut init_readers_left = vec![0u32; rh.keys.len()];
-        for ev in rh.events.iter().filter(|ev| ev.siblings.is_empty()) {
+        for ev in rh.events.iter().filter(|ev| !ev.is_sibling_read()) {
             match ev.read {
                 Some(Source::Write(w)) => readers_left[w as usize] += 1,
                 Some(Source::Init) => init_readers_left[ev.key as usize] += 1,
@@ -211,7 +211,7 @@ impl<'a> Search<'a> {
         }
         let mut readers_of = vec![Vec::new(); rh.events.len()];
         for (r, ev) in rh.events.iter().enumerate() {
-            let sources = std::iter::once(ev.read).chain(ev.siblings.iter().map(|&(s, _)| Some(s)));
+            let sources = std::iter::once(ev.read).chain(rh.siblings(ev).iter().map(|&s| Some(s)));
             for source in sources {
                 if let Some(Source::Write(w)) = source
                     && readers_of[w as usize].last() != Some(&(r as u32))
@@ -277,7 +277,7 @@ impl<'a> Search<'a> {
         };
         let reads_ok = match ev.read {
             None => true,
-            Some(_) if !ev.siblings.is_empty() => ev.siblings.iter().any(|&(s, _)| holds(s)),
+            Some(_) if ev.is_sibling_read() => self.rh.siblings(ev).iter().any(|&s| holds(s)),
             Some(source) => holds(source),
         };
         if !reads_ok {
@@ -317,7 +317,7 @@ impl<'a> Search<'a> {
             self.pending.extend_from_slice(&self.readers_of[e as usize]);
         }
         match ev.read {
-            _ if !ev.siblings.is_empty() => {}
+            _ if ev.is_sibling_read() => {}
             Some(Source::Write(w)) => self.readers_left[w as usize] -= 1,
             Some(Source::Init) => self.init_readers_left[key as usize] -= 1,
             _ => {}
@@ -351,7 +351,7 @@ impl<'a> Search<'a> {
                 self.toggle(zobrist(1, key, prev));
             }
             match ev.read {
-                _ if !ev.siblings.is_empty() => {}
+                _ if ev.is_sibling_read() => {}
                 Some(Source::Write(w)) => self.readers_left[w as usize] += 1,
                 Some(Source::Init) => self.init_readers_left[key as usize] += 1,
                 _ => {}
@@ -484,7 +484,7 @@ impl<'a> Search<'a> {
         for &e in &self.deepest {
             let ev = &rh.events[e as usize];
             if ev.writes {
-                values[ev.key as usize] = ev.write_value.clone();
+                values[ev.key as usize] = rh.write_value(ev).clone();
             }
             states.push(json!({ "key": rh.keys[ev.key as usize], "value": values[ev.key as usize] }));
         }

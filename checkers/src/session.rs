@@ -334,7 +334,7 @@ fn pram_like(
             }
         };
         if let Some(picked) = ev.read
-            && ev.siblings.iter().all(|&(s, _)| s == picked || violation(s).is_some())
+            && rh.siblings(ev).iter().all(|&s| s == picked || violation(s).is_some())
             && let Some(a) = violation(picked)
         {
             found.push(a);
@@ -377,7 +377,7 @@ fn monotonic_reads(rh: &RegisterHistory, q: usize, found: &mut Vec<Anomaly>) {
         };
         let stale_picked = violation(picked);
         // A plain read has no siblings, so only its own source decides.
-        let stale_all = ev.siblings.iter().all(|&(s, _)| s == picked || violation(s).is_some());
+        let stale_all = rh.siblings(ev).iter().all(|&s| s == picked || violation(s).is_some());
         if let Some(a) = stale_picked.filter(|_| stale_all) {
             found.push(a);
         }

@@ -211,7 +211,8 @@ fn every_assignment(shape: &[&[Step]]) -> (usize, usize) {
                 }
             }
         }
-        let rh = RegisterHistory::from_history(&b.history()).expect("unique writes");
+        let h = b.history();
+        let rh = RegisterHistory::from_history(&h).expect("unique writes");
         let (cc, _, cm) = agrees_with_definitions(&rh, &format!("assignment {assignment} of a shape"));
         causal_histories += cc as usize;
         cm_broken += (cc && !cm) as usize;

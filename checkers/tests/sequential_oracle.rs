@@ -108,7 +108,7 @@ fn sequential_by_definition(rh: &RegisterHistory) -> bool {
             let k = ev.key as usize;
             let read_ok = match ev.read {
                 None => true,
-                Some(_) if !ev.siblings.is_empty() => ev.siblings.iter().any(|&(s, _)| holds(current[k], s)),
+                Some(_) if ev.is_sibling_read() => rh.siblings(ev).iter().any(|&s| holds(current[k], s)),
                 Some(s) => holds(current[k], s),
             };
             if !read_ok {

@@ -18,7 +18,8 @@ fn crashed_op_history(seed: u64) -> sunder_check::history::History {
 #[test]
 fn decides_sequential_consistency_of_concurrent_histories_with_crashed_ops() {
     for seed in 1..=3 {
-        let rh = RegisterHistory::from_history(&crashed_op_history(seed)).unwrap();
+        let h = crashed_op_history(seed);
+        let rh = RegisterHistory::from_history(&h).unwrap();
         assert!(rh.process_count() > 300, "seed {seed}: {} processes", rh.process_count());
         let s = sequential::check_register(&rh, &SearchBudget::default());
         assert_eq!(s.valid, Validity::Valid, "seed {seed}: {:?} {}", s.reason, s.details);

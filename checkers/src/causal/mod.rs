@@ -178,9 +178,8 @@ fn thin_air_reads(rh: &RegisterHistory, found: &mut Vec<Anomaly>) {
             continue;
         }
         let id = id as u32;
-        let key = (ev.key, crate::ladder::register::ValueKey::of(&ev.read_value));
-        let (why, mut ops) = match rh.failed_writes.get(&key) {
-            Some(&f) => (format!("a value only a failed write (op {f}) tried to write"), vec![f]),
+        let (why, mut ops) = match rh.failed_write(ev.key, rh.read_value(ev)) {
+            Some(f) => (format!("a value only a failed write (op {f}) tried to write"), vec![f]),
             None => ("a value no operation wrote".to_string(), vec![]),
         };
         ops.extend(rh.indices(&[id]));

@@ -28,8 +28,10 @@ use std::fmt;
 #[derive(Debug, Clone, Default)]
 pub struct History {
     ops: Vec<Op>,
-    /// For each op position, the position of its partner (invoke <-> completion).
-    partner: Vec<Option<usize>>,
+    /// For each op position, the position of its partner (invoke <-> completion), or
+    /// [`NO_PARTNER`]: four bytes an op rather than an `Option<usize>`'s sixteen, since a
+    /// history of millions of ops keeps this beside them for as long as it is judged.
+    partner: Vec<u32>,
     /// What the ops' `index` numbers are.
     numbering: OpNumbering,
 }
@@ -133,7 +135,7 @@ impl History {
     /// The completion of the invocation at `position`, or the invocation of the completion
     /// at `position`; `None` for an invocation still open at the end, or a lone nemesis op.
     pub fn partner(&self, position: usize) -> Option<usize> {
-        self.partner[position]
+        partner_at(&self.partner, position)
     }
 
     /// Client operations as (invocation, completion) position pairs, in invocation order.
@@ -143,12 +145,23 @@ impl History {
             .iter()
             .enumerate()
             .filter(|(_, op)| op.kind == OpType::Invoke && !op.is_nemesis())
-            .map(move |(i, _)| (i, self.partner[i]))
+            .map(move |(i, _)| (i, partner_at(&self.partner, i)))
     }
 
     /// Consumes the history, returning its ops.
     pub fn into_ops(self) -> Vec<Op> {
         self.ops
+    }
+}
+
+/// The partner slot of an op that has none (an open invocation, a lone nemesis op).
+const NO_PARTNER: u32 = u32::MAX;
+
+/// The partner recorded at `position`, if any.
+fn partner_at(partner: &[u32], position: usize) -> Option<usize> {
+    match partner[position] {
+        NO_PARTNER => None,
+        p => Some(p as usize),
     }
 }
 
@@ -162,8 +175,8 @@ pub(crate) struct Pairing {
     open: FxHashMap<u64, usize>,
     /// Each retired process's `info`.
     retired: FxHashMap<u64, usize>,
-    /// For each op paired so far, its partner.
-    partner: Vec<Option<usize>>,
+    /// For each op paired so far, its partner, or [`NO_PARTNER`].
+    partner: Vec<u32>,
     nemesis_open: Option<usize>,
 }
 
@@ -188,7 +201,13 @@ impl Pairing {
     /// before. After an error the pairing is spoiled: feed it nothing more.
     pub(crate) fn pair(&mut self, ops: &[Op]) -> Result<(), Violation> {
         let from = self.partner.len();
-        self.partner.resize(ops.len(), None);
+        if ops.len() >= NO_PARTNER as usize {
+            return Err(Violation {
+                position: NO_PARTNER as usize - 1,
+                problem: format!("a history holds at most {} ops", NO_PARTNER - 1),
+            });
+        }
+        self.partner.resize(ops.len(), NO_PARTNER);
         let partner = &mut self.partner;
         for (i, op) in ops.iter().enumerate().skip(from) {
             let p = match op.process {
@@ -198,8 +217,8 @@ impl Pairing {
                     match (op.kind, self.nemesis_open) {
                         (OpType::Invoke, _) => self.nemesis_open = Some(i),
                         (_, Some(j)) if ops[j].f == op.f => {
-                            partner[i] = Some(j);
-                            partner[j] = Some(i);
+                            partner[i] = j as u32;
+                            partner[j] = i as u32;
                             self.nemesis_open = None;
                         }
                         _ => {}
@@ -247,8 +266,8 @@ impl Pairing {
                             ),
                         });
                     }
-                    partner[i] = Some(j);
-                    partner[j] = Some(i);
+                    partner[i] = j as u32;
+                    partner[j] = i as u32;
                     if kind == OpType::Info {
                         self.retired.insert(p, i);
                     }

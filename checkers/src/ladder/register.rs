@@ -37,7 +37,10 @@ pub enum Source {
     Nowhere,
 }
 
-/// One operation that took effect, in its process's program order.
+/// One operation that took effect, in its process's program order. Its values stay in
+/// the history ([`RegisterHistory::read_value`], [`RegisterHistory::write_value`]): the
+/// checks compare sources, and only an anomaly's words need a value, so a view of millions
+/// of events copies none.
 #[derive(Debug, Clone)]
 pub struct Event {
     /// Dense process number (index into [`RegisterHistory::processes`]).
@@ -48,15 +51,15 @@ pub struct Event {
     pub key: u32,
     /// What the event read, for reads and cas.
     pub read: Option<Source>,
-    /// The value it read (for display), `null` when it is not a read.
-    pub read_value: Value,
-    /// For a read with more than one sibling: every sibling's source with its value, in
-    /// the order the read listed them (`read` is one of them). Empty for any other event.
-    pub siblings: Vec<(Source, Value)>,
-    /// True for writes and cas: the event wrote `write_value`.
+    /// Where the value it read is; nowhere when it is not a read.
+    read_at: ValueAt,
+    /// Where the value it wrote is; nowhere when it is not a write.
+    write_at: ValueAt,
+    /// For a read with more than one sibling, its set in the view's sibling sets
+    /// ([`RegisterHistory::siblings`]); [`NO_SIBLINGS`] for any other event.
+    sibling_set: u32,
+    /// True for writes and cas: the event wrote [`RegisterHistory::write_value`].
     pub writes: bool,
-    /// The value it wrote, `null` when it is not a write.
-    pub write_value: Value,
     /// The history index that stands for the event in anomalies: the completion when there
     /// is one, else the invocation.
     pub index: u64,
@@ -68,9 +71,68 @@ pub struct Event {
     pub acknowledged: bool,
 }
 
-/// A register/kv history as the ladder checkers see it.
+impl Event {
+    /// True for a read with more than one distinct sibling ([`RegisterHistory::siblings`]).
+    pub fn is_sibling_read(&self) -> bool {
+        self.sibling_set != NO_SIBLINGS
+    }
+}
+
+/// The [`Event::sibling_set`] of an event that is not a sibling read.
+const NO_SIBLINGS: u32 = u32::MAX;
+
+/// Where one of an event's values is in the history: op `op`'s value (`part` 0), element
+/// `part - 1` of its array value (a cas's `from` and `to`), or sibling `part - 3` of its
+/// [`Op::read_values`]. Eight bytes instead of a copied [`Value`]'s thirty-two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ValueAt {
+    op: u32,
+    part: u32,
+}
+
+impl ValueAt {
+    /// No value: the event does not read (or write).
+    const NOWHERE: ValueAt = ValueAt { op: u32::MAX, part: 0 };
+    const WHOLE: u32 = 0;
+    const FIRST_ELEMENT: u32 = 1;
+    const FIRST_SIBLING: u32 = 3;
+
+    fn whole(op: usize) -> ValueAt {
+        ValueAt { op: op as u32, part: ValueAt::WHOLE }
+    }
+
+    fn element(op: usize, i: u32) -> ValueAt {
+        ValueAt { op: op as u32, part: ValueAt::FIRST_ELEMENT + i }
+    }
+
+    fn sibling(op: usize, i: usize) -> ValueAt {
+        ValueAt { op: op as u32, part: ValueAt::FIRST_SIBLING + i as u32 }
+    }
+
+    /// The value in `ops`; `null` for [`ValueAt::NOWHERE`].
+    fn value(self, ops: &[Op]) -> &Value {
+        if self == ValueAt::NOWHERE {
+            return &NULL;
+        }
+        let op = &ops[self.op as usize];
+        match self.part {
+            ValueAt::WHOLE => &op.value,
+            p if p < ValueAt::FIRST_SIBLING => op
+                .value
+                .as_array()
+                .and_then(|a| a.get((p - ValueAt::FIRST_ELEMENT) as usize))
+                .unwrap_or(&NULL),
+            p => op.read_values().get((p - ValueAt::FIRST_SIBLING) as usize).unwrap_or(&NULL),
+        }
+    }
+}
+
+/// A register/kv history as the ladder checkers see it, borrowing the history's ops for
+/// the values it names.
 #[derive(Debug, Clone, Default)]
-pub struct RegisterHistory {
+pub struct RegisterHistory<'h> {
+    /// The ops of the history the view was extracted from.
+    ops: &'h [Op],
     /// Events, grouped by process: process `p` owns `starts[p]..starts[p + 1]`.
     pub events: Vec<Event>,
     /// First event id of each process, plus the total at the end.
@@ -79,10 +141,15 @@ pub struct RegisterHistory {
     pub processes: Vec<u64>,
     /// Key names by dense key number.
     pub keys: Vec<String>,
+    /// Every sibling read's sources, one per distinct sibling value, in the order the read
+    /// listed them (its `read` is one of them).
+    sibling_sets: Vec<Box<[Source]>>,
+    /// The numbers of the values written that are not integers, by their JSON text.
+    texts: FxHashMap<String, u32>,
     /// History indices of failed writes, by (key, value), to explain reads of them.
-    pub failed_writes: FxHashMap<(u32, ValueKey), u64>,
+    failed_writes: FxHashMap<(u32, Written), u64>,
     /// Write events by (key, value).
-    pub write_of: FxHashMap<(u32, ValueKey), u32>,
+    write_of: FxHashMap<(u32, Written), u32>,
     /// Client ops the ladder ignored (other functions than read, write and cas).
     pub ignored: usize,
 }
@@ -106,31 +173,13 @@ impl ValueKey {
     }
 }
 
-/// Which sibling of a sibling read the polynomial checkers follow (an index into
-/// `siblings`): a sibling some write produced, the one whose write was invoked last (ties:
-/// the later call). The latest write is the one least likely to have been overwritten by
-/// anything the reader already saw, so following it claims no staleness that another
-/// pick would avoid in the common case; the checks that can afford it look at every
-/// sibling instead (see the module doc).
-fn pick_sibling(
-    ops: &[Op],
-    calls: &[Call],
-    event_of_call: &[u32],
-    writer_of: &FxHashMap<(u32, ValueKey), usize>,
-    key: u32,
-    siblings: &[(Source, Value)],
-) -> usize {
-    let writer =
-        |v: &Value| writer_of.get(&(key, ValueKey::of(v))).copied().filter(|&w| event_of_call[w] != u32::MAX);
-    let by_write = siblings
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (_, v))| writer(v).map(|w| (calls[w].invoke_time(ops), w, i)))
-        .max();
-    match by_write {
-        Some((_, _, i)) => i,
-        None => siblings.iter().position(|(s, _)| *s == Source::Init).unwrap_or(0),
-    }
+/// The identity of a value some op wrote, as the view's maps hold it: an integer as
+/// itself, any other value by its number in [`RegisterHistory::texts`] (sixteen bytes where
+/// a [`ValueKey`] takes thirty-two, for maps of a million writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Written {
+    Int(i64),
+    Text(u32),
 }
 
 /// Why a history cannot be judged by the ladder.
@@ -138,62 +187,86 @@ fn pick_sibling(
 pub struct NotDifferentiated(pub String);
 
 /// A client call as the history holds it: the positions of its ops, whose values, indices
-/// and times are read from there. Building the view copies a value only into the events
-/// that keep it, and a history of millions of calls keeps this list (40 bytes a call, not
-/// the 88 of the values and times copied out) while the view is built.
+/// and times are read from there (20 bytes a call, for a list of millions kept while the
+/// view is built).
 struct Call {
-    process: u64,
-    f: Kind,
+    /// The process's number in order of first call (not yet the view's dense number,
+    /// which counts only processes with an event).
+    process: u32,
     key: u32,
-    outcome: OpType,
     /// The invocation's position in the history's ops.
-    inv: usize,
-    /// The completion's position, if the call completed.
-    done: Option<usize>,
+    inv: u32,
+    /// The completion's position, [`NO_COMPLETION`] if the call never completed.
+    done: u32,
+    f: Kind,
+    outcome: OpType,
 }
 
+/// [`Call::done`] of a call that never completed.
+const NO_COMPLETION: u32 = u32::MAX;
+
 impl Call {
+    fn done(&self) -> Option<usize> {
+        (self.done != NO_COMPLETION).then_some(self.done as usize)
+    }
+
     /// The invocation's value: what a write writes, a cas's `[from, to]`.
     fn arg<'h>(&self, ops: &'h [Op]) -> &'h Value {
-        &ops[self.inv].value
+        &ops[self.inv as usize].value
     }
 
     /// The completion's value (`null` for a call that never completed).
     fn result<'h>(&self, ops: &'h [Op]) -> &'h Value {
-        self.done.map_or(&NULL, |d| &ops[d].value)
+        self.done().map_or(&NULL, |d| &ops[d].value)
     }
 
     /// A sibling read's values ([`Op::read_values`]), when it has more than one; `None`
     /// for every other call, which read `result`.
     fn siblings<'h>(&self, ops: &'h [Op]) -> Option<&'h [Value]> {
-        let d = self.done.filter(|_| self.f == Kind::Read)?;
+        let d = self.done().filter(|_| self.f == Kind::Read)?;
         let values = ops[d].read_values();
         (values.len() > 1).then_some(values)
     }
 
+    /// A cas's `[from, to]`, when its value is that.
+    fn cas_pair<'h>(&self, ops: &'h [Op]) -> Option<(&'h Value, &'h Value)> {
+        match self.arg(ops).as_array().map(|a| a.as_slice()) {
+            Some([from, to]) => Some((from, to)),
+            _ => None,
+        }
+    }
+
+    /// Where the value the call wrote is: a write's argument, a cas's `to`.
+    fn written_at(&self) -> ValueAt {
+        match self.f {
+            Kind::Read => ValueAt::NOWHERE,
+            Kind::Write => ValueAt::whole(self.inv as usize),
+            Kind::Cas => ValueAt::element(self.inv as usize, 1),
+        }
+    }
+
     fn invoke_index(&self, ops: &[Op]) -> u64 {
-        ops[self.inv].index
+        ops[self.inv as usize].index
     }
 
     fn invoke_time(&self, ops: &[Op]) -> u64 {
-        ops[self.inv].time
+        ops[self.inv as usize].time
+    }
+
+    /// The completion of an acknowledged call; `None` for any other.
+    fn acknowledgement(&self) -> Option<usize> {
+        self.done().filter(|_| self.outcome == OpType::Ok)
     }
 
     /// When an acknowledged call completed; never, for any other.
     fn complete_time(&self, ops: &[Op]) -> u64 {
-        match self.done {
-            Some(d) if self.outcome == OpType::Ok => ops[d].time,
-            _ => u64::MAX,
-        }
+        self.acknowledgement().map_or(u64::MAX, |d| ops[d].time)
     }
 
     /// The op an event of this call stands at: the completion of an acknowledged call,
     /// else the invocation.
     fn index(&self, ops: &[Op]) -> u64 {
-        match self.done {
-            Some(d) if self.outcome == OpType::Ok => ops[d].index,
-            _ => ops[self.inv].index,
-        }
+        ops[self.acknowledgement().unwrap_or(self.inv as usize)].index
     }
 }
 
@@ -207,13 +280,14 @@ enum Kind {
     Cas,
 }
 
-impl RegisterHistory {
+impl<'h> RegisterHistory<'h> {
     /// Extracts the register view of `history`; fails when a key's writes are not unique
     /// (or write `null`), since then a read no longer names the write it saw.
-    pub fn from_history(history: &History) -> Result<RegisterHistory, NotDifferentiated> {
+    pub fn from_history(history: &'h History) -> Result<RegisterHistory<'h>, NotDifferentiated> {
         let ops = history.ops();
-        let mut rh = RegisterHistory::default();
+        let mut rh = RegisterHistory { ops, ..RegisterHistory::default() };
         let mut key_ids: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut first_calls: FxHashMap<u64, u32> = FxHashMap::default();
         // A call is at least one op: sized once, so millions of calls are never moved.
         let mut calls = Vec::with_capacity(ops.len().div_ceil(2));
         for (inv, done) in history.client_calls() {
@@ -227,34 +301,38 @@ impl RegisterHistory {
                     continue;
                 }
             };
-            let Process::Client(process) = op.process else { continue };
+            let Process::Client(client) = op.process else { continue };
             let name = op.key.as_deref().unwrap_or("");
             let next = key_ids.len() as u32;
             let key = *key_ids.entry(name).or_insert_with(|| {
                 rh.keys.push(name.to_string());
                 next
             });
+            let next = first_calls.len() as u32;
+            let process = *first_calls.entry(client).or_insert(next);
             let outcome = done.map_or(OpType::Info, |c| ops[c].kind);
-            calls.push(Call { process, f, key, outcome, inv, done });
+            // History pairs no more ops than u32 numbers.
+            let done = done.map_or(NO_COMPLETION, |d| d as u32);
+            calls.push(Call { process, key, inv: inv as u32, done, f, outcome });
         }
+        let mut clients = vec![0u64; first_calls.len()];
+        for (&client, &p) in &first_calls {
+            clients[p as usize] = client;
+        }
+        drop(first_calls);
 
-        // Which values each call wrote, and unique-write validation.
+        // Which call wrote each value, and unique-write validation.
         // Sized once: growing a map of a million writes rehashes it twenty times.
-        let writes = calls.iter().filter(|c| c.f != Kind::Read).count();
-        let mut writer_of: FxHashMap<(u32, ValueKey), usize> =
+        let writes = calls.iter().filter(|c| c.f != Kind::Read && c.outcome != OpType::Fail).count();
+        let mut writer_of: FxHashMap<(u32, Written), u32> =
             FxHashMap::with_capacity_and_hasher(writes, Default::default());
-        let mut written: Vec<&Value> = vec![&NULL; calls.len()];
-        let mut cas_from: Vec<&Value> = vec![&NULL; calls.len()];
         for (i, c) in calls.iter().enumerate() {
             let value = match c.f {
                 Kind::Read => continue,
                 Kind::Write => c.arg(ops),
-                Kind::Cas => match c.arg(ops).as_array().map(|a| a.as_slice()) {
-                    Some([from, to]) => {
-                        cas_from[i] = from;
-                        to
-                    }
-                    _ => {
+                Kind::Cas => match c.cas_pair(ops) {
+                    Some((_, to)) => to,
+                    None => {
                         return Err(NotDifferentiated(format!(
                             "op {}: cas value must be [from, to], got {}",
                             c.invoke_index(ops),
@@ -270,32 +348,31 @@ impl RegisterHistory {
                     rh.keys[c.key as usize]
                 )));
             }
-            let slot = (c.key, ValueKey::of(value));
+            let slot = (c.key, rh.number(value));
             if c.outcome == OpType::Fail {
                 rh.failed_writes.insert(slot, c.invoke_index(ops));
-                written[i] = value;
                 continue;
             }
             if let Some(&j) = writer_of.get(&slot) {
                 return Err(NotDifferentiated(format!(
                     "ops {} and {} both write {} to key {:?}; the ladder needs unique writes per key",
-                    calls[j].invoke_index(ops),
+                    calls[j as usize].invoke_index(ops),
                     c.invoke_index(ops),
                     value,
                     rh.keys[c.key as usize]
                 )));
             }
-            writer_of.insert(slot, i);
-            written[i] = value;
+            writer_of.insert(slot, i as u32);
         }
         // A failed write sharing a value with a write that took effect makes reads ambiguous.
         for (k, &idx) in &rh.failed_writes {
             if let Some(&j) = writer_of.get(k) {
+                let c = &calls[j as usize];
                 return Err(NotDifferentiated(format!(
                     "ops {} (failed) and {} both write {} to key {:?}; the ladder needs unique writes per key",
                     idx,
-                    calls[j].invoke_index(ops),
-                    written[j],
+                    c.invoke_index(ops),
+                    c.written_at().value(ops),
                     rh.keys[k.0 as usize]
                 )));
             }
@@ -303,107 +380,211 @@ impl RegisterHistory {
 
         // Which calls took effect: ok ones, plus indeterminate writes someone observed.
         let mut effective: Vec<bool> = calls.iter().map(|c| c.outcome == OpType::Ok).collect();
-        let mut work: Vec<usize> = (0..calls.len()).filter(|&i| effective[i]).collect();
-        while let Some(i) = work.pop() {
-            let c = &calls[i];
+        let mut newly_seen: Vec<u32> = Vec::new();
+        let observe = |rh: &RegisterHistory, c: &Call, effective: &mut [bool], found: &mut Vec<u32>| {
+            let cas_from;
             let seen = match c.f {
                 Kind::Read => c.siblings(ops).unwrap_or(std::slice::from_ref(c.result(ops))),
-                Kind::Cas => std::slice::from_ref(cas_from[i]),
-                Kind::Write => continue,
+                Kind::Cas => {
+                    cas_from = c.cas_pair(ops).map_or(&NULL, |(from, _)| from);
+                    std::slice::from_ref(cas_from)
+                }
+                Kind::Write => return,
             };
             for v in seen.iter().filter(|v| !v.is_null()) {
-                if let Some(&w) = writer_of.get(&(c.key, ValueKey::of(v)))
-                    && !effective[w]
+                if let Some(&w) = rh.known(v).and_then(|n| writer_of.get(&(c.key, n)))
+                    && !effective[w as usize]
                 {
-                    effective[w] = true;
-                    work.push(w);
+                    effective[w as usize] = true;
+                    found.push(w);
                 }
+            }
+        };
+        for c in calls.iter().filter(|c| c.outcome == OpType::Ok) {
+            observe(&rh, c, &mut effective, &mut newly_seen);
+            // An info cas seen only now reads its `from` in turn.
+            while let Some(w) = newly_seen.pop() {
+                observe(&rh, &calls[w as usize], &mut effective, &mut newly_seen);
             }
         }
 
-        // Dense processes in order of first appearance; events grouped by process.
-        let mut proc_ids: FxHashMap<u64, u32> = FxHashMap::default();
-        let mut per_proc: Vec<Vec<usize>> = Vec::new();
-        for (i, c) in calls.iter().enumerate() {
-            if !effective[i] {
-                continue;
+        // Dense processes in order of first effective call; events grouped by process, in
+        // program order within each.
+        let mut dense = vec![u32::MAX; clients.len()];
+        let mut counts: Vec<u32> = Vec::new();
+        for (c, _) in calls.iter().zip(&effective).filter(|(_, e)| **e) {
+            let p = &mut dense[c.process as usize];
+            if *p == u32::MAX {
+                *p = counts.len() as u32;
+                counts.push(0);
+                rh.processes.push(clients[c.process as usize]);
             }
-            let next = proc_ids.len() as u32;
-            let p = *proc_ids.entry(c.process).or_insert_with(|| {
-                rh.processes.push(c.process);
-                per_proc.push(Vec::new());
-                next
-            });
-            per_proc[p as usize].push(i);
+            counts[*p as usize] += 1;
         }
-        let mut event_of_call = vec![u32::MAX; calls.len()];
+        let mut next_event = Vec::with_capacity(counts.len());
         let mut n = 0u32;
-        for list in &per_proc {
-            for &i in list {
-                event_of_call[i] = n;
-                n += 1;
-            }
+        for &count in &counts {
+            rh.starts.push(n);
+            next_event.push(n);
+            n += count;
         }
-        rh.write_of.reserve(writer_of.len());
-        rh.events.reserve_exact(n as usize);
-        for (k, &i) in &writer_of {
+        rh.starts.push(n);
+        drop(counts);
+        let mut event_of_call = vec![u32::MAX; calls.len()];
+        let mut call_of_event = vec![0u32; n as usize];
+        for (i, c) in calls.iter().enumerate() {
             if effective[i] {
-                rh.write_of.insert(k.clone(), event_of_call[i]);
+                let next = &mut next_event[dense[c.process as usize] as usize];
+                event_of_call[i] = *next;
+                call_of_event[*next as usize] = i as u32;
+                *next += 1;
             }
         }
-        for (p, list) in per_proc.iter().enumerate() {
-            rh.starts.push(rh.events.len() as u32);
-            for (pos, &i) in list.iter().enumerate() {
-                let c = &calls[i];
-                let source_of = |v: &Value| {
-                    if v.is_null() {
-                        Source::Init
-                    } else {
-                        match rh.write_of.get(&(c.key, ValueKey::of(v))) {
-                            Some(&w) => Source::Write(w),
-                            None => Source::Nowhere,
-                        }
-                    }
-                };
-                let mut siblings: Vec<(Source, Value)> = Vec::new();
-                if let Some(values) = c.siblings(ops) {
-                    for v in values {
-                        if !siblings.iter().any(|(_, seen)| seen == v) {
-                            siblings.push((source_of(v), v.clone()));
-                        }
-                    }
-                }
-                if siblings.len() < 2 {
-                    siblings.clear();
-                }
-                let read_value = match c.f {
-                    Kind::Read if !siblings.is_empty() => siblings
-                        [pick_sibling(ops, &calls, &event_of_call, &writer_of, c.key, &siblings)]
-                    .1
-                    .clone(),
-                    Kind::Read => c.result(ops).clone(),
-                    Kind::Cas => (*cas_from[i]).clone(),
-                    Kind::Write => Value::Null,
-                };
-                let read = (c.f != Kind::Write).then(|| source_of(&read_value));
-                rh.events.push(Event {
-                    process: p as u32,
-                    pos: pos as u32,
-                    key: c.key,
-                    read,
-                    read_value,
-                    siblings,
-                    writes: c.f != Kind::Read,
-                    write_value: (*written[i]).clone(),
-                    index: c.index(ops),
-                    invoke_time: c.invoke_time(ops),
-                    complete_time: c.complete_time(ops),
-                    acknowledged: c.outcome == OpType::Ok,
-                });
-            }
+        drop(effective);
+        // The writers that took effect, now by event: the map the checks look writes up in.
+        writer_of.retain(|_, w| event_of_call[*w as usize] != u32::MAX);
+        for w in writer_of.values_mut() {
+            *w = event_of_call[*w as usize];
         }
-        rh.starts.push(rh.events.len() as u32);
+        rh.write_of = writer_of;
+        drop(event_of_call);
+
+        rh.events.reserve_exact(n as usize);
+        for (e, &i) in call_of_event.iter().enumerate() {
+            let c = &calls[i as usize];
+            let p = dense[c.process as usize];
+            let mut sibling_set = NO_SIBLINGS;
+            let read_at = match c.f {
+                Kind::Write => ValueAt::NOWHERE,
+                Kind::Cas => ValueAt::element(c.inv as usize, 0),
+                Kind::Read => match c.siblings(ops) {
+                    // The first place of each distinct sibling value, in the read's order.
+                    Some(values) => {
+                        let distinct: Vec<usize> =
+                            (0..values.len()).filter(|&j| !values[..j].contains(&values[j])).collect();
+                        let done = c.done as usize;
+                        if distinct.len() < 2 {
+                            // One value however often listed: a plain read of its value.
+                            ValueAt::whole(done)
+                        } else {
+                            let sources: Box<[Source]> =
+                                distinct.iter().map(|&j| rh.source_of(c.key, &values[j])).collect();
+                            let picked = rh.pick_sibling(&calls, &call_of_event, &sources);
+                            sibling_set = rh.sibling_sets.len() as u32;
+                            rh.sibling_sets.push(sources);
+                            ValueAt::sibling(done, distinct[picked])
+                        }
+                    }
+                    None => c.done().map_or(ValueAt::NOWHERE, ValueAt::whole),
+                },
+            };
+            let read = (c.f != Kind::Write).then(|| rh.source_of(c.key, read_at.value(ops)));
+            rh.events.push(Event {
+                process: p,
+                pos: e as u32 - rh.starts[p as usize],
+                key: c.key,
+                read,
+                read_at,
+                write_at: c.written_at(),
+                sibling_set,
+                writes: c.f != Kind::Read,
+                index: c.index(ops),
+                invoke_time: c.invoke_time(ops),
+                complete_time: c.complete_time(ops),
+                acknowledged: c.outcome == OpType::Ok,
+            });
+        }
         Ok(rh)
+    }
+
+    /// The number of value `v` in the view's maps, giving a text its number if it has none.
+    fn number(&mut self, v: &Value) -> Written {
+        match v.as_i64() {
+            Some(i) => Written::Int(i),
+            None => {
+                let next = self.texts.len() as u32;
+                Written::Text(*self.texts.entry(v.to_string()).or_insert(next))
+            }
+        }
+    }
+
+    /// The number of value `v` if some op wrote it (or tried to).
+    fn known(&self, v: &Value) -> Option<Written> {
+        match v.as_i64() {
+            Some(i) => Some(Written::Int(i)),
+            None => self.texts.get(&v.to_string()).map(|&t| Written::Text(t)),
+        }
+    }
+
+    /// What a read of `v` from `key` observed.
+    fn source_of(&self, key: u32, v: &Value) -> Source {
+        if v.is_null() {
+            return Source::Init;
+        }
+        match self.write_event(key, v) {
+            Some(w) => Source::Write(w),
+            None => Source::Nowhere,
+        }
+    }
+
+    /// Which sibling of a sibling read the polynomial checkers follow (an index into
+    /// `siblings`): a sibling some write produced, the one whose write was invoked last
+    /// (ties: the later call). The latest write is the one least likely to have been
+    /// overwritten by anything the reader already saw, so following it claims no
+    /// staleness that another pick would avoid in the common case; the checks that can
+    /// afford it look at every sibling instead (see the module doc).
+    fn pick_sibling(&self, calls: &[Call], call_of_event: &[u32], siblings: &[Source]) -> usize {
+        let by_write = siblings
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match *s {
+                Source::Write(w) => {
+                    let call = call_of_event[w as usize];
+                    Some((calls[call as usize].invoke_time(self.ops), call, i))
+                }
+                _ => None,
+            })
+            .max();
+        match by_write {
+            Some((_, _, i)) => i,
+            None => siblings.iter().position(|s| *s == Source::Init).unwrap_or(0),
+        }
+    }
+
+    /// The write event that wrote `v` to `key`, if one that took effect did.
+    pub fn write_event(&self, key: u32, v: &Value) -> Option<u32> {
+        self.known(v).and_then(|n| self.write_of.get(&(key, n))).copied()
+    }
+
+    /// The history index of a failed write of `v` to `key`, if one tried to write it.
+    pub fn failed_write(&self, key: u32, v: &Value) -> Option<u64> {
+        self.known(v).and_then(|n| self.failed_writes.get(&(key, n))).copied()
+    }
+
+    /// The value event `ev` read (for display): the sibling followed, for a sibling read;
+    /// `null` when it is not a read.
+    pub fn read_value(&self, ev: &Event) -> &'h Value {
+        ev.read_at.value(self.ops)
+    }
+
+    /// The value event `ev` wrote; `null` when it is not a write.
+    pub fn write_value(&self, ev: &Event) -> &'h Value {
+        ev.write_at.value(self.ops)
+    }
+
+    /// For a read with more than one distinct sibling: every sibling's source, in the order
+    /// the read listed them (its [`Event::read`] is one of them). Empty for any other event.
+    pub fn siblings(&self, ev: &Event) -> &[Source] {
+        match ev.sibling_set {
+            NO_SIBLINGS => &[],
+            s => &self.sibling_sets[s as usize],
+        }
+    }
+
+    /// A sibling read's distinct values, in the order of [`RegisterHistory::siblings`].
+    fn sibling_values(&self, ev: &Event) -> Vec<&'h Value> {
+        let values = self.ops[ev.read_at.op as usize].read_values();
+        (0..values.len()).filter(|&j| !values[..j].contains(&values[j])).map(|j| &values[j]).collect()
     }
 
     /// Number of dense processes.
@@ -435,7 +616,7 @@ impl RegisterHistory {
     pub fn write_phrase(&self, w: u32) -> String {
         let ev = &self.events[w as usize];
         let verb = if ev.read.is_some() { "cas'd" } else { "wrote" };
-        format!("{verb} {}={}", self.key_name(w), ev.write_value)
+        format!("{verb} {}={}", self.key_name(w), self.write_value(ev))
     }
 
     /// "process 3 read x=5" style description of a read event.
@@ -448,11 +629,11 @@ impl RegisterHistory {
     pub fn read_phrase(&self, r: u32) -> String {
         let ev = &self.events[r as usize];
         let what = if ev.writes { "cas read" } else { "read" };
-        if !ev.siblings.is_empty() {
-            let all: Vec<String> = ev.siblings.iter().map(|(_, v)| v.to_string()).collect();
+        if ev.is_sibling_read() {
+            let all: Vec<String> = self.sibling_values(ev).iter().map(|v| v.to_string()).collect();
             return format!("{what} {}=one of the siblings [{}]", self.key_name(r), all.join(", "));
         }
-        format!("{what} {}={}", self.key_name(r), ev.read_value)
+        format!("{what} {}={}", self.key_name(r), self.read_value(ev))
     }
 
     /// For every key, the processes that write it with their write event ids in program

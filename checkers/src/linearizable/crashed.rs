@@ -42,7 +42,7 @@ pub struct Settled {
 pub fn settle(
     initial: u32,
     entries: &mut Vec<Entry<RegisterOp>>,
-    completions: &mut Vec<Option<usize>>,
+    completions: &mut Vec<Option<u32>>,
 ) -> Settled {
     const OPEN: usize = usize::MAX;
     // The ops writing each value.

@@ -216,7 +216,9 @@ fn has_string_kv_ops(history: &History) -> bool {
 struct Partition<O> {
     key: Option<crate::history::Name>,
     entries: Vec<Entry<O>>,
-    completions: Vec<Option<usize>>,
+    /// Each entry's completion op (an `info` one included, which the entry's `ret` is not),
+    /// for the witness; a history's positions fit in `u32` ([`History`] pairs no more).
+    completions: Vec<Option<u32>>,
 }
 
 fn compile<M: Model>(
@@ -227,6 +229,19 @@ fn compile<M: Model>(
     let ops = history.ops();
     let mut partitions: Vec<Partition<M::Op>> = Vec::new();
     let mut by_key: rustc_hash::FxHashMap<Option<crate::history::Name>, usize> = Default::default();
+    // Each partition sized once from its calls by key (the register models key a call by
+    // its op's key): grown by doubling, the vectors of a run of millions of calls would
+    // hold up to twice their size while the register view and the search run beside them.
+    // A model that keys calls otherwise grows its partitions as they come.
+    let mut calls_by_key: rustc_hash::FxHashMap<Option<&str>, usize> = Default::default();
+    for (inv, _) in history.client_calls() {
+        *calls_by_key.entry(ops[inv].key.as_deref()).or_default() += 1;
+    }
+    let calls_of = |key: &Option<crate::history::Name>| match key {
+        Some(k) => calls_by_key.get(&Some(k.as_str())).copied().unwrap_or(0),
+        None if calls_by_key.len() == 1 => calls_by_key.values().sum(),
+        None => calls_by_key.get(&None).copied().unwrap_or(0),
+    };
     for (inv, comp) in history.client_calls() {
         let completion = comp.map(|c| &ops[c]);
         let outcome = match completion {
@@ -247,11 +262,16 @@ fn compile<M: Model>(
             _ => comp.unwrap_or(usize::MAX),
         };
         let at = *by_key.entry(key.clone()).or_insert_with(|| {
-            partitions.push(Partition { key, entries: Vec::new(), completions: Vec::new() });
+            let calls = calls_of(&key);
+            partitions.push(Partition {
+                key,
+                entries: Vec::with_capacity(calls),
+                completions: Vec::with_capacity(calls),
+            });
             partitions.len() - 1
         });
         partitions[at].entries.push(Entry { op, call: inv, ret });
-        partitions[at].completions.push(comp);
+        partitions[at].completions.push(comp.map(|c| c as u32));
     }
     Ok(partitions)
 }
@@ -505,7 +525,7 @@ fn witness<M: Model>(
     );
     let describe_entry = |e: usize| entry_json(ops, model, partition, e);
     let mut proof = vec![invoke.index];
-    proof.extend(partition.completions[c.failed].map(|p| ops[p].index));
+    proof.extend(partition.completions[c.failed].map(|p| ops[p as usize].index));
     proof.extend(c.concurrent.iter().map(|&e| index(e)));
     Anomaly {
         kind: "nonlinearizable".into(),
@@ -535,7 +555,7 @@ fn entry_json<M: Model>(
     let entry = &partition.entries[e];
     json!({
         "index": ops[entry.call].index,
-        "completion": partition.completions[e].map(|p| ops[p].index),
+        "completion": partition.completions[e].map(|p| ops[p as usize].index),
         "process": ops[entry.call].process,
         "description": model.describe(&entry.op, partition.key.as_deref()),
     })
@@ -552,7 +572,7 @@ fn refutation_anomaly<M: Model>(
     let key = partition.key.as_deref();
     let entry = |e: usize| &partition.entries[e];
     let index = |e: usize| ops[entry(e).call].index;
-    let completion = |e: usize| partition.completions[e].map(|p| ops[p].index);
+    let completion = |e: usize| partition.completions[e].map(|p| ops[p as usize].index);
     let said = |e: usize| format!("{} (op {})", model.describe(&entry(e).op, key), index(e));
     let done = |e: usize| completion(e).map_or_else(|| "its first reader".to_string(), |c| format!("op {c}"));
     let read = &ops[entry(r.read).call];
