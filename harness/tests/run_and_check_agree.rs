@@ -134,18 +134,25 @@ fn a_run_judged_while_recording_gives_the_verdict_a_later_check_of_its_folder_gi
         let drawn = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
         let (page, summary) = (drawn("report.html"), drawn("summary.md"));
         // `sunder check` judges the folder as it reads it, as the run judged it while
-        // recording, and with `--offline` reads it whole: all three agree.
-        for how in ["streamed", "offline"] {
+        // recording, and with `--offline` reads it whole: all three agree. A folder whose
+        // binary mirror is gone is read from its JSONL and gets the mirror back from that
+        // read, which every later read takes (the next check, `sunder report` below).
+        let mirror = dir.join("history.mirror");
+        for how in ["streamed", "offline", "streamed without a mirror", "offline without a mirror"] {
             let mut check = sunder();
             check.arg("check").arg(&dir).arg("--json");
-            if how == "offline" {
+            if how.starts_with("offline") {
                 check.arg("--offline");
             }
+            if how.ends_with("without a mirror") {
+                std::fs::remove_file(&mirror).unwrap();
+            }
             let out = check.output().unwrap();
+            assert!(mirror.exists(), "{tag}, {how}: the check left no history.mirror");
             assert_eq!(out.status.code(), r.code, "{tag}, {how}: {}", String::from_utf8_lossy(&out.stderr));
             let later: Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(verdict(&later), verdict(&r.results), "{tag}: the run and the {how} check disagree");
-            if how == "streamed" {
+            if how.starts_with("streamed") {
                 assert_eq!(streamed(&later), streamed(&r.results), "{tag}: streamed once, not twice");
             }
             // The run drew its report from the digest gathered as the history was

@@ -220,6 +220,59 @@ impl MirrorWriter {
     }
 }
 
+/// The mirror of a JSONL history that has none current (copied without its file times,
+/// written by a Sunder before mirrors, edited by hand): fed the file's ops in order as a
+/// reader hands them out, and sealed only when the JSONL still has the size and
+/// modification time it had before they were read, so the mirror holds what the file does.
+/// One that is dropped unsealed is removed.
+pub struct MirrorBuilder {
+    writer: Option<MirrorWriter>,
+    jsonl: PathBuf,
+    /// The JSONL's size and modification time when the builder was made.
+    before: (u64, SystemTime),
+}
+
+impl MirrorBuilder {
+    /// A builder for the mirror of `jsonl` when the file has a mirror path and no current
+    /// mirror, and mirrors are not turned off (`SUNDER_NO_MIRROR`); `None` otherwise, and
+    /// when the mirror cannot be created (a read-only folder).
+    pub fn for_stale(jsonl: &Path) -> Option<MirrorBuilder> {
+        if std::env::var_os("SUNDER_NO_MIRROR").is_some() || Mirror::open(jsonl).is_some() {
+            return None;
+        }
+        let meta = std::fs::metadata(jsonl).ok().filter(|m| m.is_file())?;
+        let before = (meta.len(), meta.modified().ok()?);
+        let writer = Some(MirrorWriter::create(jsonl)?);
+        Some(MirrorBuilder { writer, jsonl: jsonl.to_path_buf(), before })
+    }
+
+    /// Appends the next `ops` of the file.
+    pub fn append(&mut self, ops: &[Op]) {
+        MirrorWriter::append(&mut self.writer, ops);
+    }
+
+    /// Seals the mirror after the last op; true when it is sealed, false when the JSONL
+    /// changed while it was read (or a write failed), and the mirror is removed.
+    pub fn seal(mut self) -> bool {
+        let unchanged = File::open(&self.jsonl).ok().and_then(|f| {
+            let meta = f.metadata().ok()?;
+            ((meta.len(), meta.modified().ok()?) == self.before).then_some(f)
+        });
+        match unchanged {
+            Some(file) => MirrorWriter::seal(&mut self.writer, &file),
+            None => MirrorWriter::give_up(&mut self.writer),
+        }
+        // Sealed or given up, nothing is left for drop to remove.
+        self.writer.take().is_some()
+    }
+}
+
+impl Drop for MirrorBuilder {
+    fn drop(&mut self) {
+        MirrorWriter::give_up(&mut self.writer);
+    }
+}
+
 fn since_epoch(t: SystemTime) -> (i64, u32) {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
@@ -957,6 +1010,53 @@ mod tests {
             }
             assert_same_as_the_jsonl(&dir.history());
         }
+    }
+
+    #[test]
+    fn a_jsonl_without_a_current_mirror_gets_one_from_a_read() {
+        let dir = Scratch::new("rebuilt");
+        write(&dir.history(), &random_ops(11, 40_000));
+        // As a copy without its file times leaves it: the old mirror no longer vouched for.
+        let text = std::fs::read(dir.history()).unwrap();
+        std::fs::remove_file(dir.history()).unwrap();
+        std::fs::write(dir.history(), &text).unwrap();
+        assert!(Mirror::open(&dir.history()).is_none());
+        let mut builder = MirrorBuilder::for_stale(&dir.history()).expect("a stale mirror is rebuilt");
+        stream_jsonl_text(&dir.history(), |ops| {
+            builder.append(&ops);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert!(builder.seal());
+        assert!(Mirror::open(&dir.history()).is_some(), "the rebuilt mirror is not trusted");
+        assert!(MirrorBuilder::for_stale(&dir.history()).is_none(), "a current mirror is rebuilt again");
+        let mirrored = crate::history::read_mirrored(&dir.history()).expect("read from the mirror");
+        assert!(mirrored.ops() == read_jsonl_text(&dir.history()).unwrap().ops());
+        assert_same_as_the_jsonl(&dir.history());
+    }
+
+    #[test]
+    fn a_mirror_built_while_its_jsonl_changed_is_not_kept() {
+        let dir = Scratch::new("raced");
+        let ops = random_ops(12, 3_000);
+        write(&dir.history(), &ops);
+        let text = std::fs::read_to_string(dir.history()).unwrap();
+        std::fs::write(dir.history(), &text).unwrap();
+        let mut builder = MirrorBuilder::for_stale(&dir.history()).unwrap();
+        stream_jsonl_text(&dir.history(), |ops| {
+            builder.append(&ops);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        // The file grows by a line between the read and the seal.
+        let mut more = std::fs::OpenOptions::new().append(true).open(dir.history()).unwrap();
+        more.write_all(b"{}\n").unwrap();
+        drop(more);
+        assert!(!builder.seal());
+        assert!(!mirror_path(&dir.history()).unwrap().exists(), "a mirror of another text was left");
+        // Dropped unsealed (a read stopped short), a builder leaves no mirror either.
+        drop(MirrorBuilder::for_stale(&dir.history()).unwrap());
+        assert!(!mirror_path(&dir.history()).unwrap().exists());
     }
 
     #[test]

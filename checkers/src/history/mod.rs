@@ -13,7 +13,7 @@ mod pieces;
 mod reader;
 mod writer;
 
-pub use mirror::mirror_path;
+pub use mirror::{MirrorBuilder, mirror_path};
 pub use op::{Name, Op, OpType, Process};
 pub(crate) use reader::validate_at_lines;
 pub(crate) use reader::{JsonlReader, read_mirrored};

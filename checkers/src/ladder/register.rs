@@ -16,11 +16,12 @@
 //!   single register `""`.
 //! - A read with siblings ([`Op::read_values`](crate::history::Op::read_values)) returned
 //!   one of them. Every sibling is a value the store held, so each one's `info` write is
-//!   observed (it took effect). The event keeps every sibling in [`Event::siblings`]: the
-//!   sequential search accepts the read wherever the key holds one of them, and the
-//!   session checks call it stale only when every sibling is. For what the read makes
-//!   visible afterwards, the polynomial checkers (the causal family, PRAM, the session
-//!   frontiers) follow one sibling, [`Event::read`]: the one [`pick_sibling`] chooses.
+//!   observed (it took effect). The view keeps every sibling
+//!   ([`RegisterHistory::siblings`]): the sequential search accepts the read wherever the
+//!   key holds one of them, and the session checks call it stale only when every sibling
+//!   is. For what the read makes visible afterwards, the polynomial checkers (the causal
+//!   family, PRAM, the session frontiers) follow one sibling, [`Event::read`]: the one the
+//!   view's `pick_sibling` chooses.
 
 use crate::history::{History, Op, OpType, Process};
 use rustc_hash::FxHashMap;

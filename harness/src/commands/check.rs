@@ -84,11 +84,18 @@ pub fn run(args: CheckArgs) -> Result<u8> {
 /// read, chunk by chunk, with the report digested beside it, so a valid history of any
 /// length is never held whole; only a verdict the live judge leaves to the offline check
 /// (an anomaly to explain, a history that breaks the rules) reads it whole, as every other
-/// plan does (and every plan with `--offline`).
+/// plan does (and every plan with `--offline`). A history without a current binary mirror
+/// gets one written from that read ([`history::MirrorBuilder`]), so the next check or
+/// report of the folder reads it at disk speed.
 fn check_run_folder(dir: &RunDir, plan: &Plan, limits: Limits, offline_only: bool) -> Result<Results> {
     let fail_semantics = Format::Jsonl.fail_semantics();
     let offline = || -> Result<(Results, History)> {
+        let mirror = history::MirrorBuilder::for_stale(&dir.history());
         let imported = import::load(&dir.history(), Format::Jsonl)?;
+        if let Some(mut mirror) = mirror {
+            mirror.append(imported.history.ops());
+            mirror.seal();
+        }
         Ok((judge::judge(&imported.history, plan, fail_semantics, limits), imported.history))
     };
     let quiet = crate::runlog::RunLog::quiet();
@@ -100,15 +107,25 @@ fn check_run_folder(dir: &RunDir, plan: &Plan, limits: Limits, offline_only: boo
     };
     let news = crate::progress::JudgeNews::default();
     let (tx, streamed) = Streamed::start(live, news.clone(), 1)?;
+    let mut mirror = history::MirrorBuilder::for_stale(&dir.history());
+    let mut stopped = false;
     let read = history::stream_jsonl(&dir.history(), |ops| {
         // Once the judge leaves the verdict offline the rest of the stream is of no use:
         // the file is read whole next, so stop here rather than read it twice over.
         let given_up = news.lock().unwrap_or_else(|e| e.into_inner()).is_some();
-        if given_up || tx.send(ops).is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        if let Some(mirror) = mirror.as_mut().filter(|_| !given_up) {
+            mirror.append(&ops);
+        }
+        stopped = given_up || tx.send(ops).is_err();
+        if stopped { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     });
     drop(tx);
     let (outcome, digested) = streamed.finish()?;
     read?;
+    // A history without a current mirror gets one from this read, for every read after.
+    if let Some(mirror) = mirror.filter(|_| !stopped) {
+        mirror.seal();
+    }
     match outcome {
         Outcome::Decided(results) => {
             write_json(&dir.results(), &results)?;
