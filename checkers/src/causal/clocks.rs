@@ -97,6 +97,12 @@ pub struct ClockStore {
     flat: Option<Flat>,
 }
 
+/// A point in a store's history of plain clocks ([`ClockStore::mark`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StoreMark {
+    rows: usize,
+}
+
 /// Up to this many processes, clocks are plain rows: when every process is live, blocks
 /// rarely repeat, and sharing them would cost more (hashing every new node) than it saves.
 pub const FLAT_WIDTH: usize = 64;
@@ -137,6 +143,21 @@ impl ClockStore {
             store.intern(level, [0; FAN]);
         }
         store
+    }
+
+    /// Where the store stands now, for [`ClockStore::roll_back`].
+    pub fn mark(&self) -> StoreMark {
+        StoreMark { rows: self.flat.as_ref().map_or(0, |f| f.rows.len()) }
+    }
+
+    /// Forgets the plain clocks made since `mark`, whose ids must no longer be used: a
+    /// check that builds scratch clocks for one process at a time (causal memory's HB
+    /// views) then holds one process's worth, not every process's. The shared tries keep
+    /// theirs: their nodes are hash-consed, so a view that repeats another's adds little.
+    pub fn roll_back(&mut self, mark: StoreMark) {
+        if let Some(f) = &mut self.flat {
+            f.rows.truncate(mark.rows.max(f.width));
+        }
     }
 
     /// How many entries (4 bytes each) the store's nodes hold together.

@@ -54,6 +54,8 @@ pub(crate) fn check(
     let mut filter = WriterFilter::new(rh, writers, budget);
     let mut candidates: Vec<u32> = Vec::new();
     let mut work = Growth::new(n);
+    // Each process's HB clocks are scratch, dropped before the next process's are made.
+    let co_only = order.store.mark();
     for p in 0..rh.process_count() {
         let range = rh.process_events(p);
         if range.is_empty() {
@@ -67,6 +69,7 @@ pub(crate) fn check(
         };
         // Start from CO: HB_o contains CO restricted to the causal past.
         hb.reset();
+        order.store.roll_back(co_only);
         let is_read_of_p = |e: u32| {
             range.contains(&(e as usize))
                 && matches!(rh.events[e as usize].read, Some(Source::Write(_) | Source::Init))
