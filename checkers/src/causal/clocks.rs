@@ -26,6 +26,12 @@ pub type Clock = u32;
 struct Level {
     nodes: Vec<[u32; FAN]>,
     index: NodeIndex,
+    /// Since the store's mark: the index slots filled, in order, so that
+    /// [`ClockStore::roll_back`] can empty them again last first (which restores a
+    /// linear-probing table exactly), and whether the index was rebuilt larger meanwhile
+    /// (then it is rebuilt instead).
+    filled: Vec<usize>,
+    grown: bool,
 }
 
 /// An open-addressing set of node ids, hashed by the node each names: a node is stored
@@ -70,11 +76,12 @@ impl NodeIndex {
         }
     }
 
-    /// Makes room for `more` ids beyond those held, keeping the table at most half full.
-    fn reserve(&mut self, nodes: &[[u32; FAN]], more: usize) {
+    /// Makes room for `more` ids beyond those held, keeping the table at most half full;
+    /// true when the table was rebuilt.
+    fn reserve(&mut self, nodes: &[[u32; FAN]], more: usize) -> bool {
         let want = ((self.len + more) * 2).next_power_of_two().max(16);
         if want <= self.slots.len() {
-            return;
+            return false;
         }
         let old = std::mem::replace(&mut self.slots, vec![Self::EMPTY; want]);
         let mask = want - 1;
@@ -84,6 +91,23 @@ impl NodeIndex {
                 i = (i + 1) & mask;
             }
             self.slots[i] = slot;
+        }
+        true
+    }
+
+    /// The index of exactly the ids `ids` of `nodes`, in a table of the size it has.
+    fn rebuild(&mut self, nodes: &[[u32; FAN]], ids: impl Iterator<Item = u32>) {
+        self.slots.fill(Self::EMPTY);
+        self.len = 0;
+        let mask = self.slots.len() - 1;
+        for id in ids {
+            let h = Self::hash(&nodes[id as usize]);
+            let mut i = h as usize & mask;
+            while self.slots[i] != Self::EMPTY {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = ((h >> 32) << 32) | id as u64;
+            self.len += 1;
         }
     }
 }
@@ -95,12 +119,17 @@ pub struct ClockStore {
     entries: u64,
     /// Set for a few processes: plain rows instead of tries.
     flat: Option<Flat>,
+    /// Set by [`ClockStore::mark`]: the levels log what they add, for a roll back.
+    marked: bool,
 }
 
-/// A point in a store's history of plain clocks ([`ClockStore::mark`]).
-#[derive(Debug, Clone, Copy)]
+/// A point in a store's history ([`ClockStore::mark`]): how many rows, or nodes a level,
+/// it held then.
+#[derive(Debug, Clone)]
 pub struct StoreMark {
     rows: usize,
+    nodes: Vec<usize>,
+    entries: u64,
 }
 
 /// Up to this many processes, clocks are plain rows: when every process is live, blocks
@@ -137,27 +166,61 @@ impl ClockStore {
             depth += 1;
         }
         let flat = (width <= flat_up_to).then(|| Flat { width, rows: vec![0; width] });
-        let mut store =
-            ClockStore { levels: (0..depth).map(|_| Level::default()).collect(), entries: 0, flat };
+        let mut store = ClockStore {
+            levels: (0..depth).map(|_| Level::default()).collect(),
+            entries: 0,
+            flat,
+            marked: false,
+        };
         for level in 0..depth as usize {
             store.intern(level, [0; FAN]);
         }
         store
     }
 
-    /// Where the store stands now, for [`ClockStore::roll_back`].
-    pub fn mark(&self) -> StoreMark {
-        StoreMark { rows: self.flat.as_ref().map_or(0, |f| f.rows.len()) }
+    /// Where the store stands now, for [`ClockStore::roll_back`]; from here on the store
+    /// logs the index slots it fills (one word a new node) until the next roll back.
+    pub fn mark(&mut self) -> StoreMark {
+        self.marked = true;
+        for l in &mut self.levels {
+            l.filled.clear();
+            l.grown = false;
+        }
+        StoreMark {
+            rows: self.flat.as_ref().map_or(0, |f| f.rows.len()),
+            nodes: self.levels.iter().map(|l| l.nodes.len()).collect(),
+            entries: self.entries,
+        }
     }
 
-    /// Forgets the plain clocks made since `mark`, whose ids must no longer be used: a
-    /// check that builds scratch clocks for one process at a time (causal memory's HB
-    /// views) then holds one process's worth, not every process's. The shared tries keep
-    /// theirs: their nodes are hash-consed, so a view that repeats another's adds little.
-    pub fn roll_back(&mut self, mark: StoreMark) {
+    /// Forgets every clock made since `mark`, the store's latest, whose ids must no longer
+    /// be used: a check that builds scratch clocks for one process at a time (causal
+    /// memory's HB views) then holds one process's worth, not every process's. The store
+    /// is then as it was at the mark, and may be rolled back to it again.
+    pub fn roll_back(&mut self, mark: &StoreMark) {
         if let Some(f) = &mut self.flat {
             f.rows.truncate(mark.rows.max(f.width));
+            return;
         }
+        let top = self.top();
+        for (level, l) in self.levels.iter_mut().enumerate() {
+            let keep = mark.nodes[level];
+            if l.grown {
+                // Positions moved when the table grew: index the kept nodes afresh. Roots
+                // are not indexed, but for the all-zero one (see `intern`).
+                let ids = if level == top && level > 0 { 0..1 } else { 0..keep as u32 };
+                l.index.rebuild(&l.nodes, ids);
+            } else {
+                for &slot in l.filled.iter().rev() {
+                    l.index.slots[slot] = NodeIndex::EMPTY;
+                    l.index.len -= 1;
+                }
+            }
+            l.nodes.truncate(keep);
+            l.filled.clear();
+            l.grown = false;
+        }
+        self.entries = mark.entries;
     }
 
     /// How many entries (4 bytes each) the store's nodes hold together.
@@ -191,8 +254,8 @@ impl ClockStore {
             self.entries += FAN as u64;
             return id;
         }
-        if l.index.len * 2 >= l.index.slots.len() {
-            l.index.reserve(&l.nodes, l.index.len.max(1));
+        if l.index.len * 2 >= l.index.slots.len() && l.index.reserve(&l.nodes, l.index.len.max(1)) {
+            l.grown |= self.marked;
         }
         match l.index.find(&l.nodes, &node) {
             Ok(id) => id,
@@ -201,6 +264,9 @@ impl ClockStore {
                 l.nodes.push(node);
                 l.index.slots[slot] = (tag << 32) | id as u64;
                 l.index.len += 1;
+                if self.marked && !l.grown {
+                    l.filled.push(slot);
+                }
                 self.entries += FAN as u64;
                 id
             }
@@ -214,13 +280,13 @@ impl ClockStore {
             f.rows.reserve(clocks * f.width);
             return;
         }
-        let top = self.top();
+        let (top, marked) = (self.top(), self.marked);
         for (level, l) in self.levels.iter_mut().enumerate() {
             // About two new nodes a level per clock on the histories measured; roots are
             // not indexed (see `intern`).
             l.nodes.reserve(clocks * 2);
-            if level < top || level == 0 {
-                l.index.reserve(&l.nodes, clocks * 2);
+            if (level < top || level == 0) && l.index.reserve(&l.nodes, clocks * 2) {
+                l.grown |= marked;
             }
         }
     }
@@ -412,6 +478,67 @@ mod tests {
     use super::*;
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
+
+    /// Builds `n` clocks from `base` by random sets and joins; each with its plain vector.
+    fn grow(
+        store: &mut ClockStore,
+        rng: &mut ChaCha8Rng,
+        base: &[(Clock, Vec<u32>)],
+        n: usize,
+    ) -> Vec<(Clock, Vec<u32>)> {
+        let width = base[0].1.len();
+        let mut clocks = base.to_vec();
+        for _ in 0..n {
+            let (c, mut plain) = clocks[rng.random_range(0..clocks.len())].clone();
+            let (d, other) = clocks[rng.random_range(0..clocks.len())].clone();
+            let (q, v) = (rng.random_range(0..width), rng.random_range(0..50u32));
+            for (x, y) in plain.iter_mut().zip(&other) {
+                *x = (*x).max(*y);
+            }
+            plain[q] = v;
+            let made = store.join_set(c, d, q as u32, v);
+            clocks.push((made, plain));
+        }
+        clocks.split_off(base.len())
+    }
+
+    #[test]
+    fn a_roll_back_leaves_the_store_as_it_was_at_the_mark() {
+        // Plain rows, one and three trie levels; scratch runs short of the index's next
+        // growth and long past it.
+        for (seed, width) in [(1u64, 5usize), (2, 65), (3, 300), (4, 5000)] {
+            for scratch in [20, 5_000] {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                let mut store = ClockStore::new(width, FLAT_WIDTH);
+                let zero = [(ClockStore::ZERO, vec![0; width])];
+                let kept = grow(&mut store, &mut rng, &zero, 300);
+                let mark = store.mark();
+                let entries = store.entries();
+                let draw = rng.clone();
+                let first = grow(&mut store, &mut rng, &kept, scratch);
+                store.roll_back(&mark);
+                assert_eq!(store.entries(), entries, "width {width}: the entries were not given back");
+                for (c, plain) in &kept {
+                    for (q, &v) in plain.iter().enumerate() {
+                        assert_eq!(store.get(*c, q as u32), v, "width {width}: a kept clock changed");
+                    }
+                }
+                // The same scratch again gets the same ids: the index and nodes are the
+                // mark's, not merely readable.
+                let mut rng = draw;
+                let again = grow(&mut store, &mut rng, &kept, scratch);
+                let ids = |v: &[(Clock, Vec<u32>)]| v.iter().map(|(c, _)| *c).collect::<Vec<_>>();
+                assert_eq!(ids(&again), ids(&first), "width {width}, {scratch}: replayed scratch differs");
+                for (c, plain) in &again {
+                    for (q, &v) in plain.iter().enumerate() {
+                        assert_eq!(store.get(*c, q as u32), v);
+                    }
+                }
+                store.roll_back(&mark);
+                assert_eq!(store.entries(), entries);
+            }
+        }
+    }
 
     #[test]
     fn shared_clocks_behave_as_plain_vectors() {

@@ -69,7 +69,7 @@ pub(crate) fn check(
         };
         // Start from CO: HB_o contains CO restricted to the causal past.
         hb.reset();
-        order.store.roll_back(co_only);
+        order.store.roll_back(&co_only);
         let is_read_of_p = |e: u32| {
             range.contains(&(e as usize))
                 && matches!(rh.events[e as usize].read, Some(Source::Write(_) | Source::Init))
