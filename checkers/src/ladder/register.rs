@@ -271,6 +271,12 @@ impl Call {
     }
 }
 
+/// The first place of each distinct value of `values`, in order: a sibling read's
+/// siblings as the view numbers them.
+fn distinct_places(values: &[Value]) -> impl Iterator<Item = usize> + '_ {
+    (0..values.len()).filter(|&j| !values[..j].contains(&values[j]))
+}
+
 /// What a call without a completion returned, and what a write reads.
 static NULL: Value = Value::Null;
 
@@ -312,7 +318,7 @@ impl<'h> RegisterHistory<'h> {
             let next = first_calls.len() as u32;
             let process = *first_calls.entry(client).or_insert(next);
             let outcome = done.map_or(OpType::Info, |c| ops[c].kind);
-            // History pairs no more ops than u32 numbers.
+            // A history holds fewer ops than u32 numbers (its pairing refuses more).
             let done = done.map_or(NO_COMPLETION, |d| d as u32);
             calls.push(Call { process, key, inv: inv as u32, done, f, outcome });
         }
@@ -461,8 +467,7 @@ impl<'h> RegisterHistory<'h> {
                 Kind::Read => match c.siblings(ops) {
                     // The first place of each distinct sibling value, in the read's order.
                     Some(values) => {
-                        let distinct: Vec<usize> =
-                            (0..values.len()).filter(|&j| !values[..j].contains(&values[j])).collect();
+                        let distinct: Vec<usize> = distinct_places(values).collect();
                         let done = c.done as usize;
                         if distinct.len() < 2 {
                             // One value however often listed: a plain read of its value.
@@ -585,7 +590,7 @@ impl<'h> RegisterHistory<'h> {
     /// A sibling read's distinct values, in the order of [`RegisterHistory::siblings`].
     fn sibling_values(&self, ev: &Event) -> Vec<&'h Value> {
         let values = self.ops[ev.read_at.op as usize].read_values();
-        (0..values.len()).filter(|&j| !values[..j].contains(&values[j])).map(|j| &values[j]).collect()
+        distinct_places(values).map(|j| &values[j]).collect()
     }
 
     /// Number of dense processes.
