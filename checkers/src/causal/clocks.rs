@@ -84,29 +84,30 @@ impl NodeIndex {
             return false;
         }
         let old = std::mem::replace(&mut self.slots, vec![Self::EMPTY; want]);
-        let mask = want - 1;
         for slot in old.into_iter().filter(|&s| s != Self::EMPTY) {
-            let mut i = Self::hash(&nodes[(slot as u32) as usize]) as usize & mask;
-            while self.slots[i] != Self::EMPTY {
-                i = (i + 1) & mask;
-            }
-            self.slots[i] = slot;
+            self.place(Self::hash(&nodes[(slot as u32) as usize]), slot);
         }
         true
+    }
+
+    /// Puts `slot` (tag and id) in the first empty place from `hash`'s; `len` is the
+    /// caller's to count.
+    fn place(&mut self, hash: u64, slot: u64) {
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        while self.slots[i] != Self::EMPTY {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = slot;
     }
 
     /// The index of exactly the ids `ids` of `nodes`, in a table of the size it has.
     fn rebuild(&mut self, nodes: &[[u32; FAN]], ids: impl Iterator<Item = u32>) {
         self.slots.fill(Self::EMPTY);
         self.len = 0;
-        let mask = self.slots.len() - 1;
         for id in ids {
             let h = Self::hash(&nodes[id as usize]);
-            let mut i = h as usize & mask;
-            while self.slots[i] != Self::EMPTY {
-                i = (i + 1) & mask;
-            }
-            self.slots[i] = ((h >> 32) << 32) | id as u64;
+            self.place(h, ((h >> 32) << 32) | id as u64);
             self.len += 1;
         }
     }
