@@ -39,6 +39,7 @@ use crate::verdict::{Anomaly, CheckerResult};
 use rustc_hash::FxHashSet;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Limits of the sequential search.
@@ -68,21 +69,37 @@ const NONE: u32 = u32::MAX;
 
 /// Checks sequential consistency of an extracted register history.
 pub fn check_register(rh: &RegisterHistory, budget: &SearchBudget) -> CheckerResult {
+    check_register_unless(rh, budget, &AtomicBool::new(false))
+        .expect("a search nobody cancels ends with a verdict")
+}
+
+/// Like [`check_register`], but the search gives up, returning `None`, once `cancelled` is
+/// set: the ladder runs it beside the polynomial checks and calls it off when one of them
+/// disproves sequential consistency, so the search costs no wall time it would not have
+/// been needed for. A search that is never cancelled returns what [`check_register`] does.
+pub fn check_register_unless(
+    rh: &RegisterHistory,
+    budget: &SearchBudget,
+    cancelled: &AtomicBool,
+) -> Option<CheckerResult> {
     if let Some((id, _)) = rh.events.iter().enumerate().find(|(_, e)| e.read == Some(Source::Nowhere)) {
         let id = id as u32;
-        return CheckerResult::invalid(vec![Anomaly {
+        return Some(CheckerResult::invalid(vec![Anomaly {
             kind: "not-sequential".into(),
             explanation: format!("{}, a value no write that took effect produced.", rh.describe_read(id)),
             ops: rh.indices(&[id]),
             witness: Value::Null,
             ..Anomaly::default()
-        }]);
+        }]));
     }
     // First the orders that keep each key's writes in real time (sound: any order found is
     // sequential), then, if there is none, every order, in what is left of the budget.
     let started = Instant::now();
     let mut first = Search::new(rh).keeping_real_time_of_writes();
-    let outcome = first.run(budget);
+    if cancelled.load(Ordering::Relaxed) {
+        return None;
+    }
+    let outcome = first.run(budget, cancelled);
     let first_states = first.visited.len();
     let (s, outcome) = match outcome {
         Outcome::Exhausted => {
@@ -91,7 +108,7 @@ pub fn check_register(rh: &RegisterHistory, budget: &SearchBudget) -> CheckerRes
                 max_time: budget.max_time.saturating_sub(started.elapsed()),
             };
             let mut every = Search::new(rh);
-            let outcome = every.run(&rest);
+            let outcome = every.run(&rest, cancelled);
             (every, outcome)
         }
         other => (first, other),
@@ -102,7 +119,8 @@ pub fn check_register(rh: &RegisterHistory, budget: &SearchBudget) -> CheckerRes
         "events": rh.events.len(),
         "writes_in_real_time": s.real_time_writes.is_some(),
     });
-    match outcome {
+    Some(match outcome {
+        Outcome::Cancelled => return None,
         Outcome::Found => CheckerResult::valid().with_details(details),
         Outcome::Exhausted => CheckerResult::invalid(vec![s.witness()]).with_details(details),
         Outcome::OverBudget(why) => {
@@ -122,13 +140,15 @@ pub fn check_register(rh: &RegisterHistory, budget: &SearchBudget) -> CheckerRes
             ))
             .with_details(details)
         }
-    }
+    })
 }
 
 enum Outcome {
     Found,
     Exhausted,
     OverBudget(String),
+    /// Called off from outside; no verdict.
+    Cancelled,
 }
 
 struct Frame {
@@ -154,7 +174,9 @@ struct Search<'a> {
     real_time_writes: Option<RealTimeWrites>,
     /// The reads of each write (every sibling's source counted): when a write goes, these
     /// are the only reads it can enable.
-    readers_of: Vec<Vec<u32>>,
+    readers: Vec<u32>,
+    /// Where each write's readers start in `readers`; one more entry than events.
+    reader_start: Vec<u32>,
     /// Events to look at for a read that can now run: each process's new next event, and
     /// the readers of each write applied since the reads were last taken.
     pending: Vec<u32>,
@@ -209,16 +231,44 @@ impl<'a> Search<'a> {
                 _ => {}
             }
         }
-        let mut readers_of = vec![Vec::new(); rh.events.len()];
-        for (r, ev) in rh.events.iter().enumerate() {
-            let sources = std::iter::once(ev.read).chain(rh.siblings(ev).iter().map(|&s| Some(s)));
-            for source in sources {
-                if let Some(Source::Write(w)) = source
-                    && readers_of[w as usize].last() != Some(&(r as u32))
-                {
-                    readers_of[w as usize].push(r as u32);
+        // The readers of each write, in one array: write `w`'s are
+        // `readers[reader_start[w]..reader_start[w + 1]]` (a vector each cost 24 bytes an
+        // event, while the search runs beside the causal checks and their clocks).
+        let each_source = |ev: &Event, f: &mut dyn FnMut(u32)| {
+            let siblings = rh.siblings(ev);
+            if siblings.is_empty() {
+                if let Some(Source::Write(w)) = ev.read {
+                    f(w);
                 }
+                return;
             }
+            let mut sources: Vec<u32> = std::iter::once(ev.read)
+                .chain(siblings.iter().map(|&s| Some(s)))
+                .filter_map(|s| match s {
+                    Some(Source::Write(w)) => Some(w),
+                    _ => None,
+                })
+                .collect();
+            // A read counts once among a write's readers, however many of its values
+            // that write gave.
+            sources.sort_unstable();
+            sources.dedup();
+            sources.into_iter().for_each(f);
+        };
+        let mut reader_start = vec![0u32; rh.events.len() + 1];
+        for ev in &rh.events {
+            each_source(ev, &mut |w| reader_start[w as usize + 1] += 1);
+        }
+        for i in 0..rh.events.len() {
+            reader_start[i + 1] += reader_start[i];
+        }
+        let mut fill = reader_start.clone();
+        let mut readers = vec![0u32; reader_start[rh.events.len()] as usize];
+        for (r, ev) in rh.events.iter().enumerate() {
+            each_source(ev, &mut |w| {
+                readers[fill[w as usize] as usize] = r as u32;
+                fill[w as usize] += 1;
+            });
         }
         // Every process's first event may be a read that can run from the start.
         let pending = (0..rh.process_count())
@@ -236,7 +286,8 @@ impl<'a> Search<'a> {
             deepest: Vec::new(),
             deepest_frontier: vec![0; rh.process_count()],
             real_time_writes: None,
-            readers_of,
+            readers,
+            reader_start,
             pending,
         }
     }
@@ -314,7 +365,8 @@ impl<'a> Search<'a> {
             self.pending.push(next);
         }
         if ev.writes {
-            self.pending.extend_from_slice(&self.readers_of[e as usize]);
+            let readers = self.reader_start[e as usize] as usize..self.reader_start[e as usize + 1] as usize;
+            self.pending.extend_from_slice(&self.readers[readers]);
         }
         match ev.read {
             _ if ev.is_sibling_read() => {}
@@ -412,7 +464,7 @@ impl<'a> Search<'a> {
         }
     }
 
-    fn run(&mut self, budget: &SearchBudget) -> Outcome {
+    fn run(&mut self, budget: &SearchBudget, cancelled: &AtomicBool) -> Outcome {
         let started = Instant::now();
         let total = self.rh.events.len();
         let mut stack: Vec<Frame> = Vec::new();
@@ -432,6 +484,9 @@ impl<'a> Search<'a> {
                 if let Some(why) = over {
                     self.note_deepest();
                     return Outcome::OverBudget(why);
+                }
+                if self.visited.len().is_multiple_of(1024) && cancelled.load(Ordering::Relaxed) {
+                    return Outcome::Cancelled;
                 }
                 let choices = self.write_choices();
                 stack.push(Frame { trail_len: self.trail.len(), choices, next: 0 });

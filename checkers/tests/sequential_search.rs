@@ -4,8 +4,10 @@
 //! or fails for a reader that lags. Before the search kept each key's writes in real time
 //! first, it spent its whole budget on these and said `unknown`.
 
+use std::sync::atomic::AtomicBool;
 use sunder_check::causal;
 use sunder_check::ladder::register::RegisterHistory;
+use sunder_check::ladder::{LadderBudget, check_view};
 use sunder_check::linearizable::generate::{Generation, register_history, with_lagging_reader};
 use sunder_check::linearizable::{Budget, FailSemantics, ModelKind, check};
 use sunder_check::sequential::{self, SearchBudget};
@@ -45,4 +47,39 @@ fn finds_a_lagging_reader_sequential_though_not_linearizable() {
         assert_eq!(s.valid, Validity::Valid, "seed {seed}: {:?} {}", s.reason, s.details);
     }
     assert!(planted >= 2, "only {planted} histories had a read to make lag");
+}
+
+#[test]
+fn a_search_called_off_gives_no_verdict_and_one_left_alone_the_same_verdict() {
+    // The first pass of this history takes thousands of states, past the first point at
+    // which the search looks whether it was called off.
+    let h = crashed_op_history(1);
+    let rh = RegisterHistory::from_history(&h).unwrap();
+    let budget = SearchBudget::default();
+    let called_off = AtomicBool::new(true);
+    assert!(sequential::check_register_unless(&rh, &budget, &called_off).is_none());
+    let left_alone = sequential::check_register_unless(&rh, &budget, &AtomicBool::new(false))
+        .expect("a search nobody calls off ends with a verdict");
+    let direct = sequential::check_register(&rh, &budget);
+    assert_eq!(left_alone.valid, Validity::Valid);
+    assert_eq!((left_alone.valid, &left_alone.details), (direct.valid, &direct.details));
+    assert!(direct.details["states"].as_u64().unwrap() > 1024, "{}", direct.details);
+}
+
+#[test]
+fn the_ladder_searches_beside_the_polynomial_checks_to_the_verdict_of_a_search_alone() {
+    // Linearizability fails (a lagging reader) and every causal model holds, so the
+    // ladder's verdict on sequential consistency is its search's, run beside the others.
+    let mut compared = 0;
+    for seed in 1..=3 {
+        let Some(h) = with_lagging_reader(&crashed_op_history(seed), seed) else { continue };
+        let rh = RegisterHistory::from_history(&h).unwrap();
+        let alone = sequential::check_register(&rh, &SearchBudget::default());
+        let ladder = check_view(&h, &rh, &LadderBudget::default());
+        let (_, beside) = ladder.iter().find(|(m, _)| m == "sequential").unwrap();
+        assert_eq!((beside.valid, &beside.details), (alone.valid, &alone.details), "seed {seed}");
+        assert_eq!(beside.valid, Validity::Valid, "seed {seed}");
+        compared += 1;
+    }
+    assert!(compared >= 2, "only {compared} histories had a read to make lag");
 }

@@ -8,9 +8,10 @@
 //! The models form a partial order (sequential implies causal-convergence and
 //! causal-memory, each implies causal, which implies pram and writes-follow-reads; pram
 //! implies monotonic-writes, monotonic-reads and read-your-writes). Every checker but
-//! `sequential` is polynomial; the sequential search runs only when no causal model
-//! already disproves it, and when it runs out of budget a failed weaker model still
-//! settles it as invalid.
+//! `sequential` is polynomial; the sequential search runs beside the causal checks once the
+//! session checks hold, its verdict counts only when no causal check disproves it (it is
+//! called off as soon as one does), and when it runs out of budget a failed weaker model
+//! still settles it as invalid.
 
 pub mod register;
 
@@ -21,6 +22,7 @@ use crate::sequential::{self, SearchBudget};
 use crate::session;
 use crate::verdict::{CheckerResult, Validity};
 use register::RegisterHistory;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Model names of the ladder in `results.json` order (strongest first), then convergence.
 pub const MODELS: [&str; 10] = [
@@ -133,21 +135,37 @@ pub fn check_view_given(
         out.push(("convergence".to_string(), convergence::check_register(history, rh)));
         return out;
     }
-    // The causal family (and the search it may rule out) and the session checks read the
-    // view and nothing of each other: each takes a core.
-    let ((sequential, causal), (sessions, convergence)) = std::thread::scope(|scope| {
-        let sessions =
-            scope.spawn(|| (session::check_register(rh), convergence::check_register(history, rh)));
+    // The causal family on one thread; the session checks, convergence and then the
+    // sequential search on another: they read the view and nothing of each other. The
+    // search is the one costly check, and any polynomial check that fails disproves
+    // sequential consistency (it implies every other model of the ladder), so it starts
+    // only once the session checks hold, and is called off when a causal check fails; its
+    // verdict is used only when none failed, so it is the verdict of a search run after
+    // them all, reached while the causal checks still run.
+    let disproved = AtomicBool::new(false);
+    let any_invalid =
+        |results: &[(String, CheckerResult)]| results.iter().any(|(_, r)| r.valid == Validity::Invalid);
+    let (causal, (sessions, convergence, searched)) = std::thread::scope(|scope| {
+        let others = scope.spawn(|| {
+            let sessions = session::check_register(rh);
+            let convergence = convergence::check_register(history, rh);
+            let searched = if any_invalid(&sessions) {
+                None
+            } else {
+                sequential::check_register_unless(rh, &budget.sequential, &disproved)
+            };
+            (sessions, convergence, searched)
+        });
         let causal = causal::check_register_within(rh, &CausalBudget::default()).into_named();
-        // The search is the one costly check: skip it when a polynomial check already
-        // disproves sequential consistency (it implies both CCv and CM).
-        let sequential = if causal.iter().any(|(_, r)| r.valid == Validity::Invalid) {
-            CheckerResult::unknown(NOT_SEARCHED)
-        } else {
-            sequential::check_register(rh, &budget.sequential)
-        };
-        ((sequential, causal), sessions.join().expect("the session checks' thread panicked"))
+        if any_invalid(&causal) {
+            disproved.store(true, Ordering::Relaxed);
+        }
+        (causal, others.join().expect("the session checks' and search's thread panicked"))
     });
+    let sequential = match searched {
+        Some(verdict) if !any_invalid(&causal) => verdict,
+        _ => CheckerResult::unknown(NOT_SEARCHED),
+    };
     let mut out = Vec::with_capacity(MODELS.len());
     out.push(("sequential".to_string(), sequential));
     out.extend(causal);
