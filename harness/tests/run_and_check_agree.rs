@@ -120,7 +120,7 @@ fn a_run_judged_while_recording_gives_the_verdict_a_later_check_of_its_folder_gi
             ],
         ),
     ];
-    let (mut invalid, mut streaming, mut bank_streamed) = (0, 0, 0);
+    let (mut invalid, mut streaming, mut bank_streamed, mut told_offline) = (0, 0, 0, 0);
     for (tag, args) in cases {
         let r = run(tag, args);
         assert!(matches!(r.code, Some(0..=2)), "{tag}: {}", r.summary());
@@ -130,6 +130,20 @@ fn a_run_judged_while_recording_gives_the_verdict_a_later_check_of_its_folder_gi
         bank_streamed += usize::from(tag.starts_with("bank") && judged_while_recording(&dir));
         if tag == "counter" || tag == "set" {
             assert!(judged_while_recording(&dir), "the {tag} run was not judged while recording");
+        }
+        // A run whose verdict the stream left offline says so, and why, before the offline
+        // check starts; one judged while recording says nothing of the kind.
+        let log = std::fs::read_to_string(dir.join("sunder.log")).unwrap();
+        let (told, judged_offline) = (log.find("judging offline, since "), log.find("judged offline ("));
+        match judged_offline {
+            Some(verdict) => {
+                assert!(
+                    told.is_some_and(|t| t < verdict),
+                    "{tag}: the wait for the offline check was not told"
+                );
+                told_offline += 1;
+            }
+            None => assert!(told.is_none(), "{tag}: told of an offline check that did not run"),
         }
         let drawn = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
         let (page, summary) = (drawn("report.html"), drawn("summary.md"));
@@ -180,6 +194,7 @@ fn a_run_judged_while_recording_gives_the_verdict_a_later_check_of_its_folder_gi
         "the inversion and torn-read runs must be caught, so both kinds of verdict are compared"
     );
     assert_eq!(bank_streamed, 1, "the valid bank run is judged while recording, the torn one offline");
+    assert!(told_offline >= 2, "only {told_offline} runs were left to an offline check and said so");
     // The valid register runs are decided as they are recorded (the invalid one is left to
     // the offline check, which explains it).
     assert!(streaming >= 4, "only {streaming} runs were judged while recording");

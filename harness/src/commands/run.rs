@@ -542,6 +542,10 @@ async fn run_test(
     let recorded = rec.recorded();
     let ops = Arc::into_inner(rec).context("recorder still shared")?.finish()?;
     let history_file = dir.history();
+    // Why the verdict is left to an offline check, told as soon as it is known: that check
+    // reads the history back and judges every model on it, which on a long faulty run
+    // takes a while after the teardown, and the user should know what they wait for.
+    let (going_offline, gone_offline) = tokio::sync::oneshot::channel::<String>();
     // A failed nemesis fails the run after teardown; nothing is judged then.
     let judging = nemesis_result.is_ok().then(|| {
         tokio::task::spawn_blocking(move || -> Result<(ReportFrom, Results, String)> {
@@ -567,6 +571,7 @@ async fn run_test(
                     Ok((ReportFrom::Digest(Box::new(digested), None), *results, how))
                 }
                 live::Outcome::Offline(why) => {
+                    let _ = going_offline.send(why.clone());
                     let imported = sunder_check::import::load(&history_file, Format::Jsonl)?;
                     let (history, results) = offline(imported.history);
                     let how = format!("judged offline ({why}): verdict {}", after());
@@ -590,6 +595,13 @@ async fn run_test(
         .context("cannot tear the test network down")?;
     log.info(format!("teardown complete; {recorded} ops recorded"));
     nemesis_result.context("the nemesis failed")?;
+    // The sender goes with the judging closure: a verdict decided while recording, or one
+    // judged whole from the start, says nothing here.
+    if let Ok(why) = gone_offline.await {
+        log.info(format!(
+            "judging offline, since {why}: reading the history back and checking every model on it"
+        ));
+    }
     let judging = judging.context("nothing was judged")?;
     let (history, results, how) = judging.await.context("the checkers panicked")??;
     write_json(&dir.results(), &results)?;
