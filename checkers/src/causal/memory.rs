@@ -8,7 +8,10 @@
 //! HB_o, like CO, is downward closed along program order, so it is kept as one clock per
 //! event, starting from CO's clocks. Each derived edge is joined into its target's clock,
 //! the growth is carried forward along program order, read-from and derived edges, and the
-//! process's reads whose clocks grew are re-examined, until nothing changes. Only clocks
+//! process's reads whose clocks grew are re-examined, until nothing changes. Every read
+//! waiting is examined before the growth its edges cause is carried forward: the edges of
+//! one process reach much the same later events, and one pass carries them all, where a pass per
+//! read joined those events again for every edge. Any order reaches the same fixpoint. Only clocks
 //! that grow are copied (`Overlay`), so a process costs what its view adds to CO. A cycle
 //! must use a derived edge (CO is acyclic here), and the derived edge `a -> b` lies on a
 //! cycle exactly when `b` is already in `a`'s clock at the fixpoint.
@@ -149,7 +152,11 @@ pub(crate) fn check(
                 }
                 _ => {}
             }
-            // Carry every growth forward along program order, read-from and derived edges.
+            // Carry every growth forward along program order, read-from and derived edges,
+            // once the reads waiting have all added theirs.
+            if !dirty.is_empty() {
+                continue;
+            }
             while let Some(e) = work.pop() {
                 if is_read_of_p(e) && !queued[e as usize - range.start] {
                     queued[e as usize - range.start] = true;
