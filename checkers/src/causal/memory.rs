@@ -10,11 +10,11 @@
 //! the growth is carried forward along program order, read-from and derived edges, and the
 //! process's reads whose clocks grew are re-examined, until nothing changes. Every read
 //! waiting is examined before the growth its edges cause is carried forward: the edges of
-//! one process reach much the same later events, and one pass carries them all, where a pass per
-//! read joined those events again for every edge. Any order reaches the same fixpoint. Only clocks
-//! that grow are copied (`Overlay`), so a process costs what its view adds to CO. A cycle
-//! must use a derived edge (CO is acyclic here), and the derived edge `a -> b` lies on a
-//! cycle exactly when `b` is already in `a`'s clock at the fixpoint.
+//! one process reach much the same later events, and one pass carries them all, where a
+//! pass per read joined those events again for every edge. Any order reaches the same
+//! fixpoint. Only clocks that grow are copied (`Overlay`), so a process costs what its
+//! view adds to CO. A cycle must use a derived edge (CO is acyclic here), and the derived
+//! edge `a -> b` lies on a cycle exactly when `b` is already in `a`'s clock at the fixpoint.
 
 use super::clocks::{Clock, ClockStore};
 use super::order::CausalOrder;
