@@ -33,6 +33,7 @@
 //! its siblings, and it holds back no write (it counts as a pending reader of none of
 //! them), so the search stays exact for it.
 
+use crate::causal::order::csr;
 use crate::history::History;
 use crate::ladder::register::{Event, RegisterHistory, Source};
 use crate::verdict::{Anomaly, CheckerResult};
@@ -233,43 +234,20 @@ impl<'a> Search<'a> {
         }
         // The readers of each write, in one array: write `w`'s are
         // `readers[reader_start[w]..reader_start[w + 1]]` (a vector each cost 24 bytes an
-        // event, while the search runs beside the causal checks and their clocks).
-        let each_source = |ev: &Event, f: &mut dyn FnMut(u32)| {
+        // event, while the search runs beside the causal checks and their clocks). A read
+        // counts once among a write's readers, however many of its values that write gave.
+        let sources = |ev: &'a Event| {
             let siblings = rh.siblings(ev);
-            if siblings.is_empty() {
-                if let Some(Source::Write(w)) = ev.read {
-                    f(w);
-                }
-                return;
-            }
-            let mut sources: Vec<u32> = std::iter::once(ev.read)
-                .chain(siblings.iter().map(|&s| Some(s)))
-                .filter_map(|s| match s {
-                    Some(Source::Write(w)) => Some(w),
-                    _ => None,
-                })
-                .collect();
-            // A read counts once among a write's readers, however many of its values
-            // that write gave.
-            sources.sort_unstable();
-            sources.dedup();
-            sources.into_iter().for_each(f);
+            let source = move |k: usize| if k == 0 { ev.read } else { Some(siblings[k - 1]) };
+            (0..=siblings.len()).filter_map(move |k| match source(k) {
+                Some(Source::Write(w)) if (0..k).all(|j| source(j) != Some(Source::Write(w))) => Some(w),
+                _ => None,
+            })
         };
-        let mut reader_start = vec![0u32; rh.events.len() + 1];
-        for ev in &rh.events {
-            each_source(ev, &mut |w| reader_start[w as usize + 1] += 1);
-        }
-        for i in 0..rh.events.len() {
-            reader_start[i + 1] += reader_start[i];
-        }
-        let mut fill = reader_start.clone();
-        let mut readers = vec![0u32; reader_start[rh.events.len()] as usize];
-        for (r, ev) in rh.events.iter().enumerate() {
-            each_source(ev, &mut |w| {
-                readers[fill[w as usize] as usize] = r as u32;
-                fill[w as usize] += 1;
-            });
-        }
+        let (reader_start, readers) = csr(
+            rh.events.len(),
+            rh.events.iter().enumerate().flat_map(|(r, ev)| sources(ev).map(move |w| (w, r as u32))),
+        );
         // Every process's first event may be a read that can run from the start.
         let pending = (0..rh.process_count())
             .filter_map(|p| (rh.starts[p] < rh.starts[p + 1]).then_some(rh.starts[p]))

@@ -17,7 +17,7 @@
 //! edge `a -> b` lies on a cycle exactly when `b` is already in `a`'s clock at the fixpoint.
 
 use super::clocks::{Clock, ClockStore};
-use super::order::CausalOrder;
+use super::order::{CausalOrder, csr};
 use super::{CausalBudget, SeenBeyond, WriterFilter, WritersByKey, anomaly, last_below, strict_limit};
 use crate::ladder::register::{RegisterHistory, Source};
 use crate::verdict::Anomaly;
@@ -36,23 +36,13 @@ pub(crate) fn check(
 ) {
     let n = rh.events.len();
     // Readers of each write, compressed: readers[reader_start[w]..reader_start[w + 1]].
-    let mut reader_start = vec![0u32; n + 1];
-    for ev in &rh.events {
-        if let Some(Source::Write(w)) = ev.read {
-            reader_start[w as usize + 1] += 1;
-        }
-    }
-    for i in 0..n {
-        reader_start[i + 1] += reader_start[i];
-    }
-    let mut fill = reader_start.clone();
-    let mut readers = vec![0u32; reader_start[n] as usize];
-    for (id, ev) in rh.events.iter().enumerate() {
-        if let Some(Source::Write(w)) = ev.read {
-            readers[fill[w as usize] as usize] = id as u32;
-            fill[w as usize] += 1;
-        }
-    }
+    let (reader_start, readers) = csr(
+        n,
+        rh.events.iter().enumerate().filter_map(|(id, ev)| match ev.read {
+            Some(Source::Write(w)) => Some((w, id as u32)),
+            _ => None,
+        }),
+    );
     let mut hb = Overlay::new(rh.events.len());
     let mut filter = WriterFilter::new(rh, writers, budget);
     let mut candidates: Vec<u32> = Vec::new();

@@ -73,7 +73,9 @@ impl Graph {
     }
 }
 
-fn csr(n: usize, edges: impl Iterator<Item = (u32, u32)> + Clone) -> (Vec<u32>, Vec<u32>) {
+/// Edges `(a, b)` grouped by `a` in one array (compressed sparse rows): `a`'s are
+/// `out[start[a]..start[a + 1]]`, in the order the edges come; `n` bounds every `a`.
+pub(crate) fn csr(n: usize, edges: impl Iterator<Item = (u32, u32)> + Clone) -> (Vec<u32>, Vec<u32>) {
     let mut start = vec![0u32; n + 1];
     for (a, _) in edges.clone() {
         start[a as usize + 1] += 1;

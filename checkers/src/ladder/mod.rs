@@ -157,13 +157,11 @@ pub fn check_view_given(
             (sessions, convergence, searched)
         });
         let causal = causal::check_register_within(rh, &CausalBudget::default()).into_named();
-        if any_invalid(&causal) {
-            disproved.store(true, Ordering::Relaxed);
-        }
+        disproved.fetch_or(any_invalid(&causal), Ordering::Relaxed);
         (causal, others.join().expect("the session checks' and search's thread panicked"))
     });
     let sequential = match searched {
-        Some(verdict) if !any_invalid(&causal) => verdict,
+        Some(verdict) if !disproved.into_inner() => verdict,
         _ => CheckerResult::unknown(NOT_SEARCHED),
     };
     let mut out = Vec::with_capacity(MODELS.len());
