@@ -37,13 +37,8 @@ pub struct Settled {
 }
 
 /// Settles the crashed writes of one register partition (see the module doc); `initial`
-/// is the register's initial value. `completions` runs alongside `entries` and is
-/// filtered with it.
-pub fn settle(
-    initial: u32,
-    entries: &mut Vec<Entry<RegisterOp>>,
-    completions: &mut Vec<Option<u32>>,
-) -> Settled {
+/// is the register's initial value.
+pub fn settle(initial: u32, entries: &mut Vec<Entry<RegisterOp>>) -> Settled {
     const OPEN: usize = usize::MAX;
     // The ops writing each value.
     let mut writers: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
@@ -149,11 +144,6 @@ pub fn settle(
     if settled.dropped > 0 {
         let mut at = 0;
         entries.retain(|_| {
-            at += 1;
-            keep[at - 1]
-        });
-        let mut at = 0;
-        completions.retain(|_| {
             at += 1;
             keep[at - 1]
         });

@@ -190,7 +190,7 @@ pub fn check(
 /// Settles a register partition's crashed writes before its search (see [`crashed`]), then
 /// tries to build its linearization directly (see [`construct`]).
 fn settle_register(model: &RegisterModel, partition: &mut Partition<RegisterOp>) -> crashed::Settled {
-    let mut settled = crashed::settle(model.init(), &mut partition.entries, &mut partition.completions);
+    let mut settled = crashed::settle(model.init(), &mut partition.entries);
     settled.constructed = construct::linearizable(model, &partition.entries);
     if !settled.constructed {
         settled.refuted = refute::refute(model.init(), &partition.entries);
@@ -212,13 +212,17 @@ fn has_string_kv_ops(history: &History) -> bool {
     history.ops().iter().any(|op| !op.is_nemesis() && matches!(op.f.as_str(), "get" | "put" | "append"))
 }
 
-/// One partition: its key, its entries, and each entry's history positions.
+/// One partition: its key and its entries. An entry's completion op (an `info` one
+/// included, which the entry's `ret` is not), for the witness, is its call's partner in
+/// the history ([`completion_index`]).
 struct Partition<O> {
     key: Option<crate::history::Name>,
     entries: Vec<Entry<O>>,
-    /// Each entry's completion op (an `info` one included, which the entry's `ret` is not),
-    /// for the witness; a history's positions fit in `u32` ([`History`] pairs no more).
-    completions: Vec<Option<u32>>,
+}
+
+/// The history index of entry `e`'s completion, if its call completed.
+fn completion_index<O>(history: &History, partition: &Partition<O>, e: usize) -> Option<u64> {
+    history.partner(partition.entries[e].call).map(|p| history.ops()[p].index)
 }
 
 fn compile<M: Model>(
@@ -263,15 +267,10 @@ fn compile<M: Model>(
         };
         let at = *by_key.entry(key.clone()).or_insert_with(|| {
             let calls = calls_of(&key);
-            partitions.push(Partition {
-                key,
-                entries: Vec::with_capacity(calls),
-                completions: Vec::with_capacity(calls),
-            });
+            partitions.push(Partition { key, entries: Vec::with_capacity(calls) });
             partitions.len() - 1
         });
         partitions[at].entries.push(Entry { op, call: inv, ret });
-        partitions[at].completions.push(comp.map(|c| c as u32));
     }
     Ok(partitions)
 }
@@ -523,9 +522,9 @@ fn witness<M: Model>(
         c.prefix.len(),
         model.describe_state(&state_now, key),
     );
-    let describe_entry = |e: usize| entry_json(ops, model, partition, e);
+    let describe_entry = |e: usize| entry_json(history, model, partition, e);
     let mut proof = vec![invoke.index];
-    proof.extend(partition.completions[c.failed].map(|p| ops[p as usize].index));
+    proof.extend(completion_index(history, partition, c.failed));
     proof.extend(c.concurrent.iter().map(|&e| index(e)));
     Anomaly {
         kind: "nonlinearizable".into(),
@@ -546,16 +545,11 @@ fn witness<M: Model>(
 }
 
 /// One op of a witness, in the model's words, as the report lists it.
-fn entry_json<M: Model>(
-    ops: &[crate::history::Op],
-    model: &M,
-    partition: &Partition<M::Op>,
-    e: usize,
-) -> Value {
-    let entry = &partition.entries[e];
+fn entry_json<M: Model>(history: &History, model: &M, partition: &Partition<M::Op>, e: usize) -> Value {
+    let (ops, entry) = (history.ops(), &partition.entries[e]);
     json!({
         "index": ops[entry.call].index,
-        "completion": partition.completions[e].map(|p| ops[p as usize].index),
+        "completion": completion_index(history, partition, e),
         "process": ops[entry.call].process,
         "description": model.describe(&entry.op, partition.key.as_deref()),
     })
@@ -572,7 +566,7 @@ fn refutation_anomaly<M: Model>(
     let key = partition.key.as_deref();
     let entry = |e: usize| &partition.entries[e];
     let index = |e: usize| ops[entry(e).call].index;
-    let completion = |e: usize| partition.completions[e].map(|p| ops[p as usize].index);
+    let completion = |e: usize| completion_index(history, partition, e);
     let said = |e: usize| format!("{} (op {})", model.describe(&entry(e).op, key), index(e));
     let done = |e: usize| completion(e).map_or_else(|| "its first reader".to_string(), |c| format!("op {c}"));
     let read = &ops[entry(r.read).call];
@@ -606,7 +600,7 @@ fn refutation_anomaly<M: Model>(
     let described: Vec<Value> = [r.written_by, r.seen_by, Some(r.overwrite), Some(r.read)]
         .into_iter()
         .flatten()
-        .map(|e| entry_json(ops, model, partition, e))
+        .map(|e| entry_json(history, model, partition, e))
         .collect();
     Anomaly {
         kind: "nonlinearizable".into(),
