@@ -12,11 +12,14 @@
 //! waiting is examined before the growth its edges cause is carried forward: the edges of
 //! one process reach much the same later events, and one pass carries them all, where a
 //! pass per read joined those events again for every edge. Any order reaches the same
-//! fixpoint. Only clocks that grow are copied (`Overlay`), so a process costs what its
-//! view adds to CO. A cycle must use a derived edge (CO is acyclic here), and the derived
-//! edge `a -> b` lies on a cycle exactly when `b` is already in `a`'s clock at the fixpoint.
+//! fixpoint. A view is kept as the few entries where it exceeds CO's clock (`Overlay`):
+//! along program order and read-from, and along a derived edge once joined, CO's clock of
+//! the source is already in the target's, so only those entries travel, and a process
+//! costs what its view adds to CO, with no clock of its own built in CO's store. A cycle
+//! must use a derived edge (CO is acyclic here), and the derived edge `a -> b` lies on a
+//! cycle exactly when `b` is already in `a`'s clock at the fixpoint.
 
-use super::clocks::{Clock, ClockStore};
+use super::clocks::{ClockStore, Grown};
 use super::order::{CausalOrder, csr};
 use super::{CausalBudget, SeenBeyond, WriterFilter, WritersByKey, anomaly, last_below, strict_limit};
 use crate::ladder::register::{RegisterHistory, Source};
@@ -28,7 +31,7 @@ use std::collections::BinaryHeap;
 /// Appends WriteHBInitRead and CyclicHB anomalies (at most one of each per process).
 pub(crate) fn check(
     rh: &RegisterHistory,
-    order: &mut CausalOrder,
+    order: &CausalOrder,
     writers: &WritersByKey,
     seen: &SeenBeyond,
     budget: &CausalBudget,
@@ -43,12 +46,10 @@ pub(crate) fn check(
             _ => None,
         }),
     );
-    let mut hb = Overlay::new(rh.events.len());
+    let mut hb = Overlay::new(n);
     let mut filter = WriterFilter::new(rh, writers, budget);
     let mut candidates: Vec<u32> = Vec::new();
     let mut work = Growth::new(n);
-    // Each process's HB clocks are scratch, dropped before the next process's are made.
-    let co_only = order.store.mark();
     for p in 0..rh.process_count() {
         let range = rh.process_events(p);
         if range.is_empty() {
@@ -62,7 +63,6 @@ pub(crate) fn check(
         };
         // Start from CO: HB_o contains CO restricted to the causal past.
         hb.reset();
-        order.store.roll_back(&co_only);
         let is_read_of_p = |e: u32| {
             range.contains(&(e as usize))
                 && matches!(rh.events[e as usize].read, Some(Source::Write(_) | Source::Init))
@@ -81,11 +81,11 @@ pub(crate) fn check(
         while let Some(r) = dirty.pop() {
             queued[r as usize - range.start] = false;
             let ev = &rh.events[r as usize];
-            let clock = hb.get(order, r);
             match ev.read {
                 Some(Source::Init) if !init_read_reported => {
                     // Any write of the key in this read's HB past is the pattern; report
                     // the first (one per process is enough).
+                    let clock = hb.get(order, r);
                     let first = writers[ev.key as usize].iter().find_map(|(q, writes)| {
                         let limit = strict_limit(rh, &order.store, r, clock, q);
                         last_below(rh, q, writes, limit)
@@ -109,9 +109,10 @@ pub(crate) fn check(
                     // write's CO past (HB contains CO, so the others derive known edges).
                     // While its view is CO's, the CC pass already found them.
                     candidates.clear();
-                    if clock == order.clock(r) {
+                    if hb.above(r).is_empty() {
                         candidates.extend_from_slice(seen.of(r));
                     } else {
+                        let clock = hb.get(order, r);
                         let picked =
                             filter.beyond(rh, &order.store, writers, ev.key, (r, clock), (w, order.clock(w)));
                         for pick in picked {
@@ -130,7 +131,7 @@ pub(crate) fn check(
                         // `w` along the path that made the edge redundant. Most reads
                         // derive only redundant edges, so this keeps the hash maps small.
                         let bev = &rh.events[before as usize];
-                        if order.store.get(hb.get(order, w), bev.process) > bev.pos {
+                        if hb.get(order, w).get(&order.store, bev.process) > bev.pos {
                             continue;
                         }
                         derived.insert((before, w), r);
@@ -156,20 +157,20 @@ pub(crate) fn check(
                 let next = e + 1;
                 if (next as usize) < rh.process_events(ev.process as usize).end
                     && in_past(&order.store, next)
-                    && hb.join(order, e, next)
+                    && hb.carry(order, e, next)
                 {
                     work.push(order, next);
                 }
                 for &reader in
                     &readers[reader_start[e as usize] as usize..reader_start[e as usize + 1] as usize]
                 {
-                    if in_past(&order.store, reader) && hb.join(order, e, reader) {
+                    if in_past(&order.store, reader) && hb.carry(order, e, reader) {
                         work.push(order, reader);
                     }
                 }
                 if let Some(targets) = derived_out.get(&e) {
                     for &t in targets {
-                        if hb.join(order, e, t) {
+                        if hb.carry(order, e, t) {
                             work.push(order, t);
                         }
                     }
@@ -180,7 +181,7 @@ pub(crate) fn check(
         edges.sort_unstable();
         for (&(before, after), &r) in edges {
             let aev = &rh.events[after as usize];
-            if order.store.get(hb.get(order, before), aev.process) > aev.pos {
+            if hb.get(order, before).get(&order.store, aev.process) > aev.pos {
                 found.push(anomaly(
                     "CyclicHB",
                     format!(
@@ -232,47 +233,130 @@ impl Growth {
     }
 }
 
-/// HB clocks as changes over CO's: only events whose clock grew get an entry, so checking
-/// one process costs what its view changes, not the whole history. The clocks themselves
-/// live in CO's store, sharing its nodes.
+/// HB clocks as entries above CO's: an event's view exceeds its CO clock in a few entries
+/// if at all, so each event keeps only those (a run of `(process, entry)` in `runs`), and
+/// growing a view costs the entries it carries, not a walk of CO's trie. Runs are
+/// replaced, never edited, and the dead ones are dropped once they outweigh the live.
 struct Overlay {
-    slot: Vec<Clock>,
+    /// `(start, len)` of each event's run in `runs`; `len` 0: the view is CO's.
+    slot: Vec<(u32, u32)>,
+    runs: Vec<(u32, u32)>,
+    /// Entries of `runs` some slot still names.
+    live: usize,
     touched: Vec<u32>,
+    /// Entries a join brings, in process order.
+    brought: Vec<(u32, u32)>,
 }
 
-/// No HB clock of its own yet: the event's clock is CO's.
-const SAME_AS_CO: Clock = Clock::MAX;
+/// Dead entries tolerated before `runs` is compacted, beyond three times the live ones.
+const DEAD_FLOOR: usize = 1 << 20;
 
 impl Overlay {
     fn new(n: usize) -> Overlay {
-        Overlay { slot: vec![SAME_AS_CO; n], touched: Vec::new() }
+        Overlay { slot: vec![(0, 0); n], runs: Vec::new(), live: 0, touched: Vec::new(), brought: Vec::new() }
     }
 
     fn reset(&mut self) {
         for &e in &self.touched {
-            self.slot[e as usize] = SAME_AS_CO;
+            self.slot[e as usize] = (0, 0);
         }
         self.touched.clear();
+        self.runs.clear();
+        self.live = 0;
     }
 
-    fn get(&self, order: &CausalOrder, e: u32) -> Clock {
-        match self.slot[e as usize] {
-            SAME_AS_CO => order.clock(e),
-            c => c,
-        }
+    /// The entries of `e`'s view above its CO clock.
+    fn above(&self, e: u32) -> &[(u32, u32)] {
+        let (start, len) = self.slot[e as usize];
+        &self.runs[start as usize..(start + len) as usize]
     }
 
-    /// Joins `from`'s clock into `to`'s; true when `to`'s grew.
-    fn join(&mut self, order: &mut CausalOrder, from: u32, to: u32) -> bool {
-        let (f, t) = (self.get(order, from), self.get(order, to));
-        let joined = order.store.join(t, f);
-        if joined == t {
+    /// `e`'s view.
+    fn get<'a>(&'a self, order: &CausalOrder, e: u32) -> Grown<'a> {
+        Grown { base: order.clock(e), above: self.above(e) }
+    }
+
+    /// Joins `from`'s view into `to`'s, for an edge whose source's CO clock `to`'s may not
+    /// cover (a derived edge, the first time); true when `to`'s grew.
+    fn join(&mut self, order: &CausalOrder, from: u32, to: u32) -> bool {
+        let mut brought = std::mem::take(&mut self.brought);
+        brought.clear();
+        self.get(order, from).for_each_greater(&order.store, order.clock(to), |q, x, _| brought.push((q, x)));
+        let grew = self.raise(order, to, &brought, false);
+        self.brought = brought;
+        grew
+    }
+
+    /// Joins `from`'s view into `to`'s along an edge whose source's CO clock `to`'s
+    /// covers (program order, read-from, or a derived edge already joined once), so only
+    /// the entries of `from` above CO can add anything; true when `to`'s grew.
+    fn carry(&mut self, order: &CausalOrder, from: u32, to: u32) -> bool {
+        if self.slot[from as usize].1 == 0 {
             return false;
         }
-        if self.slot[to as usize] == SAME_AS_CO {
+        let mut brought = std::mem::take(&mut self.brought);
+        brought.clear();
+        brought.extend_from_slice(self.above(from));
+        let grew = self.raise(order, to, &brought, true);
+        self.brought = brought;
+        grew
+    }
+
+    /// Raises `to`'s view to at least `brought` (in process order; when `check_co`, an
+    /// entry may be at or below `to`'s CO clock, and is then ignored).
+    fn raise(&mut self, order: &CausalOrder, to: u32, brought: &[(u32, u32)], check_co: bool) -> bool {
+        let (start, len) = self.slot[to as usize];
+        let (old, end) = (start as usize, (start + len) as usize);
+        let new_start = self.runs.len();
+        let mut grew = false;
+        let (mut i, mut j) = (0, old);
+        while i < brought.len() || j < end {
+            let next_brought = brought.get(i).map_or(u32::MAX, |b| b.0);
+            let next_held = if j < end { self.runs[j].0 } else { u32::MAX };
+            if next_held < next_brought {
+                let held = self.runs[j];
+                self.runs.push(held);
+                j += 1;
+            } else if next_brought < next_held {
+                let (q, x) = brought[i];
+                i += 1;
+                if !check_co || x > order.store.get(order.clock(to), q) {
+                    self.runs.push((q, x));
+                    grew = true;
+                }
+            } else {
+                let (q, x, held) = (brought[i].0, brought[i].1, self.runs[j].1);
+                i += 1;
+                j += 1;
+                grew |= x > held;
+                self.runs.push((q, x.max(held)));
+            }
+        }
+        if !grew {
+            self.runs.truncate(new_start);
+            return false;
+        }
+        if len == 0 {
             self.touched.push(to);
         }
-        self.slot[to as usize] = joined;
+        let new_len = self.runs.len() - new_start;
+        self.live = self.live + new_len - len as usize;
+        self.slot[to as usize] = (new_start as u32, new_len as u32);
+        if self.runs.len() > 4 * self.live + DEAD_FLOOR {
+            self.compact();
+        }
         true
+    }
+
+    /// Drops the runs no slot names.
+    fn compact(&mut self) {
+        let mut kept = Vec::with_capacity(2 * self.live);
+        for &e in &self.touched {
+            let (start, len) = self.slot[e as usize];
+            let new_start = kept.len() as u32;
+            kept.extend_from_slice(&self.runs[start as usize..(start + len) as usize]);
+            self.slot[e as usize] = (new_start, len);
+        }
+        self.runs = kept;
     }
 }

@@ -17,7 +17,7 @@ pub mod order;
 use crate::history::History;
 use crate::ladder::register::{RegisterHistory, Source};
 use crate::verdict::{Anomaly, CheckerResult};
-use clocks::{Clock, ClockStore};
+use clocks::{Clock, ClockStore, Grown};
 use order::{CausalOrder, OrderError};
 use serde_json::json;
 
@@ -99,7 +99,7 @@ pub fn check_register(rh: &RegisterHistory) -> CausalVerdicts {
 pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> CausalVerdicts {
     let mut found = Vec::new();
     thin_air_reads(rh, &mut found);
-    let mut order = match CausalOrder::new(rh, budget) {
+    let order = match CausalOrder::new(rh, budget) {
         Ok(order) => Some(order),
         Err(OrderError::Cyclic(cycle)) => {
             found.push(cyclic_co(rh, &cycle));
@@ -136,7 +136,7 @@ pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> Cau
             causal,
         };
     }
-    let order = order.as_mut().expect("CO is acyclic when no CC pattern was found");
+    let order = order.as_ref().expect("CO is acyclic when no CC pattern was found");
     let seen = seen.expect("found with CO");
     let mut cf = Vec::new();
     conflict::cyclic_cf(rh, &seen, &mut cf);
@@ -335,7 +335,7 @@ impl WriterFilter {
         store: &ClockStore,
         writers: &WritersByKey,
         key: u32,
-        (a, clock_a): (u32, Clock),
+        (a, clock_a): (u32, Grown<'_>),
         (b, clock_b): (u32, Clock),
     ) -> &[Pick] {
         self.picked.clear();
@@ -378,17 +378,17 @@ impl WriterFilter {
             }
         };
         let mut next_own = [first, second].into_iter().peekable();
-        store.for_each_greater(clock_a, clock_b, |q, x, y| {
+        clock_a.for_each_greater(store, clock_b, |q, x, y| {
             while let Some(&own) = next_own.peek().filter(|&&own| own <= q) {
                 next_own.next();
                 if own != q {
-                    pick(own, store.get(clock_a, own), store.get(clock_b, own));
+                    pick(own, clock_a.get(store, own), store.get(clock_b, own));
                 }
             }
             pick(q, x, y);
         });
         for own in next_own {
-            pick(own, store.get(clock_a, own), store.get(clock_b, own));
+            pick(own, clock_a.get(store, own), store.get(clock_b, own));
         }
         picked.dedup();
         &self.picked
@@ -405,9 +405,15 @@ pub(crate) fn last_below(rh: &RegisterHistory, q: u32, writes: &[u32], limit: u3
 }
 
 /// How many of process `q`'s events lie in `e`'s strict causal past, given `e`'s clock.
-pub(crate) fn strict_limit(rh: &RegisterHistory, store: &ClockStore, e: u32, clock: Clock, q: u32) -> u32 {
+pub(crate) fn strict_limit(
+    rh: &RegisterHistory,
+    store: &ClockStore,
+    e: u32,
+    clock: Grown<'_>,
+    q: u32,
+) -> u32 {
     let ev = &rh.events[e as usize];
-    if ev.process == q { ev.pos } else { store.get(clock, q) }
+    if ev.process == q { ev.pos } else { clock.get(store, q) }
 }
 
 fn write_co_init_reads(
@@ -423,7 +429,7 @@ fn write_co_init_reads(
         let id = id as u32;
         let clock = order.clock(id);
         for (q, writes) in writers[ev.key as usize].iter() {
-            let limit = strict_limit(rh, &order.store, id, clock, q);
+            let limit = strict_limit(rh, &order.store, id, Grown::of(clock), q);
             if let Some(&w) = writes.first()
                 && w < rh.starts[q as usize] + limit
             {
@@ -483,7 +489,9 @@ fn write_co_reads(
         let wev = &rh.events[w as usize];
         newer_writes.clear();
         entries.clear();
-        for pick in filter.beyond(rh, &order.store, writers, ev.key, (id, clock), (w, order.clock(w))) {
+        for pick in
+            filter.beyond(rh, &order.store, writers, ev.key, (id, Grown::of(clock)), (w, order.clock(w)))
+        {
             let kw = &writers[ev.key as usize];
             let q = kw.process(pick.writer as usize);
             let Some(newer) = last_below(rh, q, kw.writes(pick.writer as usize), pick.limit) else {
