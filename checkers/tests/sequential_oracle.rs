@@ -159,3 +159,35 @@ fn the_sequential_search_agrees_with_the_definition_on_small_concurrent_historie
     // Both verdicts are common enough to mean something.
     assert!(valid > 500 && invalid > 500, "{valid} sequential, {invalid} not");
 }
+
+#[test]
+fn the_linear_proof_refutes_no_sequential_history_and_many_that_are_not() {
+    // The cycle the proof looks for is an order no sequential history has: it may miss a
+    // history that is not sequential (the search then decides), never refute one that is.
+    let (mut refuted, mut invalid) = (0, 0);
+    for seed in 0..20_000u64 {
+        let (workers, keys, calls, crash) = match seed % 4 {
+            0 => (2, 2, 8, 0.0),
+            1 => (3, 2, 9, 0.2),
+            2 => (4, 3, 10, 0.1),
+            _ => (3, 1, 12, 0.1),
+        };
+        let h = concurrent_history(seed, workers, keys, calls, crash);
+        let Ok(rh) = RegisterHistory::from_history(&h) else { continue };
+        let expected = sequential_by_definition(&rh);
+        let proof = sequential::refute::refute(&rh);
+        if let Some(a) = &proof {
+            assert!(!expected, "seed {seed}: refuted a sequential history: {}\n{:?}", a.explanation, h.ops());
+            assert!(!a.ops.is_empty(), "seed {seed}: a proof names its operations");
+        }
+        if !expected {
+            invalid += 1;
+            refuted += usize::from(proof.is_some());
+        }
+    }
+    eprintln!("the linear proof settled {refuted} of {invalid} histories that are not sequential");
+    assert!(
+        refuted * 10 > invalid * 9,
+        "the proof settled only {refuted} of {invalid} histories that are not sequential"
+    );
+}
