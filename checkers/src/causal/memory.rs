@@ -27,8 +27,12 @@ use crate::verdict::Anomaly;
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Appends WriteHBInitRead and CyclicHB anomalies (at most one of each per process).
+/// Each process's view is its own fixpoint, read from CO and nothing else, so the
+/// processes are shared out among the cores (the views are most of a failing check's
+/// time), and the anomalies are put back in process order, as one pass would list them.
 pub(crate) fn check(
     rh: &RegisterHistory,
     order: &CausalOrder,
@@ -46,155 +50,206 @@ pub(crate) fn check(
             _ => None,
         }),
     );
-    let mut hb = Overlay::new(n);
-    let mut filter = WriterFilter::new(rh, writers, budget);
-    let mut candidates: Vec<u32> = Vec::new();
-    let mut work = Growth::new(n);
-    for p in 0..rh.process_count() {
-        let range = rh.process_events(p);
-        if range.is_empty() {
+    let shared = Shared { rh, order, writers, seen, reader_start: &reader_start, readers: &readers };
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut views = Views {
+            hb: Overlay::new(n),
+            filter: WriterFilter::new(rh, writers, budget),
+            candidates: Vec::new(),
+            work: Growth::new(n),
+        };
+        let mut out: Vec<(usize, Vec<Anomaly>)> = Vec::new();
+        loop {
+            let p = next.fetch_add(1, Ordering::Relaxed);
+            if p >= rh.process_count() {
+                return out;
+            }
+            let mut mine = Vec::new();
+            check_process(&shared, &mut views, p, &mut mine);
+            if !mine.is_empty() {
+                out.push((p, mine));
+            }
+        }
+    };
+    // A few large processes can hold most events; more threads than cores would only
+    // share the same two.
+    let threads = std::thread::available_parallelism().map_or(1, |c| c.get()).clamp(1, 4);
+    let mut per_process: Vec<(usize, Vec<Anomaly>)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mut all = work();
+        for h in helpers {
+            all.extend(h.join().expect("a causal memory thread panicked"));
+        }
+        all
+    });
+    per_process.sort_unstable_by_key(|(p, _)| *p);
+    found.extend(per_process.into_iter().flat_map(|(_, a)| a));
+}
+
+/// What every process's fixpoint reads.
+struct Shared<'a> {
+    rh: &'a RegisterHistory<'a>,
+    order: &'a CausalOrder,
+    writers: &'a WritersByKey,
+    seen: &'a SeenBeyond,
+    reader_start: &'a [u32],
+    readers: &'a [u32],
+}
+
+/// One thread's working space, reset for each process.
+struct Views {
+    hb: Overlay,
+    filter: WriterFilter,
+    candidates: Vec<u32>,
+    work: Growth,
+}
+
+/// Grows process `p`'s view to its fixpoint and appends its anomalies.
+fn check_process(shared: &Shared, views: &mut Views, p: usize, found: &mut Vec<Anomaly>) {
+    let Shared { rh, order, writers, seen, reader_start, readers } = *shared;
+    let Views { hb, filter, candidates, work } = views;
+    let range = rh.process_events(p);
+    if range.is_empty() {
+        return;
+    }
+    let last = (range.end - 1) as u32;
+    let past = order.clock(last);
+    let in_past = |store: &ClockStore, e: u32| {
+        let ev = &rh.events[e as usize];
+        ev.pos < store.get(past, ev.process)
+    };
+    // Start from CO: HB_o contains CO restricted to the causal past.
+    hb.reset();
+    let is_read_of_p = |e: u32| {
+        range.contains(&(e as usize))
+            && matches!(rh.events[e as usize].read, Some(Source::Write(_) | Source::Init))
+    };
+    let mut dirty: Vec<u32> = range.clone().map(|e| e as u32).filter(|&e| is_read_of_p(e)).collect();
+    dirty.reverse();
+    let mut queued = vec![false; range.len()];
+    for &r in &dirty {
+        queued[r as usize - range.start] = true;
+    }
+    // Derived edges (earlier write, later write) -> the read that forced them.
+    let mut derived: FxHashMap<(u32, u32), u32> = FxHashMap::default();
+    let mut derived_out: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+    let mut init_read_reported = false;
+    work.clear();
+    while let Some(r) = dirty.pop() {
+        queued[r as usize - range.start] = false;
+        let ev = &rh.events[r as usize];
+        match ev.read {
+            Some(Source::Init) if !init_read_reported => {
+                // Any write of the key in this read's HB past is the pattern; report
+                // the first (one per process is enough).
+                let clock = hb.get(order, r);
+                let first = writers[ev.key as usize].iter().find_map(|(q, writes)| {
+                    let limit = strict_limit(rh, &order.store, r, clock, q);
+                    last_below(rh, q, writes, limit)
+                });
+                if let Some(before) = first {
+                    init_read_reported = true;
+                    found.push(anomaly(
+                        "WriteHBInitRead",
+                        format!(
+                            "{} must have happened before, in process {}'s view, {}, the initial value.",
+                            rh.describe_write(before),
+                            rh.processes[p],
+                            rh.describe_read(r)
+                        ),
+                        rh.indices(&[before, r]),
+                    ));
+                }
+            }
+            Some(Source::Write(w)) => {
+                // A read of a write needs only the writers it has seen beyond that
+                // write's CO past (HB contains CO, so the others derive known edges).
+                // While its view is CO's, the CC pass already found them.
+                candidates.clear();
+                if hb.above(r).is_empty() {
+                    candidates.extend_from_slice(seen.of(r));
+                } else {
+                    let clock = hb.get(order, r);
+                    let picked =
+                        filter.beyond(rh, &order.store, writers, ev.key, (r, clock), (w, order.clock(w)));
+                    for pick in picked {
+                        let kw = &writers[ev.key as usize];
+                        let (q, writes) = (kw.process(pick.writer as usize), kw.writes(pick.writer as usize));
+                        candidates.extend(last_below(rh, q, writes, pick.limit).filter(|&b| b != w));
+                    }
+                }
+                for &before in candidates.iter() {
+                    // Clocks are closed under every edge so far: when `before` is
+                    // already in `w`'s past, so is all of its own past, and the edge
+                    // adds nothing. Only edges that add something are recorded: a
+                    // cycle of HB needs one of them (CO is acyclic, and a redundant
+                    // edge lies inside the closure of the others), and growth reaches
+                    // `w` along the path that made the edge redundant. Most reads
+                    // derive only redundant edges, so this keeps the hash maps small.
+                    let bev = &rh.events[before as usize];
+                    if hb.get(order, w).get(&order.store, bev.process) > bev.pos {
+                        continue;
+                    }
+                    derived.insert((before, w), r);
+                    derived_out.entry(before).or_default().push(w);
+                    if hb.join(order, before, w) {
+                        work.push(order, w);
+                    }
+                }
+            }
+            _ => {}
+        }
+        // Carry every growth forward along program order, read-from and derived edges,
+        // once the reads waiting have all added theirs.
+        if !dirty.is_empty() {
             continue;
         }
-        let last = (range.end - 1) as u32;
-        let past = order.clock(last);
-        let in_past = |store: &ClockStore, e: u32| {
+        while let Some(e) = work.pop() {
+            if is_read_of_p(e) && !queued[e as usize - range.start] {
+                queued[e as usize - range.start] = true;
+                dirty.push(e);
+            }
             let ev = &rh.events[e as usize];
-            ev.pos < store.get(past, ev.process)
-        };
-        // Start from CO: HB_o contains CO restricted to the causal past.
-        hb.reset();
-        let is_read_of_p = |e: u32| {
-            range.contains(&(e as usize))
-                && matches!(rh.events[e as usize].read, Some(Source::Write(_) | Source::Init))
-        };
-        let mut dirty: Vec<u32> = range.clone().map(|e| e as u32).filter(|&e| is_read_of_p(e)).collect();
-        dirty.reverse();
-        let mut queued = vec![false; range.len()];
-        for &r in &dirty {
-            queued[r as usize - range.start] = true;
-        }
-        // Derived edges (earlier write, later write) -> the read that forced them.
-        let mut derived: FxHashMap<(u32, u32), u32> = FxHashMap::default();
-        let mut derived_out: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
-        let mut init_read_reported = false;
-        work.clear();
-        while let Some(r) = dirty.pop() {
-            queued[r as usize - range.start] = false;
-            let ev = &rh.events[r as usize];
-            match ev.read {
-                Some(Source::Init) if !init_read_reported => {
-                    // Any write of the key in this read's HB past is the pattern; report
-                    // the first (one per process is enough).
-                    let clock = hb.get(order, r);
-                    let first = writers[ev.key as usize].iter().find_map(|(q, writes)| {
-                        let limit = strict_limit(rh, &order.store, r, clock, q);
-                        last_below(rh, q, writes, limit)
-                    });
-                    if let Some(before) = first {
-                        init_read_reported = true;
-                        found.push(anomaly(
-                            "WriteHBInitRead",
-                            format!(
-                                "{} must have happened before, in process {}'s view, {}, the initial value.",
-                                rh.describe_write(before),
-                                rh.processes[p],
-                                rh.describe_read(r)
-                            ),
-                            rh.indices(&[before, r]),
-                        ));
-                    }
-                }
-                Some(Source::Write(w)) => {
-                    // A read of a write needs only the writers it has seen beyond that
-                    // write's CO past (HB contains CO, so the others derive known edges).
-                    // While its view is CO's, the CC pass already found them.
-                    candidates.clear();
-                    if hb.above(r).is_empty() {
-                        candidates.extend_from_slice(seen.of(r));
-                    } else {
-                        let clock = hb.get(order, r);
-                        let picked =
-                            filter.beyond(rh, &order.store, writers, ev.key, (r, clock), (w, order.clock(w)));
-                        for pick in picked {
-                            let kw = &writers[ev.key as usize];
-                            let (q, writes) =
-                                (kw.process(pick.writer as usize), kw.writes(pick.writer as usize));
-                            candidates.extend(last_below(rh, q, writes, pick.limit).filter(|&b| b != w));
-                        }
-                    }
-                    for &before in &candidates {
-                        // Clocks are closed under every edge so far: when `before` is
-                        // already in `w`'s past, so is all of its own past, and the edge
-                        // adds nothing. Only edges that add something are recorded: a
-                        // cycle of HB needs one of them (CO is acyclic, and a redundant
-                        // edge lies inside the closure of the others), and growth reaches
-                        // `w` along the path that made the edge redundant. Most reads
-                        // derive only redundant edges, so this keeps the hash maps small.
-                        let bev = &rh.events[before as usize];
-                        if hb.get(order, w).get(&order.store, bev.process) > bev.pos {
-                            continue;
-                        }
-                        derived.insert((before, w), r);
-                        derived_out.entry(before).or_default().push(w);
-                        if hb.join(order, before, w) {
-                            work.push(order, w);
-                        }
-                    }
-                }
-                _ => {}
+            let next = e + 1;
+            if (next as usize) < rh.process_events(ev.process as usize).end
+                && in_past(&order.store, next)
+                && hb.carry(order, e, next)
+            {
+                work.push(order, next);
             }
-            // Carry every growth forward along program order, read-from and derived edges,
-            // once the reads waiting have all added theirs.
-            if !dirty.is_empty() {
-                continue;
+            for &reader in &readers[reader_start[e as usize] as usize..reader_start[e as usize + 1] as usize]
+            {
+                if in_past(&order.store, reader) && hb.carry(order, e, reader) {
+                    work.push(order, reader);
+                }
             }
-            while let Some(e) = work.pop() {
-                if is_read_of_p(e) && !queued[e as usize - range.start] {
-                    queued[e as usize - range.start] = true;
-                    dirty.push(e);
-                }
-                let ev = &rh.events[e as usize];
-                let next = e + 1;
-                if (next as usize) < rh.process_events(ev.process as usize).end
-                    && in_past(&order.store, next)
-                    && hb.carry(order, e, next)
-                {
-                    work.push(order, next);
-                }
-                for &reader in
-                    &readers[reader_start[e as usize] as usize..reader_start[e as usize + 1] as usize]
-                {
-                    if in_past(&order.store, reader) && hb.carry(order, e, reader) {
-                        work.push(order, reader);
-                    }
-                }
-                if let Some(targets) = derived_out.get(&e) {
-                    for &t in targets {
-                        if hb.carry(order, e, t) {
-                            work.push(order, t);
-                        }
+            if let Some(targets) = derived_out.get(&e) {
+                for &t in targets {
+                    if hb.carry(order, e, t) {
+                        work.push(order, t);
                     }
                 }
             }
         }
-        let mut edges: Vec<(&(u32, u32), &u32)> = derived.iter().collect();
-        edges.sort_unstable();
-        for (&(before, after), &r) in edges {
-            let aev = &rh.events[after as usize];
-            if hb.get(order, before).get(&order.store, aev.process) > aev.pos {
-                found.push(anomaly(
-                    "CyclicHB",
-                    format!(
-                        "in process {}'s view, {} must come before {} (since {}), and also after it: no order of writes explains what that process read.",
-                        rh.processes[p],
-                        rh.describe_write(before),
-                        rh.describe_write(after),
-                        rh.describe_read(r)
-                    ),
-                    rh.indices(&[before, after, r]),
-                ));
-                break;
-            }
+    }
+    let mut edges: Vec<(&(u32, u32), &u32)> = derived.iter().collect();
+    edges.sort_unstable();
+    for (&(before, after), &r) in edges {
+        let aev = &rh.events[after as usize];
+        if hb.get(order, before).get(&order.store, aev.process) > aev.pos {
+            found.push(anomaly(
+                "CyclicHB",
+                format!(
+                    "in process {}'s view, {} must come before {} (since {}), and also after it: no order of writes explains what that process read.",
+                    rh.processes[p],
+                    rh.describe_write(before),
+                    rh.describe_write(after),
+                    rh.describe_read(r)
+                ),
+                rh.indices(&[before, after, r]),
+            ));
+            break;
         }
     }
 }
