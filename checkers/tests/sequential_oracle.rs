@@ -134,17 +134,20 @@ fn sequential_by_definition(rh: &RegisterHistory) -> bool {
     search(rh, &mut frontier, &mut current, &mut FxHashSet::default())
 }
 
+/// 20,000 histories of [`concurrent_history`], seed `s` of shape `shapes[s % 4]`
+/// (workers, keys, calls, crash chance).
+fn small_histories(shapes: [(usize, usize, usize, f64); 4]) -> impl Iterator<Item = (u64, History)> {
+    (0..20_000u64).map(move |seed| {
+        let (workers, keys, calls, crash) = shapes[(seed % 4) as usize];
+        (seed, concurrent_history(seed, workers, keys, calls, crash))
+    })
+}
+
 #[test]
 fn the_sequential_search_agrees_with_the_definition_on_small_concurrent_histories() {
     let (mut valid, mut invalid) = (0, 0);
-    for seed in 0..20_000u64 {
-        let (workers, keys, calls, crash) = match seed % 4 {
-            0 => (2, 1, 8, 0.0),
-            1 => (3, 2, 9, 0.2),
-            2 => (4, 2, 10, 0.1),
-            _ => (3, 1, 12, 0.1),
-        };
-        let h = concurrent_history(seed, workers, keys, calls, crash);
+    let shapes = [(2, 1, 8, 0.0), (3, 2, 9, 0.2), (4, 2, 10, 0.1), (3, 1, 12, 0.1)];
+    for (seed, h) in small_histories(shapes) {
         let Ok(rh) = RegisterHistory::from_history(&h) else { continue };
         let expected = sequential_by_definition(&rh);
         let got = sequential::check_register(&rh, &SearchBudget::default());
@@ -165,14 +168,8 @@ fn the_linear_proof_refutes_no_sequential_history_and_many_that_are_not() {
     // The cycle the proof looks for is an order no sequential history has: it may miss a
     // history that is not sequential (the search then decides), never refute one that is.
     let (mut refuted, mut invalid) = (0, 0);
-    for seed in 0..20_000u64 {
-        let (workers, keys, calls, crash) = match seed % 4 {
-            0 => (2, 2, 8, 0.0),
-            1 => (3, 2, 9, 0.2),
-            2 => (4, 3, 10, 0.1),
-            _ => (3, 1, 12, 0.1),
-        };
-        let h = concurrent_history(seed, workers, keys, calls, crash);
+    let shapes = [(2, 2, 8, 0.0), (3, 2, 9, 0.2), (4, 3, 10, 0.1), (3, 1, 12, 0.1)];
+    for (seed, h) in small_histories(shapes) {
         let Ok(rh) = RegisterHistory::from_history(&h) else { continue };
         let expected = sequential_by_definition(&rh);
         let proof = sequential::refute::refute(&rh);

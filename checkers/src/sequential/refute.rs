@@ -346,30 +346,31 @@ impl<'a> Orders<'a> {
 
 /// Two cas that swapped from the same value: only one can follow it.
 fn two_cas(rh: &RegisterHistory, a: u32, b: u32) -> Anomaly {
-    Anomaly {
-        kind: "not-sequential".into(),
-        explanation: format!(
-            "{} and {} both swapped from the same value, but in any single order only one of them can come right after it.",
-            rh.describe_read(a),
-            rh.describe_read(b)
-        ),
-        ops: rh.indices(&[a, b]),
-        witness: json!({ "cycle": rh.indices(&[a, b]) }),
-        ..Anomaly::default()
-    }
+    let why = format!(
+        "{} and {} both swapped from the same value, but in any single order only one of them can come right after it.",
+        rh.describe_read(a),
+        rh.describe_read(b)
+    );
+    refuted_at_once(rh, [a, b], why)
 }
 
 /// A process read a key's initial value after it saw write `a` of the key (event `e`).
 fn init_after_write(rh: &RegisterHistory, a: u32, e: u32) -> Anomaly {
+    let why = format!(
+        "{} after it saw the value of {}: no single order can put that write both before the read and after the initial value the read returned.",
+        rh.describe_read(e),
+        rh.describe_write(a)
+    );
+    refuted_at_once(rh, [a, e], why)
+}
+
+/// The anomaly of two events no sequential order can hold together.
+fn refuted_at_once(rh: &RegisterHistory, events: [u32; 2], explanation: String) -> Anomaly {
     Anomaly {
         kind: "not-sequential".into(),
-        explanation: format!(
-            "{} after it saw the value of {}: no single order can put that write both before the read and after the initial value the read returned.",
-            rh.describe_read(e),
-            rh.describe_write(a)
-        ),
-        ops: rh.indices(&[a, e]),
-        witness: json!({ "cycle": rh.indices(&[a, e]) }),
+        explanation,
+        ops: rh.indices(&events),
+        witness: json!({ "cycle": rh.indices(&events) }),
         ..Anomaly::default()
     }
 }
