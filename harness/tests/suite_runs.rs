@@ -121,7 +121,26 @@ why = "single-replica reads on an isolated node answer stale values in every par
 /// The mixed suite runs once; several tests read what it left.
 fn mixed() -> &'static SuiteRun {
     static RUN: OnceLock<SuiteRun> = OnceLock::new();
-    RUN.get_or_init(|| suite("mixed", MIXED, &[]))
+    RUN.get_or_init(|| {
+        let run = suite("mixed", MIXED, &[]);
+        remove_at_exit(run._store.path());
+        run
+    })
+}
+
+/// Removes `dir` when the test process exits: a static is never dropped, so the
+/// [`TempDir`] of a run shared through one would otherwise stay behind.
+fn remove_at_exit(dir: &Path) {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    extern "C" fn remove() {
+        if let Some(dir) = DIR.get() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    if DIR.set(dir.to_path_buf()).is_ok() {
+        // SAFETY: `remove` is a plain function that only reads a set `OnceLock`.
+        unsafe { libc::atexit(remove) };
+    }
 }
 
 #[test]
