@@ -175,7 +175,7 @@ fn crashed_and_not_linearizable(label: &str, g: &Generation) {
         cpu_seconds() - cpu_start,
         s.details
     );
-    let given = Implied { linearizable: lin.valid };
+    let given = Implied { linearizable: lin.valid, clean_views: None };
     let out = time("whole ladder, linearizability failed", || {
         ladder::check_view_given(&h, &rh, &LadderBudget::default(), &given)
     });
@@ -239,7 +239,7 @@ fn failing_ladder_only() {
         time("  pram + session guarantees", || session::check_register(&rh));
         time("  convergence", || sunder_check::convergence::check_register(&h, &rh));
     }
-    let given = Implied { linearizable: Validity::Invalid };
+    let given = Implied { linearizable: Validity::Invalid, clean_views: None };
     let rounds = std::env::var("SUNDER_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(1);
     for _ in 0..rounds {
         time("whole ladder, linearizability failed", || {
@@ -292,7 +292,12 @@ fn crashed_histories() {
     }
     time("pram + session guarantees", || session::check_register(&rh));
     time("ladder given linearizable", || {
-        ladder::check_view_given(&h, &rh, &LadderBudget::default(), &Implied { linearizable: lin.valid })
+        ladder::check_view_given(
+            &h,
+            &rh,
+            &LadderBudget::default(),
+            &Implied { linearizable: lin.valid, clean_views: None },
+        )
     });
     // What the ladder costs when linearizability is undecided on a history where every
     // model holds: every check runs, the sequential search included (one run, with the
@@ -301,7 +306,12 @@ fn crashed_histories() {
         sequential: SearchBudget { max_time: Duration::from_secs(5), ..SearchBudget::default() },
     };
     let (start, cpu_start) = (Instant::now(), cpu_seconds());
-    let out = ladder::check_view_given(&h, &rh, &budget, &Implied { linearizable: Validity::Unknown });
+    let out = ladder::check_view_given(
+        &h,
+        &rh,
+        &budget,
+        &Implied { linearizable: Validity::Unknown, clean_views: None },
+    );
     if let Some((_, r)) = out.iter().find(|(m, _)| m == "sequential") {
         println!("   sequential: {}", r.reason.as_deref().unwrap_or(""));
     }
@@ -321,7 +331,7 @@ fn crashed_histories() {
         &lagging,
         &rh,
         &LadderBudget::default(),
-        &Implied { linearizable: Validity::Invalid },
+        &Implied { linearizable: Validity::Invalid, clean_views: None },
     );
     println!(
         "whole ladder, a lagging reader (linearizability failed)  {:.3} s wall, {:.2} s cpu",
@@ -380,7 +390,7 @@ fn sequential_growth() {
                     &h,
                     &rh,
                     &LadderBudget::default(),
-                    &Implied { linearizable: lin.valid },
+                    &Implied { linearizable: lin.valid, clean_views: None },
                 );
                 let verdicts: Vec<String> =
                     out.iter().map(|(m, r)| format!("{m} {}", r.valid.as_str())).collect();

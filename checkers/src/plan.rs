@@ -5,6 +5,7 @@
 //! harness names no workload and no checker: it passes plans through.
 
 use crate::bank::{self, BankSettings};
+use crate::causal::memory::CleanViews;
 use crate::counter::{self, CounterSettings};
 use crate::history::History;
 use crate::import::FailSemantics;
@@ -136,8 +137,29 @@ impl Default for Limits {
     }
 }
 
+/// What a streaming judge decided while the history was written, so that the offline
+/// check need not decide it again ([`judge_knowing`]); every part is optional, and the
+/// verdicts are the same with it or without it.
+#[derive(Debug, Clone, Default)]
+pub struct Prejudged {
+    /// Processes whose causal-memory views hold no anomaly
+    /// ([`crate::live::memory_views`]).
+    pub clean_views: Option<CleanViews>,
+}
+
 /// Judges `history` by `plan`; `fail_semantics` says how its source's `fail` ops read.
 pub fn judge(history: &History, plan: &Plan, fail_semantics: FailSemantics, limits: Limits) -> Results {
+    judge_knowing(history, plan, fail_semantics, limits, &Prejudged::default())
+}
+
+/// Like [`judge`], told what a streaming judge already decided.
+pub fn judge_knowing(
+    history: &History,
+    plan: &Plan,
+    fail_semantics: FailSemantics,
+    limits: Limits,
+    prejudged: &Prejudged,
+) -> Results {
     let mut checkers = BTreeMap::new();
     let stats = crate::stats::check(history);
     let stats_details = stats.details.clone();
@@ -163,7 +185,9 @@ pub fn judge(history: &History, plan: &Plan, fail_semantics: FailSemantics, limi
                 let held = lin.valid;
                 checkers.insert("linearizable".to_string(), lin);
                 if let Some(Ok(rh)) = view {
-                    judge_ladder(history, &rh, limits, held, &mut checkers, &mut models, &mut extra_models);
+                    let given =
+                        ladder::Implied { linearizable: held, clean_views: prejudged.clean_views.as_ref() };
+                    judge_ladder(history, &rh, limits, &given, &mut checkers, &mut models, &mut extra_models);
                 }
             }
             Check::Bank(settings) => {
@@ -262,7 +286,7 @@ fn judge_ladder(
     history: &History,
     rh: &RegisterHistory,
     limits: Limits,
-    linearizable: Validity,
+    implied: &ladder::Implied,
     checkers: &mut BTreeMap<String, CheckerResult>,
     models: &mut Vec<(String, Validity)>,
     extra_models: &mut Vec<(String, Validity)>,
@@ -277,8 +301,7 @@ fn judge_ladder(
         LadderBudget { sequential: SearchBudget { max_time: limits.time, ..SearchBudget::default() } };
     // Linearizability implies every model of the ladder (not convergence, which is about the
     // final reads): when it held, they are settled by it rather than searched for again.
-    let implied = ladder::Implied { linearizable };
-    for (model, result) in ladder::check_view_given(history, rh, &budget, &implied) {
+    for (model, result) in ladder::check_view_given(history, rh, &budget, implied) {
         if result.not_applicable {
             // Judged nothing: listed among the checkers with its reason, not among the models.
         } else if model == "convergence" {

@@ -40,7 +40,12 @@ fn a_linearizable_history_gets_every_ladder_model_valid_by_implication() {
         let h = register_history(&g);
         assert_eq!(linearizable(&h), Validity::Valid, "{g:?}");
         let rh = RegisterHistory::from_history(&h).unwrap();
-        let given = check_view_given(&h, &rh, &budget(), &Implied { linearizable: Validity::Valid });
+        let given = check_view_given(
+            &h,
+            &rh,
+            &budget(),
+            &Implied { linearizable: Validity::Valid, clean_views: None },
+        );
         let names: Vec<&str> = given.iter().map(|(m, _)| m.as_str()).collect();
         assert_eq!(names, MODELS.to_vec());
         for (model, r) in &given[..given.len() - 1] {
@@ -69,7 +74,8 @@ fn an_undecided_or_failed_linearizability_implies_nothing() {
         let rh = RegisterHistory::from_history(&h).unwrap();
         let checked = check_view(&h, &rh, &budget());
         for verdict in [Validity::Invalid, Validity::Unknown] {
-            let given = check_view_given(&h, &rh, &budget(), &Implied { linearizable: verdict });
+            let given =
+                check_view_given(&h, &rh, &budget(), &Implied { linearizable: verdict, clean_views: None });
             assert_eq!(given, checked, "{g:?} given {verdict:?}");
         }
     }

@@ -10,7 +10,7 @@ use sunder_check::plan::Plan;
 use sunder_check::verdict::Results;
 use sunder_workloads::Workload;
 
-pub use sunder_check::plan::{Limits, judge};
+pub use sunder_check::plan::{Limits, judge, judge_knowing};
 
 /// Builds workload `name` with its `-w` options from the catalog.
 pub fn workload(name: &str, options: &BTreeMap<String, String>) -> Result<Box<dyn Workload>> {

@@ -10,12 +10,13 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use sunder_check::history::Op;
 use sunder_check::live::{LiveJudge, Outcome};
+use sunder_check::plan::Prejudged;
 use sunder_report::digest::{Digest, Digested};
 
 /// The judging threads of one history; feed them through the sender [`Streamed::start`]
 /// returns, drop it when every op is in, then [`Streamed::finish`].
 pub struct Streamed {
-    judge: JoinHandle<(Outcome, JoinHandle<Digested>)>,
+    judge: JoinHandle<(Outcome, Prejudged, JoinHandle<Digested>)>,
 }
 
 impl Streamed {
@@ -47,15 +48,18 @@ impl Streamed {
                 }
                 let _ = digest_tx.send(batch);
             }
-            (judge.finish(), digest)
+            let (outcome, prejudged) = judge.finish_knowing();
+            (outcome, prejudged, digest)
         })?;
         Ok((tx, Streamed { judge }))
     }
 
-    /// The judge's outcome and the digest, once every sender is dropped.
-    pub fn finish(self) -> Result<(Outcome, Digested)> {
-        let (outcome, digest) = self.judge.join().map_err(|_| anyhow!("the live judge panicked"))?;
+    /// The judge's outcome, what it decided that an offline check can be told, and the
+    /// digest, once every sender is dropped.
+    pub fn finish(self) -> Result<(Outcome, Prejudged, Digested)> {
+        let (outcome, prejudged, digest) =
+            self.judge.join().map_err(|_| anyhow!("the live judge panicked"))?;
         let digested = digest.join().map_err(|_| anyhow!("the report's digest panicked"))?;
-        Ok((outcome, digested))
+        Ok((outcome, prejudged, digested))
     }
 }

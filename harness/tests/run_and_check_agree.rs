@@ -31,7 +31,7 @@ fn judged_while_recording(dir: &std::path::Path) -> bool {
 
 #[test]
 fn a_run_judged_while_recording_gives_the_verdict_a_later_check_of_its_folder_gives() {
-    let cases: [(&str, &[&str]); 10] = [
+    let cases: [(&str, &[&str]); 11] = [
         ("single-kv", &["--system", "single-kv", "--time-limit", "5", "--seed", "3"]),
         (
             "single-kv-busy",
@@ -65,6 +65,38 @@ fn a_run_judged_while_recording_gives_the_verdict_a_later_check_of_its_folder_gi
                 "6",
                 "--seed",
                 "3",
+            ],
+        ),
+        // A store of single-replica reads and writes under partitions and kills: not
+        // linearizable within its first ops, yet causal, so the offline check grows causal
+        // memory's views, all but a few of which were decided while recording.
+        (
+            "quorum-weak",
+            &[
+                "--system",
+                "quorum-kv",
+                "-o",
+                "r=1",
+                "-o",
+                "w=1",
+                "-o",
+                "read-repair=false",
+                "-o",
+                "anti-entropy-ms=0",
+                "-o",
+                "read-writeback=false",
+                "--nemesis",
+                "partition,kill",
+                "--nemesis-interval",
+                "0.5",
+                "--op-timeout-ms",
+                "200",
+                "--concurrency",
+                "20",
+                "--time-limit",
+                "6",
+                "--seed",
+                "23",
             ],
         ),
         // The counter invariant streams too, key by key, on raft-kv under partitions.
@@ -134,6 +166,20 @@ fn a_run_judged_while_recording_gives_the_verdict_a_later_check_of_its_folder_gi
         // A run whose verdict the stream left offline says so, and why, before the offline
         // check starts; one judged while recording says nothing of the kind.
         let log = std::fs::read_to_string(dir.join("sunder.log")).unwrap();
+        if tag == "quorum-weak" {
+            assert_eq!(r.code, Some(1), "{tag}: {}", r.summary());
+            let decided = log
+                .split(" causal-memory views decided while recording")
+                .next()
+                .and_then(|head| head.rsplit(' ').next())
+                .and_then(|n| n.parse::<usize>().ok());
+            assert!(
+                decided.is_some_and(|n| n > 0),
+                "{tag}: no causal-memory view decided while recording:\n{log}"
+            );
+            let cm = &r.results["checkers"]["causal-memory"]["valid"];
+            assert!(cm == true || cm == false, "{tag}: causal memory is not decided: {cm}");
+        }
         let (told, judged_offline) = (log.find("judging offline, since "), log.find("judged offline ("));
         match judged_offline {
             Some(verdict) => {
@@ -190,8 +236,8 @@ fn a_run_judged_while_recording_gives_the_verdict_a_later_check_of_its_folder_gi
         );
     }
     assert_eq!(
-        invalid, 2,
-        "the inversion and torn-read runs must be caught, so both kinds of verdict are compared"
+        invalid, 3,
+        "the inversion, weak-quorum and torn-read runs must be caught, so both kinds of verdict are compared"
     );
     assert_eq!(bank_streamed, 1, "the valid bank run is judged while recording, the torn one offline");
     assert!(told_offline >= 2, "only {told_offline} runs were left to an offline check and said so");

@@ -29,18 +29,36 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Appends WriteHBInitRead and CyclicHB anomalies (at most one of each per process).
-/// Each process's view is its own fixpoint, read from CO and nothing else, so the
-/// processes are shared out among the cores (the views are most of a failing check's
-/// time), and the anomalies are put back in process order, as one pass would list them.
-pub(crate) fn check(
+/// Client processes whose causal-memory views are already known to hold no anomaly: the
+/// streaming judge decides the view of every process that retired while the run went
+/// ([`crate::live::memory_views`]), and the offline check skips them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CleanViews {
+    /// Client process numbers.
+    pub clients: rustc_hash::FxHashSet<u64>,
+}
+
+impl CleanViews {
+    /// True when `client`'s view is known to hold no causal-memory anomaly.
+    pub fn contains(&self, client: u64) -> bool {
+        self.clients.contains(&client)
+    }
+}
+
+/// WriteHBInitRead and CyclicHB anomalies (at most one of each per process), by process
+/// for each process's view that holds some, in process order, for every process but those
+/// `clean` vouches for. Each process's view is its own fixpoint, read
+/// from CO and nothing else, so the processes are shared out among the cores (the views
+/// are most of a failing check's time), and the anomalies are put back in process order,
+/// as one pass would list them.
+pub(crate) fn check_processes(
     rh: &RegisterHistory,
     order: &CausalOrder,
     writers: &WritersByKey,
     seen: &SeenBeyond,
     budget: &CausalBudget,
-    found: &mut Vec<Anomaly>,
-) {
+    clean: Option<&CleanViews>,
+) -> Vec<(usize, Vec<Anomaly>)> {
     let n = rh.events.len();
     // Readers of each write, compressed: readers[reader_start[w]..reader_start[w + 1]].
     let (reader_start, readers) = csr(
@@ -65,6 +83,9 @@ pub(crate) fn check(
             if p >= rh.process_count() {
                 return out;
             }
+            if clean.is_some_and(|c| c.contains(rh.processes[p])) {
+                continue;
+            }
             let mut mine = Vec::new();
             check_process(&shared, &mut views, p, &mut mine);
             if !mine.is_empty() {
@@ -84,7 +105,7 @@ pub(crate) fn check(
         all
     });
     per_process.sort_unstable_by_key(|(p, _)| *p);
-    found.extend(per_process.into_iter().flat_map(|(_, a)| a));
+    per_process
 }
 
 /// What every process's fixpoint reads.
@@ -361,34 +382,10 @@ impl Overlay {
     /// entry may be at or below `to`'s CO clock, and is then ignored).
     fn raise(&mut self, order: &CausalOrder, to: u32, brought: &[(u32, u32)], check_co: bool) -> bool {
         let (start, len) = self.slot[to as usize];
-        let (old, end) = (start as usize, (start + len) as usize);
         let new_start = self.runs.len();
-        let mut grew = false;
-        let (mut i, mut j) = (0, old);
-        while i < brought.len() || j < end {
-            let next_brought = brought.get(i).map_or(u32::MAX, |b| b.0);
-            let next_held = if j < end { self.runs[j].0 } else { u32::MAX };
-            if next_held < next_brought {
-                let held = self.runs[j];
-                self.runs.push(held);
-                j += 1;
-            } else if next_brought < next_held {
-                let (q, x) = brought[i];
-                i += 1;
-                if !check_co || x > order.store.get(order.clock(to), q) {
-                    self.runs.push((q, x));
-                    grew = true;
-                }
-            } else {
-                let (q, x, held) = (brought[i].0, brought[i].1, self.runs[j].1);
-                i += 1;
-                j += 1;
-                grew |= x > held;
-                self.runs.push((q, x.max(held)));
-            }
-        }
-        if !grew {
-            self.runs.truncate(new_start);
+        let base = order.clock(to);
+        let above_co = |q: u32, x: u32| !check_co || x > order.store.get(base, q);
+        if !merge_entries(&mut self.runs, (start, len), brought, above_co) {
             return false;
         }
         if len == 0 {
@@ -414,4 +411,48 @@ impl Overlay {
         }
         self.runs = kept;
     }
+}
+
+/// Appends to `runs` the merge of the run `held` (`(start, len)` in `runs`) with `brought`
+/// (both `(process, entry)` in process order), keeping the larger entry of a process in
+/// both, and of a process only brought, the entries `above_co` accepts (those that exceed
+/// the target's CO clock, when that is not known already). True when the merge exceeds
+/// `held` somewhere; otherwise nothing is appended. A view's growth in both the offline
+/// check ([`Overlay`]) and the streamed views ([`crate::live::memory_views`]).
+pub(crate) fn merge_entries(
+    runs: &mut Vec<(u32, u32)>,
+    (start, len): (u32, u32),
+    brought: &[(u32, u32)],
+    above_co: impl Fn(u32, u32) -> bool,
+) -> bool {
+    let (old, end) = (start as usize, (start + len) as usize);
+    let new_start = runs.len();
+    let mut grew = false;
+    let (mut i, mut j) = (0, old);
+    while i < brought.len() || j < end {
+        let next_brought = brought.get(i).map_or(u32::MAX, |b| b.0);
+        let next_held = if j < end { runs[j].0 } else { u32::MAX };
+        if next_held < next_brought {
+            let held = runs[j];
+            runs.push(held);
+            j += 1;
+        } else if next_brought < next_held {
+            let (q, x) = brought[i];
+            i += 1;
+            if above_co(q, x) {
+                runs.push((q, x));
+                grew = true;
+            }
+        } else {
+            let (q, x, held) = (brought[i].0, brought[i].1, runs[j].1);
+            i += 1;
+            j += 1;
+            grew |= x > held;
+            runs.push((q, x.max(held)));
+        }
+    }
+    if !grew {
+        runs.truncate(new_start);
+    }
+    grew
 }

@@ -97,6 +97,17 @@ pub fn check_register(rh: &RegisterHistory) -> CausalVerdicts {
 
 /// Checks CC, CCv and CM on an extracted register history.
 pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> CausalVerdicts {
+    check_register_knowing(rh, budget, None)
+}
+
+/// Like [`check_register_within`], not growing again the causal-memory views of the
+/// processes `clean` vouches for (decided while the history was written): the verdicts
+/// are the same when it is right.
+pub fn check_register_knowing(
+    rh: &RegisterHistory,
+    budget: &CausalBudget,
+    clean: Option<&memory::CleanViews>,
+) -> CausalVerdicts {
     let mut found = Vec::new();
     thin_air_reads(rh, &mut found);
     let order = match CausalOrder::new(rh, budget) {
@@ -141,12 +152,38 @@ pub fn check_register_within(rh: &RegisterHistory, budget: &CausalBudget) -> Cau
     let mut cf = Vec::new();
     conflict::cyclic_cf(rh, &seen, &mut cf);
     let mut cm = Vec::new();
-    memory::check(rh, order, &writers, &seen, budget, &mut cm);
+    let per_process = memory::check_processes(rh, order, &writers, &seen, budget, clean);
+    cm.extend(per_process.into_iter().flat_map(|(_, a)| a));
     CausalVerdicts {
         causal: finish(vec![], "causal"),
         convergence: finish(cf, "causal-convergence"),
         memory: finish(cm, "causal-memory"),
     }
+}
+
+/// Each process's causal-memory view grown on its own, as the CM check grows it: the
+/// client process numbers whose views hold an anomaly, and those whose views hold none,
+/// each in process order. `None` when the history has a CC anomaly or CO cannot be built
+/// (the CM check then grows no view). For testing what [`crate::live::memory_views`]
+/// decides against the offline check.
+pub fn memory_views_by_process(rh: &RegisterHistory) -> Option<(Vec<u64>, Vec<u64>)> {
+    let budget = CausalBudget::default();
+    let mut found = Vec::new();
+    thin_air_reads(rh, &mut found);
+    let order = CausalOrder::new(rh, &budget).ok()?;
+    let writers = writers_by_key(rh);
+    write_co_init_reads(rh, &order, &writers, &mut found);
+    let seen = write_co_reads(rh, &order, &writers, &budget, &mut found);
+    if !found.is_empty() {
+        return None;
+    }
+    let anomalous = memory::check_processes(rh, &order, &writers, &seen, &budget, None);
+    let flagged: Vec<u64> = anomalous.iter().map(|(p, _)| rh.processes[*p]).collect();
+    let clean = (0..rh.process_count())
+        .filter(|p| anomalous.binary_search_by_key(p, |(q, _)| *q).is_err())
+        .map(|p| rh.processes[p])
+        .collect();
+    Some((flagged, clean))
 }
 
 /// Builds a result from the anomalies found, listing at most [`MAX_ANOMALIES`].

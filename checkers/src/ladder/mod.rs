@@ -15,6 +15,7 @@
 
 pub mod register;
 
+use crate::causal::memory::CleanViews;
 use crate::causal::{self, CausalBudget};
 use crate::convergence;
 use crate::history::History;
@@ -75,17 +76,20 @@ pub fn check_register(history: &History, budget: &LadderBudget) -> Vec<(String, 
 /// Verdicts of models above the ladder that the caller already decided. A model a decided
 /// stronger one implies is not checked again: its verdict follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Implied {
+pub struct Implied<'a> {
     /// The linearizability checker's verdict on the same history. `Valid` implies every
     /// model of the ladder (not convergence, which is about the final reads), so none of
     /// them is checked; `Invalid` and `Unknown` imply nothing below it.
     pub linearizable: Validity,
+    /// Processes whose causal-memory views a streaming judge decided clean: the CM check
+    /// does not grow them again.
+    pub clean_views: Option<&'a CleanViews>,
 }
 
-impl Default for Implied {
+impl Default for Implied<'_> {
     /// Nothing decided: every model is checked.
-    fn default() -> Implied {
-        Implied { linearizable: Validity::Unknown }
+    fn default() -> Self {
+        Implied { linearizable: Validity::Unknown, clean_views: None }
     }
 }
 
@@ -110,7 +114,7 @@ pub fn check_view_given(
     history: &History,
     rh: &RegisterHistory,
     budget: &LadderBudget,
-    implied: &Implied,
+    implied: &Implied<'_>,
 ) -> Vec<(String, CheckerResult)> {
     if rh.events.is_empty() {
         let reason = format!(
@@ -156,7 +160,8 @@ pub fn check_view_given(
             };
             (sessions, convergence, searched)
         });
-        let causal = causal::check_register_within(rh, &CausalBudget::default()).into_named();
+        let causal =
+            causal::check_register_knowing(rh, &CausalBudget::default(), implied.clean_views).into_named();
         disproved.fetch_or(any_invalid(&causal), Ordering::Relaxed);
         (causal, others.join().expect("the session checks' and search's thread panicked"))
     });

@@ -19,12 +19,19 @@
 //! verdict, when there is one, is the offline verdict: the linearizability checker's
 //! `details` say how it was decided (`"decided_by": "streaming"`), and everything else in
 //! `results.json` is the same.
+//!
+//! A register history that goes offline still has most of its causal-memory check done
+//! here: from the op where linearizability fails (catching up on the ops kept until then),
+//! the judge grows each process's causal-memory view ([`memory_views`]) and decides it when
+//! the process retires, and [`LiveJudge::finish_knowing`] hands the views decided clean to
+//! the offline check ([`crate::plan::Prejudged`]), which grows only the others.
 
 pub mod bank;
 pub mod calls;
 pub mod configurations;
 pub mod counter;
 pub mod frame;
+pub mod memory_views;
 pub mod register_facts;
 pub mod set_full;
 pub mod written_values;
@@ -35,11 +42,12 @@ use crate::ladder;
 use crate::linearizable::ModelKind;
 use crate::linearizable::model::{Call, Compiled, Model, Outcome as CallOutcome};
 use crate::linearizable::models::RegisterModel;
-use crate::plan::{Check, Plan};
+use crate::plan::{Check, Plan, Prejudged};
 use crate::verdict::{CheckerResult, Results, Validity};
 use calls::{Calls, Event, Settled};
 use configurations::{Partition, Refusal, Slot};
 use frame::Frame;
+use memory_views::GrowingViews;
 use register_facts::{LadderPart, RegisterFacts};
 use rustc_hash::FxHashMap;
 use serde_json::json;
@@ -110,6 +118,20 @@ impl LiveJudge {
         }
     }
 
+    /// The same judge, a register judge growing causal memory's views once
+    /// linearizability fails ([`memory_views`]), for a caller that will tell the offline
+    /// check what they decided ([`LiveJudge::finish_knowing`]). A caller that stops
+    /// feeding where the judge gives up has no use for them.
+    pub fn with_memory_views(self) -> LiveJudge {
+        match self {
+            LiveJudge::Register(mut j) => {
+                j.prefix = Some(Vec::new());
+                LiveJudge::Register(j)
+            }
+            other => other,
+        }
+    }
+
     /// The same judge, a register judge forgetting values no longer in play whenever more
     /// than `floor` are interned (tests make it small, to compact often).
     pub fn compacting_past(self, floor: usize) -> LiveJudge {
@@ -131,11 +153,17 @@ impl LiveJudge {
 
     /// The verdict, once every op is in.
     pub fn finish(self) -> Outcome {
+        self.finish_knowing().0
+    }
+
+    /// The verdict, once every op is in, with what was decided while the history was
+    /// written that an offline check can be told ([`crate::plan::judge_knowing`]).
+    pub fn finish_knowing(self) -> (Outcome, Prejudged) {
         match self {
-            LiveJudge::Register(j) => j.finish(),
-            LiveJudge::Bank(j) => j.finish(),
-            LiveJudge::Counter(j) => j.finish(),
-            LiveJudge::SetFull(j) => j.finish(),
+            LiveJudge::Register(j) => j.finish_knowing(),
+            LiveJudge::Bank(j) => (j.finish(), Prejudged::default()),
+            LiveJudge::Counter(j) => (j.finish(), Prejudged::default()),
+            LiveJudge::SetFull(j) => (j.finish(), Prejudged::default()),
         }
     }
 
@@ -169,7 +197,19 @@ pub struct RegisterJudge {
     /// Interned values past which the model forgets those no longer in play.
     compact_at: usize,
     compact_floor: usize,
+    /// Causal memory's views, grown once linearizability fails (the ladder is then judged
+    /// offline, and these spare it most of causal memory).
+    views: Option<GrowingViews>,
+    /// The ops so far, kept while linearizability holds so that the views can start from
+    /// the first op when it fails; dropped past [`VIEWS_CATCH_UP`] ops. `None` from the
+    /// start unless [`LiveJudge::with_memory_views`] asked for the views.
+    prefix: Option<Vec<Op>>,
 }
+
+/// Ops kept for causal memory's views to catch up on when linearizability fails: a faulty
+/// run fails within its first few thousand ops, and a run still linearizable past this many
+/// is left to the offline check whole rather than copied.
+pub const VIEWS_CATCH_UP: usize = 1 << 17;
 
 /// Values the model interns before it first forgets those no longer in play.
 const COMPACT_FLOOR: usize = 1 << 16;
@@ -199,6 +239,8 @@ impl RegisterJudge {
             positions: 0,
             compact_at: COMPACT_FLOOR,
             compact_floor: COMPACT_FLOOR,
+            views: None,
+            prefix: None,
         })
     }
 
@@ -212,10 +254,18 @@ impl RegisterJudge {
 
     /// Takes the next ops of the history, in order.
     pub fn feed(&mut self, ops: &[Op]) {
-        for op in ops {
-            // Once given up, the offline check judges: nothing here is needed any more.
+        for (i, op) in ops.iter().enumerate() {
+            // Once given up, the offline check judges: only causal memory's views go on.
             if !self.frame.note(op) {
+                self.feed_views(&ops[i..]);
                 return;
+            }
+            if let Some(prefix) = &mut self.prefix {
+                if prefix.len() < VIEWS_CATCH_UP {
+                    prefix.push(op.clone());
+                } else {
+                    self.prefix = None;
+                }
             }
             let at = self.positions;
             self.positions += 1;
@@ -240,6 +290,19 @@ impl RegisterJudge {
         }
     }
 
+    /// Feeds causal memory's views, starting them (from the ops kept so far) the first
+    /// time; without the ops from the first one, there are none.
+    fn feed_views(&mut self, ops: &[Op]) {
+        if self.views.is_none()
+            && let Some(prefix) = self.prefix.take()
+        {
+            self.views = Some(GrowingViews::start(prefix));
+        }
+        if let Some(views) = &mut self.views {
+            views.feed(ops);
+        }
+    }
+
     /// Forgets the values no open call, waiting call or configuration names, so memory
     /// follows what is in play rather than the history's length.
     fn compact(&mut self) {
@@ -256,7 +319,22 @@ impl RegisterJudge {
     }
 
     /// Ends the history: settles the calls left open as crashed and gives the verdict.
-    pub fn finish(mut self) -> Outcome {
+    pub fn finish(self) -> Outcome {
+        self.finish_knowing().0
+    }
+
+    /// [`RegisterJudge::finish`], with the causal-memory views decided clean while the
+    /// history was written, when it goes offline.
+    pub fn finish_knowing(mut self) -> (Outcome, Prejudged) {
+        if self.frame.given_up().is_some() {
+            self.feed_views(&[]);
+        }
+        let clean_views = self.views.take().and_then(GrowingViews::finish);
+        let prejudged = Prejudged { clean_views };
+        (self.finish_streamed(), prejudged)
+    }
+
+    fn finish_streamed(mut self) -> Outcome {
         let mut settled = Vec::new();
         if self.frame.given_up().is_none() {
             let (model, sem, facts) = (&mut self.model, self.fail_semantics, &mut self.facts);

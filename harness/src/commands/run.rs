@@ -24,6 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sunder_check::history::{BatchSink, History, HistoryWriter, Strictness};
 use sunder_check::import::Format;
 use sunder_check::live::{self, LiveJudge};
+use sunder_check::plan::Prejudged;
 use sunder_check::verdict::Results;
 use sunder_nemesis::schedule::{FaultKind, NemesisConfig, parse_faults};
 use sunder_nemesis::{Clock, Nemesis, NetKind, Network, NetworkConfig, Target};
@@ -436,7 +437,13 @@ async fn run_test(
     // the recorder then keeps nothing and the file is the history's only copy.
     let plan = workload.plan();
     let fail_semantics = Format::Jsonl.fail_semantics();
-    let live = if args.no_record { None } else { LiveJudge::new(&plan, fail_semantics) };
+    // The run feeds the judge to the end and tells the offline check what it decided, so
+    // causal memory's views are worth growing once linearizability fails.
+    let live = if args.no_record {
+        None
+    } else {
+        LiveJudge::new(&plan, fail_semantics).map(LiveJudge::with_memory_views)
+    };
     let news: crate::progress::JudgeNews = Default::default();
     let (history, live_judge) = match live {
         Some(judge) => {
@@ -549,22 +556,23 @@ async fn run_test(
     // A failed nemesis fails the run after teardown; nothing is judged then.
     let judging = nemesis_result.is_ok().then(|| {
         tokio::task::spawn_blocking(move || -> Result<(ReportFrom, Results, String)> {
-            let offline = |history: History| {
-                let results = judge::judge(&history, &plan, fail_semantics, judge::Limits::default());
+            let offline = |history: History, prejudged: &Prejudged| {
+                let limits = judge::Limits::default();
+                let results = judge::judge_knowing(&history, &plan, fail_semantics, limits, prejudged);
                 (history, results)
             };
             let after = || format!("{:.3} s after the final phase", final_ended.elapsed().as_secs_f64());
             let Some(streamed) = live_judge else {
                 let history = History::new(ops, Strictness::Strict)
                     .map_err(|v| anyhow::anyhow!("recorded history is invalid: {v}"))?;
-                let (history, results) = offline(history);
+                let (history, results) = offline(history, &Prejudged::default());
                 return Ok((
                     ReportFrom::Ops(history),
                     results,
                     format!("judged offline: verdict {}", after()),
                 ));
             };
-            let (outcome, digested) = streamed.finish()?;
+            let (outcome, prejudged, digested) = streamed.finish()?;
             match outcome {
                 live::Outcome::Decided(results) => {
                     let how = format!("judged while recording: verdict {}", after());
@@ -573,8 +581,14 @@ async fn run_test(
                 live::Outcome::Offline(why) => {
                     let _ = going_offline.send(why.clone());
                     let imported = sunder_check::import::load(&history_file, Format::Jsonl)?;
-                    let (history, results) = offline(imported.history);
-                    let how = format!("judged offline ({why}): verdict {}", after());
+                    let (history, results) = offline(imported.history, &prejudged);
+                    let views = match &prejudged.clean_views {
+                        Some(clean) => {
+                            format!(", {} causal-memory views decided while recording", clean.clients.len())
+                        }
+                        None => String::new(),
+                    };
+                    let how = format!("judged offline ({why}){views}: verdict {}", after());
                     // The witnesses need the ops; the rest of the report is digested already.
                     Ok((ReportFrom::Digest(Box::new(digested), Some(history)), results, how))
                 }
